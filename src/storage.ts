@@ -1,0 +1,48 @@
+// The log storage contract: what a storage adapter (memory, file WAL, IndexedDB, Durable Object) must do.
+//
+// The core keeps the log tail it needs in memory, so adapters only do bulk, batched I/O: one `save` per Raft
+// Ready. Durability rule (the persistence contract, see src/raft/ready.ts): a promise resolves only when what
+// it wrote is durable (fsync'd, IndexedDB transaction complete, Durable Object storage committed). The host
+// sends votes and append acknowledgements only after that, so nothing a node vouched for can be lost.
+//
+// Crash model: after a crash, a `save` that had not resolved may have survived entirely, not at all, or as a
+// prefix of its entries (a torn tail) — never with holes, never with a hard state whose commit index exceeds
+// the last durable entry.
+
+import type { Entry, HardState, Snapshot } from './raft/types.ts';
+
+/** One Ready's worth of state to make durable, applied in this order: snapshot, entries, hard state. */
+export interface PersistBatch {
+  /** A snapshot received from the leader: it replaces the whole stored log (all stored entries go). */
+  readonly snapshot?: Snapshot;
+  /**
+   * Entries to append, contiguous and ascending. The first may start at or below the last stored index: stored
+   * entries from `entries[0].index` on are discarded first (a conflicting suffix being overwritten).
+   */
+  readonly entries: readonly Entry[];
+  readonly hardState?: HardState;
+}
+
+/** What a node recovers on start. */
+export interface LoadedState {
+  readonly hardState: HardState;
+  /** The newest durable snapshot, if any. */
+  readonly snapshot?: Snapshot;
+  /** Stored entries after the snapshot's index (or from index 1 without a snapshot), contiguous. */
+  readonly entries: readonly Entry[];
+}
+
+export interface LogStorage {
+  /** Reads back everything durable. Called once, before any write. */
+  load(): Promise<LoadedState>;
+  /** Makes one batch durable; resolves when it is. Calls are not overlapped by the host. */
+  save(batch: PersistBatch): Promise<void>;
+  /**
+   * Makes a snapshot that the local state machine produced durable. Unlike `PersistBatch.snapshot` it keeps the
+   * stored entries after its index. Older snapshots may be dropped once it is durable.
+   */
+  saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /** Discards stored entries with index ≤ `index`. Only called for an index covered by a durable snapshot. */
+  compact(index: number): Promise<void>;
+  close(): Promise<void>;
+}
