@@ -1,0 +1,7 @@
+export { decodeConfChange, encodeConfChange } from './confchange.ts';
+export type { RaftConfig, RaftOptions } from './config.ts';
+export { raftConfig } from './config.ts';
+export type { ProposalRejection, ProposalResult } from './raft.ts';
+export type { Ready, Status } from './raw-node.ts';
+export { RawNode } from './raw-node.ts';
+export * from './types.ts';

@@ -1,0 +1,781 @@
+// The Raft state machine (etcd-io/raft raft.go): roles, terms, votes, replication, commit, snapshots,
+// membership, ReadIndex and leadership transfer. Pure: no I/O, no clock, no randomness except the injected
+// Random that draws election timeouts. Hosts drive it through RawNode (raw-node.ts).
+
+import { randomInt } from '../env.ts';
+import { applyChange, decodeConfChange } from './confchange.ts';
+import type { RaftConfig } from './config.ts';
+import { RaftLog } from './log.ts';
+import type { Progress } from './progress.ts';
+import { ReadOnly } from './read-only.ts';
+import { ProgressTracker } from './tracker.ts';
+import {
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type MessageType,
+  NONE,
+  type NodeId,
+  type ReadState,
+  type Snapshot,
+  type SnapshotChunk,
+  type StateRole,
+} from './types.ts';
+
+/** Why a proposal was not accepted. The server maps these to etcd's errors. */
+export type ProposalRejection =
+  | 'noLeader' // nobody to forward to
+  | 'transferring' // leadership transfer in progress (etcd: leader changed)
+  | 'confChangePending' // a previous membership change is not applied yet
+  | 'leaderNotReady' // the new leader has not committed an entry of its term yet
+  | 'tooManyRequests' // applied lags committed too far, or too much is uncommitted
+  | 'notVoter'; // a learner cannot propose membership changes... or lead
+
+export type ProposalResult =
+  | { readonly ok: true; readonly index?: number; readonly term?: number }
+  | { readonly ok: false; readonly reason: ProposalRejection };
+
+/** Messages whose sending vouches for durable state: they go out only after the Ready is persisted. */
+const AFTER_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>(['MsgAppResp', 'MsgVoteResp']);
+
+export class Raft {
+  readonly id: NodeId;
+  term = 0;
+  vote: NodeId = NONE;
+  lead: NodeId = NONE;
+  role: StateRole = 'follower';
+
+  readonly log: RaftLog;
+  readonly tracker: ProgressTracker;
+
+  /** Messages that may be sent at once, and those that must wait until the current Ready is durable. */
+  msgs: Message[] = [];
+  msgsAfterPersist: Message[] = [];
+  readStates: ReadState[] = [];
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** Index of the latest membership change proposed; a new one waits until it is applied. */
+  private pendingConfIndex = 0;
+  leadTransferee: NodeId = NONE;
+  private uncommittedBytes = 0;
+  private readonly readOnly = new ReadOnly();
+  /** Replication messages are batched: proposals mark the log dirty, flush() sends once per Ready. */
+  private appendsDirty = false;
+  private commitDirty = false;
+  /** A snapshot arriving in chunks (follower side). */
+  private incoming?: { metadata: Snapshot['metadata']; parts: Uint8Array[]; received: number };
+
+  constructor(
+    readonly config: RaftConfig,
+    hardState: HardState,
+    snapshot: Snapshot | undefined,
+    entries: readonly Entry[],
+  ) {
+    this.id = config.id;
+    this.log = RaftLog.recover(snapshot, entries, hardState.commit);
+    this.tracker = new ProgressTracker(config.maxInflightMsgs, config.maxInflightBytes);
+    this.tracker.setConf(snapshot?.metadata.confState ?? { voters: [], learners: [] }, this.log.lastIndex());
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.becomeFollower(this.term, NONE);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private get electionTimeout(): number {
+    return this.config.electionTick;
+  }
+
+  /** A voter in its own configuration, with no snapshot pending, may campaign. */
+  promotable(): boolean {
+    return this.tracker.isVoter(this.id) && this.log.pendingSnapshot === undefined;
+  }
+
+  private send(m: Omit<Message, 'from' | 'term'> & { term?: number }): void {
+    const msg: Message = { ...m, from: this.id, term: m.term ?? this.term };
+    if (AFTER_PERSIST.has(msg.type)) this.msgsAfterPersist.push(msg);
+    else this.msgs.push(msg);
+  }
+
+  // Role transitions.
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = NONE;
+    }
+    this.lead = NONE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout =
+      this.electionTimeout + randomInt(this.config.random, this.electionTimeout);
+    this.leadTransferee = NONE;
+    this.tracker.resetVotes();
+    this.tracker.resetProgress(this.log.lastIndex(), this.id);
+    this.readOnly.reset();
+    this.uncommittedBytes = 0;
+    this.appendsDirty = false;
+    this.commitDirty = false;
+  }
+
+  becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = 'follower';
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === 'leader') throw new Error('raft: invalid transition leader -> candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === 'leader') throw new Error('raft: invalid transition leader -> preCandidate');
+    // Pre-vote changes neither term nor vote, so a partitioned node rejoining cannot disrupt the cluster.
+    this.tracker.resetVotes();
+    this.lead = NONE;
+    this.role = 'preCandidate';
+  }
+
+  private becomeLeader(): void {
+    if (this.role === 'follower') throw new Error('raft: invalid transition follower -> leader');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = 'leader';
+    const self = this.tracker.progress.get(this.id);
+    if (self) {
+      self.match = this.log.stable;
+      self.becomeReplicate();
+    }
+    // Conservatively assume the log tail may hold an unapplied membership change.
+    this.pendingConfIndex = this.log.lastIndex();
+    // Raft §8: a no-op entry of the new term, so that earlier entries get committed (and ReadIndex served).
+    this.appendEntries([{ type: 'normal', data: new Uint8Array(0) }]);
+  }
+
+  // Ticks.
+
+  tick(): void {
+    if (this.role === 'leader') this.tickHeartbeat();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.step({ type: 'MsgHup', from: this.id, to: this.id, term: 0 });
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.electionTimeout) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum) this.step({ type: 'MsgCheckQuorum', from: this.id, to: this.id, term: 0 });
+      // A transfer that did not finish within an election timeout is abandoned.
+      if (this.role === 'leader' && this.leadTransferee !== NONE) this.leadTransferee = NONE;
+    }
+    if (this.role !== 'leader') return;
+    if (this.heartbeatElapsed >= this.config.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.step({ type: 'MsgBeat', from: this.id, to: this.id, term: 0 });
+    }
+  }
+
+  // Elections.
+
+  private hup(transfer: boolean): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    // Do not campaign while committed membership changes are unapplied: our configuration may be stale.
+    if (this.hasUnappliedConfChanges()) return;
+    if (this.config.preVote && !transfer) this.campaign('pre', false);
+    else this.campaign('election', transfer);
+  }
+
+  private hasUnappliedConfChanges(): boolean {
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    if (lo > this.log.committed) return false;
+    return this.log.slice(lo, this.log.committed + 1).some((e) => e.type === 'confChange');
+  }
+
+  private campaign(kind: 'pre' | 'election', transfer: boolean): void {
+    let term: number;
+    let type: MessageType;
+    if (kind === 'pre') {
+      this.becomePreCandidate();
+      type = 'MsgPreVote';
+      term = this.term + 1; // the term we would campaign in
+    } else {
+      this.becomeCandidate();
+      type = 'MsgVote';
+      term = this.term;
+    }
+    for (const id of this.tracker.voters) {
+      if (id === this.id) {
+        if (kind === 'pre') {
+          this.tracker.recordVote(id, true);
+        } else {
+          // Our own vote counts only once it is durable: it travels as a message to ourselves, after persist.
+          this.send({ type: 'MsgVoteResp', to: id, term });
+        }
+        continue;
+      }
+      this.send({
+        type,
+        to: id,
+        term,
+        index: this.log.lastIndex(),
+        logTerm: this.log.lastTerm(),
+        transfer: transfer || undefined,
+      });
+    }
+    if (kind === 'pre') this.pollResult();
+  }
+
+  private pollResult(): void {
+    const result = this.tracker.tallyVotes();
+    if (result === 'won') {
+      if (this.role === 'preCandidate') this.campaign('election', false);
+      else {
+        this.becomeLeader();
+        this.appendsDirty = true;
+      }
+    } else if (result === 'lost') {
+      this.becomeFollower(this.term, NONE);
+    }
+  }
+
+  // Message handling.
+
+  step(m: Message): void {
+    if (m.term === 0) {
+      // Local message.
+    } else if (m.term > this.term) {
+      if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+        // Leader lease (Raft §4.2.3): while we hear from a leader, ignore disruptive candidates, unless the
+        // election was asked for by a leadership transfer.
+        const inLease =
+          this.config.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
+        if (inLease && !m.transfer) return;
+      }
+      if (m.type === 'MsgPreVote') {
+        // A pre-vote never changes our term.
+      } else if (m.type === 'MsgPreVoteResp' && !m.reject) {
+        // We will move to this term ourselves if the pre-vote succeeds.
+      } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap') {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, NONE);
+      }
+    } else if (m.term < this.term) {
+      if (
+        (this.config.checkQuorum || this.config.preVote) &&
+        (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')
+      ) {
+        // A stale leader (partitioned, then healed) learns our term from this and steps down; without it,
+        // pre-vote/check-quorum could leave it stuck disrupting nobody but also never rejoining.
+        this.send({ type: 'MsgAppResp', to: m.from });
+      } else if (m.type === 'MsgPreVote') {
+        this.send({ type: 'MsgPreVoteResp', to: m.from, reject: true });
+      }
+      return;
+    }
+
+    switch (m.type) {
+      case 'MsgHup':
+        this.hup(false);
+        return;
+      case 'MsgVote':
+      case 'MsgPreVote':
+        this.handleVoteRequest(m);
+        return;
+    }
+    if (this.role === 'leader') this.stepLeader(m);
+    else if (this.role === 'follower') this.stepFollower(m);
+    else this.stepCandidate(m);
+  }
+
+  private handleVoteRequest(m: Message): void {
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === NONE && this.lead === NONE) ||
+      (m.type === 'MsgPreVote' && m.term > this.term);
+    const respType = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
+    if (canVote && this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
+      // A granted pre-vote answers in the candidate's future term so that it can count it.
+      this.send({ type: respType, to: m.from, term: m.term });
+      if (m.type === 'MsgVote') {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: respType, to: m.from, reject: true });
+    }
+  }
+
+  private stepCandidate(m: Message): void {
+    const myVoteResp = this.role === 'preCandidate' ? 'MsgPreVoteResp' : 'MsgVoteResp';
+    switch (m.type) {
+      case 'MsgApp':
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case 'MsgHeartbeat':
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case 'MsgSnap':
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshotChunk(m);
+        return;
+      case myVoteResp:
+        this.tracker.recordVote(m.from, !m.reject);
+        this.pollResult();
+        return;
+    }
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'MsgApp':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        return;
+      case 'MsgHeartbeat':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        return;
+      case 'MsgSnap':
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshotChunk(m);
+        return;
+      case 'MsgProp':
+      case 'MsgTransferLeader':
+      case 'MsgReadIndex':
+        if (this.lead !== NONE) this.msgs.push({ ...m, to: this.lead, term: 0 });
+        return;
+      case 'MsgTimeoutNow':
+        // Leadership transfer: campaign at once, skipping pre-vote (the leader asked us to).
+        this.hup(true);
+        return;
+      case 'MsgReadIndexResp':
+        this.readStates.push({ index: m.index ?? 0, context: m.context ?? new Uint8Array(0) });
+        return;
+    }
+  }
+
+  private handleAppend(m: Message): void {
+    const prevIndex = m.index ?? 0;
+    if (prevIndex < this.log.committed) {
+      this.send({ type: 'MsgAppResp', to: m.from, index: this.log.committed });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(prevIndex, m.logTerm ?? 0, m.entries ?? []);
+    if (lastNew !== undefined) {
+      this.log.commitTo(Math.min(m.commit ?? 0, lastNew));
+      this.send({ type: 'MsgAppResp', to: m.from, index: lastNew });
+      return;
+    }
+    // Fast backtracking: tell the leader the largest index whose term is ≤ the one it tried, so it can skip
+    // every entry of a mismatching term in one round trip.
+    const hint = this.log.findConflictByTerm(Math.min(prevIndex, this.log.lastIndex()), m.logTerm ?? 0);
+    this.send({
+      type: 'MsgAppResp',
+      to: m.from,
+      index: prevIndex,
+      reject: true,
+      rejectHint: hint.index,
+      logTerm: hint.term,
+    });
+  }
+
+  private handleHeartbeat(m: Message): void {
+    this.log.commitTo(Math.min(m.commit ?? 0, this.log.lastIndex()));
+    this.send({ type: 'MsgHeartbeatResp', to: m.from, context: m.context });
+  }
+
+  /** InstallSnapshot in chunks (Raft §7): collect them in order; install when the last one arrives. */
+  private handleSnapshotChunk(m: Message): void {
+    const chunk = m.snapshot as SnapshotChunk;
+    const { index } = chunk.metadata;
+    if (index <= this.log.committed) {
+      this.incoming = undefined;
+      this.send({ type: 'MsgAppResp', to: m.from, index: this.log.committed });
+      return;
+    }
+    const cur = this.incoming;
+    const same = cur && cur.metadata.index === index && cur.metadata.term === chunk.metadata.term;
+    if (chunk.offset === 0 && !(same && cur.received > 0)) {
+      this.incoming = { metadata: chunk.metadata, parts: [], received: 0 };
+    } else if (!same || chunk.offset !== cur.received) {
+      // Out of order or duplicate: tell the leader where we are.
+      this.send({ type: 'MsgSnapResp', to: m.from, index, offset: same ? cur.received : 0 });
+      return;
+    }
+    const inc = this.incoming!;
+    if (chunk.offset === inc.received) {
+      inc.parts.push(chunk.data);
+      inc.received += chunk.data.length;
+    }
+    if (inc.received < chunk.total) {
+      this.send({ type: 'MsgSnapResp', to: m.from, index, offset: inc.received });
+      return;
+    }
+    const data = concat(inc.parts, inc.received);
+    this.incoming = undefined;
+    this.restore({ metadata: inc.metadata, data });
+    this.send({ type: 'MsgAppResp', to: m.from, index: this.log.lastIndex() });
+  }
+
+  private restore(snapshot: Snapshot): void {
+    const { index, term, confState } = snapshot.metadata;
+    if (index <= this.log.committed) return;
+    if (this.log.matchTerm(index, term)) {
+      // We already have this prefix: just fast-forward the commit index.
+      this.log.commitTo(index);
+      return;
+    }
+    // A snapshot taken before we were added does not list us; we accept it anyway and learn of our own
+    // addition from the log entries that follow it.
+    this.log.restore(snapshot);
+    this.tracker.setConf(confState, this.log.lastIndex());
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'MsgBeat':
+        this.bcastHeartbeat(this.readOnly.lastContext());
+        return;
+      case 'MsgCheckQuorum':
+        if (!this.tracker.quorumActive(this.id)) {
+          this.config.logger?.warn('raft: leader steps down, quorum not active', { term: this.term });
+          this.becomeFollower(this.term, NONE);
+          return;
+        }
+        for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
+        return;
+      case 'MsgProp':
+        this.propose(m.entries ?? []);
+        return;
+      case 'MsgReadIndex':
+        this.readIndex(m.context ?? new Uint8Array(0), m.from);
+        return;
+      case 'MsgTransferLeader':
+        this.handleTransferLeader(m.from);
+        return;
+    }
+
+    const pr = this.tracker.progress.get(m.from);
+    if (!pr) return;
+    switch (m.type) {
+      case 'MsgAppResp':
+        pr.recentActive = true;
+        this.handleAppendResponse(m, pr);
+        return;
+      case 'MsgHeartbeatResp':
+        pr.recentActive = true;
+        pr.probeSent = false;
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeLE(pr.match);
+        if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
+        else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, false);
+        if (m.context && m.context.length > 0)
+          this.releaseReads(this.readOnly.ack(m.from, m.context, this.tracker));
+        return;
+      case 'MsgSnapResp':
+        pr.recentActive = true;
+        // Only an acknowledgement that moves forward sends the next chunk: duplicates (from heartbeat
+        // retransmissions) would otherwise start parallel chains of sends.
+        if (pr.state === 'snapshot' && pr.snapshot && m.index === pr.snapshot.metadata.index) {
+          if ((m.offset ?? 0) > pr.snapshotOffset) {
+            pr.snapshotOffset = m.offset ?? 0;
+            this.sendSnapshotChunk(m.from, pr);
+          }
+        }
+        return;
+      case 'MsgUnreachable':
+        if (pr.state === 'replicate') pr.becomeProbe();
+        else if (pr.state === 'snapshot') pr.becomeProbe();
+        return;
+    }
+  }
+
+  private handleAppendResponse(m: Message, pr: Progress): void {
+    const index = m.index ?? 0;
+    if (m.reject) {
+      let next = m.rejectHint ?? 0;
+      if ((m.logTerm ?? 0) > 0) next = this.log.findConflictByTerm(next, m.logTerm ?? 0).index;
+      if (pr.maybeDecrTo(index, next)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, pr, true);
+      }
+      return;
+    }
+    const oldPaused = pr.isPaused();
+    if (!pr.maybeUpdate(index)) {
+      if (pr.state === 'snapshot' && pr.match >= (pr.snapshot?.metadata.index ?? 0)) pr.becomeProbe();
+      return;
+    }
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= (pr.snapshot?.metadata.index ?? 0)) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeLE(index);
+
+    if (this.maybeCommit()) {
+      this.commitDirty = true;
+    } else if (oldPaused || pr.next <= this.log.lastIndex()) {
+      this.sendAppend(m.from, pr, false);
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+      this.send({ type: 'MsgTimeoutNow', to: m.from });
+    }
+  }
+
+  private handleTransferLeader(transferee: NodeId): void {
+    const pr = this.tracker.progress.get(transferee);
+    if (!pr || pr.isLearner || transferee === this.id) return;
+    if (this.leadTransferee === transferee) return;
+    this.leadTransferee = transferee;
+    this.electionElapsed = 0;
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'MsgTimeoutNow', to: transferee });
+    else this.sendAppend(transferee, pr, true);
+  }
+
+  // Leader: proposals, replication, commit.
+
+  /** Appends proposed entries on the leader, or forwards them to the leader. */
+  propose(entries: readonly Pick<Entry, 'type' | 'data'>[]): ProposalResult {
+    if (this.role !== 'leader') {
+      if (this.lead === NONE) return { ok: false, reason: 'noLeader' };
+      this.msgs.push({ type: 'MsgProp', from: this.id, to: this.lead, term: 0, entries: entries as Entry[] });
+      return { ok: true };
+    }
+    if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring' };
+    if (this.log.committed - this.log.applied > this.config.maxApplyLag)
+      return { ok: false, reason: 'tooManyRequests' };
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.length;
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
+      return { ok: false, reason: 'tooManyRequests' };
+    }
+    if (entries.some((e) => e.type === 'confChange')) {
+      if (entries.length !== 1) return { ok: false, reason: 'confChangePending' };
+      if (this.pendingConfIndex > this.log.applied) return { ok: false, reason: 'confChangePending' };
+      // The single-server change bug (Ongaro, raft-dev 2015): a new leader must commit an entry of its own
+      // term before it changes membership.
+      if (!this.committedInCurrentTerm()) return { ok: false, reason: 'leaderNotReady' };
+      this.pendingConfIndex = this.log.lastIndex() + 1;
+    }
+    const last = this.appendEntries(entries);
+    this.uncommittedBytes += bytes;
+    return { ok: true, index: last, term: this.term };
+  }
+
+  private appendEntries(entries: readonly Pick<Entry, 'type' | 'data'>[]): number {
+    let index = this.log.lastIndex();
+    const full: Entry[] = entries.map((e) => ({
+      term: this.term,
+      index: ++index,
+      type: e.type,
+      data: e.data,
+    }));
+    this.log.append(full);
+    this.appendsDirty = true;
+    // The leader's own acknowledgement comes from advance(), once its entries are durable.
+    return index;
+  }
+
+  committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  /** Raft §5.4.2: only entries of the current term are committed by counting replicas. */
+  maybeCommit(): boolean {
+    const index = this.tracker.committed();
+    if (index <= this.log.committed) return false;
+    const term = this.log.term(Math.min(index, this.log.lastIndex()));
+    if (term !== this.term && !this.config.testingUnsafeCommitAnyTerm) return false;
+    const before = this.log.committed;
+    this.log.commitTo(Math.min(index, this.log.lastIndex()));
+    this.uncommittedBytes = Math.max(
+      0,
+      this.uncommittedBytes - this.committedBytes(before, this.log.committed),
+    );
+    return true;
+  }
+
+  private committedBytes(from: number, to: number): number {
+    let bytes = 0;
+    const lo = Math.max(from + 1, this.log.firstIndex());
+    if (lo > to) return 0;
+    for (const e of this.log.slice(lo, to + 1)) bytes += e.data.length;
+    return bytes;
+  }
+
+  /** Our own entries became durable up to `stable`: count ourselves (leader), maybe commit. */
+  onStable(): void {
+    if (this.role !== 'leader') return;
+    const self = this.tracker.progress.get(this.id);
+    if (self?.maybeUpdate(this.log.stable) && this.maybeCommit()) this.commitDirty = true;
+  }
+
+  /** Sends entries to one follower; in replicate state, as many messages as the inflight window allows. */
+  private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+    let sent = false;
+    while (!pr.isPaused()) {
+      const prevIndex = pr.next - 1;
+      const prevTerm = this.log.term(prevIndex);
+      if (prevTerm === undefined) {
+        this.sendSnapshot(to, pr);
+        return true;
+      }
+      const entries =
+        pr.next <= this.log.lastIndex()
+          ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.config.maxSizePerMsg)
+          : [];
+      if (entries.length === 0 && !sendIfEmpty) return sent;
+      let bytes = 0;
+      for (const e of entries) bytes += e.data.length;
+      this.send({
+        type: 'MsgApp',
+        to,
+        index: prevIndex,
+        logTerm: prevTerm,
+        entries,
+        commit: this.log.committed,
+      });
+      pr.sentEntries(prevIndex + entries.length, bytes);
+      sent = true;
+      sendIfEmpty = false;
+      if (pr.state !== 'replicate' || pr.next > this.log.lastIndex()) break;
+    }
+    return sent;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): void {
+    const snapshot = this.log.latestSnapshot;
+    if (!snapshot) throw new Error(`raft: need a snapshot for ${to} but have none`);
+    pr.becomeSnapshot(snapshot);
+    this.config.logger?.info('raft: sending snapshot', { to: String(to), index: snapshot.metadata.index });
+    this.sendSnapshotChunk(to, pr);
+  }
+
+  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
+    const snapshot = pr.snapshot;
+    if (!snapshot) return;
+    const offset = Math.min(pr.snapshotOffset, snapshot.data.length);
+    if (offset >= snapshot.data.length && snapshot.data.length > 0) return; // all sent; waiting for MsgAppResp
+    const data = snapshot.data.subarray(offset, offset + this.config.snapshotChunkBytes);
+    const chunk: SnapshotChunk = { metadata: snapshot.metadata, offset, data, total: snapshot.data.length };
+    this.send({ type: 'MsgSnap', to, snapshot: chunk });
+  }
+
+  private bcastHeartbeat(context: Uint8Array | undefined): void {
+    for (const [id, pr] of this.tracker.progress) {
+      if (id === this.id) continue;
+      this.send({ type: 'MsgHeartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context });
+    }
+  }
+
+  /** Sends what batching deferred: appends for new entries, the new commit index, ReadIndex rounds. */
+  flush(): void {
+    if (this.role !== 'leader') return;
+    if (this.appendsDirty || this.commitDirty) {
+      for (const [id, pr] of this.tracker.progress) {
+        if (id !== this.id) this.sendAppend(id, pr, this.commitDirty);
+      }
+      this.appendsDirty = false;
+      this.commitDirty = false;
+    }
+    const round = this.readOnly.startRound(this.log.committed, this.committedInCurrentTerm());
+    if (round) {
+      if (this.tracker.voters.length === 1 && this.tracker.isVoter(this.id)) {
+        this.releaseReads(this.readOnly.ack(this.id, round, this.tracker));
+      } else {
+        this.readOnly.ack(this.id, round, this.tracker);
+        this.bcastHeartbeat(round);
+      }
+    }
+  }
+
+  needsFlush(): boolean {
+    return (
+      this.role === 'leader' &&
+      (this.appendsDirty || this.commitDirty || this.readOnly.hasQueued(this.committedInCurrentTerm()))
+    );
+  }
+
+  // ReadIndex (Raft §6.4): a read at the commit index is linearizable once a quorum confirms we still lead.
+
+  readIndex(context: Uint8Array, from: NodeId = this.id): boolean {
+    if (this.role !== 'leader') {
+      if (this.lead === NONE) return false;
+      this.msgs.push({ type: 'MsgReadIndex', from: this.id, to: this.lead, term: 0, context });
+      return true;
+    }
+    this.readOnly.enqueue(from, context);
+    return true;
+  }
+
+  private releaseReads(released: { index: number; from: NodeId; context: Uint8Array }[]): void {
+    for (const r of released) {
+      if (r.from === this.id) this.readStates.push({ index: r.index, context: r.context });
+      else this.send({ type: 'MsgReadIndexResp', to: r.from, index: r.index, context: r.context });
+    }
+  }
+
+  // Membership.
+
+  /** Applies a committed membership change (the host calls this when it applies the entry). */
+  applyConfChange(cc: ConfChange): ConfState {
+    const conf = applyChange(this.tracker.confState(), cc);
+    this.tracker.setConf(conf, this.log.lastIndex());
+    if (this.role === 'leader') {
+      if (!this.tracker.isVoter(this.id)) {
+        // A removed (or demoted) leader steps down; the rest elect a new one.
+        this.becomeFollower(this.term, NONE);
+        return conf;
+      }
+      if (this.leadTransferee !== NONE && !this.tracker.isVoter(this.leadTransferee))
+        this.leadTransferee = NONE;
+      // The quorum changed: entries may now be committed (e.g. a slow voter was removed).
+      if (this.maybeCommit()) this.commitDirty = true;
+      this.appendsDirty = true;
+    }
+    return conf;
+  }
+
+  /** Sets the configuration directly (bootstrap), bypassing the log. */
+  setConf(conf: ConfState): void {
+    this.tracker.setConf(conf, this.log.lastIndex());
+  }
+
+  /** Decodes a conf change entry's data (exposed so hosts need not import the codec). */
+  static decodeConfChange(data: Uint8Array): ConfChange {
+    return decodeConfChange(data);
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
