@@ -32,7 +32,16 @@ export interface RaftConfig {
   readonly logger?: Logger;
   /** TEST ONLY: commit entries of earlier terms by counting replicas (the bug of Raft §5.4.2, Figure 8). */
   readonly testingUnsafeCommitAnyTerm?: boolean;
+  /** TEST ONLY: a known bug compiled in, to prove that the simulator's checks catch it. */
+  readonly testingBug?: KnownBug;
 }
+
+/**
+ * Bugs the simulator must catch (test builds only):
+ *   voteIgnoresLog — grant votes without Raft §5.4.1's up-to-date check;
+ *   countSelfEarly — a leader counts its own entries toward commit before they are durable.
+ */
+export type KnownBug = 'voteIgnoresLog' | 'countSelfEarly';
 
 export type RaftOptions = Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'random'>;
 

@@ -1,5 +1,5 @@
 export { decodeConfChange, encodeConfChange } from './confchange.ts';
-export type { RaftConfig, RaftOptions } from './config.ts';
+export type { KnownBug, RaftConfig, RaftOptions } from './config.ts';
 export { raftConfig } from './config.ts';
 export type { ProposalRejection, ProposalResult } from './raft.ts';
 export type { Ready, Status } from './raw-node.ts';

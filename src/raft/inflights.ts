@@ -40,6 +40,11 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest slot: a heartbeat response proves the follower alive, so let one more message probe. */
+  freeFirstOne(): void {
+    if (this.count > 0) this.freeLE(this.indexes[this.head]);
+  }
+
   reset(): void {
     this.indexes.length = 0;
     this.sizes.length = 0;

@@ -96,19 +96,25 @@ export class RaftLog {
    * Follower side of AppendEntries: if our entry at prevIndex has prevTerm, append `entries` (overwriting a
    * conflicting suffix) and return the index of the last new entry; otherwise undefined.
    */
-  maybeAppend(prevIndex: number, prevTerm: number, entries: readonly Entry[]): number | undefined {
+  maybeAppend(
+    prevIndex: number,
+    prevTerm: number,
+    entries: readonly Entry[],
+  ): { lastNew: number; truncatedFrom?: number } | undefined {
     if (!this.matchTerm(prevIndex, prevTerm)) return undefined;
     const lastNew = prevIndex + entries.length;
     const conflict = this.findConflict(entries);
+    let truncatedFrom: number | undefined;
     if (conflict !== 0) {
       if (conflict <= this.committed) {
         throw new Error(
           `raft: entry ${conflict} conflicts with committed entry (committed ${this.committed})`,
         );
       }
+      if (conflict <= this.lastIndex()) truncatedFrom = conflict;
       this.append(entries.slice(conflict - prevIndex - 1));
     }
-    return lastNew;
+    return { lastNew, truncatedFrom };
   }
 
   /** The first index where `entries` disagree with ours or extend past our end; 0 when all are present. */

@@ -67,7 +67,14 @@ export class Raft {
   private appendsDirty = false;
   private commitDirty = false;
   /** A snapshot arriving in chunks (follower side). */
-  private incoming?: { metadata: Snapshot['metadata']; parts: Uint8Array[]; received: number };
+  private incoming?: {
+    from: NodeId;
+    term: number;
+    total: number;
+    metadata: Snapshot['metadata'];
+    parts: Uint8Array[];
+    received: number;
+  };
 
   constructor(
     readonly config: RaftConfig,
@@ -244,6 +251,9 @@ export class Raft {
 
   private pollResult(): void {
     const result = this.tracker.tallyVotes();
+    // Votes of peers alone may already form a quorum, but a candidate leads only once its own term and vote are
+    // durable: otherwise a crash could let it win the same term again, with a different log.
+    if (result === 'won' && this.role === 'candidate' && this.tracker.votes.get(this.id) !== true) return;
     if (result === 'won') {
       if (this.role === 'preCandidate') this.campaign('election', false);
       else {
@@ -311,7 +321,9 @@ export class Raft {
       (this.vote === NONE && this.lead === NONE) ||
       (m.type === 'MsgPreVote' && m.term > this.term);
     const respType = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
-    if (canVote && this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0)) {
+    const upToDate =
+      this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0) || this.config.testingBug === 'voteIgnoresLog';
+    if (canVote && upToDate) {
       // A granted pre-vote answers in the candidate's future term so that it can count it.
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === 'MsgVote') {
@@ -383,10 +395,11 @@ export class Raft {
       this.send({ type: 'MsgAppResp', to: m.from, index: this.log.committed });
       return;
     }
-    const lastNew = this.log.maybeAppend(prevIndex, m.logTerm ?? 0, m.entries ?? []);
-    if (lastNew !== undefined) {
-      this.log.commitTo(Math.min(m.commit ?? 0, lastNew));
-      this.send({ type: 'MsgAppResp', to: m.from, index: lastNew });
+    const appended = this.log.maybeAppend(prevIndex, m.logTerm ?? 0, m.entries ?? []);
+    if (appended !== undefined) {
+      if (appended.truncatedFrom !== undefined) this.dropAcksFrom(appended.truncatedFrom);
+      this.log.commitTo(Math.min(m.commit ?? 0, appended.lastNew));
+      this.send({ type: 'MsgAppResp', to: m.from, index: appended.lastNew });
       return;
     }
     // Fast backtracking: tell the leader the largest index whose term is ≤ the one it tried, so it can skip
@@ -400,6 +413,18 @@ export class Raft {
       rejectHint: hint.index,
       logTerm: hint.term,
     });
+  }
+
+  /**
+   * Entries from `index` on were just overwritten. Acknowledgements still waiting for persistence that vouch
+   * for them would be lies once sent (the old leader could count them toward a commit): drop them. Acks already
+   * handed to the host in a Ready stay true: they go out once that Ready's write, which holds those entries,
+   * is durable. (Found by the simulator, seed 536.)
+   */
+  private dropAcksFrom(index: number): void {
+    this.msgsAfterPersist = this.msgsAfterPersist.filter(
+      (m) => !(m.type === 'MsgAppResp' && !m.reject && (m.index ?? 0) >= index),
+    );
   }
 
   private handleHeartbeat(m: Message): void {
@@ -417,9 +442,24 @@ export class Raft {
       return;
     }
     const cur = this.incoming;
-    const same = cur && cur.metadata.index === index && cur.metadata.term === chunk.metadata.term;
+    // Chunks belong together only if one leader sent them for one snapshot in one term: a different leader may
+    // serialize the same index differently.
+    const same =
+      cur !== undefined &&
+      cur.from === m.from &&
+      cur.term === m.term &&
+      cur.total === chunk.total &&
+      cur.metadata.index === index &&
+      cur.metadata.term === chunk.metadata.term;
     if (chunk.offset === 0 && !(same && cur.received > 0)) {
-      this.incoming = { metadata: chunk.metadata, parts: [], received: 0 };
+      this.incoming = {
+        from: m.from,
+        term: m.term,
+        total: chunk.total,
+        metadata: chunk.metadata,
+        parts: [],
+        received: 0,
+      };
     } else if (!same || chunk.offset !== cur.received) {
       // Out of order or duplicate: tell the leader where we are.
       this.send({ type: 'MsgSnapResp', to: m.from, index, offset: same ? cur.received : 0 });
@@ -450,6 +490,8 @@ export class Raft {
     }
     // A snapshot taken before we were added does not list us; we accept it anyway and learn of our own
     // addition from the log entries that follow it.
+    // Our entries from the snapshot's index on disagree with it (or are missing): they are all discarded.
+    this.dropAcksFrom(index);
     this.log.restore(snapshot);
     this.tracker.setConf(confState, this.log.lastIndex());
   }
@@ -488,7 +530,7 @@ export class Raft {
       case 'MsgHeartbeatResp':
         pr.recentActive = true;
         pr.probeSent = false;
-        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeLE(pr.match);
+        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
         else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, false);
         if (m.context && m.context.length > 0)
@@ -496,11 +538,12 @@ export class Raft {
         return;
       case 'MsgSnapResp':
         pr.recentActive = true;
-        // Only an acknowledgement that moves forward sends the next chunk: duplicates (from heartbeat
-        // retransmissions) would otherwise start parallel chains of sends.
         if (pr.state === 'snapshot' && pr.snapshot && m.index === pr.snapshot.metadata.index) {
-          if ((m.offset ?? 0) > pr.snapshotOffset) {
-            pr.snapshotOffset = m.offset ?? 0;
+          // Only an acknowledgement that changes our view sends: an equal one is a reply to a duplicate. A
+          // lower one means the follower lost chunks (it restarted, or switched snapshots): go back to it.
+          const offset = m.offset ?? 0;
+          if (offset !== pr.snapshotOffset) {
+            pr.snapshotOffset = offset;
             this.sendSnapshotChunk(m.from, pr);
           }
         }
@@ -594,6 +637,7 @@ export class Raft {
     }));
     this.log.append(full);
     this.appendsDirty = true;
+    if (this.config.testingBug === 'countSelfEarly') this.tracker.progress.get(this.id)?.maybeUpdate(index);
     // The leader's own acknowledgement comes from advance(), once its entries are durable.
     return index;
   }

@@ -11,6 +11,8 @@
 //   hand rd.readStates to waiting reads;
 //   node.advance();
 //
+// While a Ready is being persisted, node.takeMessages() hands out what may be sent anyway (see there).
+//
 // A vote and an append acknowledgement are sent only after what they vouch for is durable. A leader sends its
 // appends while its own write is in flight (Raft thesis §10.2.1) but counts itself toward a commit only in
 // advance(), once its entries are durable. Committed entries are handed out only once durable locally.
@@ -165,9 +167,12 @@ export class RawNode {
    * Records a state-machine snapshot taken at the applied index (call after advance(), with the state machine
    * serialized at exactly that point), and compacts the in-memory log behind it. The host persists the
    * returned snapshot (LogStorage.saveSnapshot) and may then compact storage up to its index.
+   * Returns undefined while a snapshot received from the leader is pending: the state machine is about to be
+   * replaced, so there is nothing worth saving.
    */
-  createSnapshot(data: Uint8Array): Snapshot {
+  createSnapshot(data: Uint8Array): Snapshot | undefined {
     const log = this.raft.log;
+    if (log.pendingSnapshot) return undefined;
     const index = log.applied;
     const term = log.term(index);
     if (term === undefined) throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
@@ -176,6 +181,20 @@ export class RawNode {
     const keepFrom = index - this.raft.config.snapshotCatchUpEntries;
     if (keepFrom > 0) log.compact(keepFrom);
     return snapshot;
+  }
+
+  /**
+   * Messages that may be sent now, while a Ready is still being persisted: appends and heartbeats of a leader,
+   * vote requests, responses that vouch for nothing. A host whose write is in flight calls this after each
+   * step or tick, so that a slow disk on the leader does not stall replication and heartbeats (Raft thesis
+   * §10.2.1). Never returns votes or append acknowledgements: those wait for ready()/persist.
+   */
+  takeMessages(): Message[] {
+    const r = this.raft;
+    r.flush();
+    const out = r.msgs;
+    r.msgs = [];
+    return out;
   }
 
   hasReady(): boolean {

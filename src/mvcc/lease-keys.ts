@@ -1,0 +1,36 @@
+// Which live keys are attached to which lease, so the lease layer can revoke a lease by deleting its keys
+// (etcd's lessor keeps this as each lease's itemSet; here the keyspace owns it, so it survives snapshots).
+
+import { bytesToMapKey, compareBytes } from './bytes.ts';
+
+export const NO_LEASE = 0n;
+
+export class LeaseKeys {
+  private readonly keysByLease = new Map<bigint, Map<string, Uint8Array>>();
+
+  attach(lease: bigint, key: Uint8Array): void {
+    if (lease === NO_LEASE) return;
+    let keys = this.keysByLease.get(lease);
+    if (keys === undefined) this.keysByLease.set(lease, (keys = new Map()));
+    keys.set(bytesToMapKey(key), key);
+  }
+
+  detach(lease: bigint, key: Uint8Array): void {
+    if (lease === NO_LEASE) return;
+    const keys = this.keysByLease.get(lease);
+    if (keys === undefined) return;
+    keys.delete(bytesToMapKey(key));
+    if (keys.size === 0) this.keysByLease.delete(lease);
+  }
+
+  /** The live keys attached to `lease`, in key order. */
+  keys(lease: bigint): Uint8Array[] {
+    const keys = this.keysByLease.get(lease);
+    return keys === undefined ? [] : [...keys.values()].sort(compareBytes);
+  }
+
+  /** Every lease that has at least one key, in ascending order. */
+  leases(): bigint[] {
+    return [...this.keysByLease.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+}

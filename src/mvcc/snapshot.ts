@@ -1,0 +1,103 @@
+// The keyspace as bytes: every record still held (history not yet compacted included), the current and the
+// compacted revision. msgpack of arrays only, records in revision order, so one state always gives the same
+// bytes. Restoring replays the records into a fresh index, as etcd rebuilds its index from bbolt on start.
+
+import { decode, encode } from '@msgpack/msgpack';
+import { EtcdError } from '../api/errors.ts';
+import { EMPTY_BYTES } from './bytes.ts';
+import { KvState } from './kv-state.ts';
+import { assertRevision } from './revision.ts';
+import type { KeyValue } from './types.ts';
+
+const FORMAT_VERSION = 1;
+
+// [main, sub, key, value, createRevision, version, lease, tombstone]; a tombstone has value/create/version/lease 0.
+type RecordTuple = [number, number, Uint8Array, Uint8Array, number, number, bigint, boolean];
+
+export function encodeSnapshot(state: KvState): Uint8Array {
+  const records: RecordTuple[] = [];
+  for (const [main, { sub, kv, tombstone }] of state.history.entries()) {
+    records.push([main, sub, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, tombstone]);
+  }
+  return encode([FORMAT_VERSION, state.currentRev, state.compactRev, records], { useBigInt64: true });
+}
+
+export function decodeSnapshot(bytes: Uint8Array): KvState {
+  const root = decode(bytes, { useBigInt64: true });
+  if (!Array.isArray(root) || root.length !== 4 || toNumber(root[0]) !== FORMAT_VERSION) {
+    throw corrupt('unknown snapshot format');
+  }
+  const state = new KvState();
+  state.currentRev = assertRevision(toNumber(root[1]), 'current revision');
+  state.compactRev = toNumber(root[2]);
+  if (!Array.isArray(root[3])) throw corrupt('records missing');
+  let lastMain = 0;
+  for (const tuple of root[3] as unknown[]) {
+    const [main, sub, key, value, createRevision, version, lease, tombstone] = readRecord(tuple);
+    if (main < lastMain || main > state.currentRev) throw corrupt(`record at ${main} out of order`);
+    lastMain = main;
+    const rev = { main, sub };
+    if (tombstone) {
+      const ki = state.index.keyIndex(key);
+      if (ki === undefined || !ki.live) throw corrupt(`tombstone at ${main} for a key that does not exist`);
+      const kv: KeyValue = {
+        key: ki.key,
+        createRevision: 0,
+        modRevision: main,
+        version: 0,
+        value: EMPTY_BYTES,
+        lease: 0n,
+      };
+      state.history.append(main, { sub, kv, tombstone: true });
+      const prev = ki.get(main);
+      ki.tombstone(rev);
+      if (prev) state.leaseKeys.detach(state.kvAt(prev.modified).lease, ki.key);
+      continue;
+    }
+    const ki = state.index.getOrCreate(key);
+    // Records of one key share the index's copy of the key bytes.
+    const kv: KeyValue = { key: ki.key, createRevision, modRevision: main, version, value, lease };
+    state.history.append(main, { sub, kv, tombstone: false });
+    const prev = ki.get(main);
+    if (prev) {
+      ki.put(rev);
+      state.leaseKeys.detach(state.kvAt(prev.modified).lease, ki.key);
+    } else {
+      // The oldest record we still have of this incarnation (older ones may have been compacted away).
+      ki.restore(createRevision, rev, version);
+    }
+    state.leaseKeys.attach(lease, ki.key);
+  }
+  return state;
+}
+
+function readRecord(tuple: unknown): RecordTuple {
+  if (!Array.isArray(tuple) || tuple.length !== 8) throw corrupt('bad record');
+  const [main, sub, key, value, createRevision, version, lease, tombstone] = tuple as unknown[];
+  if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || typeof tombstone !== 'boolean') {
+    throw corrupt('bad record');
+  }
+  return [
+    assertRevision(toNumber(main)),
+    assertRevision(toNumber(sub)),
+    key.slice(), // decode may return views into the input buffer; the store must own its bytes
+    value.slice(),
+    assertRevision(toNumber(createRevision)),
+    assertRevision(toNumber(version)),
+    typeof lease === 'bigint' ? lease : BigInt(toNumber(lease)),
+    tombstone,
+  ];
+}
+
+// msgpack hands back small integers as numbers and int64-coded ones as bigints.
+function toNumber(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'bigint' && x <= BigInt(Number.MAX_SAFE_INTEGER) && x >= BigInt(Number.MIN_SAFE_INTEGER)) {
+    return Number(x);
+  }
+  throw corrupt(`expected an integer, got ${typeof x}`);
+}
+
+function corrupt(detail: string): EtcdError {
+  return new EtcdError('DataLoss', `mvcc: corrupt snapshot: ${detail}`);
+}

@@ -1,0 +1,97 @@
+// One write transaction (etcd storeTxnWrite): every change gets main revision beginRev + 1 and the next sub
+// revision; reads inside the txn see its earlier changes. end() moves the store revision by exactly one if
+// anything changed, and by nothing otherwise.
+
+import { EMPTY_BYTES } from './bytes.ts';
+import type { KeyRange } from './key-range.ts';
+import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
+import type { Revision } from './revision.ts';
+import type { Event, KeyValue } from './types.ts';
+
+export class WriteTxn implements ReadView {
+  readonly beginRev: number;
+  readonly firstRev: number;
+  private readonly state: KvState;
+  private readonly changes: Event[] = [];
+  private ended = false;
+
+  constructor(state: KvState) {
+    this.state = state;
+    this.beginRev = state.currentRev;
+    this.firstRev = state.compactRev;
+  }
+
+  /** The revision this txn reads at: its own once it has written something. */
+  get rev(): number {
+    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+
+  get changed(): boolean {
+    return this.changes.length > 0;
+  }
+
+  rangeKeys(range: KeyRange, options?: RangeKeysOptions): RangeKeysResult {
+    return this.state.rangeKeys(range, this.rev, options);
+  }
+
+  /** Writes key = value; returns the revision the response header carries. */
+  put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
+    const { index, history, leaseKeys } = this.state;
+    const main = this.beginRev + 1;
+    const rev: Revision = { main, sub: this.changes.length };
+    // Copies: the caller keeps its buffers, and the store's history must never change under it.
+    const ki = index.getOrCreate(key.slice());
+    const prev = ki.get(main);
+    const prevKv = prev === undefined ? undefined : this.state.kvAt(prev.modified);
+    const kv: KeyValue = {
+      key: ki.key,
+      createRevision: prev === undefined ? main : prev.created,
+      modRevision: main,
+      version: (prev?.version ?? 0) + 1,
+      value: value.slice(),
+      lease,
+    };
+    history.append(main, { sub: rev.sub, kv, tombstone: false });
+    ki.put(rev);
+    if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, prevKv.key);
+    leaseKeys.attach(lease, kv.key);
+    this.changes.push(prevKv === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv });
+    return main;
+  }
+
+  /** Deletes the live keys in range; returns how many and the revision the response header carries. */
+  deleteRange(range: KeyRange): { deleted: number; revision: number } {
+    const { index, history, leaseKeys } = this.state;
+    const victims: KeyValue[] = [];
+    index.visit(range, this.rev, (_key, entry) => {
+      victims.push(this.state.kvAt(entry.modified));
+      return true;
+    });
+    const main = this.beginRev + 1;
+    for (const prevKv of victims) {
+      const rev: Revision = { main, sub: this.changes.length };
+      const kv: KeyValue = {
+        key: prevKv.key,
+        createRevision: 0,
+        modRevision: main,
+        version: 0,
+        value: EMPTY_BYTES,
+        lease: 0n,
+      };
+      history.append(main, { sub: rev.sub, kv, tombstone: true });
+      index.tombstone(prevKv.key, rev);
+      leaseKeys.detach(prevKv.lease, prevKv.key);
+      this.changes.push({ type: 'DELETE', kv, prevKv });
+    }
+    const revision = victims.length > 0 || this.changes.length > 0 ? main : this.beginRev;
+    return { deleted: victims.length, revision };
+  }
+
+  /** Commits: the store revision becomes beginRev + 1 if anything changed. Returns the events, in order. */
+  end(): readonly Event[] {
+    if (this.ended) throw new Error('mvcc: write txn ended twice');
+    this.ended = true;
+    if (this.changes.length > 0) this.state.currentRev = this.beginRev + 1;
+    return this.changes;
+  }
+}
