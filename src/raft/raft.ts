@@ -476,17 +476,23 @@ export class Raft {
     }
     const data = concat(inc.parts, inc.received);
     this.incoming = undefined;
-    this.restore({ metadata: inc.metadata, data });
-    this.send({ type: 'MsgAppResp', to: m.from, index: this.log.lastIndex() });
+    // Only a real restore vouches for our whole log; after a mere commit fast-forward our tail beyond the
+    // snapshot may still diverge from the leader's, so we vouch for the commit index only (as etcd does).
+    const restored = this.restore({ metadata: inc.metadata, data });
+    this.send({
+      type: 'MsgAppResp',
+      to: m.from,
+      index: restored ? this.log.lastIndex() : this.log.committed,
+    });
   }
 
-  private restore(snapshot: Snapshot): void {
+  private restore(snapshot: Snapshot): boolean {
     const { index, term, confState } = snapshot.metadata;
-    if (index <= this.log.committed) return;
+    if (index <= this.log.committed) return false;
     if (this.log.matchTerm(index, term)) {
       // We already have this prefix: just fast-forward the commit index.
       this.log.commitTo(index);
-      return;
+      return false;
     }
     // A snapshot taken before we were added does not list us; we accept it anyway and learn of our own
     // addition from the log entries that follow it.
@@ -494,6 +500,7 @@ export class Raft {
     this.dropAcksFrom(index);
     this.log.restore(snapshot);
     this.tracker.setConf(confState, this.log.lastIndex());
+    return true;
   }
 
   private stepLeader(m: Message): void {
@@ -532,7 +539,9 @@ export class Raft {
         pr.probeSent = false;
         if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
         if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
-        else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, false);
+        // A lagging follower gets an append even if we have nothing new for it: if our earlier appends were
+        // lost, its rejection moves it back to probing (else an idle cluster would never repair it).
+        else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, true);
         if (m.context && m.context.length > 0)
           this.releaseReads(this.readOnly.ack(m.from, m.context, this.tracker));
         return;
@@ -580,7 +589,8 @@ export class Raft {
     if (this.maybeCommit()) {
       this.commitDirty = true;
     } else if (oldPaused || pr.next <= this.log.lastIndex()) {
-      this.sendAppend(m.from, pr, false);
+      // A follower that was paused gets at least an empty append, which also carries the commit index.
+      this.sendAppend(m.from, pr, oldPaused);
     }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.send({ type: 'MsgTimeoutNow', to: m.from });
