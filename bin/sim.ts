@@ -1,9 +1,9 @@
-// `npm run sim -- --seed N` / `--seeds 1..1000`: the deterministic Raft simulator from the command line.
+// `npm run sim -- --seed N` / `--seeds 1..1000`: the deterministic simulator from the command line. Each seed
+// runs the Raft-level simulation and the whole-member simulation with client workloads.
 
 import { parseArgs } from 'node:util';
 import type { KnownBug } from '../src/raft/config.ts';
-import { formatSummary, runSeeds } from '../src/sim/runner.ts';
-import { runSimulation } from '../src/sim/simulation.ts';
+import { formatSummary, type RunOptions, runSeed, runSeeds, type SeedResult } from '../src/sim/runner.ts';
 
 const { values } = parseArgs({
   options: {
@@ -12,37 +12,43 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '3' },
     duration: { type: 'string' },
     trace: { type: 'boolean', default: false },
+    'raft-only': { type: 'boolean', default: false },
     'unsafe-commit-any-term': { type: 'boolean', default: false },
     bug: { type: 'string' },
   },
 });
 
 const nodes = Number(values.nodes);
-const common = {
-  nodes,
-  ...(values.duration ? { durationMs: Number(values.duration) } : {}),
-  unsafeCommitAnyTerm: values['unsafe-commit-any-term'],
-  bug: values.bug as KnownBug | undefined,
+const options: RunOptions = {
+  raft: {
+    nodes,
+    ...(values.duration ? { durationMs: Number(values.duration) } : {}),
+    unsafeCommitAnyTerm: values['unsafe-commit-any-term'],
+    bug: values.bug as KnownBug | undefined,
+  },
+  kv: { nodes },
+  raftOnly: values['raft-only'] || values['unsafe-commit-any-term'] || values.bug !== undefined,
 };
 
-if (values.seed !== undefined) {
-  const result = runSimulation({ seed: Number(values.seed), ...common });
-  if (values.trace || !result.ok) for (const line of result.trace) console.log(line);
-  console.log(formatSummary([result]));
-  if (!result.ok) {
-    console.log(`seed ${result.seed} FAILED: ${result.violation?.message}`);
-    process.exit(1);
+function report(r: SeedResult, verbose: boolean): void {
+  for (const part of [r.raft, r.kv]) {
+    if (!part) continue;
+    if (verbose || !part.ok) for (const line of part.trace) console.log(line);
+    if (!part.ok)
+      console.log(`seed ${r.seed} FAILED (${part === r.raft ? 'raft' : 'kv'}): ${part.violation?.message}`);
   }
+}
+
+if (values.seed !== undefined) {
+  const result = runSeed(Number(values.seed), options);
+  report(result, values.trace);
+  console.log(formatSummary([result]));
+  if (!result.ok) process.exit(1);
 } else {
   const spec = values.seeds ?? '1..100';
   const [lo, hi] = spec.includes('..') ? spec.split('..').map(Number) : [1, Number(spec)];
   const started = performance.now();
-  const results = runSeeds(lo, hi, common, (r) => {
-    if (!r.ok) {
-      for (const line of r.trace) console.log(line);
-      console.log(`seed ${r.seed} FAILED: ${r.violation?.message}`);
-    }
-  });
+  const results = runSeeds(lo, hi, options, (r) => report(r, false));
   const seconds = (performance.now() - started) / 1000;
   console.log(formatSummary(results));
   console.log(

@@ -37,3 +37,12 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
 };
+
+/** Randomness for real runtimes, from the platform's CSPRNG (Node, browsers and workerd all have it). */
+export const cryptoRandom: Random = {
+  next(): number {
+    const buf = new Uint32Array(1);
+    crypto.getRandomValues(buf);
+    return buf[0] / 4294967296;
+  },
+};

@@ -1,5 +1,17 @@
 // edgecd's portable core: import this from any runtime.
+
+export * from './api/errors.ts';
+export type * from './api/types.ts';
 export * from './env.ts';
 export * from './raft/index.ts';
+export type {
+  EdgeNode,
+  KeepAliveStream,
+  NodeOptions,
+  NodeStatus,
+  RequestOptions,
+  WatchStream,
+} from './server/node.ts';
+export { createNode, ETCD_VERSION } from './server/node.ts';
 export type * from './storage.ts';
 export type * from './transport.ts';

@@ -137,6 +137,10 @@ export const ETCD_ERRORS = {
   ErrNotCapable: { code: 'Unavailable', message: 'etcdserver: not capable' },
   ErrStopped: { code: 'Unavailable', message: 'etcdserver: server stopped' },
   ErrTimeout: { code: 'Unavailable', message: 'etcdserver: request timed out' },
+  ErrTimeoutLeaderTransfer: {
+    code: 'Unavailable',
+    message: 'etcdserver: request timed out, leader transfer took too long',
+  },
   ErrTimeoutDueToLeaderFail: {
     code: 'Unavailable',
     message: 'etcdserver: request timed out, possibly due to previous leader failure',

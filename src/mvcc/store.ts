@@ -110,6 +110,17 @@ export class MvccStore {
     return { response, events: txn.end() };
   }
 
+  /**
+   * Deletes the given keys in one revision, without a txn's operation limit: how a lease revocation removes
+   * every attached key at once (etcd's lessor does it in one txn of its own).
+   */
+  deleteKeys(keys: readonly Uint8Array[]): WriteResult<{ readonly deleted: number }> {
+    const txn = new WriteTxn(this.state);
+    let deleted = 0;
+    for (const key of keys) deleted += txn.deleteRange(keyRange(key, undefined)).deleted;
+    return { response: { deleted }, events: txn.end() };
+  }
+
   /** One revision for all of a txn's writes; none for a txn that wrote nothing. */
   txn(req: TxnRequest): WriteResult<TxnResponse> {
     checkTxnRequest(req, this.maxTxnOps);

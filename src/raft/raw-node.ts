@@ -55,6 +55,11 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
 }
 
+/** The initial membership of a new cluster, with each member's confChange context (its URLs, for the host). */
+export interface Bootstrap extends ConfState {
+  readonly contexts?: ReadonlyMap<NodeId, Uint8Array>;
+}
+
 export interface Status {
   readonly id: NodeId;
   readonly term: number;
@@ -87,7 +92,7 @@ export class RawNode {
    * confChange entries at term 1 so that members joining later learn it from the log. A member joining an
    * existing cluster passes no bootstrap and waits to hear from the leader.
    */
-  constructor(options: RaftOptions, loaded: LoadedState, bootstrap?: ConfState) {
+  constructor(options: RaftOptions, loaded: LoadedState, bootstrap?: Bootstrap) {
     const config = raftConfig(options);
     const fresh = loaded.snapshot === undefined && loaded.entries.length === 0 && loaded.hardState.term === 0;
     this.raft = new Raft(config, loaded.hardState, loaded.snapshot, loaded.entries);
@@ -96,10 +101,13 @@ export class RawNode {
     if (fresh && bootstrap && bootstrap.voters.length > 0) this.bootstrap(bootstrap);
   }
 
-  private bootstrap(conf: ConfState): void {
+  private bootstrap(conf: Bootstrap): void {
+    const context = (nodeId: NodeId) => conf.contexts?.get(nodeId);
     const changes: ConfChange[] = [
-      ...conf.voters.map((nodeId): ConfChange => ({ type: 'addNode', nodeId })),
-      ...conf.learners.map((nodeId): ConfChange => ({ type: 'addLearner', nodeId })),
+      ...conf.voters.map((nodeId): ConfChange => ({ type: 'addNode', nodeId, context: context(nodeId) })),
+      ...conf.learners.map(
+        (nodeId): ConfChange => ({ type: 'addLearner', nodeId, context: context(nodeId) }),
+      ),
     ];
     const entries: Entry[] = changes.map((cc, i) => ({
       term: 1,
@@ -111,7 +119,7 @@ export class RawNode {
     this.raft.log.append(entries);
     this.raft.log.commitTo(entries.length);
     // Also take effect at once: the host will see them again as committed entries and re-apply them (harmless).
-    this.raft.setConf(conf);
+    this.raft.setConf({ voters: conf.voters, learners: conf.learners });
   }
 
   private softState(): SoftState {

@@ -1,13 +1,22 @@
 import { describe, expect, it } from 'vitest';
+import { runKvSimulation } from '../../src/sim/kv-simulation.ts';
 import { runSimulation } from '../../src/sim/simulation.ts';
 
 describe('simulator determinism', () => {
-  it('replays a seed bit for bit: same digest, same trace, same counts', () => {
+  it('replays a Raft seed bit for bit: same digest, same trace, same counts', () => {
     const a = runSimulation({ seed: 42 });
     const b = runSimulation({ seed: 42 });
     expect(a.ok).toBe(true);
     expect(b.digest).toBe(a.digest);
     expect(b.trace).toEqual(a.trace);
+    expect(b.stats).toEqual(a.stats);
+  });
+
+  it('replays a client-workload seed bit for bit', () => {
+    const a = runKvSimulation({ seed: 42 });
+    const b = runKvSimulation({ seed: 42 });
+    expect(a.ok).toBe(true);
+    expect(b.digest).toBe(a.digest);
     expect(b.stats).toEqual(a.stats);
   });
 

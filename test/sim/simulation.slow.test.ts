@@ -1,16 +1,18 @@
-// The CI range: 1,000 seeds of the deterministic simulator must pass, and must have exercised every fault.
+// The CI range: 1,000 seeds, each running the Raft-level simulation and the whole-member simulation with client
+// workloads, must pass — and must have exercised every fault and workload, so the range cannot pass by doing
+// nothing.
 import { describe, expect, it } from 'vitest';
-import { formatSummary, runSeeds, totals } from '../../src/sim/runner.ts';
+import { formatSummary, kvTotals, raftTotals, runSeeds } from '../../src/sim/runner.ts';
+
+const failures = (rs: ReturnType<typeof runSeeds>) =>
+  rs.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.raft.violation?.message ?? r.kv?.violation?.message}`);
 
 describe('simulator, seeds 1..1000 (3 voters)', () => {
-  it('keeps every safety invariant and recovers after healing, while really exercising faults', () => {
-    const results = runSeeds(1, 1000, { nodes: 3 });
-    const failed = results.filter((r) => !r.ok);
-    const summary = formatSummary(results);
-    console.log(summary);
-    expect(failed.map((r) => `${r.seed}: ${r.violation?.message}`)).toEqual([]);
-    const t = totals(results);
-    // Minimums, so that the range cannot pass by doing nothing.
+  it('keeps every invariant, stays linearizable and recovers after healing, while really exercising faults', () => {
+    const results = runSeeds(1, 1000);
+    console.log(formatSummary(results));
+    expect(failures(results)).toEqual([]);
+    const t = raftTotals(results);
     expect(t.elections).toBeGreaterThan(2000);
     expect(t.crashes).toBeGreaterThan(2000);
     expect(t.crashesLostData).toBeGreaterThan(200);
@@ -22,13 +24,40 @@ describe('simulator, seeds 1..1000 (3 voters)', () => {
     expect(t.proposalsCommitted).toBeGreaterThan(100_000);
     expect(t.readIndexServed).toBeGreaterThan(10_000);
     expect(t.messagesDropped).toBeGreaterThan(100_000);
+    const k = kvTotals(results)!;
+    const ops = k.opsOk + k.opsFailed + k.opsIndeterminate;
+    expect(ops).toBeGreaterThan(300_000);
+    // A minimum fraction of client operations must succeed, or a run could pass by refusing everything.
+    expect(k.opsOk / ops).toBeGreaterThan(0.5);
+    expect(k.readsOk).toBeGreaterThan(100_000);
+    expect(k.casSucceeded).toBeGreaterThan(10_000);
+    expect(k.opsIndeterminate).toBeGreaterThan(1000);
+    expect(k.watchersChecked).toBeGreaterThan(1000);
+    expect(k.watchEvents).toBeGreaterThan(100_000);
+    expect(k.leaseKeepAlives).toBeGreaterThan(1000);
+    expect(k.leasesExpired).toBeGreaterThan(10);
+    expect(k.snapshotsInstalled).toBeGreaterThan(100);
   });
 });
 
 describe('simulator, seeds 1..100 (5 voters)', () => {
   it('passes with five voters', () => {
-    const results = runSeeds(1, 100, { nodes: 5 });
-    expect(results.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.violation?.message}`)).toEqual([]);
-    expect(totals(results).elections).toBeGreaterThan(200);
+    const results = runSeeds(1, 100, { raft: { nodes: 5 }, kv: { nodes: 5 } });
+    expect(failures(results)).toEqual([]);
+    expect(raftTotals(results).elections).toBeGreaterThan(200);
   });
+});
+
+describe('a Raft with a known bug is caught', () => {
+  for (const bug of ['voteIgnoresLog', 'countSelfEarly'] as const) {
+    it(`testingBug: ${bug} fails some seed in 1..200`, () => {
+      let caught: string | undefined;
+      for (let seed = 1; seed <= 200 && !caught; seed++) {
+        const r = runSeeds(seed, seed, { raft: { bug }, raftOnly: true })[0];
+        if (!r.ok) caught = `seed ${seed}: ${r.raft.violation?.message}`;
+      }
+      console.log(`${bug}: ${caught}`);
+      expect(caught).toBeDefined();
+    });
+  }
 });

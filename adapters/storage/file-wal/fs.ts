@@ -1,0 +1,107 @@
+// The file layer under the WAL: every disk operation the adapter makes goes through `WalFs`, so tests can swap
+// in CrashableFs (crashable-fs.ts) and cut the power between any two operations. Errors carry Node's `code`
+// ('ENOENT', 'EEXIST', ...) so callers can tell a missing file from a failing disk.
+
+import { constants } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+
+/** An open file. Positions are absolute (pwrite/pread): the WAL tracks its own offsets. */
+export interface WalFile {
+  /** Writes all of `data` at `position`. */
+  write(data: Uint8Array, position: number): Promise<void>;
+  /** Flushes the data (and the size) to stable storage: fdatasync. */
+  datasync(): Promise<void>;
+  /** Flushes data and all metadata: fsync. */
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * 'r+': read/write an existing file. 'w': create or truncate. 'wx': create, failing with EEXIST if it exists.
+ */
+export type OpenMode = 'r+' | 'w' | 'wx';
+
+export interface WalFs {
+  open(path: string, mode: OpenMode): Promise<WalFile>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** Names in a directory (not paths), in no particular order. */
+  readdir(path: string): Promise<string[]>;
+  /** Creates a directory and its missing parents; no error if it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Atomically replaces `to` (POSIX rename). Durable only once the directory is fsync'd. */
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  /** Makes creations, renames and deletions in a directory durable. */
+  fsyncDir(path: string): Promise<void>;
+}
+
+/** The code of a Node-style fs error ('ENOENT', ...), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+class NodeWalFile implements WalFile {
+  constructor(private readonly handle: FileHandle) {}
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    let done = 0;
+    while (done < data.length) {
+      const { bytesWritten } = await this.handle.write(data, done, data.length - done, position + done);
+      done += bytesWritten;
+    }
+  }
+
+  datasync(): Promise<void> {
+    return this.handle.datasync();
+  }
+
+  sync(): Promise<void> {
+    return this.handle.sync();
+  }
+
+  truncate(length: number): Promise<void> {
+    return this.handle.truncate(length);
+  }
+
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** The real file system (node:fs/promises). */
+export const nodeFs: WalFs = {
+  async open(path, mode) {
+    return new NodeWalFile(await open(path, mode));
+  },
+  async readFile(path) {
+    const buffer = await readFile(path);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  },
+  readdir(path) {
+    return readdir(path);
+  },
+  async mkdir(path) {
+    await mkdir(path, { recursive: true });
+  },
+  rename(from, to) {
+    return rename(from, to);
+  },
+  unlink(path) {
+    return unlink(path);
+  },
+  async fsyncDir(path) {
+    const handle = await open(path, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};

@@ -1,0 +1,65 @@
+// What travels in a normal Raft entry: one replicated operation, tagged with the ID of the request that
+// proposed it (so the proposing member can answer its waiter when the entry applies). Anything random or
+// time-dependent (lease IDs chosen by the server, …) is decided before proposing and carried here, never
+// created during apply. Encoded with msgpack (bigints as int64).
+
+import { decode, encode } from '@msgpack/msgpack';
+import type {
+  CompactionRequest,
+  DeleteRangeRequest,
+  LeaseGrantRequest,
+  PutRequest,
+  TxnRequest,
+} from '../api/types.ts';
+
+/** Unique across members and restarts: the proposer, a per-process nonce, a counter. */
+export interface RequestId {
+  readonly member: bigint;
+  readonly nonce: number;
+  readonly seq: number;
+}
+
+export type Operation =
+  | { readonly type: 'put'; readonly request: PutRequest }
+  | { readonly type: 'deleteRange'; readonly request: DeleteRangeRequest }
+  | { readonly type: 'txn'; readonly request: TxnRequest }
+  | { readonly type: 'compact'; readonly request: CompactionRequest }
+  | { readonly type: 'leaseGrant'; readonly request: Required<LeaseGrantRequest> }
+  | { readonly type: 'leaseRevoke'; readonly id: bigint }
+  /** A keep-alive that went through Raft: resets the checkpointed TTL everywhere, renews on the leader. */
+  | { readonly type: 'leaseRenew'; readonly id: bigint }
+  | {
+      readonly type: 'leaseCheckpoint';
+      readonly checkpoints: readonly { id: bigint; remainingTtl: number }[];
+    }
+  /** A member publishes its name and client URLs once started (etcd's attribute publishing). */
+  | {
+      readonly type: 'publishMember';
+      readonly id: bigint;
+      readonly name: string;
+      readonly clientURLs: readonly string[];
+    }
+  /** An empty write: ReadIndex barriers, health checks ("successfully committed proposal"). */
+  | { readonly type: 'noop' };
+
+export interface Proposal {
+  readonly id: RequestId;
+  readonly op: Operation;
+}
+
+const OPTIONS = { useBigInt64: true } as const;
+
+export function encodeProposal(p: Proposal): Uint8Array {
+  return encode([p.id.member, p.id.nonce, p.id.seq, p.op], OPTIONS);
+}
+
+export function decodeProposal(data: Uint8Array): Proposal {
+  const d = decode(data, OPTIONS);
+  if (!Array.isArray(d) || d.length !== 4) throw new Error('server: malformed proposal entry');
+  const [member, nonce, seq, op] = d as [bigint | number, number, number, Operation];
+  return { id: { member: BigInt(member), nonce, seq }, op };
+}
+
+export function requestKey(id: RequestId): string {
+  return `${id.member}:${id.nonce}:${id.seq}`;
+}

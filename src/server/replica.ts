@@ -1,0 +1,541 @@
+// One member of an edgecd cluster, sans I/O: the Raft node, the replicated state machine, and the requests
+// waiting on them. Inputs are `step`, `tick`, `submit` (a write), `read` (a linearizable read barrier);
+// outputs go through the injected ReplicaIO (send messages, persist a batch, save a snapshot), whose
+// completions come back as callbacks. No promises, timers or clocks inside: the async node (node.ts) and
+// the deterministic simulator drive the very same code.
+
+import { decode as msgDecode, encode as msgEncode } from '@msgpack/msgpack';
+import { type EtcdError, errors } from '../api/errors.ts';
+import type { Logger, Random } from '../env.ts';
+import { minLeaseTtl } from '../lease/index.ts';
+import { decodeConfChange } from '../raft/confchange.ts';
+import type { RaftOptions } from '../raft/config.ts';
+import type { ProposalRejection } from '../raft/raft.ts';
+import { RawNode, type Ready } from '../raft/raw-node.ts';
+import { type ConfChange, type Entry, type Message, NONE, type Snapshot } from '../raft/types.ts';
+import type { LoadedState, PersistBatch } from '../storage.ts';
+import { WatchableStore } from '../watch/index.ts';
+import { decodeMemberContext, encodeMemberContext, type MemberContext } from './members.ts';
+import { decodeProposal, encodeProposal, type Operation, type RequestId, requestKey } from './ops.ts';
+import { type ApplyResult, ServerStateMachine } from './state-machine.ts';
+
+export interface ReplicaIO {
+  /** `afterPersist`: these vouch for state that is durable now (votes, append acks). */
+  send(messages: readonly Message[], afterPersist: boolean): void;
+  /** Makes a Ready's batch durable; calls `done` once it is (possibly synchronously). */
+  persist(batch: PersistBatch, done: (error?: unknown) => void): void;
+  /** Makes a locally taken snapshot durable (then storage may compact behind it). */
+  saveSnapshot(snapshot: Snapshot, done: (error?: unknown) => void): void;
+  now(): number;
+  /** Observes every applied entry (the simulator checks state-machine safety with it). */
+  applied?(entry: Entry): void;
+}
+
+export interface ReplicaConfig {
+  readonly id: bigint;
+  readonly clusterId: bigint;
+  /** Milliseconds per Raft tick (etcd's --heartbeat-interval). */
+  readonly tickMs: number;
+  /** Ticks per election timeout (etcd: election-timeout / heartbeat-interval). */
+  readonly electionTicks: number;
+  /** Applied entries between state-machine snapshots (etcd's --snapshot-count). */
+  readonly snapshotCount: number;
+  readonly requestTimeoutMs: number;
+  readonly maxRequestBytes: number;
+  readonly maxTxnOps: number;
+  /** How often the leader checkpoints remaining lease TTLs. */
+  readonly leaseCheckpointIntervalMs: number;
+  /** Extra Raft tunables (tests and the simulator shrink chunk sizes, windows, …). */
+  readonly raft?: Partial<RaftOptions>;
+}
+
+export interface BootstrapMember {
+  readonly id: bigint;
+  readonly name: string;
+  readonly peerURLs: readonly string[];
+  readonly isLearner?: boolean;
+}
+
+type Callback = (result: ApplyResult) => void;
+
+interface Waiter {
+  readonly cb: Callback;
+  readonly deadline: number;
+}
+
+interface ReadBatch {
+  readonly context: Uint8Array;
+  readonly reads: { cb: (error?: EtcdError) => void; deadline: number }[];
+  readonly sentAt: number;
+  index?: number;
+}
+
+export class Replica {
+  readonly raw: RawNode;
+  readonly sm: ServerStateMachine;
+  readonly watchable: WatchableStore;
+  private readonly nonce: number;
+  private seq = 0;
+  private readonly waiters = new Map<string, Waiter>();
+  private waitingForLeader: { id: RequestId; data: Uint8Array; cb: Callback; deadline: number }[] = [];
+  private queuedReads: ReadBatch['reads'] = [];
+  private readBatches: ReadBatch[] = [];
+  private readSeq = 0;
+  private writing = false;
+  private pumping = false;
+  private stopped = false;
+  private lastSnapshotIndex = 0;
+  private isLeader = false;
+  /** While leading: the index whose application promotes the lessor. */
+  private promoteAt?: number;
+  /** Listeners for observers (status streams, the demo): called after every Ready. */
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    readonly config: ReplicaConfig,
+    loaded: LoadedState,
+    bootstrap: readonly BootstrapMember[] | undefined,
+    private readonly io: ReplicaIO,
+    private readonly random: Random,
+    private readonly logger: Logger,
+  ) {
+    this.nonce = Math.floor(random.next() * 0x7fffffff);
+    this.sm = new ServerStateMachine(
+      { maxTxnOps: config.maxTxnOps, minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs) },
+      {
+        onEvents: (events, revision) => this.watchable.notify(events, revision),
+        onCompacted: (revision) => this.watchable.compacted(revision),
+      },
+    );
+    if (loaded.snapshot) {
+      this.sm.restore(loaded.snapshot.data);
+      this.lastSnapshotIndex = loaded.snapshot.metadata.index;
+    }
+    this.watchable = new WatchableStore(this.sm.mvcc, { header: () => this.header() });
+    // The initial membership goes into the log (bootstrap confChange entries) with each member's URLs, so
+    // that members learn it by applying the log, also after a restart and when joining later.
+    const voters = bootstrap?.filter((m) => !m.isLearner).map((m) => m.id) ?? [];
+    const learners = bootstrap?.filter((m) => m.isLearner).map((m) => m.id) ?? [];
+    const contexts = new Map(
+      (bootstrap ?? []).map((m) => [m.id, encodeMemberContext({ peerURLs: m.peerURLs, name: m.name })]),
+    );
+    this.raw = new RawNode(
+      {
+        id: config.id,
+        random,
+        electionTick: config.electionTicks,
+        heartbeatTick: 1,
+        logger,
+        ...config.raft,
+      },
+      loaded,
+      bootstrap ? { voters, learners, contexts } : undefined,
+    );
+  }
+
+  header(): { clusterId: bigint; memberId: bigint; revision: number; raftTerm: number } {
+    return {
+      clusterId: this.config.clusterId,
+      memberId: this.config.id,
+      revision: this.sm.mvcc.revision,
+      raftTerm: this.raw.raft.term,
+    };
+  }
+
+  get leaderId(): bigint {
+    return this.raw.raft.lead;
+  }
+
+  get electionTimeoutMs(): number {
+    return this.config.electionTicks * this.config.tickMs;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // Inputs.
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.raw.step(m);
+    this.pump();
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.raw.tick();
+    const now = this.io.now();
+    if (this.isLeader) this.leaseDuties(now);
+    this.expireRequests(now);
+    this.retryWaitingForLeader(now);
+    this.watchable.syncWatchers();
+    this.pump();
+  }
+
+  /** Proposes a replicated operation; `cb` gets its result once applied here (or an error). */
+  submit(op: Operation, cb: Callback): void {
+    if (this.stopped) return cb({ ok: false, error: errors.stopped() });
+    const id: RequestId = { member: this.config.id, nonce: this.nonce, seq: this.seq++ };
+    const data = encodeProposal({ id, op });
+    if (data.length > this.config.maxRequestBytes) return cb({ ok: false, error: errors.requestTooLarge() });
+    this.propose(id, data, cb, this.io.now() + this.config.requestTimeoutMs);
+  }
+
+  private propose(id: RequestId, data: Uint8Array, cb: Callback, deadline: number): void {
+    const res = this.raw.propose(data);
+    if (!res.ok) {
+      // During an election a write waits for the new leader (as etcd's clients experience it) rather than
+      // failing at once; if none appears before its deadline it fails with "no leader" — never proposed.
+      if (res.reason === 'noLeader' && deadline > this.io.now()) {
+        this.waitingForLeader.push({ id, data, cb, deadline });
+        return;
+      }
+      return cb({ ok: false, error: rejection(res.reason) });
+    }
+    this.waiters.set(requestKey(id), { cb, deadline });
+    this.pump();
+  }
+
+  private retryWaitingForLeader(now: number): void {
+    if (this.waitingForLeader.length === 0) return;
+    const waiting = this.waitingForLeader;
+    this.waitingForLeader = [];
+    for (const w of waiting) {
+      if (w.deadline <= now) w.cb({ ok: false, error: errors.noLeader() });
+      else if (this.raw.raft.lead === NONE) this.waitingForLeader.push(w);
+      else this.propose(w.id, w.data, w.cb, w.deadline);
+    }
+  }
+
+  /** Proposes a membership change; `cb` gets the new member list once applied here. */
+  submitConfChange(cc: ConfChange, cb: Callback): void {
+    if (this.stopped) return cb({ ok: false, error: errors.stopped() });
+    const id: RequestId = { member: this.config.id, nonce: this.nonce, seq: this.seq++ };
+    const context = cc.context ?? new Uint8Array(0);
+    const tagged: ConfChange = { ...cc, context: tagContext(id, context) };
+    const res = this.raw.proposeConfChange(tagged);
+    if (!res.ok) return cb({ ok: false, error: rejection(res.reason) });
+    this.waiters.set(requestKey(id), { cb, deadline: this.io.now() + this.config.requestTimeoutMs });
+    this.pump();
+  }
+
+  /** A linearizable read barrier: `cb()` once this member has applied everything committed before the call. */
+  read(cb: (error?: EtcdError) => void): void {
+    if (this.stopped) return cb(errors.stopped());
+    this.queuedReads.push({ cb, deadline: this.io.now() + this.config.requestTimeoutMs });
+    this.pump();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.waiters.values()) w.cb({ ok: false, error: errors.stopped() });
+    this.waiters.clear();
+    for (const b of this.readBatches) for (const r of b.reads) r.cb(errors.stopped());
+    for (const r of this.queuedReads) r.cb(errors.stopped());
+    for (const w of this.waitingForLeader) w.cb({ ok: false, error: errors.stopped() });
+    this.waitingForLeader = [];
+    this.readBatches = [];
+    this.queuedReads = [];
+  }
+
+  // The Ready loop.
+
+  private pump(): void {
+    if (this.pumping || this.stopped) return;
+    this.pumping = true;
+    try {
+      this.startReadBatch();
+      for (;;) {
+        if (this.writing) {
+          // A write is in flight: send what needs no persistence (heartbeats, appends), then wait.
+          const msgs = this.raw.takeMessages();
+          if (msgs.length > 0) this.io.send(msgs, false);
+          break;
+        }
+        if (!this.raw.hasReady()) break;
+        const rd = this.raw.ready();
+        this.observeSoftState(rd);
+        if (rd.messages.length > 0) this.io.send(rd.messages, false);
+        if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
+          this.writing = true;
+          let syncDone = false;
+          this.io.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }, (err) => {
+            if (err) return this.fail(err);
+            this.writing = false;
+            if (this.pumping) syncDone = true;
+            this.afterPersist(rd);
+            if (!syncDone) this.pump();
+          });
+          if (this.writing) break;
+        } else {
+          this.afterPersist(rd);
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+    for (const l of this.listeners) l();
+  }
+
+  private fail(err: unknown): void {
+    this.logger.error('storage failed; stopping this member', { error: String(err) });
+    this.stop();
+  }
+
+  private observeSoftState(rd: Ready): void {
+    if (!rd.softState) return;
+    const leader = rd.softState.role === 'leader';
+    if (leader && !this.isLeader) {
+      // The lessor is promoted only once the entry that opened our term applies: then every lease entry of
+      // earlier terms (grants, renews, checkpoints) is reflected in the state it extends.
+      this.promoteAt = this.raw.raft.log.lastIndex();
+    } else if (!leader && this.isLeader) {
+      this.promoteAt = undefined;
+      this.sm.lessor.demote();
+    }
+    this.isLeader = leader;
+    if (rd.softState.lead !== this.raw.raft.lead || rd.softState.role !== 'leader') {
+      // Reads waiting on an answer from a leader that is gone are asked again.
+      this.retryReadBatches(true);
+    }
+  }
+
+  private afterPersist(rd: Ready): void {
+    if (rd.messagesAfterPersist.length > 0) this.io.send(rd.messagesAfterPersist, true);
+    if (rd.snapshot) {
+      this.sm.restore(rd.snapshot.data);
+      this.watchable.restore(this.sm.mvcc);
+      this.lastSnapshotIndex = rd.snapshot.metadata.index;
+    }
+    for (const e of rd.committedEntries) {
+      if (e.index <= this.sm.appliedIndex) {
+        // Already in the state we restored from a snapshot, but Raft must still see membership changes.
+        if (e.type === 'confChange') this.raw.applyConfChange(decodeConfChange(e.data));
+        continue;
+      }
+      if (e.type === 'confChange') this.applyConfChange(e.data);
+      else if (e.data.length > 0) this.applyNormal(e.data);
+      this.sm.appliedIndex = e.index;
+      this.io.applied?.(e);
+    }
+    for (const rs of rd.readStates) {
+      const batch = this.readBatches.find((b) => sameBytes(b.context, rs.context));
+      if (batch) batch.index = rs.index;
+    }
+    this.raw.advance();
+    if (this.promoteAt !== undefined && this.sm.appliedIndex >= this.promoteAt && this.isLeader) {
+      this.promoteAt = undefined;
+      this.sm.lessor.promote(this.io.now(), this.electionTimeoutMs);
+    }
+    this.releaseReads();
+    this.maybeSnapshot();
+  }
+
+  private applyNormal(data: Uint8Array): void {
+    const { id, op } = decodeProposal(data);
+    const result = this.sm.apply(op, this.io.now());
+    if (id.member === this.config.id) {
+      const key = requestKey(id);
+      const w = this.waiters.get(key);
+      if (w) {
+        this.waiters.delete(key);
+        w.cb(result);
+      }
+    }
+  }
+
+  private applyConfChange(data: Uint8Array): void {
+    const cc = decodeConfChange(data);
+    const { id, context } = untagContext(cc.context);
+    const member: MemberContext = decodeMemberContext(context);
+    this.raw.applyConfChange(cc);
+    const members = this.sm.members;
+    let result: ApplyResult = { ok: true, value: {} };
+    switch (cc.type) {
+      case 'addNode':
+        if (members.get(cc.nodeId)) members.promote(cc.nodeId);
+        else members.add(cc.nodeId, member, false);
+        break;
+      case 'addLearner':
+        members.add(cc.nodeId, member, true);
+        break;
+      case 'removeNode':
+        members.remove(cc.nodeId);
+        if (cc.nodeId === this.config.id) this.logger.warn('this member was removed from the cluster');
+        break;
+    }
+    if (member.peerURLs.length > 0 && cc.type !== 'removeNode')
+      members.updatePeerURLs(cc.nodeId, member.peerURLs);
+    result = { ok: true, value: { members: members.list() } };
+    if (id && id.member === this.config.id) {
+      const key = requestKey(id);
+      const w = this.waiters.get(key);
+      if (w) {
+        this.waiters.delete(key);
+        w.cb(result);
+      }
+    }
+  }
+
+  private maybeSnapshot(): void {
+    if (this.sm.appliedIndex - this.lastSnapshotIndex < this.config.snapshotCount) return;
+    const snapshot = this.raw.createSnapshot(this.sm.snapshot());
+    if (!snapshot) return;
+    this.lastSnapshotIndex = snapshot.metadata.index;
+    this.io.saveSnapshot(snapshot, (err) => {
+      if (err) this.logger.error('saving a snapshot failed', { error: String(err) });
+    });
+  }
+
+  /** Takes a snapshot now (tests, the simulator, etcdctl snapshot save later). */
+  forceSnapshot(): Snapshot | undefined {
+    const snapshot = this.raw.createSnapshot(this.sm.snapshot());
+    if (snapshot) {
+      this.lastSnapshotIndex = snapshot.metadata.index;
+      this.io.saveSnapshot(snapshot, () => {});
+    }
+    return snapshot;
+  }
+
+  // Linearizable reads: one ReadIndex request for every read queued since the last one.
+
+  private startReadBatch(): void {
+    if (this.queuedReads.length === 0) return;
+    // One request in flight at a time: reads arriving meanwhile form the next batch.
+    if (this.readBatches.some((b) => b.index === undefined)) return;
+    const reads = this.queuedReads;
+    this.queuedReads = [];
+    // The nonce makes contexts unique across restarts: an answer meant for our previous incarnation must not
+    // release a read of this one at an old index (a stale read; the simulator found it, seed 10).
+    const context = new Uint8Array(12);
+    const view = new DataView(context.buffer);
+    view.setUint32(0, this.nonce);
+    view.setFloat64(4, ++this.readSeq);
+    const batch: ReadBatch = { context, reads, sentAt: this.io.now() };
+    if (!this.raw.readIndex(context)) {
+      // No leader known: the reads wait (like writes) until one is, or until their deadline.
+      this.queuedReads = reads;
+      return;
+    }
+    this.readBatches.push(batch);
+  }
+
+  private retryReadBatches(all: boolean): void {
+    const now = this.io.now();
+    const stale = this.readBatches.filter(
+      (b) => b.index === undefined && (all || now - b.sentAt >= this.electionTimeoutMs),
+    );
+    if (stale.length === 0) return;
+    this.readBatches = this.readBatches.filter((b) => !stale.includes(b));
+    for (const b of stale) this.queuedReads.unshift(...b.reads);
+  }
+
+  private releaseReads(): void {
+    const applied = this.sm.appliedIndex;
+    const done = this.readBatches.filter((b) => b.index !== undefined && b.index <= applied);
+    if (done.length === 0) return;
+    this.readBatches = this.readBatches.filter((b) => !done.includes(b));
+    for (const b of done) for (const r of b.reads) r.cb();
+  }
+
+  private expireRequests(now: number): void {
+    for (const [key, w] of this.waiters) {
+      if (w.deadline <= now) {
+        this.waiters.delete(key);
+        w.cb({ ok: false, error: errors.timeout() });
+      }
+    }
+    this.retryReadBatches(false);
+    for (const b of this.readBatches) {
+      const expired = b.reads.filter((r) => r.deadline <= now);
+      for (const r of expired) r.cb(errors.timeout());
+      if (expired.length > 0) b.reads.splice(0, b.reads.length, ...b.reads.filter((r) => r.deadline > now));
+    }
+    const expiredQueued = this.queuedReads.filter((r) => r.deadline <= now);
+    const noLeader = this.raw.raft.lead === NONE;
+    for (const r of expiredQueued) r.cb(noLeader ? errors.noLeader() : errors.timeout());
+    if (expiredQueued.length > 0) this.queuedReads = this.queuedReads.filter((r) => r.deadline > now);
+  }
+
+  // Leases: the leader revokes expired leases and checkpoints remaining TTLs, through Raft.
+
+  private leaseDuties(now: number): void {
+    const lessor = this.sm.lessor;
+    for (const id of lessor.expired(now, 500)) this.submitInternal({ type: 'leaseRevoke', id });
+    const checkpoints = lessor.dueCheckpoints(now, this.config.leaseCheckpointIntervalMs, 1000);
+    if (checkpoints.length > 0) this.submitInternal({ type: 'leaseCheckpoint', checkpoints });
+  }
+
+  private submitInternal(op: Operation): void {
+    this.submit(op, (r) => {
+      if (!r.ok && !(r.error.message === errors.leaseNotFound().message)) {
+        this.logger.debug('internal proposal failed', { op: op.type, error: r.error.message });
+      }
+    });
+  }
+
+  /** A keep-alive: served by the leader locally unless the lease carries a checkpoint to reset. */
+  keepAlive(id: bigint, cb: (ttl: number | EtcdError) => void): void {
+    const r = this.sm.lessor.renew(id, this.io.now());
+    if (r.status === 'notFound' || r.status === 'expired') return cb(errors.leaseNotFound());
+    if (r.status === 'renewed') return cb(r.ttl);
+    // A checkpoint to reset (leader), or not the leader: the keep-alive goes through Raft.
+    this.submit({ type: 'leaseRenew', id }, (res) => {
+      if (!res.ok) return cb(res.error);
+      cb((res.value as { TTL: number }).TTL);
+    });
+  }
+
+  /** A fresh random ID (lease IDs chosen by the server), decided before proposing. */
+  randomId(): bigint {
+    const hi = BigInt(Math.floor(this.random.next() * 0x7fffffff));
+    const lo = BigInt(Math.floor(this.random.next() * 0x100000000));
+    const id = (hi << 32n) | lo;
+    return id === 0n ? 1n : id;
+  }
+}
+
+function rejection(reason: ProposalRejection): EtcdError {
+  switch (reason) {
+    case 'noLeader':
+      return errors.noLeader();
+    case 'tooManyRequests':
+      return errors.tooManyRequests();
+    case 'transferring':
+      return errors.leaderChanged();
+    case 'confChangePending':
+    case 'leaderNotReady':
+      return errors.timeout();
+    case 'notVoter':
+      return errors.notLeader();
+  }
+}
+
+// The confChange context carries the proposer's request ID ahead of the member context, so that the
+// proposing member can answer its waiter.
+
+function tagContext(id: RequestId, context: Uint8Array): Uint8Array {
+  return msgEncode([id.member, id.nonce, id.seq, context], { useBigInt64: true });
+}
+
+function untagContext(data: Uint8Array | undefined): { id?: RequestId; context?: Uint8Array } {
+  if (!data || data.length === 0) return {};
+  try {
+    const d = msgDecode(data, { useBigInt64: true });
+    if (Array.isArray(d) && d.length === 4) {
+      const [member, nonce, seq, context] = d as [bigint, number, number, Uint8Array];
+      return { id: { member: BigInt(member), nonce, seq }, context };
+    }
+  } catch {
+    // Not tagged (bootstrap entries carry no context).
+  }
+  return { context: data };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

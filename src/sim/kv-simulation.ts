@@ -1,0 +1,732 @@
+// The simulator with the whole member (Replica: Raft + MVCC + watch + leases) and client workloads: clients
+// issue get / put / delete / compare-and-set / lease operations against random members while the network,
+// disks and processes fail. Checked: Raft safety (as in simulation.ts, through the Replica's I/O), the
+// linearizability of the client history (per key), that every watcher sees every event of its range exactly
+// once and in order, that a kept-alive lease's key never vanishes, that members converge to one keyspace
+// hash, and liveness after healing.
+
+import type { EtcdError } from '../api/errors.ts';
+import type { Event } from '../api/types.ts';
+import type { NodeId } from '../raft/types.ts';
+import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
+import type { ApplyResult } from '../server/state-machine.ts';
+import type { PersistBatch } from '../storage.ts';
+import type { WatchStream } from '../watch/index.ts';
+import { SimDisk } from './disk.ts';
+import { EventQueue } from './event-queue.ts';
+import { FaultModel } from './fault-model.ts';
+import {
+  checkOperations,
+  etcdKvModel,
+  type KvInput,
+  type KvOperation,
+  type KvOutput,
+} from './linearizability/index.ts';
+import { Rng } from './rng.ts';
+import { SafetyChecker, SafetyViolation } from './safety.ts';
+
+export interface KvSimOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly durationMs: number;
+  readonly livenessMs: number;
+  readonly clients: number;
+  readonly keys: number;
+  readonly faults: boolean;
+  readonly traceSize: number;
+  /** Search budget of the linearizability checker; running out fails the seed. */
+  readonly checkBudget: number;
+}
+
+export const DEFAULT_KV_SIM_OPTIONS: Omit<KvSimOptions, 'seed'> = {
+  nodes: 3,
+  durationMs: 5_000,
+  livenessMs: 8_000,
+  clients: 4,
+  keys: 3,
+  faults: true,
+  traceSize: 60,
+  checkBudget: 2_000_000,
+};
+
+export interface KvSimStats {
+  opsOk: number;
+  opsFailed: number;
+  opsIndeterminate: number;
+  readsOk: number;
+  casSucceeded: number;
+  watchEvents: number;
+  watchersChecked: number;
+  leaseKeepAlives: number;
+  leasesExpired: number;
+  crashes: number;
+  partitions: number;
+  elections: number;
+  snapshotsInstalled: number;
+  linearizabilitySteps: number;
+}
+
+export interface KvSimResult {
+  readonly seed: number;
+  readonly ok: boolean;
+  readonly violation?: { readonly invariant: string; readonly message: string };
+  readonly stats: KvSimStats;
+  readonly trace: readonly string[];
+  readonly digest: string;
+}
+
+const DEBUG = (globalThis as { SIM_DEBUG?: boolean }).SIM_DEBUG === true;
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+const LEASE_TTL_S = 2;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+class Member {
+  replica!: Replica;
+  readonly disk = new SimDisk();
+  alive = false;
+  incarnation = 0;
+  /** The write in flight (a crash may leave a torn prefix of it). */
+  writing?: PersistBatch;
+  lastLeaderTerm = 0;
+  slowDiskMs = 0;
+  constructor(readonly id: NodeId) {}
+}
+
+interface WatchClient {
+  readonly member: Member;
+  readonly incarnation: number;
+  readonly stream: WatchStream;
+  readonly start: number;
+  readonly events: Event[];
+  lastRevision: number;
+  canceled: boolean;
+}
+
+export function runKvSimulation(opts: Partial<KvSimOptions> & { seed: number }): KvSimResult {
+  return new KvSimulation({ ...DEFAULT_KV_SIM_OPTIONS, ...opts }).run();
+}
+
+class KvSimulation {
+  private readonly rng: Rng;
+  private readonly faults: FaultModel;
+  private readonly queue = new EventQueue();
+  private readonly members = new Map<NodeId, Member>();
+  private readonly checker = new SafetyChecker();
+  private readonly bootstrap: BootstrapMember[] = [];
+  private readonly history: KvOperation[] = [];
+  private readonly pending = new Map<number, KvOperation>();
+  private readonly watchers: WatchClient[] = [];
+  private now = 0;
+  private healed = false;
+  private readonly trace: string[] = [];
+  private digest = 0x811c9dc5;
+  private readonly stats: KvSimStats = {
+    opsOk: 0,
+    opsFailed: 0,
+    opsIndeterminate: 0,
+    readsOk: 0,
+    casSucceeded: 0,
+    watchEvents: 0,
+    watchersChecked: 0,
+    leaseKeepAlives: 0,
+    leasesExpired: 0,
+    crashes: 0,
+    partitions: 0,
+    elections: 0,
+    snapshotsInstalled: 0,
+    linearizabilitySteps: 0,
+  };
+  private livenessDone = false;
+  /** The lease client: its lease, its key, and the call time of its last successful keep-alive. */
+  private lease?: {
+    id: bigint;
+    key: Uint8Array;
+    lastKeepAliveCall: number;
+    keepingAlive: boolean;
+    stoppedAt: number;
+  };
+
+  constructor(private readonly opts: KvSimOptions) {
+    const root = new Rng(opts.seed ^ 0x5bd1e995);
+    this.rng = root.fork();
+    this.faults = new FaultModel(root.fork(), { minDelayMs: 1, maxDelayMs: 6 });
+  }
+
+  private log(line: string): void {
+    const full = `t=${this.now} ${line}`;
+    for (let i = 0; i < full.length; i++)
+      this.digest = Math.imul(this.digest ^ full.charCodeAt(i), 0x01000193);
+    this.trace.push(full);
+    if (this.trace.length > this.opts.traceSize * 4)
+      this.trace.splice(0, this.trace.length - this.opts.traceSize);
+  }
+
+  private at(delay: number, run: () => void): void {
+    this.queue.push(this.now + delay, run);
+  }
+
+  run(): KvSimResult {
+    for (let i = 1; i <= this.opts.nodes; i++) {
+      const id = BigInt(i);
+      this.bootstrap.push({ id, name: `n${i}`, peerURLs: [`sim://n${i}`] });
+      this.members.set(id, new Member(id));
+    }
+    for (const m of this.members.values()) this.start(m);
+    for (let c = 0; c < this.opts.clients; c++) this.at(this.rng.range(50, 300), () => this.client(c));
+    this.at(this.rng.range(300, 800), () => this.startLeaseClient());
+    this.at(this.rng.range(200, 600), () => this.startWatcher());
+    if (this.opts.faults) this.at(this.rng.range(300, 800), () => this.nemesis());
+    this.queue.push(this.opts.durationMs, () => this.heal());
+    const endAt = this.opts.durationMs + this.opts.livenessMs;
+    let violation: KvSimResult['violation'];
+    try {
+      for (;;) {
+        const ev = this.queue.pop();
+        if (!ev || ev.time > endAt) break;
+        this.now = ev.time;
+        ev.run();
+        if (this.livenessDone) break;
+      }
+      if (!this.livenessDone)
+        throw new SafetyViolation('liveness', 'no write completed on a healed cluster in time');
+      this.finalChecks();
+    } catch (e) {
+      if (e instanceof SafetyViolation) violation = { invariant: e.invariant, message: e.message };
+      else {
+        this.log(`simulator error: ${(e as Error).stack}`);
+        violation = { invariant: 'internal error', message: String((e as Error).message) };
+      }
+      this.log(`VIOLATION ${violation.message}`);
+    }
+    return {
+      seed: this.opts.seed,
+      ok: !violation,
+      violation,
+      stats: this.stats,
+      trace: this.trace.slice(-this.opts.traceSize),
+      digest: (this.digest >>> 0).toString(16).padStart(8, '0'),
+    };
+  }
+
+  // Members.
+
+  private config(id: NodeId): ReplicaConfig {
+    return {
+      id,
+      clusterId: 0xc105n,
+      tickMs: TICK_MS,
+      electionTicks: ELECTION_TICKS,
+      snapshotCount: this.rng.range(20, 80),
+      requestTimeoutMs: 1500,
+      maxRequestBytes: 1.5 * 1024 * 1024,
+      maxTxnOps: 128,
+      leaseCheckpointIntervalMs: 500,
+      raft: { snapshotChunkBytes: 512, snapshotCatchUpEntries: 5, maxInflightMsgs: 16, maxSizePerMsg: 4096 },
+    };
+  }
+
+  private start(m: Member): void {
+    m.alive = true;
+    m.incarnation++;
+    const inc = m.incarnation;
+    const loaded = m.disk.load();
+    m.replica = new Replica(
+      this.config(m.id),
+      loaded,
+      this.bootstrap,
+      {
+        send: (messages, afterPersist) => {
+          for (const msg of messages) this.send(m, msg, afterPersist);
+        },
+        persist: (batch, done) => {
+          this.checker.entriesPersisted(m.id, batch.entries);
+          m.writing = batch;
+          const latency = this.rng.range(1, 4) + (m.slowDiskMs > 0 ? this.rng.range(0, m.slowDiskMs) : 0);
+          this.at(latency, () => {
+            if (m.incarnation !== inc || !m.alive) return;
+            m.disk.write(batch);
+            m.writing = undefined;
+            if (batch.snapshot) {
+              this.stats.snapshotsInstalled++;
+              this.log(`n${m.id} installed snapshot at ${batch.snapshot.metadata.index}`);
+            }
+            done();
+          });
+        },
+        saveSnapshot: (snapshot, done) => {
+          m.disk.saveSnapshot(snapshot);
+          done();
+        },
+        now: () => this.now,
+        applied: (e) => this.checker.entryApplied(m.id, e, 0),
+      },
+      this.rng.fork(),
+      { debug() {}, info() {}, warn() {}, error() {} },
+    );
+    m.replica.onChange(() => this.observe(m));
+    const tick = () => {
+      if (m.incarnation !== inc || !m.alive) return;
+      m.replica.tick();
+      this.at(TICK_MS, tick);
+    };
+    this.at(this.rng.range(1, TICK_MS), tick);
+  }
+
+  private observe(m: Member): void {
+    const raft = m.replica.raw.raft;
+    if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
+      m.lastLeaderTerm = raft.term;
+      this.stats.elections++;
+      this.log(`n${m.id} leads term ${raft.term}`);
+      this.checker.leaderElected(m.id, raft.term, m.disk);
+      this.checker.leaderCompleteness(m.id, raft.term, raft.log);
+    }
+  }
+
+  private crash(m: Member): void {
+    this.stats.crashes++;
+    if (m.writing && this.rng.chance(0.5)) {
+      const n = m.writing.entries.length;
+      const prefix = this.rng.int(n + 1);
+      m.disk.write(
+        { entries: m.writing.entries, snapshot: prefix > 0 ? m.writing.snapshot : undefined },
+        prefix,
+      );
+    }
+    m.writing = undefined;
+    m.alive = false;
+    m.incarnation++;
+    m.replica.stop();
+    this.log(`crash n${m.id}`);
+  }
+
+  private send(from: Member, msg: Parameters<SafetyChecker['messageSent']>[0], afterPersist: boolean): void {
+    this.checker.messageSent(msg, afterPersist, from.disk);
+    const to = this.members.get(msg.to);
+    if (!to) return;
+    for (const d of this.faults.plan(msg.from, msg.to)) {
+      this.at(d, () => {
+        if (to.alive) to.replica.step(msg);
+      });
+    }
+  }
+
+  private live(): Member[] {
+    return [...this.members.values()].filter((m) => m.alive);
+  }
+
+  // Clients: each issues one operation at a time against a random live member.
+
+  private client(c: number): void {
+    const live = this.live();
+    if (live.length === 0) {
+      this.at(50, () => this.client(c));
+      return;
+    }
+    const m = this.rng.pick(live);
+    const key = `k${this.rng.int(this.opts.keys)}`;
+    const roll = this.rng.int(100);
+    let input: KvInput;
+    if (roll < 35) input = { op: 'get', key };
+    else if (roll < 70) input = { op: 'put', key, value: `v${c}-${this.rng.int(1_000_000)}` };
+    else if (roll < 80) input = { op: 'delete', key };
+    else {
+      const known = [...this.history].reverse().find((o) => o.input.key === key && 'value' in o.output);
+      const expected = known && 'value' in known.output ? (known.output.value as string | null) : null;
+      input = { op: 'cas', key, expectedValue: expected, newValue: `c${c}-${this.rng.int(1_000_000)}` };
+    }
+    const call = this.now;
+    const inc = m.incarnation;
+    let finished = false;
+    // Still pending when the run ends: a write may have taken effect, so it counts as indeterminate.
+    this.pending.set(c, {
+      clientId: c,
+      input,
+      call,
+      output: { unknown: true },
+      return: Number.POSITIVE_INFINITY,
+    });
+    const finish = (output: KvOutput | undefined, failure?: EtcdError) => {
+      if (finished) return;
+      finished = true;
+      this.pending.delete(c);
+      if (DEBUG)
+        this.log(
+          `client ${c} ${JSON.stringify(input)} at n${m.id} -> ${output ? JSON.stringify(output) : failure?.message}`,
+        );
+      if (output) {
+        this.history.push({ clientId: c, input, call, output, return: this.now });
+        this.stats.opsOk++;
+        if (input.op === 'get') this.stats.readsOk++;
+      } else if (failure && definiteFailure(failure) && m.incarnation === inc) {
+        this.stats.opsFailed++;
+      } else if (input.op !== 'get') {
+        // Timed out, member crashed, leader changed: the write may or may not have happened.
+        this.history.push({
+          clientId: c,
+          input,
+          call,
+          output: { unknown: true },
+          return: Number.POSITIVE_INFINITY,
+        });
+        this.stats.opsIndeterminate++;
+      } else {
+        this.stats.opsFailed++;
+      }
+      this.at(this.rng.range(1, 20), () => this.client(c));
+    };
+    const r = m.replica;
+    const k = enc.encode(key);
+    switch (input.op) {
+      case 'get':
+        r.read((err) => {
+          if (err) return finish(undefined, err);
+          const kv = r.sm.mvcc.range({ key: k }).kvs[0];
+          if (DEBUG)
+            this.log(
+              `get ${key} at n${m.id} rev ${r.sm.mvcc.revision} applied ${r.sm.appliedIndex} -> ${kv ? dec.decode(kv.value) : null}`,
+            );
+          finish({ value: kv ? dec.decode(kv.value) : null });
+        });
+        break;
+      case 'put':
+        r.submit({ type: 'put', request: { key: k, value: enc.encode(input.value) } }, (res) =>
+          res.ok ? finish({}) : finish(undefined, res.error),
+        );
+        break;
+      case 'delete':
+        r.submit({ type: 'deleteRange', request: { key: k } }, (res) =>
+          res.ok
+            ? finish({ deleted: (res.value as { deleted: number }).deleted })
+            : finish(undefined, res.error),
+        );
+        break;
+      case 'cas': {
+        const compare =
+          input.expectedValue === null
+            ? { key: k, target: 'VERSION' as const, result: 'EQUAL' as const, version: 0 }
+            : {
+                key: k,
+                target: 'VALUE' as const,
+                result: 'EQUAL' as const,
+                value: enc.encode(input.expectedValue),
+              };
+        const put = { requestPut: { key: k, value: enc.encode(input.newValue) } };
+        r.submit({ type: 'txn', request: { compare: [compare], success: [put] } }, (res: ApplyResult) => {
+          if (!res.ok) return finish(undefined, res.error);
+          const succeeded = (res.value as { succeeded: boolean }).succeeded;
+          if (succeeded) this.stats.casSucceeded++;
+          finish({ succeeded });
+        });
+        break;
+      }
+    }
+    // A member that crashes drops its callbacks (stop() answers them); nothing else can hang a client.
+  }
+
+  // Watchers: a watcher on the whole "k" prefix from a past revision, on a random member.
+
+  private startWatcher(): void {
+    const live = this.live();
+    if (live.length > 0 && this.watchers.length < 6) {
+      const m = this.rng.pick(live);
+      const rev = m.replica.sm.mvcc.revision;
+      const start = Math.max(1, rev - this.rng.int(20));
+      const stream = m.replica.watchable.newStream();
+      const w: WatchClient = {
+        member: m,
+        incarnation: m.incarnation,
+        stream,
+        start,
+        events: [],
+        lastRevision: 0,
+        canceled: false,
+      };
+      stream.handle({
+        createRequest: { key: enc.encode('k'), rangeEnd: enc.encode('l'), startRevision: start },
+      });
+      this.watchers.push(w);
+      this.drainWatcher(w);
+    }
+    if (!this.healed) this.at(this.rng.range(300, 1500), () => this.startWatcher());
+  }
+
+  private drainWatcher(w: WatchClient): void {
+    if (w.member.incarnation !== w.incarnation || w.canceled) return;
+    // A slow consumer now and then: it drains late, so its watcher falls behind and catches up from history.
+    const slow = this.rng.chance(0.2);
+    for (const resp of w.stream.take(slow ? 1 : 100)) {
+      if (resp.canceled) {
+        w.canceled = true;
+        return;
+      }
+      for (const ev of resp.events) {
+        if (ev.kv.modRevision < w.lastRevision) {
+          throw new SafetyViolation(
+            'watch order',
+            `watcher went back from revision ${w.lastRevision} to ${ev.kv.modRevision}`,
+          );
+        }
+        if (ev.kv.modRevision < w.start) {
+          throw new SafetyViolation(
+            'watch start',
+            `watcher from ${w.start} got revision ${ev.kv.modRevision}`,
+          );
+        }
+        w.lastRevision = ev.kv.modRevision;
+        w.events.push(ev);
+        this.stats.watchEvents++;
+      }
+    }
+    this.at(slow ? this.rng.range(50, 400) : this.rng.range(5, 30), () => this.drainWatcher(w));
+  }
+
+  // Leases: one client keeps a lease alive, with a key attached; its key must never vanish meanwhile.
+
+  private startLeaseClient(): void {
+    const live = this.live();
+    if (live.length === 0) return void this.at(200, () => this.startLeaseClient());
+    const m = this.rng.pick(live);
+    const id = m.replica.randomId();
+    m.replica.submit({ type: 'leaseGrant', request: { ID: id, TTL: LEASE_TTL_S } }, (res) => {
+      if (!res.ok) return void this.at(100, () => this.startLeaseClient());
+      const key = enc.encode(`lease/${id}`);
+      const call = this.now;
+      m.replica.submit({ type: 'put', request: { key, value: enc.encode('x'), lease: id } }, (put) => {
+        if (!put.ok) return void this.at(100, () => this.startLeaseClient());
+        this.lease = { id, key, lastKeepAliveCall: call, keepingAlive: true, stoppedAt: 0 };
+        this.log(`lease ${id} granted, key attached`);
+        this.keepAlive();
+        this.checkLeaseKey();
+      });
+    });
+  }
+
+  private keepAlive(): void {
+    const lease = this.lease;
+    if (!lease?.keepingAlive) return;
+    const live = this.live();
+    if (live.length > 0) {
+      const m = this.rng.pick(live);
+      const call = this.now;
+      m.replica.keepAlive(lease.id, (ttl) => {
+        if (typeof ttl === 'number' && ttl > 0) {
+          lease.lastKeepAliveCall = Math.max(lease.lastKeepAliveCall, call);
+          this.stats.leaseKeepAlives++;
+        }
+      });
+    }
+    // Every TTL/4, as clients do (etcd's client keeps alive every TTL/3).
+    this.at((LEASE_TTL_S * 1000) / 4, () => this.keepAlive());
+  }
+
+  private checkLeaseKey(): void {
+    const lease = this.lease;
+    if (!lease) return;
+    const live = this.live();
+    if (live.length > 0) {
+      const m = this.rng.pick(live);
+      m.replica.read((err) => {
+        if (err) return;
+        const present = m.replica.sm.mvcc.range({ key: lease.key }).kvs.length > 0;
+        // The lease was renewed at some point after lastKeepAliveCall, so it lives at least TTL after it;
+        // a new leader only ever extends that (checkpoints never shorten a renewed lease).
+        const slack = 2 * TICK_MS * ELECTION_TICKS;
+        if (
+          !present &&
+          lease.keepingAlive &&
+          this.now < lease.lastKeepAliveCall + LEASE_TTL_S * 1000 - slack
+        ) {
+          throw new SafetyViolation(
+            'lease',
+            `key of lease ${lease.id} vanished at ${this.now}, kept alive at ${lease.lastKeepAliveCall}`,
+          );
+        }
+        if (!present && !lease.keepingAlive) {
+          this.stats.leasesExpired++;
+          this.lease = undefined;
+          this.log(`lease ${lease.id} expired and its key is gone`);
+        }
+      });
+    }
+    this.at(this.rng.range(100, 400), () => this.checkLeaseKey());
+  }
+
+  // Faults.
+
+  private nemesis(): void {
+    if (this.healed) return;
+    const roll = this.rng.int(100);
+    const live = this.live();
+    const leader = live.find((m) => m.replica.raw.raft.role === 'leader');
+    if (roll < 30 && live.length > 0) {
+      const victim = leader && this.rng.chance(0.5) ? leader : this.rng.pick(live);
+      this.crash(victim);
+      this.at(this.rng.range(100, 1500), () => {
+        if (!victim.alive) {
+          this.log(`restart n${victim.id}`);
+          this.start(victim);
+        }
+      });
+    } else if (roll < 55) {
+      const ids = [...this.members.keys()];
+      const side = leader && this.rng.chance(0.5) ? [leader.id] : ids.filter(() => this.rng.chance(0.5));
+      this.faults.partition([side]);
+      this.stats.partitions++;
+      this.log(`partition {${side.join(',')}}`);
+      this.at(this.rng.range(200, 2000), () => this.faults.heal());
+    } else if (roll < 70) {
+      this.faults.setRates({
+        dropRate: this.rng.pick([0, 0.05, 0.2]),
+        duplicateRate: this.rng.pick([0, 0.05, 0.2]),
+        maxDelayMs: this.rng.pick([6, 30, 60]),
+      });
+    } else if (roll < 80 && leader) {
+      const voters = leader.replica.raw.raft.tracker.voters.filter((v) => v !== leader.id);
+      if (voters.length > 0) leader.replica.raw.transferLeader(this.rng.pick(voters));
+    } else if (roll < 90 && live.length > 0) {
+      const victim = this.rng.pick(live);
+      victim.slowDiskMs = this.rng.range(20, 150);
+      this.at(this.rng.range(200, 1500), () => {
+        victim.slowDiskMs = 0;
+      });
+    } else if (this.lease?.keepingAlive && this.rng.chance(0.5)) {
+      this.lease.keepingAlive = false;
+      this.lease.stoppedAt = this.now;
+      this.log(`lease client stops keeping lease ${this.lease.id} alive`);
+    } else if (leader) {
+      // Compaction through Raft, a little behind the head.
+      const rev = leader.replica.sm.mvcc.revision - this.rng.int(10);
+      if (rev > leader.replica.sm.mvcc.compactRevision) {
+        leader.replica.submit({ type: 'compact', request: { revision: rev } }, () => {});
+      }
+    }
+    this.at(this.rng.range(150, 700), () => this.nemesis());
+  }
+
+  private heal(): void {
+    this.healed = true;
+    this.faults.heal();
+    this.faults.setRates({ dropRate: 0, duplicateRate: 0, maxDelayMs: 6 });
+    for (const m of this.members.values()) {
+      m.slowDiskMs = 0;
+      if (!m.alive) this.start(m);
+    }
+    this.log('heal');
+    this.livenessProbe();
+  }
+
+  private livenessProbe(): void {
+    const live = this.live();
+    const m = this.rng.pick(live);
+    m.replica.submit(
+      { type: 'put', request: { key: enc.encode('liveness'), value: enc.encode('ok') } },
+      (res) => {
+        if (res.ok) this.livenessDone = true;
+      },
+    );
+    this.at(300, () => {
+      if (!this.livenessDone) this.livenessProbe();
+    });
+  }
+
+  // Checks at the end.
+
+  private finalChecks(): void {
+    // Let in-flight work settle so that members converge.
+    const settleUntil = this.now + 1500;
+    for (;;) {
+      const ev = this.queue.pop();
+      if (!ev || ev.time > settleUntil) break;
+      this.now = ev.time;
+      ev.run();
+    }
+    for (const w of this.watchers) this.drainAll(w);
+    for (const op of this.pending.values()) if (op.input.op !== 'get') this.history.push(op);
+    const report = checkOperations(etcdKvModel, this.history, { budget: this.opts.checkBudget });
+    this.stats.linearizabilitySteps = report.steps;
+    if (report.result !== 'ok') {
+      throw new SafetyViolation(
+        'linearizability',
+        `${report.result}: ${report.explanation ?? ''}`.slice(-3000),
+      );
+    }
+    this.checkWatchers();
+    this.checkConvergence();
+  }
+
+  private drainAll(w: WatchClient): void {
+    if (w.member.incarnation !== w.incarnation || w.canceled) return;
+    for (let i = 0; i < 10_000; i++) {
+      w.member.replica.watchable.syncWatchers();
+      const batch = w.stream.take(1000);
+      if (batch.length === 0) break;
+      for (const resp of batch) {
+        if (resp.canceled) w.canceled = true;
+        for (const ev of resp.events) {
+          if (ev.kv.modRevision < w.lastRevision)
+            throw new SafetyViolation('watch order', 'went back in revisions');
+          w.lastRevision = ev.kv.modRevision;
+          w.events.push(ev);
+          this.stats.watchEvents++;
+        }
+      }
+    }
+  }
+
+  /** Each watcher's events equal the authoritative history of its range from its start revision. */
+  private checkWatchers(): void {
+    const ref = this.live().reduce((a, b) =>
+      b.replica.sm.mvcc.revision > a.replica.sm.mvcc.revision ? b : a,
+    );
+    const store = ref.replica.sm.mvcc;
+    for (const w of this.watchers) {
+      if (w.canceled || w.events.length === 0) continue;
+      const from = w.start;
+      if (from <= store.compactRevision) continue;
+      const want = store.eventsSince({
+        key: enc.encode('k'),
+        rangeEnd: enc.encode('l'),
+        fromRevision: from,
+        toRevision: w.lastRevision,
+      });
+      const got = w.events.map(eventKey);
+      const expected = want.map(eventKey);
+      if (got.length !== expected.length || got.some((g, i) => g !== expected[i])) {
+        const firstDiff = got.findIndex((g, i) => g !== expected[i]);
+        throw new SafetyViolation(
+          'watch completeness',
+          `watcher on n${w.member.id} from ${from}: got ${got.length} events, history has ${expected.length} ` +
+            `(first difference at ${firstDiff}: got ${got[firstDiff]} want ${expected[firstDiff]})`,
+        );
+      }
+      this.stats.watchersChecked++;
+    }
+  }
+
+  /** All live members that applied the same revision hold the same keyspace (etcd's HashKV check). */
+  private checkConvergence(): void {
+    const live = this.live();
+    const rev = Math.min(...live.map((m) => m.replica.sm.mvcc.revision));
+    const compacted = Math.max(...live.map((m) => m.replica.sm.mvcc.compactRevision));
+    if (rev <= compacted) return;
+    const hashes = live.map((m) => ({ id: m.id, hash: m.replica.sm.mvcc.hashKV(rev).hash }));
+    if (new Set(hashes.map((h) => h.hash)).size > 1) {
+      throw new SafetyViolation(
+        'convergence',
+        `members disagree at revision ${rev}: ${JSON.stringify(hashes.map((h) => `n${h.id}:${h.hash}`))}`,
+      );
+    }
+  }
+}
+
+function eventKey(ev: Event): string {
+  return `${ev.type}:${dec.decode(ev.kv.key)}@${ev.kv.modRevision}=${ev.type === 'PUT' ? dec.decode(ev.kv.value) : ''}`;
+}
+
+/** Errors that prove the write was not (and will never be) applied. */
+function definiteFailure(e: EtcdError): boolean {
+  return /no leader|too many requests|request is too large|leader changed/.test(e.message);
+}
