@@ -316,7 +316,7 @@ export class Replica {
         continue;
       }
       if (e.type === 'confChange') this.applyConfChange(e.data);
-      else if (e.data.length > 0) this.applyNormal(e.data);
+      else if (e.data.length > 0) this.applyNormal(e.data, e.index);
       this.sm.appliedIndex = e.index;
       this.io.applied?.(e);
     }
@@ -333,8 +333,10 @@ export class Replica {
     this.maybeSnapshot();
   }
 
-  private applyNormal(data: Uint8Array): void {
+  private applyNormal(data: Uint8Array, index: number): void {
     const { id, op } = decodeProposal(data);
+    // A duplicated proposal (a MsgProp the network delivered twice) is applied once.
+    if (!this.sm.dedup.firstTime(id, index)) return;
     const result = this.sm.apply(op, this.io.now());
     if (id.member === this.config.id) {
       const key = requestKey(id);

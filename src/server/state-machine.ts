@@ -9,6 +9,7 @@ import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
 import { Members } from './members.ts';
 import type { Operation } from './ops.ts';
+import { RequestDedup } from './request-dedup.ts';
 
 export type ApplyResult =
   | { readonly ok: true; readonly value: unknown }
@@ -30,6 +31,7 @@ export class ServerStateMachine {
   mvcc: MvccStore;
   lessor: Lessor;
   members = new Members();
+  dedup = new RequestDedup();
   /** The last Raft index whose effects this state includes. */
   appliedIndex = 0;
 
@@ -131,6 +133,7 @@ export class ServerStateMachine {
         mvcc: this.mvcc.snapshot(),
         lessor: this.lessor.snapshot(),
         members: this.members.toJSON(),
+        dedup: this.dedup.toJSON(),
       },
       { useBigInt64: true },
     );
@@ -142,11 +145,13 @@ export class ServerStateMachine {
       mvcc: Uint8Array;
       lessor: Uint8Array;
       members: unknown;
+      dedup: unknown;
     };
     this.lessor = this.newLessor();
     this.lessor.restore(d.lessor);
     this.mvcc = this.newStore(d.mvcc);
     this.members = Members.fromJSON(d.members);
+    this.dedup = RequestDedup.fromJSON(d.dedup);
     this.appliedIndex = Number(d.appliedIndex);
   }
 }
