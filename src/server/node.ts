@@ -182,6 +182,7 @@ class LocalNode implements EdgeNode {
             await storage.compact(snapshot.metadata.index);
           }, done),
         now: () => clock.now(),
+        defer: (fn) => queueMicrotask(fn),
       },
       options.random,
       this.logger,

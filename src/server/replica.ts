@@ -29,6 +29,12 @@ export interface ReplicaIO {
   now(): number;
   /** Observes every applied entry (the simulator checks state-machine safety with it). */
   applied?(entry: Entry): void;
+  /**
+   * Runs `fn` soon, after the current burst of work (a microtask on real runtimes). With it, proposals and
+   * messages arriving together are handled by one Ready: one write, one MsgApp per follower (batching). Without
+   * it (the simulator), every input is processed at once.
+   */
+  defer?(fn: () => void): void;
 }
 
 export interface ReplicaConfig {
@@ -160,7 +166,7 @@ export class Replica {
   step(m: Message): void {
     if (this.stopped) return;
     this.raw.step(m);
-    this.pump();
+    this.schedulePump();
   }
 
   tick(): void {
@@ -195,7 +201,7 @@ export class Replica {
       return cb({ ok: false, error: rejection(res.reason) });
     }
     this.waiters.set(requestKey(id), { cb, deadline });
-    this.pump();
+    this.schedulePump();
   }
 
   private retryWaitingForLeader(now: number): void {
@@ -225,7 +231,7 @@ export class Replica {
   read(cb: (error?: EtcdError) => void): void {
     if (this.stopped) return cb(errors.stopped());
     this.queuedReads.push({ cb, deadline: this.io.now() + this.config.requestTimeoutMs });
-    this.pump();
+    this.schedulePump();
   }
 
   stop(): void {
@@ -241,6 +247,19 @@ export class Replica {
   }
 
   // The Ready loop.
+
+  private pumpScheduled = false;
+
+  private schedulePump(): void {
+    const defer = this.io.defer;
+    if (!defer) return this.pump();
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    defer(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
 
   private pump(): void {
     if (this.pumping || this.stopped) return;
