@@ -1,25 +1,55 @@
-// edgecd's command line. The server (etcd's flags, a local 3-member cluster) arrives with Step 3; until then
-// `edgecd` runs a 3-member cluster in the deterministic simulator and narrates what happens.
+// edgecd's command line:
+//   edgecd                       a local 3-member cluster on etcd's ports, data under ./data
+//   edgecd --name n1 --data-dir … --initial-cluster …   one member, with etcd's flags
+//   edgecd sim --seed N | --seeds A..B                  the deterministic simulator
+//   edgecd --version
 
-import { runSimulation } from '../src/sim/simulation.ts';
+import { parseMemberConfig } from '../adapters/runtime/node/config.ts';
+import { runLocalCluster } from '../adapters/runtime/node/local-cluster.ts';
+import { jsonLogger } from '../adapters/runtime/node/logger.ts';
+import { startMember } from '../adapters/runtime/node/member.ts';
+import { ETCD_VERSION } from '../src/server/node.ts';
 
 const args = process.argv.slice(2);
+
 if (args[0] === 'sim') {
   process.argv.splice(2, 1);
   await import('./sim.ts');
+} else if (args.includes('--version') || args.includes('-version')) {
+  console.log(`etcd Version: ${ETCD_VERSION}\nedgecd Version: 0.1.0\nNode Version: ${process.version}`);
 } else if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: edgecd              run a simulated 3-member cluster and narrate it
-       edgecd sim --seed N   one simulator seed (--trace for every event)
-       edgecd sim --seeds A..B   a range of seeds, with a summary`);
+  console.log(`usage: edgecd                                 start a local 3-member cluster (data under ./data)
+       edgecd --name NAME [etcd flags]         start one member (etcd's flags and ETCD_* variables)
+       edgecd sim --seed N [--trace]           one deterministic simulation
+       edgecd sim --seeds A..B                 a range of seeds, with a summary
+       edgecd --version`);
+} else if (args.length === 0) {
+  await runLocalCluster();
 } else {
-  const seed = Number(process.env.EDGECD_SEED ?? Math.floor(Math.random() * 1_000_000));
-  console.log(
-    `edgecd: the network server is not built yet; running a simulated 3-member cluster (seed ${seed}).`,
-  );
-  console.log('Every node is the real Raft core; time, network and disks are simulated. Events:\n');
-  const result = runSimulation({ seed, nodes: 3, traceSize: 10_000 });
-  for (const line of result.trace) console.log(`  ${line}`);
-  console.log(`\n${result.ok ? 'all safety invariants held' : `VIOLATION: ${result.violation?.message}`}`);
-  console.log(`replay it exactly: npx edgecd sim --seed ${seed} --trace`);
-  if (!result.ok) process.exit(1);
+  let config: ReturnType<typeof parseMemberConfig>;
+  try {
+    config = parseMemberConfig(args);
+  } catch (e) {
+    console.error(`edgecd: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  const logger = jsonLogger(config.logLevel, { name: config.name });
+  try {
+    const member = await startMember(config, logger);
+    const shutdown = (signal: string) => {
+      logger.info('received signal; shutting down', { signal });
+      member.stop().then(
+        () => process.exit(0),
+        (e) => {
+          logger.error('shutdown failed', { error: String(e) });
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  } catch (e) {
+    logger.error('failed to start', { error: (e as Error).message });
+    process.exit(1);
+  }
 }

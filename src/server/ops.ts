@@ -47,7 +47,8 @@ export interface Proposal {
   readonly op: Operation;
 }
 
-const OPTIONS = { useBigInt64: true } as const;
+// ignoreUndefined: an absent optional field must stay absent after the log, not come back as null.
+const OPTIONS = { useBigInt64: true, ignoreUndefined: true } as const;
 
 export function encodeProposal(p: Proposal): Uint8Array {
   return encode([p.id.member, p.id.nonce, p.id.seq, p.op], OPTIONS);

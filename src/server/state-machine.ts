@@ -61,7 +61,12 @@ export class ServerStateMachine {
       return { ok: true, value: this.applyOp(op, now) };
     } catch (e) {
       if (e instanceof EtcdError) return { ok: false, error: e };
-      throw e;
+      // A bug or a malformed entry. Every member applies the same entry the same way, so answering with an error
+      // keeps them in step; crashing would crash every member again on every replay of this entry.
+      return {
+        ok: false,
+        error: new EtcdError('Internal', `etcdserver: apply failed: ${(e as Error).message}`),
+      };
     }
   }
 

@@ -1,0 +1,183 @@
+// edgecd's client port on Node, as etcd serves it: gRPC and HTTP/1.1 (the JSON gateway, /health, /version) on one
+// TCP port. Each connection's first bytes decide: the HTTP/2 client preface goes to grpc-js, anything else to an
+// http.Server that turns requests into web-standard Request/Response calls of the gateway's fetch handler.
+
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { type Logger, silentLogger } from '../../../src/env.ts';
+import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
+import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
+
+/** A web-standard request handler, e.g. the JSON gateway's `createGateway(node)`. */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+export interface ClientServerOptions {
+  readonly node: EdgeNode;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** 0 (the default) picks a free port. */
+  readonly port?: number;
+  /** Serves HTTP/1.1; without one, only GET /health and GET /version answer. */
+  readonly gateway?: FetchHandler;
+  /** etcd --max-request-bytes. Default 1.5 MiB. */
+  readonly maxRequestBytes?: number;
+  readonly logger?: Logger;
+  /** See GrpcServerOptions.noLeaderTimeoutMs. */
+  readonly noLeaderTimeoutMs?: number;
+}
+
+export interface ClientServer {
+  readonly port: number;
+  /** Ends gRPC streams and HTTP connections, stops listening. */
+  close(): Promise<void>;
+}
+
+const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+export async function startClientServer(options: ClientServerOptions): Promise<ClientServer> {
+  const { node } = options;
+  const logger = options.logger ?? silentLogger;
+  const host = options.host ?? '127.0.0.1';
+  const grpc = createGrpcServer({
+    node,
+    logger,
+    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    noLeaderTimeoutMs: options.noLeaderTimeoutMs,
+  });
+  const handler = options.gateway ?? minimalHandler(node);
+  const http1 = http.createServer((req, res) => {
+    serveFetch(handler, req, res).catch((err: unknown) => {
+      logger.warn('http request failed', { url: req.url ?? '', error: String(err) });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end();
+    });
+  });
+
+  const sockets = new Set<net.Socket>();
+  const listener = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    sniff(socket, (isHttp2) => {
+      if (isHttp2) {
+        // grpc-js reads the socket itself; resuming it here would lose the unshifted bytes.
+        grpc.injectConnection(socket);
+      } else {
+        http1.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  });
+  listener.listen(options.port ?? 0, host);
+  await once(listener, 'listening');
+  const address = listener.address() as net.AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: address.port,
+    close: () => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+        await grpc.close();
+        http1.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Reads until the first bytes match or rule out the HTTP/2 preface, puts them back and hands the socket on. */
+function sniff(socket: net.Socket, route: (isHttp2: boolean) => void): void {
+  let seen = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, HTTP2_PREFACE.length);
+    const matches = seen.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+    if (matches && n < HTTP2_PREFACE.length) return; // need more bytes
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(seen);
+    route(matches);
+  };
+  socket.on('data', onData);
+}
+
+/** GET /health and GET /version, as etcd answers them, when no gateway is configured. */
+function minimalHandler(node: EdgeNode): FetchHandler {
+  const json = (status: number, body: unknown) =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  return async (request) => {
+    const { pathname } = new URL(request.url);
+    if (request.method === 'GET' && pathname === '/version') {
+      return json(200, { etcdserver: ETCD_VERSION, etcdcluster: '3.4.0' });
+    }
+    if (request.method === 'GET' && pathname === '/health') {
+      if (node.nodeStatus().leader === 0n) return json(503, { health: 'false' });
+      try {
+        // etcd 3.4's checkV3Health: a linearizable read must succeed.
+        await node.range(
+          { key: new TextEncoder().encode('health'), keysOnly: true, limit: 1 },
+          {
+            signal: AbortSignal.timeout(1000),
+          },
+        );
+        return json(200, { health: 'true' });
+      } catch {
+        return json(503, { health: 'false' });
+      }
+    }
+    return new Response('404 page not found\n', { status: 404, headers: { 'content-type': 'text/plain' } });
+  };
+}
+
+/** Node's http request → Request, the handler's Response → Node's response (streamed, for watch over JSON). */
+async function serveFetch(
+  handler: FetchHandler,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
+    method: req.method,
+    headers,
+    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+    signal: abort.signal,
+    // Node's fetch needs this for a streamed request body.
+    duplex: 'half',
+  } as RequestInit);
+  const response = await handler(request);
+  const outHeaders: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (name === 'set-cookie') return;
+    outHeaders[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) outHeaders['set-cookie'] = cookies;
+  res.writeHead(response.status, response.statusText, outHeaders);
+  if (!response.body || req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  abort.signal.addEventListener('abort', () => void reader.cancel().catch(() => {}), { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (abort.signal.aborted) break;
+    }
+  } catch (err) {
+    if (!abort.signal.aborted) throw err;
+  } finally {
+    res.end();
+  }
+}

@@ -1,0 +1,174 @@
+// The thin layer every handler goes through, as etcd's v3rpc interceptors do: learner and "require leader" checks,
+// the max-request-bytes check on writes, and EtcdError → gRPC status with etcd's exact message.
+
+import {
+  type handleBidiStreamingCall,
+  type handleUnaryCall,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerSurfaceCall,
+  type ServerUnaryCall,
+  type StatusObject,
+  status,
+} from '@grpc/grpc-js';
+import { EtcdError, errors } from '../../../../src/api/errors.ts';
+import type { Logger } from '../../../../src/env.ts';
+import type { EdgeNode } from '../../../../src/server/node.ts';
+import type { WireMessage } from './wire.ts';
+
+export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
+
+/** What a handler's failure becomes on the wire: etcd errors keep their code and text; anything else is Unknown. */
+export function toStatus(err: unknown): GrpcStatus {
+  if (err instanceof EtcdError) return { code: err.code, details: err.message };
+  if (err && typeof err === 'object' && 'code' in err && 'details' in err) {
+    const { code, details } = err as { code: unknown; details: unknown };
+    if (typeof code === 'number' && typeof details === 'string') return { code, details };
+  }
+  return { code: status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}
+
+/** etcd's `hasleader` metadata (clientv3.WithRequireLeader): fail rather than wait when there is no leader. */
+export function requiresLeader(metadata: Metadata): boolean {
+  return metadata.get('hasleader')[0] === 'true';
+}
+
+/** A live stream the server may have to end: on close, or when it lost its leader (etcd's monitorLeader). */
+export interface LiveStream {
+  readonly requireLeader: boolean;
+  /** Ends the stream: OK without an error, else with the error's status. */
+  end(err?: EtcdError): void;
+}
+
+export interface CallContext {
+  readonly node: EdgeNode;
+  readonly logger: Logger;
+  /** etcd --max-request-bytes: larger write requests fail with `request is too large`. */
+  readonly maxRequestBytes: number;
+  /** True when the request message's encoded size was over maxRequestBytes. */
+  tooLarge(request: object): boolean;
+  readonly streams: Set<LiveStream>;
+}
+
+/** etcd serves only these to a learner (isRPCSupportedForLearner). */
+function learnerMayServe(method: string, request: unknown): boolean {
+  if (method === 'Maintenance/Status') return true;
+  return method === 'KV/Range' && !!(request as { serializable?: boolean }).serializable;
+}
+
+/** The interceptor checks, run before any handler: etcd's newUnaryInterceptor / newStreamInterceptor. */
+export function admit(ctx: CallContext, call: ServerSurfaceCall, method: string, request?: unknown): EtcdError | undefined {
+  const s = ctx.node.nodeStatus();
+  if (s.role === 'learner' && !learnerMayServe(method, request ?? {})) return errors.notSupportedForLearner();
+  if (requiresLeader(call.metadata) && s.leader === 0n) return errors.noLeader();
+  return undefined;
+}
+
+export interface UnaryOptions {
+  /** A write: the max-request-bytes limit applies (etcd checks it when proposing). */
+  readonly write?: boolean;
+}
+
+/** Wraps a promise-returning handler as a grpc-js unary handler. `method` is `Service/Method` for the checks. */
+export function unary<Req extends object>(
+  ctx: CallContext,
+  method: string,
+  fn: (request: Req, signal: AbortSignal) => Promise<WireMessage>,
+  options: UnaryOptions = {},
+): handleUnaryCall<Req, WireMessage> {
+  return (call: ServerUnaryCall<Req, WireMessage>, callback) => {
+    const refused = admit(ctx, call, method, call.request);
+    if (refused) return callback(toStatus(refused));
+    if (options.write && ctx.tooLarge(call.request)) return callback(toStatus(errors.requestTooLarge()));
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort());
+    let result: Promise<WireMessage>;
+    try {
+      result = fn(call.request, abort.signal);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (response) => callback(null, response),
+      (err: unknown) => {
+        if (!(err instanceof EtcdError)) ctx.logger.warn('grpc handler failed', { method, error: String(err) });
+        callback(toStatus(err));
+      },
+    );
+  };
+}
+
+/** A status answer for every kind of RPC: unary and client-streaming via the callback, the others via 'error'. */
+export function refuse(
+  kind: { requestStream: boolean; responseStream: boolean },
+  statusObject: GrpcStatus,
+): (call: ServerSurfaceCall, callback?: (err: GrpcStatus) => void) => void {
+  return (call, callback) => {
+    if (!kind.responseStream && callback) callback(statusObject);
+    else call.emit('error', statusObject);
+  };
+}
+
+/**
+ * Runs a bidirectional stream whose responses come from an async iterable (node.watch(), node.leaseKeepAlive()):
+ * requests go to `onRequest`, responses are written with back-pressure, and the stream ends when the client
+ * cancels, the source ends or fails, or the server ends it (close, lost leader).
+ */
+export function bidi<Req, Res>(
+  ctx: CallContext,
+  method: string,
+  open: () => { source: AsyncIterable<Res>; send(request: Req): void; close(): void },
+  toWire: (response: Res) => WireMessage,
+): handleBidiStreamingCall<Req, WireMessage> {
+  return (call: ServerDuplexStream<Req, WireMessage>) => {
+    const refused = admit(ctx, call, method);
+    if (refused) {
+      call.emit('error', toStatus(refused));
+      return;
+    }
+    const session = open();
+    let ended = false;
+    let wakeDrain: (() => void) | undefined;
+    const live: LiveStream = {
+      requireLeader: requiresLeader(call.metadata),
+      end: (err) => {
+        if (ended) return;
+        ended = true;
+        ctx.streams.delete(live);
+        session.close();
+        wakeDrain?.();
+        if (call.cancelled) return;
+        if (err) call.emit('error', toStatus(err));
+        else call.end();
+      },
+    };
+    ctx.streams.add(live);
+    call.on('data', (request: Req) => {
+      if (ended) return;
+      try {
+        session.send(request);
+      } catch (err) {
+        live.end(err instanceof EtcdError ? err : EtcdError.unknown(String(err)));
+      }
+    });
+    // etcd keeps sending after the client half-closes; the stream ends when the client cancels it.
+    call.on('end', () => {});
+    call.on('cancelled', () => live.end());
+    call.on('error', () => live.end());
+    call.on('drain', () => wakeDrain?.());
+    void (async () => {
+      for await (const response of session.source) {
+        if (ended) break;
+        if (!call.write(toWire(response))) {
+          await new Promise<void>((resolve) => {
+            wakeDrain = resolve;
+          });
+          wakeDrain = undefined;
+        }
+      }
+    })().then(
+      () => live.end(),
+      (err: unknown) => live.end(err instanceof EtcdError ? err : EtcdError.unknown(String(err))),
+    );
+  };
+}

@@ -1,0 +1,60 @@
+// etcdserverpb.Lease: LeaseGrant, LeaseRevoke, LeaseKeepAlive (bidirectional), LeaseTimeToLive, LeaseLeases.
+
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { LeaseKeepAliveResponse } from '../../../../src/api/types.ts';
+import { bidi, type CallContext, unary } from './calls.ts';
+import * as wire from './wire.ts';
+
+export function leaseService(ctx: CallContext): UntypedServiceImplementation {
+  const { node } = ctx;
+  return {
+    LeaseGrant: unary<{ TTL?: wire.Int64; ID?: wire.Int64 }>(
+      ctx,
+      'Lease/LeaseGrant',
+      async (req, signal) => {
+        const r = await node.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, { signal });
+        return { header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL), error: r.error || undefined };
+      },
+      { write: true },
+    ),
+    LeaseRevoke: unary<{ ID?: wire.Int64 }>(
+      ctx,
+      'Lease/LeaseRevoke',
+      async (req, signal) => {
+        const r = await node.leaseRevoke({ ID: wire.big(req.ID) }, { signal });
+        return { header: wire.header(r.header) };
+      },
+      { write: true },
+    ),
+    LeaseKeepAlive: bidi<{ ID?: wire.Int64 }, LeaseKeepAliveResponse>(
+      ctx,
+      'Lease/LeaseKeepAlive',
+      () => {
+        const stream = node.leaseKeepAlive();
+        return {
+          source: stream,
+          send: (request) => stream.send({ ID: wire.big(request.ID) }),
+          close: () => stream.close(),
+        };
+      },
+      (r) => ({ header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL) }),
+    ),
+    LeaseTimeToLive: unary<{ ID?: wire.Int64; keys?: boolean }>(ctx, 'Lease/LeaseTimeToLive', async (req, signal) => {
+      const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, { signal });
+      return {
+        header: wire.header(r.header),
+        ID: wire.i64(r.ID),
+        TTL: wire.i64(r.TTL),
+        grantedTTL: wire.i64(r.grantedTTL),
+        keys: r.keys.length > 0 ? [...r.keys] : undefined,
+      };
+    }),
+    LeaseLeases: unary<object>(ctx, 'Lease/LeaseLeases', async (_req, signal) => {
+      const r = await node.leaseLeases({ signal });
+      return {
+        header: wire.header(r.header),
+        leases: r.leases.length > 0 ? r.leases.map((l) => ({ ID: wire.i64(l.ID) })) : undefined,
+      };
+    }),
+  };
+}

@@ -1,0 +1,51 @@
+// Loads etcd's service definitions for @grpc/grpc-js. The .proto files in ./proto are vendored (see their
+// headers for provenance), so the server needs no client package at run time.
+
+import { fileURLToPath } from 'node:url';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import { type Options, loadSync } from '@grpc/proto-loader';
+
+export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
+
+/**
+ * How messages are decoded: proto field names as written (`range_end`, `ID`), int64 as decimal strings (no
+ * precision loss for IDs), enums as numbers (mapped by number: the vendored names are etcd's, clients' protos may
+ * differ), bytes as Buffer, and absent fields left undefined (proto3 omits zero values on the wire).
+ */
+export const LOADER_OPTIONS: Options = {
+  keepCase: true,
+  longs: String,
+  defaults: false,
+  arrays: false,
+  oneofs: false,
+  includeDirs: [PROTO_DIR],
+};
+
+/** The services edgecd's client port knows, by full name. */
+export const SERVICE_NAMES = [
+  'etcdserverpb.KV',
+  'etcdserverpb.Watch',
+  'etcdserverpb.Lease',
+  'etcdserverpb.Cluster',
+  'etcdserverpb.Maintenance',
+  'etcdserverpb.Auth',
+  'v3lockpb.Lock',
+  'v3electionpb.Election',
+] as const;
+
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+let cached: Record<ServiceName, ServiceDefinition> | undefined;
+
+export function loadServices(): Record<ServiceName, ServiceDefinition> {
+  if (cached) return cached;
+  const pkg = loadSync(['rpc.proto', 'v3lock.proto', 'v3election.proto'], LOADER_OPTIONS);
+  const out = {} as Record<ServiceName, ServiceDefinition>;
+  for (const name of SERVICE_NAMES) {
+    const def = pkg[name];
+    if (!def || 'format' in def) throw new Error(`edgecd: service ${name} missing from the protos`);
+    out[name] = def as ServiceDefinition;
+  }
+  cached = out;
+  return out;
+}

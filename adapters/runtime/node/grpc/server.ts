@@ -1,0 +1,177 @@
+// etcd's client-facing gRPC services over @grpc/grpc-js, backed by an EdgeNode. The server takes connections
+// from a listener of ours (client-server.ts shares one port with HTTP/1.1) through grpc-js's connection injector.
+// What edgecd cannot serve yet answers UNIMPLEMENTED (status 12) with a message that says so, never a hang.
+
+import type { Duplex } from 'node:stream';
+import {
+  type MethodDefinition,
+  Server,
+  ServerCredentials,
+  type ServiceDefinition,
+  status,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { errors } from '../../../../src/api/errors.ts';
+import { type Logger, silentLogger } from '../../../../src/env.ts';
+import type { EdgeNode } from '../../../../src/server/node.ts';
+import { type CallContext, type GrpcStatus, type LiveStream, refuse } from './calls.ts';
+import { clusterService } from './cluster.ts';
+import { kvService } from './kv.ts';
+import { leaseService } from './lease.ts';
+import { maintenanceService } from './maintenance.ts';
+import { loadServices, type ServiceName } from './proto.ts';
+import { watchService } from './watch.ts';
+
+/** etcd's default --max-request-bytes (1.5 MiB). */
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+/** etcd lets gRPC receive this much more than max-request-bytes (embed/serve.go: grpcOverheadBytes). */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+export interface GrpcServerOptions {
+  readonly node: EdgeNode;
+  /** etcd --max-request-bytes. Default 1.5 MiB; gRPC itself refuses messages over this + 512 KiB. */
+  readonly maxRequestBytes?: number;
+  readonly logger?: Logger;
+  /**
+   * Streams opened with `hasleader: true` metadata end with `etcdserver: no leader` once the member has had no
+   * leader this long (etcd's monitorLeader: three election timeouts). Default 3000 ms.
+   */
+  readonly noLeaderTimeoutMs?: number;
+}
+
+export interface EdgeGrpcServer {
+  readonly server: Server;
+  /** Hands over an accepted connection that starts with the HTTP/2 client preface. */
+  injectConnection(socket: Duplex): void;
+  /** Ends every stream (`etcdserver: server stopped`) and every connection. */
+  close(): Promise<void>;
+}
+
+/** Methods edgecd leaves out on purpose, with the reason clients will see. */
+const UNIMPLEMENTED: Partial<Record<ServiceName, string>> = {
+  'etcdserverpb.Auth': 'edgecd: authentication (the Auth service) is not implemented yet',
+  'v3lockpb.Lock': 'edgecd: the v3lock Lock service is not implemented yet',
+  'v3electionpb.Election': 'edgecd: the v3election Election service is not implemented yet',
+};
+
+const METHOD_MESSAGES: Record<string, string> = {
+  'Maintenance/Snapshot': 'edgecd: Maintenance.Snapshot is not implemented yet',
+  'Maintenance/Downgrade': 'edgecd: Maintenance.Downgrade does not exist in etcd 3.4',
+  'Auth/AuthStatus': 'edgecd: Auth.AuthStatus does not exist in etcd 3.4',
+};
+
+export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
+  const { node } = options;
+  const logger = options.logger ?? silentLogger;
+  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const noLeaderTimeoutMs = options.noLeaderTimeoutMs ?? 3000;
+  const oversized = new WeakSet<object>();
+  const streams = new Set<LiveStream>();
+  const ctx: CallContext = {
+    node,
+    logger,
+    maxRequestBytes,
+    tooLarge: (request) => oversized.has(request),
+    streams,
+  };
+
+  const server = new Server({
+    'grpc.max_receive_message_length': maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': -1,
+    'grpc.max_concurrent_streams': 0x7fffffff,
+  });
+
+  const implementations: Partial<Record<ServiceName, UntypedServiceImplementation>> = {
+    'etcdserverpb.KV': kvService(ctx),
+    'etcdserverpb.Watch': watchService(ctx),
+    'etcdserverpb.Lease': leaseService(ctx),
+    'etcdserverpb.Cluster': clusterService(ctx),
+    'etcdserverpb.Maintenance': maintenanceService(ctx),
+    'etcdserverpb.Auth': {
+      // Authentication is never enabled on edgecd, which is what etcd answers then.
+      Authenticate: (_call: unknown, callback: (err: GrpcStatus) => void) =>
+        callback({ code: errors.authNotEnabled().code, details: errors.authNotEnabled().message }),
+    },
+  };
+
+  const services = loadServices();
+  for (const name of Object.keys(services) as ServiceName[]) {
+    const definition = measureRequests(services[name], maxRequestBytes, oversized);
+    const implementation: UntypedServiceImplementation = { ...implementations[name] };
+    const service = name.slice(name.indexOf('.') + 1);
+    for (const [method, def] of Object.entries(definition)) {
+      if (implementation[method]) continue;
+      const details =
+        METHOD_MESSAGES[`${service}/${method}`] ??
+        UNIMPLEMENTED[name] ??
+        `edgecd: ${service}.${method} is not implemented yet`;
+      implementation[method] = refuse(def, { code: status.UNIMPLEMENTED, details });
+    }
+    server.addService(definition, implementation);
+  }
+
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+
+  // etcd's monitorLeader: streams that asked for a leader end when the member has gone without one for a while.
+  let leaderlessSince: number | undefined;
+  const monitor = setInterval(
+    () => {
+      if (node.nodeStatus().leader !== 0n) {
+        leaderlessSince = undefined;
+        return;
+      }
+      const now = Date.now();
+      leaderlessSince ??= now;
+      if (now - leaderlessSince < noLeaderTimeoutMs) return;
+      for (const s of [...streams]) if (s.requireLeader) s.end(errors.noLeader());
+    },
+    Math.max(10, Math.min(250, noLeaderTimeoutMs / 4)),
+  );
+  monitor.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    injectConnection: (socket) => injector.injectConnection(socket),
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(monitor);
+        for (const s of [...streams]) s.end(errors.stopped());
+        // Let the status frames go out, then drop the connections.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 1000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        injector.destroy();
+        server.forceShutdown();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Wraps each method's request decoder to note requests whose encoded size is over max-request-bytes; write handlers
+ * refuse them with `etcdserver: request is too large`, as etcd does when proposing.
+ */
+function measureRequests(definition: ServiceDefinition, limit: number, oversized: WeakSet<object>): ServiceDefinition {
+  const out: Record<string, MethodDefinition<object, unknown>> = {};
+  for (const [method, def] of Object.entries(definition) as [string, MethodDefinition<object, unknown>][]) {
+    const decode = def.requestDeserialize;
+    out[method] = {
+      ...def,
+      requestDeserialize: (buf: Buffer) => {
+        const request = decode(buf);
+        if (buf.length > limit && request && typeof request === 'object') oversized.add(request);
+        return request;
+      },
+    };
+  }
+  return out;
+}

@@ -1,0 +1,257 @@
+// etcd 3.4's HTTP/JSON gateway (grpc-gateway v1) over an EdgeNode, as a web-standard fetch handler built on
+// Hono's core: `(request: Request) => Promise<Response>`, runnable on Node, in a Worker or in a page.
+// ETCD-NOTES §2 is the behaviour it matches: POST-only /v3/ paths (/v3beta/ rewritten, /v3alpha/ 404), jsonpb
+// bodies (./decode.ts, ./encode.ts), `{"error","message","code"}` errors, NDJSON streams (./streams.ts), and the
+// client port's /health, /version and /metrics (./endpoints.ts).
+
+import { Hono } from 'hono';
+import { getPath } from 'hono/utils/url';
+import type { Clock } from '../../env.ts';
+import type { EdgeNode, RequestOptions } from '../../server/node.ts';
+import { EtcdError } from '../errors.ts';
+import {
+  decodeAlarm,
+  decodeCompaction,
+  decodeDeleteRange,
+  decodeLeaseGrant,
+  decodeLeaseId,
+  decodeLeaseTimeToLive,
+  decodeMemberAdd,
+  decodeMemberId,
+  decodeMoveLeader,
+  decodePut,
+  decodeRange,
+  decodeTxn,
+  MessageReader,
+} from './decode.ts';
+import * as encode from './encode.ts';
+import {
+  clusterStateResponse,
+  healthResponse,
+  LeaderChangeCounter,
+  metricsResponse,
+  metricsText,
+  versionResponse,
+} from './endpoints.ts';
+import { CORS_HEADERS, firstValue, gatewayError, gatewayJson, plainText, readBody } from './http.ts';
+import { serveKeepAlive, serveWatch } from './streams.ts';
+
+/** etcd --max-request-bytes default: 1.5 MiB. */
+export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+
+/** What an RPC handler knows about its caller. */
+export interface CallContext {
+  /** The gRPC method name, e.g. `Range`, `LeaseGrant`. */
+  readonly rpc: string;
+  /** The `Authorization` header: etcd's raw auth token (no `Bearer`), undefined when absent. */
+  readonly token: string | undefined;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Hook point for auth (etcd checks the token before serving each RPC). Throw an EtcdError (e.g.
+ * `errors.invalidAuthToken()`, `errors.userEmpty()`) to refuse the call. The default accepts everything.
+ */
+export type Authorize = (ctx: CallContext) => void | Promise<void>;
+
+export interface GatewayOptions {
+  /** etcd --max-request-bytes: a larger request body (or streamed message) is `request is too large`. */
+  readonly maxRequestBytes?: number;
+  /** Supplies the whole /metrics text instead of the gateway's own etcd-named gauges. */
+  readonly metrics?: () => string;
+  /** Paces the /edgecd/v1/cluster-state feed to ≤ 20 snapshots/s; without it the feed follows the reader. */
+  readonly clock?: Clock;
+  readonly authorize?: Authorize;
+}
+
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+type Unary = (body: MessageReader, opts: RequestOptions, ctx: CallContext) => Promise<string>;
+
+/** grpc-go's text for an RPC the server does not implement (gRPC code 12, HTTP 501). */
+export function unimplemented(rpc: string): EtcdError {
+  return new EtcdError('Unimplemented', `method ${rpc} not implemented`);
+}
+
+/** The RPCs of etcd 3.4's gateway by path (under /v3), with the request message's Go type for error texts. */
+function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType: string, call: Unary]> {
+  const m = (rpc: string, goType: string, call: Unary) => [rpc, `etcdserverpb.${goType}`, call] as const;
+  const none = (rpc: string, goType: string) =>
+    m(rpc, goType, async () => {
+      throw unimplemented(rpc);
+    });
+  const leaseRevoke = m('LeaseRevoke', 'LeaseRevokeRequest', async (b, o) =>
+    encode.headerOnly(await node.leaseRevoke(decodeLeaseId(b), o)),
+  );
+  const leaseTimeToLive = m('LeaseTimeToLive', 'LeaseTimeToLiveRequest', async (b, o) =>
+    encode.leaseTimeToLiveResponse(await node.leaseTimeToLive(decodeLeaseTimeToLive(b), o)),
+  );
+  const leaseLeases = m('LeaseLeases', 'LeaseLeasesRequest', async (_b, o) =>
+    encode.leaseLeasesResponse(await node.leaseLeases(o)),
+  );
+  return {
+    // KV
+    '/kv/range': m('Range', 'RangeRequest', async (b, o) =>
+      encode.rangeResponse(await node.range(decodeRange(b), o)),
+    ),
+    '/kv/put': m('Put', 'PutRequest', async (b, o) => encode.putResponse(await node.put(decodePut(b), o))),
+    '/kv/deleterange': m('DeleteRange', 'DeleteRangeRequest', async (b, o) =>
+      encode.deleteRangeResponse(await node.deleteRange(decodeDeleteRange(b), o)),
+    ),
+    '/kv/txn': m('Txn', 'TxnRequest', async (b, o) => encode.txnResponse(await node.txn(decodeTxn(b), o))),
+    '/kv/compaction': m('Compact', 'CompactionRequest', async (b, o) =>
+      encode.headerOnly(await node.compact(decodeCompaction(b), o)),
+    ),
+    // Lease (plus the /v3/kv/lease/* aliases of the 3.4 proto)
+    '/lease/grant': m('LeaseGrant', 'LeaseGrantRequest', async (b, o) =>
+      encode.leaseGrantResponse(await node.leaseGrant(decodeLeaseGrant(b), o)),
+    ),
+    '/lease/revoke': leaseRevoke,
+    '/kv/lease/revoke': leaseRevoke,
+    '/lease/timetolive': leaseTimeToLive,
+    '/kv/lease/timetolive': leaseTimeToLive,
+    '/lease/leases': leaseLeases,
+    '/kv/lease/leases': leaseLeases,
+    // Cluster
+    '/cluster/member/list': m('MemberList', 'MemberListRequest', async (_b, o) =>
+      encode.membersResponse(await node.memberList(o)),
+    ),
+    '/cluster/member/add': m('MemberAdd', 'MemberAddRequest', async (b, o) =>
+      encode.memberAddResponse(await node.memberAdd(decodeMemberAdd(b), o)),
+    ),
+    '/cluster/member/remove': m('MemberRemove', 'MemberRemoveRequest', async (b, o) =>
+      encode.membersResponse(await node.memberRemove(decodeMemberId(b), o)),
+    ),
+    '/cluster/member/promote': m('MemberPromote', 'MemberPromoteRequest', async (b, o) =>
+      encode.membersResponse(await node.memberPromote(decodeMemberId(b), o)),
+    ),
+    '/cluster/member/update': none('MemberUpdate', 'MemberUpdateRequest'),
+    // Maintenance
+    '/maintenance/status': m('Status', 'StatusRequest', async () =>
+      encode.statusResponse(await node.status()),
+    ),
+    // The 3.4 proto maps Hash and HashKV to this one path; the gateway registers Hash last, so Hash answers.
+    // edgecd's Hash is HashKV's hash of the whole current key space (revision 0).
+    '/maintenance/hash': m('Hash', 'HashRequest', async (_b, o) =>
+      encode.hashResponse(await node.hashKV({ revision: 0 }, o)),
+    ),
+    '/maintenance/transfer-leadership': m('MoveLeader', 'MoveLeaderRequest', async (b, o) => {
+      await node.moveLeader(decodeMoveLeader(b), o);
+      return '{}';
+    }),
+    // edgecd raises no alarms: GET and DEACTIVATE answer as etcd does with none active (`{}`, no header).
+    '/maintenance/alarm': m('Alarm', 'AlarmRequest', async (b) => {
+      const req = decodeAlarm(b);
+      if (req.action === 'ACTIVATE') throw unimplemented('Alarm');
+      return '{}';
+    }),
+    // The in-memory key space has nothing to defragment; etcd replies `{}` on success.
+    '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async () => '{}'),
+    '/maintenance/snapshot': none('Snapshot', 'SnapshotRequest'),
+    // Auth (arrives later)
+    '/auth/enable': none('AuthEnable', 'AuthEnableRequest'),
+    '/auth/disable': none('AuthDisable', 'AuthDisableRequest'),
+    '/auth/authenticate': none('Authenticate', 'AuthenticateRequest'),
+    '/auth/user/add': none('UserAdd', 'AuthUserAddRequest'),
+    '/auth/user/get': none('UserGet', 'AuthUserGetRequest'),
+    '/auth/user/list': none('UserList', 'AuthUserListRequest'),
+    '/auth/user/delete': none('UserDelete', 'AuthUserDeleteRequest'),
+    '/auth/user/changepw': none('UserChangePassword', 'AuthUserChangePasswordRequest'),
+    '/auth/user/grant': none('UserGrantRole', 'AuthUserGrantRoleRequest'),
+    '/auth/user/revoke': none('UserRevokeRole', 'AuthUserRevokeRoleRequest'),
+    '/auth/role/add': none('RoleAdd', 'AuthRoleAddRequest'),
+    '/auth/role/get': none('RoleGet', 'AuthRoleGetRequest'),
+    '/auth/role/list': none('RoleList', 'AuthRoleListRequest'),
+    '/auth/role/delete': none('RoleDelete', 'AuthRoleDeleteRequest'),
+    '/auth/role/grant': none('RoleGrantPermission', 'AuthRoleGrantPermissionRequest'),
+    '/auth/role/revoke': none('RoleRevokePermission', 'AuthRoleRevokePermissionRequest'),
+    // v3lock / v3election (served by etcd 3.4's gateway; not in edgecd yet)
+    '/lock/lock': none('Lock', 'LockRequest'),
+    '/lock/unlock': none('Unlock', 'UnlockRequest'),
+    '/election/campaign': none('Campaign', 'CampaignRequest'),
+    '/election/proclaim': none('Proclaim', 'ProclaimRequest'),
+    '/election/leader': none('Leader', 'LeaderRequest'),
+    '/election/observe': none('Observe', 'LeaderRequest'),
+    '/election/resign': none('Resign', 'ResignRequest'),
+  };
+}
+
+/** /v3beta/… is served as /v3/… (etcd's accessController rewrites the prefix before routing). */
+function gatewayPath(request: Request): string {
+  const path = getPath(request);
+  return path.startsWith('/v3beta/') ? `/v3/${path.slice('/v3beta/'.length)}` : path;
+}
+
+/**
+ * The client port's HTTP side of an EdgeNode: etcd 3.4's JSON gateway plus /health, /version, /metrics and
+ * edgecd's /edgecd/v1/cluster-state feed. Hand it every request that is not gRPC.
+ */
+export function createGateway(node: EdgeNode, options: GatewayOptions = {}): FetchHandler {
+  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const authorize: Authorize = options.authorize ?? (() => {});
+  const leaderChanges = new LeaderChangeCounter(node);
+  const app = new Hono({ getPath: gatewayPath });
+
+  const context = (request: Request, rpc: string): CallContext => ({
+    rpc,
+    token: request.headers.get('authorization') ?? undefined,
+    signal: request.signal,
+  });
+
+  // etcd answers every OPTIONS (CORS preflight) with 200 and the CORS headers, before routing.
+  app.options('*', () => new Response(null, { status: 200, headers: CORS_HEADERS }));
+
+  const known = new Set<string>(['/v3/watch', '/v3/lease/keepalive']);
+  for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
+    known.add(`/v3${path}`);
+    app.post(`/v3${path}`, async (c) => {
+      const request = c.req.raw;
+      try {
+        const ctx = context(request, rpc);
+        await authorize(ctx);
+        const body = MessageReader.of(firstValue(await readBody(request, limit)), goType);
+        return gatewayJson(await call(body, { signal: request.signal }, ctx));
+      } catch (e) {
+        return gatewayError(e);
+      }
+    });
+  }
+
+  const streaming = (rpc: string, serve: typeof serveWatch) => async (request: Request) => {
+    try {
+      await authorize(context(request, rpc));
+    } catch (e) {
+      return gatewayError(e);
+    }
+    return serve(node, request, limit);
+  };
+  const watch = streaming('Watch', serveWatch);
+  const keepAlive = streaming('LeaseKeepAlive', serveKeepAlive);
+  app.post('/v3/watch', (c) => watch(c.req.raw));
+  app.post('/v3/lease/keepalive', (c) => keepAlive(c.req.raw));
+
+  // grpc-gateway: a known path with another method is 405, an unknown /v3/ path 404 (both http.Error text).
+  app.all('/v3/*', (c) => {
+    return known.has(gatewayPath(c.req.raw))
+      ? plainText('Method Not Allowed', 405)
+      : plainText('Not Found', 404);
+  });
+
+  // etcdhttp: GET only, `Allow: GET` on a 405.
+  const getOnly = (request: Request, handler: () => Response) =>
+    request.method === 'GET' || request.method === 'HEAD'
+      ? handler()
+      : plainText('Method Not Allowed', 405, { Allow: 'GET' });
+  app.all('/health', (c) => getOnly(c.req.raw, () => healthResponse(node)));
+  app.all('/version', (c) => getOnly(c.req.raw, versionResponse));
+  app.all('/metrics', async () =>
+    metricsResponse(options.metrics ? options.metrics() : await metricsText(node, leaderChanges)),
+  );
+  app.get('/edgecd/v1/cluster-state', (c) => clusterStateResponse(node, c.req.raw, options.clock));
+
+  // Everything else (including /v3alpha/…) is Go's http.NotFound from the client port's mux.
+  app.notFound(() => plainText('404 page not found', 404));
+  app.onError((e) => gatewayError(e));
+
+  return async (request) => app.fetch(request);
+}

@@ -1,0 +1,320 @@
+// A JSON reader that behaves like Go's encoding/json Decoder, as etcd 3.4's grpc-gateway uses it:
+// - it reads one value at a time from a byte buffer, so a streaming body may hold several concatenated values;
+// - its syntax errors carry Go's exact texts (`invalid character 'o' in literal null (expecting 'u')`,
+//   `unexpected EOF`), because clients and tests see them in the 400 body;
+// - numbers keep their literal text, so int64/uint64 fields (lease and member IDs) lose no precision.
+
+/** A JSON number, kept as its literal text. */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
+/** Objects are Maps: keys like `__proto__` stay data, and a repeated key keeps its last value (as in Go). */
+export type JsonObject = Map<string, JsonValue>;
+
+/** Go's json.SyntaxError (or io.ErrUnexpectedEOF): the message is what the gateway reports. */
+export class JsonSyntaxError extends Error {
+  override readonly name = 'JsonSyntaxError';
+}
+
+/** The buffer ends inside a value: with more input the value may still complete. */
+class NeedMore extends Error {}
+
+export type ScanResult =
+  | { readonly kind: 'value'; readonly value: JsonValue; readonly end: number }
+  /** Only whitespace is left (Go: io.EOF when the input is final). */
+  | { readonly kind: 'empty' }
+  /** The value is incomplete; read more input (never returned when `final`). */
+  | { readonly kind: 'more' };
+
+const utf8 = new TextDecoder();
+
+/** Go's quoteChar: how a byte is shown in a syntax error. */
+function quoteChar(c: number): string {
+  if (c === 0x27) return `'\\''`;
+  if (c === 0x22) return `'"'`;
+  switch (c) {
+    case 0x07:
+      return `'\\a'`;
+    case 0x08:
+      return `'\\b'`;
+    case 0x0c:
+      return `'\\f'`;
+    case 0x0a:
+      return `'\\n'`;
+    case 0x0d:
+      return `'\\r'`;
+    case 0x09:
+      return `'\\t'`;
+    case 0x0b:
+      return `'\\v'`;
+    case 0x5c:
+      return `'\\\\'`;
+  }
+  if (c < 0x20 || c === 0x7f) return `'\\x${c.toString(16).padStart(2, '0')}'`;
+  if (c >= 0x80 && c < 0xa0) return `'\\u${c.toString(16).padStart(4, '0')}'`;
+  return `'${String.fromCharCode(c)}'`;
+}
+
+function invalid(c: number, context: string): JsonSyntaxError {
+  return new JsonSyntaxError(`invalid character ${quoteChar(c)} ${context}`);
+}
+
+const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
+
+class Scanner {
+  pos: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    start: number,
+    private readonly final: boolean,
+  ) {
+    this.pos = start;
+  }
+
+  private eof(): never {
+    if (this.final) throw new JsonSyntaxError('unexpected EOF');
+    throw new NeedMore();
+  }
+
+  private skipSpace(): void {
+    while (this.pos < this.buf.length && isSpace(this.buf[this.pos])) this.pos++;
+  }
+
+  /** The next non-space byte, not consumed. */
+  private peek(): number {
+    this.skipSpace();
+    if (this.pos >= this.buf.length) this.eof();
+    return this.buf[this.pos];
+  }
+
+  value(): JsonValue {
+    const c = this.peek();
+    if (c === 0x7b) return this.object();
+    if (c === 0x5b) return this.array();
+    if (c === 0x22) return this.string();
+    if (c === 0x2d || isDigit(c)) return this.number();
+    if (c === 0x74) return this.literal('true', true);
+    if (c === 0x66) return this.literal('false', false);
+    if (c === 0x6e) return this.literal('null', null);
+    throw invalid(c, 'looking for beginning of value');
+  }
+
+  private literal<T extends JsonValue>(word: string, value: T): T {
+    for (let i = 0; i < word.length; i++) {
+      if (this.pos >= this.buf.length) this.eof();
+      const c = this.buf[this.pos];
+      if (c !== word.charCodeAt(i)) throw invalid(c, `in literal ${word} (expecting '${word[i]}')`);
+      this.pos++;
+    }
+    return value;
+  }
+
+  private object(): JsonObject {
+    const obj: JsonObject = new Map();
+    this.pos++; // {
+    let c = this.peek();
+    if (c === 0x7d) {
+      this.pos++;
+      return obj;
+    }
+    for (;;) {
+      if (c !== 0x22) throw invalid(c, 'looking for beginning of object key string');
+      const key = this.string();
+      c = this.peek();
+      if (c !== 0x3a) throw invalid(c, 'after object key');
+      this.pos++;
+      obj.set(key, this.value());
+      c = this.peek();
+      if (c === 0x7d) {
+        this.pos++;
+        return obj;
+      }
+      if (c !== 0x2c) throw invalid(c, 'after object key:value pair');
+      this.pos++;
+      c = this.peek();
+    }
+  }
+
+  private array(): JsonValue[] {
+    const arr: JsonValue[] = [];
+    this.pos++; // [
+    let c = this.peek();
+    if (c === 0x5d) {
+      this.pos++;
+      return arr;
+    }
+    for (;;) {
+      arr.push(this.value());
+      c = this.peek();
+      if (c === 0x5d) {
+        this.pos++;
+        return arr;
+      }
+      if (c !== 0x2c) throw invalid(c, 'after array element');
+      this.pos++;
+    }
+  }
+
+  private string(): string {
+    this.pos++; // "
+    const start = this.pos;
+    let simple = true;
+    // First pass: find the end and validate, as Go's scanner does byte by byte.
+    for (;;) {
+      if (this.pos >= this.buf.length) this.eof();
+      const c = this.buf[this.pos];
+      if (c === 0x22) break;
+      if (c < 0x20) throw invalid(c, 'in string literal');
+      if (c === 0x5c) {
+        simple = false;
+        this.pos++;
+        if (this.pos >= this.buf.length) this.eof();
+        const e = this.buf[this.pos];
+        if (e === 0x75) {
+          for (let i = 0; i < 4; i++) {
+            this.pos++;
+            if (this.pos >= this.buf.length) this.eof();
+            const h = this.buf[this.pos];
+            if (!isHex(h)) throw invalid(h, 'in \\u hexadecimal character escape');
+          }
+        } else if (!'"\\/bfnrt'.includes(String.fromCharCode(e))) {
+          throw invalid(e, 'in string escape code');
+        }
+      }
+      this.pos++;
+    }
+    const end = this.pos;
+    this.pos++; // closing "
+    const raw = utf8.decode(this.buf.subarray(start, end));
+    return simple ? raw : unescapeString(raw);
+  }
+
+  private number(): JsonNumber {
+    const start = this.pos;
+    const at = () => {
+      if (this.pos >= this.buf.length) {
+        // A number at the very end may continue in the next chunk; at EOF it simply ends.
+        if (!this.final) throw new NeedMore();
+        return -1;
+      }
+      return this.buf[this.pos];
+    };
+    if (this.buf[this.pos] === 0x2d) {
+      this.pos++;
+      const c = at();
+      if (c === -1) this.eof();
+      if (!isDigit(c)) throw invalid(c, 'in numeric literal');
+    }
+    if (this.buf[this.pos] === 0x30) this.pos++;
+    else while (isDigit(at())) this.pos++;
+    if (at() === 0x2e) {
+      this.pos++;
+      const c = at();
+      if (c === -1) this.eof();
+      if (!isDigit(c)) throw invalid(c, 'after decimal point in numeric literal');
+      while (isDigit(at())) this.pos++;
+    }
+    const e = at();
+    if (e === 0x65 || e === 0x45) {
+      this.pos++;
+      let c = at();
+      if (c === 0x2b || c === 0x2d) {
+        this.pos++;
+        c = at();
+      }
+      if (c === -1) this.eof();
+      if (!isDigit(c)) throw invalid(c, 'in exponent of numeric literal');
+      while (isDigit(at())) this.pos++;
+    }
+    return new JsonNumber(utf8.decode(this.buf.subarray(start, this.pos)));
+  }
+}
+
+function unescapeString(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i];
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    const e = s[++i];
+    switch (e) {
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'u': {
+        // Surrogate pairs combine naturally in a JS string; Go replaces lone surrogates with U+FFFD.
+        const code = Number.parseInt(s.slice(i + 1, i + 5), 16);
+        out += String.fromCharCode(code);
+        i += 4;
+        break;
+      }
+      default:
+        out += e; // " \ /
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads the next JSON value of `buf` from `start`. With `final` false, a value cut off by the end of the buffer
+ * gives `{ kind: 'more' }`; with `final` true it is Go's `unexpected EOF`. Throws JsonSyntaxError.
+ */
+export function scanValue(buf: Uint8Array, start: number, final: boolean): ScanResult {
+  const s = new Scanner(buf, start, final);
+  let i = start;
+  while (i < buf.length && isSpace(buf[i])) i++;
+  if (i >= buf.length) return final ? { kind: 'empty' } : { kind: 'more' };
+  try {
+    const value = s.value();
+    return { kind: 'value', value, end: s.pos };
+  } catch (e) {
+    if (e instanceof NeedMore) return { kind: 'more' };
+    throw e;
+  }
+}
+
+/** Go's json.Decoder over a growing byte stream: push chunks, pull whole values. */
+export class JsonStreamDecoder {
+  private buf = new Uint8Array(0);
+  private start = 0;
+
+  /** Bytes received but not yet consumed by a complete value. */
+  get pending(): number {
+    return this.buf.length - this.start;
+  }
+
+  push(chunk: Uint8Array): void {
+    const rest = this.buf.subarray(this.start);
+    const next = new Uint8Array(rest.length + chunk.length);
+    next.set(rest);
+    next.set(chunk, rest.length);
+    this.buf = next;
+    this.start = 0;
+  }
+
+  /** The next complete value; undefined when more input is needed (or, with `final`, at the end). */
+  next(final: boolean): JsonValue | undefined {
+    const r = scanValue(this.buf, this.start, final);
+    if (r.kind !== 'value') return undefined;
+    this.start = r.end;
+    return r.value;
+  }
+}

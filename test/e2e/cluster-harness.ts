@@ -1,0 +1,233 @@
+// Real edgecd clusters for end-to-end tests: member processes on 127.0.0.1 (free ports probed first), etcd's
+// own flags, data in a temp dir. Every process started is recorded and killed by PID on teardown; every wait
+// is bounded.
+
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const ENTRY = join(ROOT, 'bin', 'edgecd.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface MemberSpec {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+}
+
+export interface ClusterOptions {
+  readonly size?: number;
+  readonly snapshotCount?: number;
+  readonly extraFlags?: readonly string[];
+}
+
+export class TestCluster {
+  readonly members: MemberSpec[] = [];
+  private readonly procs = new Map<string, ChildProcess>();
+  readonly logs = new Map<string, string[]>();
+  readonly root: string;
+
+  private constructor(private readonly options: ClusterOptions) {
+    this.root = mkdtempSync(join(tmpdir(), 'edgecd-e2e-'));
+  }
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster(options);
+    for (let i = 1; i <= (options.size ?? 3); i++) {
+      c.members.push({
+        name: `m${i}`,
+        clientPort: await freePort(),
+        peerPort: await freePort(),
+        dataDir: join(c.root, `m${i}`),
+      });
+    }
+    for (const m of c.members) c.spawn(m);
+    await c.waitHealthy();
+    return c;
+  }
+
+  get endpoints(): string {
+    return this.members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
+  }
+
+  endpoint(name: string): string {
+    return `127.0.0.1:${this.member(name).clientPort}`;
+  }
+
+  member(name: string): MemberSpec {
+    const m = this.members.find((x) => x.name === name);
+    if (!m) throw new Error(`no member ${name}`);
+    return m;
+  }
+
+  spawn(m: MemberSpec): void {
+    const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    const args = [
+      ENTRY,
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${m.clientPort}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-token',
+      'e2e',
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      ...(this.options.snapshotCount ? ['--snapshot-count', String(this.options.snapshotCount)] : []),
+      ...(this.options.extraFlags ?? []),
+    ];
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    const log: string[] = this.logs.get(m.name) ?? [];
+    this.logs.set(m.name, log);
+    p.stdout?.on('data', (d) => log.push(String(d)));
+    p.stderr?.on('data', (d) => log.push(String(d)));
+    this.procs.set(m.name, p);
+  }
+
+  isRunning(name: string): boolean {
+    const p = this.procs.get(name);
+    return !!p && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** kill -9: no chance to sync or hand over. */
+  kill9(name: string): void {
+    this.procs.get(name)?.kill('SIGKILL');
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async stop(name: string, timeoutMs = 15_000): Promise<number | null> {
+    const p = this.procs.get(name);
+    if (!p || !this.isRunning(name)) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill('SIGTERM');
+    return withTimeout(exited, timeoutMs, `member ${name} did not stop`);
+  }
+
+  /** Starts a stopped (or just killed) member again on the same data dir. */
+  async restart(name: string): Promise<void> {
+    const p = this.procs.get(name);
+    if (p && this.isRunning(name)) {
+      if (!p.killed) throw new Error(`${name} is running`);
+      await withTimeout(new Promise((r) => p.once('exit', r)), 10_000, `${name} did not exit`);
+    }
+    this.spawn(this.member(name));
+  }
+
+  async health(name: string): Promise<boolean> {
+    try {
+      const r = await fetch(`http://${this.endpoint(name)}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = (await r.json()) as { health: string };
+      return body.health === 'true';
+    } catch {
+      return false;
+    }
+  }
+
+  async waitHealthy(
+    names = this.members.filter((m) => this.isRunning(m.name)).map((m) => m.name),
+    timeoutMs = 20_000,
+  ): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const n of names) {
+      while (!(await this.health(n))) {
+        if (Date.now() > deadline) throw new Error(`member ${n} not healthy in time:\n${this.tail(n)}`);
+        if (!this.isRunning(n)) throw new Error(`member ${n} exited:\n${this.tail(n)}`);
+        await sleep(100);
+      }
+    }
+  }
+
+  tail(name: string, lines = 30): string {
+    return (this.logs.get(name) ?? []).join('').split('\n').slice(-lines).join('\n');
+  }
+
+  /** Status of one member over the gateway. */
+  async status(name: string): Promise<{ leader: string; raftTerm: string; header: { member_id: string } }> {
+    const r = await fetch(`http://${this.endpoint(name)}/v3/maintenance/status`, {
+      method: 'POST',
+      body: '{}',
+    });
+    return (await r.json()) as { leader: string; raftTerm: string; header: { member_id: string } };
+  }
+
+  async leaderName(timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      for (const m of this.members) {
+        if (!this.isRunning(m.name)) continue;
+        try {
+          const s = await this.status(m.name);
+          if (s.leader && s.leader === s.header.member_id) return m.name;
+        } catch {
+          // not up yet
+        }
+      }
+      await sleep(100);
+    }
+    throw new Error('no leader in time');
+  }
+
+  async close(): Promise<void> {
+    for (const [, p] of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await Promise.all(
+      [...this.procs.values()].map((p) =>
+        p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined,
+      ),
+    );
+    rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Runs the real etcdctl (Debian's etcd-client, API v3) with a timeout. */
+export function etcdctl(endpoints: string, args: readonly string[], input?: string, timeoutMs = 15_000) {
+  const r = spawnSync(
+    'etcdctl',
+    [`--endpoints=${endpoints}`, '--dial-timeout=3s', '--command-timeout=10s', ...args],
+    {
+      env: { ...process.env, ETCDCTL_API: '3' },
+      input,
+      encoding: 'utf8',
+      timeout: timeoutMs,
+    },
+  );
+  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  try {
+    return await Promise.race([p, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
