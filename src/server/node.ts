@@ -72,6 +72,8 @@ export interface NodeOptions {
   readonly maxTxnOps?: number;
   readonly leaseCheckpointIntervalMs?: number;
   readonly raft?: ReplicaConfig['raft'];
+  /** etcd's --auto-compaction-mode / --auto-compaction-retention. */
+  readonly autoCompaction?: ReplicaConfig['autoCompaction'];
 }
 
 export interface RequestOptions {
@@ -167,6 +169,7 @@ class LocalNode implements EdgeNode {
       maxTxnOps: options.maxTxnOps ?? 128,
       leaseCheckpointIntervalMs: options.leaseCheckpointIntervalMs ?? 5000,
       raft: options.raft,
+      autoCompaction: options.autoCompaction,
     };
     const { storage, transport, clock } = options;
     this.replica = new Replica(

@@ -15,6 +15,7 @@ import { RawNode, type Ready } from '../raft/raw-node.ts';
 import { type ConfChange, type Entry, type Message, NONE, type Snapshot } from '../raft/types.ts';
 import type { LoadedState, PersistBatch } from '../storage.ts';
 import { WatchableStore } from '../watch/index.ts';
+import { type AutoCompactionConfig, AutoCompactor } from './auto-compaction.ts';
 import { decodeMemberContext, encodeMemberContext, type MemberContext } from './members.ts';
 import { decodeProposal, encodeProposal, type Operation, type RequestId, requestKey } from './ops.ts';
 import { type ApplyResult, ServerStateMachine } from './state-machine.ts';
@@ -53,6 +54,8 @@ export interface ReplicaConfig {
   readonly leaseCheckpointIntervalMs: number;
   /** Extra Raft tunables (tests and the simulator shrink chunk sizes, windows, …). */
   readonly raft?: Partial<RaftOptions>;
+  /** etcd's --auto-compaction-*: off when absent. */
+  readonly autoCompaction?: AutoCompactionConfig;
 }
 
 export interface BootstrapMember {
@@ -92,6 +95,7 @@ export class Replica {
   private stopped = false;
   private lastSnapshotIndex = 0;
   private isLeader = false;
+  private readonly compactor?: AutoCompactor;
   /** While leading: the index whose application promotes the lessor. */
   private promoteAt?: number;
   /** Listeners for observers (status streams, the demo): called after every Ready. */
@@ -106,6 +110,7 @@ export class Replica {
     private readonly logger: Logger,
   ) {
     this.nonce = Math.floor(random.next() * 0x7fffffff);
+    if (config.autoCompaction) this.compactor = new AutoCompactor(config.autoCompaction);
     this.sm = new ServerStateMachine(
       { maxTxnOps: config.maxTxnOps, minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs) },
       {
@@ -173,7 +178,10 @@ export class Replica {
     if (this.stopped) return;
     this.raw.tick();
     const now = this.io.now();
-    if (this.isLeader) this.leaseDuties(now);
+    if (this.isLeader) {
+      this.leaseDuties(now);
+      this.compactionDuties(now);
+    }
     this.expireRequests(now);
     this.retryWaitingForLeader(now);
     this.watchable.syncWatchers();
@@ -312,6 +320,7 @@ export class Replica {
       this.promoteAt = this.raw.raft.log.lastIndex();
     } else if (!leader && this.isLeader) {
       this.promoteAt = undefined;
+      this.compactor?.reset();
       this.sm.lessor.demote();
     }
     this.isLeader = leader;
@@ -481,6 +490,15 @@ export class Replica {
   }
 
   // Leases: the leader revokes expired leases and checkpoints remaining TTLs, through Raft.
+
+  private compactionDuties(now: number): void {
+    const mvcc = this.sm.mvcc;
+    const target = this.compactor?.due(now, mvcc.revision, mvcc.compactRevision);
+    if (target !== undefined) {
+      this.logger.info('auto compaction', { revision: target });
+      this.submitInternal({ type: 'compact', request: { revision: target } });
+    }
+  }
 
   private leaseDuties(now: number): void {
     const lessor = this.sm.lessor;

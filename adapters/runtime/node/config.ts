@@ -24,6 +24,9 @@ export interface MemberConfig {
   readonly logLevel: string;
   /** Entries kept behind a snapshot for slow followers (etcd 3.5's --experimental-snapshot-catchup-entries). */
   readonly snapshotCatchUpEntries: number;
+  readonly autoCompactionMode: string;
+  /** "0" = off. */
+  readonly autoCompactionRetention: string;
 }
 
 interface FlagSpec {
@@ -68,8 +71,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'experimental-snapshot-catchup-entries': { key: 'snapshotCatchUpEntries', parse: int },
   // Accepted for compatibility; not acted on yet (see the README).
   'wal-dir': { key: null },
-  'auto-compaction-mode': { key: null },
-  'auto-compaction-retention': { key: null },
+  'auto-compaction-mode': { key: 'autoCompactionMode' },
+  'auto-compaction-retention': { key: 'autoCompactionRetention' },
   'enable-grpc-gateway': { key: null },
   'enable-v2': { key: null },
   'strict-reconfig-check': { key: null },
@@ -123,6 +126,8 @@ export function parseMemberConfig(
     quotaBackendBytes: 2 * 1024 * 1024 * 1024,
     logLevel: 'info',
     snapshotCatchUpEntries: 5000,
+    autoCompactionMode: 'periodic',
+    autoCompactionRetention: '0',
   };
   const set = (flag: string, raw: string) => {
     const spec = FLAGS[flag];

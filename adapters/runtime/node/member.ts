@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { createGateway } from '../../../src/api/gateway/index.ts';
 import { cryptoRandom, type Logger } from '../../../src/env.ts';
+import { parseAutoCompaction } from '../../../src/server/auto-compaction.ts';
 import { createNode, type EdgeNode } from '../../../src/server/node.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
 import { FileWalStorage } from '../../storage/file-wal/index.ts';
@@ -55,6 +56,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
     raft: { snapshotCatchUpEntries: config.snapshotCatchUpEntries },
+    autoCompaction: parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention),
   });
   // A member joining an existing cluster learns its peers from the log; until then it knows those given.
   for (const m of members) if (m.id !== memberId) transport.addPeer(m.id, m.peerURLs[0]);
