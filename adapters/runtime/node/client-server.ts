@@ -71,7 +71,12 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     });
   });
   listener.listen(options.port ?? 0, host);
-  await once(listener, 'listening');
+  try {
+    await once(listener, 'listening');
+  } catch (err) {
+    await grpc.close(); // e.g. EADDRINUSE: leave nothing behind
+    throw err;
+  }
   const address = listener.address() as net.AddressInfo;
 
   let closing: Promise<void> | undefined;
@@ -92,7 +97,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
 
 /** Reads until the first bytes match or rule out the HTTP/2 preface, puts them back and hands the socket on. */
 function sniff(socket: net.Socket, route: (isHttp2: boolean) => void): void {
-  let seen = Buffer.alloc(0);
+  let seen: Buffer = Buffer.alloc(0);
   const onData = (chunk: Buffer) => {
     seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, HTTP2_PREFACE.length);

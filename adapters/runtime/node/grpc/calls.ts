@@ -6,7 +6,6 @@ import {
   type handleUnaryCall,
   type Metadata,
   type ServerDuplexStream,
-  type ServerSurfaceCall,
   type ServerUnaryCall,
   type StatusObject,
   status,
@@ -17,6 +16,12 @@ import type { EdgeNode } from '../../../../src/server/node.ts';
 import type { WireMessage } from './wire.ts';
 
 export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
+
+/** What every kind of server call has (grpc-js does not export its ServerSurfaceCall type). */
+export interface AnyServerCall {
+  readonly metadata: Metadata;
+  emit(event: 'error', status: GrpcStatus): boolean;
+}
 
 /** What a handler's failure becomes on the wire: etcd errors keep their code and text; anything else is Unknown. */
 export function toStatus(err: unknown): GrpcStatus {
@@ -57,7 +62,12 @@ function learnerMayServe(method: string, request: unknown): boolean {
 }
 
 /** The interceptor checks, run before any handler: etcd's newUnaryInterceptor / newStreamInterceptor. */
-export function admit(ctx: CallContext, call: ServerSurfaceCall, method: string, request?: unknown): EtcdError | undefined {
+export function admit(
+  ctx: CallContext,
+  call: AnyServerCall,
+  method: string,
+  request?: unknown,
+): EtcdError | undefined {
   const s = ctx.node.nodeStatus();
   if (s.role === 'learner' && !learnerMayServe(method, request ?? {})) return errors.notSupportedForLearner();
   if (requiresLeader(call.metadata) && s.leader === 0n) return errors.noLeader();
@@ -91,8 +101,10 @@ export function unary<Req extends object>(
     result.then(
       (response) => callback(null, response),
       (err: unknown) => {
-        if (!(err instanceof EtcdError)) ctx.logger.warn('grpc handler failed', { method, error: String(err) });
-        callback(toStatus(err));
+        const answer = toStatus(err);
+        if (answer.code === status.UNKNOWN)
+          ctx.logger.warn('grpc handler failed', { method, error: answer.details });
+        callback(answer);
       },
     );
   };
@@ -102,7 +114,7 @@ export function unary<Req extends object>(
 export function refuse(
   kind: { requestStream: boolean; responseStream: boolean },
   statusObject: GrpcStatus,
-): (call: ServerSurfaceCall, callback?: (err: GrpcStatus) => void) => void {
+): (call: AnyServerCall, callback?: (err: GrpcStatus) => void) => void {
   return (call, callback) => {
     if (!kind.responseStream && callback) callback(statusObject);
     else call.emit('error', statusObject);

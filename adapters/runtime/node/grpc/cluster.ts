@@ -22,23 +22,45 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
     MemberList: unary<object>(ctx, 'Cluster/MemberList', async (_req, signal) =>
       membersReply(await node.memberList({ signal })),
     ),
-    MemberAdd: unary<{ peerURLs?: string[]; isLearner?: boolean }>(ctx, 'Cluster/MemberAdd', async (req, signal) => {
-      const r = await node.memberAdd({ peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner }, { signal });
-      return { header: wire.header(r.header), member: wire.member(r.member), members: wire.members(r.members) };
-    }),
+    MemberAdd: unary<{ peerURLs?: string[]; isLearner?: boolean }>(
+      ctx,
+      'Cluster/MemberAdd',
+      async (req, signal) => {
+        const r = await node.memberAdd(
+          { peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner },
+          { signal },
+        );
+        return {
+          header: wire.header(r.header),
+          member: wire.member(r.member),
+          members: wire.members(r.members),
+        };
+      },
+    ),
     MemberRemove: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberRemove', async (req, signal) =>
       membersReply(await node.memberRemove({ ID: wire.big(req.ID) }, { signal })),
     ),
     MemberPromote: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberPromote', async (req, signal) =>
       membersReply(await node.memberPromote({ ID: wire.big(req.ID) }, { signal })),
     ),
-    MemberUpdate: unary<{ ID?: wire.Int64; peerURLs?: string[] }>(ctx, 'Cluster/MemberUpdate', async (req, signal) => {
-      if (typeof updater.memberUpdate !== 'function') {
-        throw { code: status.UNIMPLEMENTED, details: 'edgecd: MemberUpdate (changing peer URLs) is not supported yet' };
-      }
-      return membersReply(
-        await updater.memberUpdate.call(node, { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] }, { signal }),
-      );
-    }),
+    MemberUpdate: unary<{ ID?: wire.Int64; peerURLs?: string[] }>(
+      ctx,
+      'Cluster/MemberUpdate',
+      async (req, signal) => {
+        if (typeof updater.memberUpdate !== 'function') {
+          throw {
+            code: status.UNIMPLEMENTED,
+            details: 'edgecd: MemberUpdate (changing peer URLs) is not supported yet',
+          };
+        }
+        return membersReply(
+          await updater.memberUpdate.call(
+            node,
+            { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] },
+            { signal },
+          ),
+        );
+      },
+    ),
   };
 }

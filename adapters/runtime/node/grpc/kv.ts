@@ -33,7 +33,10 @@ export function kvService(ctx: CallContext): UntypedServiceImplementation {
       ctx,
       'KV/Compact',
       async (req, signal) => {
-        const r = await node.compact({ revision: wire.num(req.revision), physical: !!req.physical }, { signal });
+        const r = await node.compact(
+          { revision: wire.num(req.revision), physical: !!req.physical },
+          { signal },
+        );
         return { header: wire.header(r.header) };
       },
       { write: true },

@@ -13,7 +13,12 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
       'Lease/LeaseGrant',
       async (req, signal) => {
         const r = await node.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, { signal });
-        return { header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL), error: r.error || undefined };
+        return {
+          header: wire.header(r.header),
+          ID: wire.i64(r.ID),
+          TTL: wire.i64(r.TTL),
+          error: r.error || undefined,
+        };
       },
       { write: true },
     ),
@@ -39,16 +44,20 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
       },
       (r) => ({ header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL) }),
     ),
-    LeaseTimeToLive: unary<{ ID?: wire.Int64; keys?: boolean }>(ctx, 'Lease/LeaseTimeToLive', async (req, signal) => {
-      const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, { signal });
-      return {
-        header: wire.header(r.header),
-        ID: wire.i64(r.ID),
-        TTL: wire.i64(r.TTL),
-        grantedTTL: wire.i64(r.grantedTTL),
-        keys: r.keys.length > 0 ? [...r.keys] : undefined,
-      };
-    }),
+    LeaseTimeToLive: unary<{ ID?: wire.Int64; keys?: boolean }>(
+      ctx,
+      'Lease/LeaseTimeToLive',
+      async (req, signal) => {
+        const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, { signal });
+        return {
+          header: wire.header(r.header),
+          ID: wire.i64(r.ID),
+          TTL: wire.i64(r.TTL),
+          grantedTTL: wire.i64(r.grantedTTL),
+          keys: r.keys.length > 0 ? [...r.keys] : undefined,
+        };
+      },
+    ),
     LeaseLeases: unary<object>(ctx, 'Lease/LeaseLeases', async (_req, signal) => {
       const r = await node.leaseLeases({ signal });
       return {

@@ -34,7 +34,10 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
     // `endpoint health` asks for it after its health read.
     Alarm: unary<{ action?: number }>(ctx, 'Maintenance/Alarm', async (req) => {
       if ((req.action ?? ALARM_GET) !== ALARM_GET) {
-        throw { code: status.UNIMPLEMENTED, details: 'edgecd: alarms cannot be activated or deactivated yet' };
+        throw {
+          code: status.UNIMPLEMENTED,
+          details: 'edgecd: alarms cannot be activated or deactivated yet',
+        };
       }
       return { header: await currentHeader() };
     }),

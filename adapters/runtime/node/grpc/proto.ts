@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { type Options, loadSync } from '@grpc/proto-loader';
+import { loadSync, type Options } from '@grpc/proto-loader';
 
 export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
 

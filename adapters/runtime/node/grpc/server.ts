@@ -160,7 +160,11 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
  * Wraps each method's request decoder to note requests whose encoded size is over max-request-bytes; write handlers
  * refuse them with `etcdserver: request is too large`, as etcd does when proposing.
  */
-function measureRequests(definition: ServiceDefinition, limit: number, oversized: WeakSet<object>): ServiceDefinition {
+function measureRequests(
+  definition: ServiceDefinition,
+  limit: number,
+  oversized: WeakSet<object>,
+): ServiceDefinition {
   const out: Record<string, MethodDefinition<object, unknown>> = {};
   for (const [method, def] of Object.entries(definition) as [string, MethodDefinition<object, unknown>][]) {
     const decode = def.requestDeserialize;
