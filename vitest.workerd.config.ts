@@ -4,6 +4,10 @@
 //                      with test/workerd/worker.ts as the Worker and its SQLite-backed Durable Object.
 //   workerd-miniflare  test/workerd/**/*.test.ts run in Node and drive workerd through Miniflare's API (e.g. to
 //                      restart the runtime on the same persisted storage).
+//   workerd-edge       test/workerd/edge/**/*.spec.ts run INSIDE workerd with the real edgecd Worker
+//                      (adapters/runtime/cloudflare/worker.ts, bindings from wrangler.toml): the fetch transport's
+//                      conformance, a 3-member Durable Object cluster, the gateway through the Worker.
+//   cloudflare-wrangler test/cloudflare/**/*.spec.ts run in Node against `wrangler dev --local` over real HTTP.
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
@@ -27,8 +31,37 @@ export default defineConfig({
         test: {
           name: 'workerd',
           include: ['test/workerd/**/*.spec.ts'],
+          exclude: ['test/workerd/edge/**'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            main: './test/workerd/edge/worker.ts',
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              durableObjects: {
+                EDGECD_MEMBER: { className: 'EdgecdMember', useSQLite: true },
+                TRANSPORT_TEST: { className: 'TransportTestObject', useSQLite: true },
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-edge',
+          include: ['test/workerd/edge/**/*.spec.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'cloudflare-wrangler',
+          include: ['test/cloudflare/**/*.spec.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
         },
       },
       {
