@@ -1,0 +1,714 @@
+/// <reference lib="dom" />
+// The demo page: starts three edgecd members, each in its own module Web Worker, wires them to one InPageHub
+// (the in-page network with faults), shows their state, animates their messages, and offers fault controls and
+// a client panel that speaks etcd's JSON gateway. See demo/README.md.
+
+import { InPageHub, type WireMessage } from '../../adapters/transport/in-page/index.ts';
+import type { Clock, TimerHandle } from '../../src/env.ts';
+import { FaultModel } from '../../src/sim/fault-model.ts';
+import { Rng } from '../../src/sim/rng.ts';
+import { startAttach } from './attach.ts';
+import { startClient } from './client.ts';
+import type { FromWorker, MemberState, ToWorker } from './protocol.ts';
+import { startReplay } from './replay.ts';
+import { $, el, termColor } from './ui.ts';
+
+const IDS = [1, 2, 3] as const;
+const TICK_MS = 100;
+const ELECTION_MS = 1000;
+const POS: Record<number, { x: number; y: number }> = {
+  1: { x: 380, y: 42 },
+  2: { x: 150, y: 168 },
+  3: { x: 610, y: 168 },
+};
+const GROUP_COLORS = ['transparent', '#f59e0b', '#a855f7'];
+
+const realClock: Clock = {
+  now: () => performance.now(),
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    const t = setTimeout(callback, delayMs);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+const faults = new FaultModel(new Rng(Date.now() & 0x7fffffff), { minDelayMs: 4, maxDelayMs: 40 });
+const hub = new InPageHub(faults, realClock);
+
+type HttpListener = {
+  onHead?(status: number, contentType: string): void;
+  onChunk(text: string): void;
+  onEnd(error?: string): void;
+};
+
+interface Member {
+  readonly id: number;
+  worker?: Worker;
+  up: boolean;
+  starting: boolean;
+  state?: MemberState;
+  recoveredLastIndex?: number;
+  group: number;
+  card: HTMLElement;
+}
+
+export interface Cluster {
+  members: Map<number, Member>;
+  /** The member a request goes to: `via` or, for auto, the leader (else any live member). */
+  pick(via: string): Member | undefined;
+  http(member: Member, path: string, body: string, listener: HttpListener): () => void;
+  log(kind: 'election' | 'commit' | 'fault' | 'client' | 'info', text: string): void;
+}
+
+const members = new Map<number, Member>();
+const httpListeners = new Map<number, HttpListener>();
+let nextReqId = 1;
+const startedAt = performance.now();
+
+// ---------------------------------------------------------------- timeline
+
+function log(kind: 'election' | 'commit' | 'fault' | 'client' | 'info', text: string): void {
+  const list = $('#timeline-list');
+  const secs = ((performance.now() - startedAt) / 1000).toFixed(1);
+  list.prepend(el('li', { class: `ev-${kind}`, 'data-kind': kind }, [el('time', {}, [`${secs}s`]), text]));
+  while (list.children.length > 300) list.lastElementChild?.remove();
+}
+
+// ---------------------------------------------------------------- members
+
+function buildCard(id: number): HTMLElement {
+  const card = el('section', { class: 'member', 'data-node-id': String(id), 'data-role': 'down' }, [
+    el('header', {}, [
+      el('b', { class: 'name' }, [`n${id}`]),
+      el('span', { class: 'role' }, ['starting']),
+      el('span', { class: 'term' }),
+      el('span', { class: 'vote' }),
+    ]),
+    el('div', { class: 'stats' }),
+    el('div', { class: 'log', 'aria-label': `log of n${id}` }),
+    el('h3', {}, ['Keyspace']),
+    el('ul', { class: 'keyspace' }),
+    el('h3', {}, ['Leases']),
+    el('ul', { class: 'leases' }),
+    el('footer', {}, [
+      el('button', { class: 'kill', title: 'Terminate the worker (a crash)' }, ['Kill']),
+      el('button', { class: 'isolate', title: 'Cut it off from the others' }, ['Isolate']),
+      el('span', { class: 'recovered muted' }),
+    ]),
+  ]);
+  card.querySelector('.kill')!.addEventListener('click', () => {
+    const m = members.get(id)!;
+    if (m.up || m.starting) kill(m);
+    else start(m);
+  });
+  card.querySelector('.isolate')!.addEventListener('click', () => {
+    const m = members.get(id)!;
+    if (isAlone(m)) joinGroup(m, 0);
+    else joinGroup(m, freeGroup());
+  });
+  return card;
+}
+
+function start(m: Member): void {
+  m.starting = true;
+  const worker = new Worker(new URL('./member.worker.ts', import.meta.url), { type: 'module' });
+  m.worker = worker;
+  const channel = new MessageChannel();
+  hub.attach(BigInt(m.id), channel.port1);
+  worker.addEventListener('message', (e: MessageEvent<FromWorker>) => onWorkerMessage(m, worker, e.data));
+  worker.addEventListener('error', (e) => log('fault', `n${m.id} worker error: ${e.message}`));
+  const msg: ToWorker = {
+    kind: 'init',
+    config: {
+      id: m.id,
+      name: `n${m.id}`,
+      dbName: `edgecd-demo-n${m.id}`,
+      members: IDS.map((id) => ({ id, name: `n${id}` })),
+      tickMs: TICK_MS,
+      electionTimeoutMs: ELECTION_MS,
+      paused: hub.paused,
+    },
+    port: channel.port2,
+  };
+  worker.postMessage(msg, [channel.port2]);
+  render(m);
+}
+
+function kill(m: Member): void {
+  m.worker?.terminate();
+  m.worker = undefined;
+  m.up = false;
+  m.starting = false;
+  hub.detach(BigInt(m.id));
+  for (const [reqId, l] of [...httpListeners]) {
+    if ((l as HttpListener & { member?: number }).member === m.id) {
+      httpListeners.delete(reqId);
+      l.onEnd('member killed');
+    }
+  }
+  log('fault', `n${m.id} killed (worker terminated)`);
+  render(m);
+  updateVia();
+}
+
+function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
+  if (m.worker !== worker) return;
+  switch (msg.kind) {
+    case 'ready':
+      m.up = true;
+      m.starting = false;
+      m.recoveredLastIndex = msg.recovered.lastIndex;
+      log(
+        'info',
+        msg.recovered.lastIndex > 0
+          ? `n${m.id} started: recovered ${msg.recovered.lastIndex} log entries (term ${msg.recovered.term}) from IndexedDB`
+          : `n${m.id} started with an empty IndexedDB`,
+      );
+      updateVia();
+      break;
+    case 'state':
+      observe(m, msg.state);
+      m.state = msg.state;
+      render(m);
+      break;
+    case 'http-head':
+      httpListeners.get(msg.reqId)?.onHead?.(msg.status, msg.contentType);
+      break;
+    case 'http-chunk':
+      httpListeners.get(msg.reqId)?.onChunk(msg.text);
+      break;
+    case 'http-end': {
+      const l = httpListeners.get(msg.reqId);
+      httpListeners.delete(msg.reqId);
+      l?.onEnd(msg.error);
+      break;
+    }
+    case 'error':
+      log('fault', `n${m.id} failed: ${msg.message.split('\n')[0]}`);
+      break;
+    case 'closed':
+      break;
+  }
+}
+
+/** Timeline entries from state changes: elections, leader commits. */
+function observe(m: Member, next: MemberState): void {
+  const prev = m.state;
+  if (next.role === 'leader' && (prev?.role !== 'leader' || prev.term !== next.term)) {
+    log('election', `n${m.id} elected leader for term ${next.term}`);
+  } else if (next.role === 'candidate' && prev?.role !== 'candidate') {
+    log('election', `n${m.id} campaigns in term ${next.term}`);
+  }
+  if (next.role === 'leader' && prev && next.commit > prev.commit && prev.role === 'leader') {
+    const last = next.log.find((e) => e.index === next.commit);
+    log('commit', `commit → ${next.commit}${last ? ` (${last.label})` : ''} by n${m.id}`);
+  }
+}
+
+function render(m: Member): void {
+  const card = m.card;
+  const s = m.state;
+  const role = m.up && s ? s.role : m.starting ? 'starting' : 'down';
+  const dataRole = role === 'preCandidate' ? 'candidate' : role === 'starting' ? 'down' : role;
+  card.dataset.role = dataRole;
+  card.dataset.up = String(m.up);
+  card.querySelector('.role')!.textContent = role === 'preCandidate' ? 'pre-candidate' : role;
+  card.querySelector('.kill')!.textContent = m.up || m.starting ? 'Kill' : 'Restart';
+  card.querySelector('.isolate')!.textContent = isAlone(m) ? 'Rejoin' : 'Isolate';
+  card.style.setProperty('--group', GROUP_COLORS[m.group] ?? '#64748b');
+  card.dataset.group = String(m.group);
+  if (m.recoveredLastIndex !== undefined) {
+    card.dataset.recoveredLastIndex = String(m.recoveredLastIndex);
+    card.querySelector('.recovered')!.textContent =
+      m.recoveredLastIndex > 0
+        ? `recovered ${m.recoveredLastIndex} entries from IndexedDB`
+        : 'fresh IndexedDB';
+  }
+  if (!s) return;
+  card.dataset.term = String(s.term);
+  card.dataset.commit = String(s.commit);
+  card.dataset.applied = String(s.applied);
+  card.dataset.lastIndex = String(s.lastIndex);
+  card.dataset.stable = String(s.stable);
+  card.dataset.revision = String(s.revision);
+  card.querySelector('.term')!.textContent = `term ${s.term}`;
+  card.querySelector('.vote')!.textContent = s.vote ? `voted n${s.vote}` : 'no vote';
+  card.querySelector('.stats')!.textContent =
+    `log ${s.firstIndex}…${s.lastIndex} · commit ${s.commit} · applied ${s.applied} · rev ${s.revision}` +
+    (s.leader ? ` · leader n${s.leader}` : ' · no leader');
+
+  const logEl = card.querySelector('.log')!;
+  logEl.replaceChildren(
+    ...s.log.map((e) =>
+      el(
+        'span',
+        {
+          class: `entry${e.index <= s.commit ? ' committed' : ''}${e.index <= s.applied ? ' applied' : ''}${e.index > s.stable ? ' unstable' : ''}`,
+          style: `--term:${termColor(e.term)}`,
+          title: `#${e.index} term ${e.term}: ${e.label}${e.index === s.commit ? ' (commit)' : ''}${e.index === s.applied ? ' (applied)' : ''}`,
+          'data-index': String(e.index),
+        },
+        [el('i', {}, [String(e.index)]), el('em', {}, [e.label])],
+      ),
+    ),
+  );
+  const commitBox = logEl.querySelector(`[data-index="${s.commit}"]`);
+  commitBox?.classList.add('commit-mark');
+  const appliedBox = logEl.querySelector(`[data-index="${s.applied}"]`);
+  appliedBox?.classList.add('applied-mark');
+  logEl.scrollLeft = logEl.scrollWidth;
+
+  const keys = card.querySelector('.keyspace')!;
+  keys.replaceChildren(
+    ...(s.keys.length === 0
+      ? [el('li', { class: 'muted' }, ['(empty)'])]
+      : s.keys.map((k) =>
+          el('li', { 'data-key': k.key }, [
+            el('code', {}, [k.key]),
+            '=',
+            el('span', { class: 'value' }, [k.value]),
+            el('small', {}, [` v${k.version} @${k.modRevision}${k.lease ? ` lease ${k.lease}` : ''}`]),
+          ]),
+        )),
+    ...(s.keyCount > s.keys.length
+      ? [el('li', { class: 'muted' }, [`… ${s.keyCount - s.keys.length} more`])]
+      : []),
+  );
+  const leases = card.querySelector('.leases')!;
+  leases.replaceChildren(
+    ...(s.leases.length === 0
+      ? [el('li', { class: 'muted' }, ['(none)'])]
+      : s.leases.map((l) =>
+          el('li', { 'data-lease': l.id }, [
+            el('code', {}, [l.id]),
+            ` TTL ${l.ttl}s · ${l.remaining >= 0 ? `${l.remaining}s left` : 'expired'} · ${l.keys} keys`,
+          ]),
+        )),
+  );
+}
+
+// ---------------------------------------------------------------- topology: groups, cuts, slow links
+
+type LinkState = 'ok' | 'cut' | 'slow';
+const linkStates = new Map<string, LinkState>();
+const SLOW_MS = 400;
+
+function linkKey(a: number, b: number): string {
+  return a < b ? `${a}-${b}` : `${b}-${a}`;
+}
+
+function isAlone(m: Member): boolean {
+  return m.group !== 0 && [...members.values()].every((o) => o === m || o.group !== m.group);
+}
+
+function freeGroup(): number {
+  for (let g = 1; g < 3; g++) if ([...members.values()].every((o) => o.group !== g)) return g;
+  return 2;
+}
+
+function joinGroup(m: Member, group: number): void {
+  m.group = group;
+  applyTopology();
+  const groups = describeGroups();
+  log('fault', groups ? `partition ${groups}` : 'partition healed');
+  for (const x of members.values()) render(x);
+}
+
+function describeGroups(): string | undefined {
+  const byGroup = new Map<number, number[]>();
+  for (const m of members.values()) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m.id]);
+  if (byGroup.size < 2) return undefined;
+  return [...byGroup.values()].map((ids) => `{${ids.map((i) => `n${i}`).join(',')}}`).join(' | ');
+}
+
+function applyTopology(): void {
+  faults.heal();
+  const byGroup = new Map<number, bigint[]>();
+  for (const m of members.values()) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), BigInt(m.id)]);
+  if (byGroup.size > 1) faults.partition([...byGroup.values()]);
+  for (const [key, state] of linkStates) {
+    const [a, b] = key.split('-').map((x) => BigInt(x));
+    if (state === 'cut') {
+      faults.cut(a, b);
+      faults.cut(b, a);
+    } else if (state === 'slow') {
+      faults.slowLink(a, b, SLOW_MS);
+      faults.slowLink(b, a, SLOW_MS);
+    }
+  }
+  drawLinks();
+}
+
+function cycleLink(a: number, b: number): void {
+  const key = linkKey(a, b);
+  const next: LinkState = { ok: 'cut', cut: 'slow', slow: 'ok' }[linkStates.get(key) ?? 'ok'] as LinkState;
+  if (next === 'ok') linkStates.delete(key);
+  else linkStates.set(key, next);
+  applyTopology();
+  log(
+    'fault',
+    next === 'cut'
+      ? `link n${a}–n${b} cut`
+      : next === 'slow'
+        ? `link n${a}–n${b} slowed by ${SLOW_MS} ms`
+        : `link n${a}–n${b} restored`,
+  );
+}
+
+function healAll(): void {
+  linkStates.clear();
+  for (const m of members.values()) m.group = 0;
+  applyTopology();
+  for (const m of members.values()) render(m);
+  log('fault', 'network healed: no partitions, cuts or slow links');
+}
+
+// ---------------------------------------------------------------- the network picture
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function drawLinks(): void {
+  const g = $('#links');
+  g.replaceChildren();
+  for (const [a, b] of [
+    [1, 2],
+    [1, 3],
+    [2, 3],
+  ] as const) {
+    const state = linkStates.get(linkKey(a, b)) ?? 'ok';
+    const blocked = !faults.canReach(BigInt(a), BigInt(b));
+    const p = POS[a];
+    const q = POS[b];
+    const link = svg('g', {
+      class: `link link-${state}${blocked ? ' blocked' : ''}`,
+      'data-link': linkKey(a, b),
+    });
+    link.append(
+      svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: 'wire' }),
+      svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: 'hit' }),
+      svg(
+        'text',
+        { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 - 6, class: 'link-label' },
+        state === 'cut' ? '✂ cut' : state === 'slow' ? `+${SLOW_MS} ms` : blocked ? 'partitioned' : '',
+      ),
+    );
+    link.addEventListener('click', () => cycleLink(a, b));
+    g.append(link);
+  }
+}
+
+/** Member circles are made once and updated each frame (so pointer events and tests see stable elements). */
+const netNodes = new Map<number, SVGElement>();
+function drawNodes(): void {
+  const g = $('#nodes');
+  for (const m of members.values()) {
+    let node = netNodes.get(m.id);
+    if (!node) {
+      node = svg('g', { 'data-net-node': m.id });
+      node.append(
+        svg('circle', { r: 34, class: 'halo' }),
+        svg('circle', { r: 27, class: 'body' }),
+        svg('text', { y: -3, class: 'node-name' }, `n${m.id}`),
+        svg('text', { y: 13, class: 'node-role' }),
+      );
+      node.addEventListener('pointerdown', (e) => beginDrag(m, e as PointerEvent));
+      g.append(node);
+      netNodes.set(m.id, node);
+    }
+    const p = dragging?.id === m.id ? dragging.at : POS[m.id];
+    const role = m.up && m.state ? m.state.role : 'down';
+    node.setAttribute('class', `net-node role-${role}`);
+    node.setAttribute('transform', `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})`);
+    node.querySelector('.halo')!.setAttribute('fill', GROUP_COLORS[m.group] ?? '#64748b');
+    const label = role === 'preCandidate' ? 'pre-cand.' : role;
+    const roleText = node.querySelector('.node-role')!;
+    if (roleText.textContent !== label) roleText.textContent = label;
+  }
+}
+
+let dragging: { id: number; at: { x: number; y: number }; moved: boolean } | undefined;
+
+function svgPoint(e: PointerEvent): { x: number; y: number } {
+  const s = $('#net') as unknown as SVGSVGElement;
+  const m = s.getScreenCTM();
+  if (!m) return { x: 0, y: 0 };
+  const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(m.inverse());
+  return { x: p.x, y: p.y };
+}
+
+function beginDrag(m: Member, e: PointerEvent): void {
+  e.preventDefault();
+  dragging = { id: m.id, at: { ...POS[m.id] }, moved: false };
+  const move = (ev: PointerEvent) => {
+    if (!dragging) return;
+    dragging.at = svgPoint(ev);
+    dragging.moved = Math.hypot(dragging.at.x - POS[m.id].x, dragging.at.y - POS[m.id].y) > 25;
+  };
+  const up = () => {
+    window.removeEventListener('pointermove', move);
+    window.removeEventListener('pointerup', up);
+    const d = dragging;
+    dragging = undefined;
+    if (!d?.moved) return;
+    const target = [...members.values()].find(
+      (o) => o.id !== m.id && Math.hypot(POS[o.id].x - d.at.x, POS[o.id].y - d.at.y) < 80,
+    );
+    if (target) joinGroup(m, target.group);
+    else if (!isAlone(m)) joinGroup(m, freeGroup());
+  };
+  window.addEventListener('pointermove', move);
+  window.addEventListener('pointerup', up);
+}
+
+const MSG_CLASS: Record<string, string> = {
+  MsgApp: 'append',
+  MsgAppResp: 'append',
+  MsgHeartbeat: 'heartbeat',
+  MsgHeartbeatResp: 'heartbeat',
+  MsgVote: 'vote',
+  MsgVoteResp: 'vote',
+  MsgPreVote: 'vote',
+  MsgPreVoteResp: 'vote',
+  MsgSnap: 'snapshot',
+  MsgSnapResp: 'snapshot',
+};
+
+function msgLabel(w: WireMessage): string {
+  const t = w.type.replace(/^Msg/, '');
+  const short: Record<string, string> = {
+    App: w.entries > 0 ? `append ${w.entries}` : 'append',
+    AppResp: w.reject ? 'append ✗' : 'append ✓',
+    Heartbeat: 'heartbeat',
+    HeartbeatResp: 'hb ✓',
+    Vote: 'vote?',
+    VoteResp: w.reject ? 'vote ✗' : 'vote ✓',
+    PreVote: 'pre-vote?',
+    PreVoteResp: w.reject ? 'pre-vote ✗' : 'pre-vote ✓',
+    Snap: 'snapshot',
+    SnapResp: 'snap ✓',
+  };
+  return short[t] ?? t;
+}
+
+const drops: { w: WireMessage; at: number }[] = [];
+hub.onEvent((e) => {
+  if (e.kind === 'dropped' && e.reason !== 'down') drops.push({ w: e.message, at: performance.now() });
+  if (drops.length > 30) drops.shift();
+});
+
+function animate(): void {
+  const g = $('#msgs');
+  g.replaceChildren();
+  const now = hub.clock.now();
+  const inflight = hub.inFlight();
+  const shown = inflight.slice(-40);
+  for (const w of shown) {
+    const p = POS[Number(w.from)];
+    const q = POS[Number(w.to)];
+    if (!p || !q) continue;
+    const span = Math.max(1, w.dueAt - w.sentAt);
+    const f = Math.min(1, Math.max(0, (now - w.sentAt) / span));
+    // Offset each direction to one side of the wire so requests and replies do not overlap.
+    const nx = -(q.y - p.y);
+    const ny = q.x - p.x;
+    const len = Math.hypot(nx, ny) || 1;
+    const x = p.x + (q.x - p.x) * f + (nx / len) * 7;
+    const y = p.y + (q.y - p.y) * f + (ny / len) * 7;
+    const cls = MSG_CLASS[w.type] ?? 'other';
+    const dot = svg('g', {
+      class: `msg msg-${cls}`,
+      transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`,
+    });
+    dot.append(svg('circle', { r: 5 }), svg('text', { x: 8, y: 4 }, msgLabel(w)));
+    g.append(dot);
+  }
+  const t = performance.now();
+  for (const d of drops) {
+    const age = t - d.at;
+    if (age > 700) continue;
+    const p = POS[Number(d.w.from)];
+    const q = POS[Number(d.w.to)];
+    if (!p || !q) continue;
+    const x = p.x + (q.x - p.x) * 0.3;
+    const y = p.y + (q.y - p.y) * 0.3;
+    const mark = svg(
+      'text',
+      { x, y, class: 'drop', opacity: (1 - age / 700).toFixed(2) },
+      `✕ ${msgLabel(d.w)}`,
+    );
+    g.append(mark);
+  }
+  drawNodes();
+  $('#inflight').textContent = inflight.length
+    ? `${inflight.length} in flight · next: ${inflight[0].type} n${inflight[0].from}→n${inflight[0].to}`
+    : 'nothing in flight';
+  requestAnimationFrame(animate);
+}
+
+// ---------------------------------------------------------------- clock: pause and step
+
+function setPaused(paused: boolean): void {
+  if (paused === hub.paused) return;
+  if (paused) hub.pause();
+  else hub.resume();
+  for (const m of members.values())
+    m.worker?.postMessage({ kind: paused ? 'pause' : 'resume' } satisfies ToWorker);
+  $('#pause').innerHTML = paused ? 'Resume <kbd>space</kbd>' : 'Pause <kbd>space</kbd>';
+  $('#clock-state').textContent = paused ? 'PAUSED · n or → steps' : 'running';
+  document.body.classList.toggle('paused', paused);
+  log('info', paused ? 'clock paused' : 'clock resumed');
+}
+
+function step(): void {
+  if (!hub.paused) setPaused(true);
+  const w = hub.step();
+  if (w) {
+    log('info', `step: ${w.type} n${w.from} → n${w.to}`);
+    return;
+  }
+  hub.clock.advance(TICK_MS);
+  for (const m of members.values())
+    m.worker?.postMessage({ kind: 'advance', ms: TICK_MS } satisfies ToWorker);
+  log('info', `step: no message in flight, time +${TICK_MS} ms (one tick)`);
+}
+
+// ---------------------------------------------------------------- reset
+
+async function resetData(): Promise<void> {
+  for (const m of members.values()) {
+    m.worker?.terminate();
+    m.worker = undefined;
+    m.up = false;
+    m.state = undefined;
+    m.recoveredLastIndex = undefined;
+    hub.detach(BigInt(m.id));
+  }
+  await Promise.all(
+    IDS.map(
+      (id) =>
+        new Promise<void>((resolve) => {
+          const req = indexedDB.deleteDatabase(`edgecd-demo-n${id}`);
+          req.onsuccess = req.onerror = req.onblocked = () => resolve();
+        }),
+    ),
+  );
+  log('fault', 'all members stopped and their IndexedDB databases deleted');
+  for (const m of members.values()) start(m);
+}
+
+// ---------------------------------------------------------------- requests to members
+
+function http(member: Member, path: string, body: string, listener: HttpListener): () => void {
+  const reqId = nextReqId++;
+  if (!member.worker || !member.up) {
+    queueMicrotask(() => listener.onEnd(`n${member.id} is down`));
+    return () => {};
+  }
+  httpListeners.set(reqId, Object.assign(listener, { member: member.id }));
+  member.worker.postMessage({ kind: 'http', reqId, path, body } satisfies ToWorker);
+  return () => {
+    member.worker?.postMessage({ kind: 'http-cancel', reqId } satisfies ToWorker);
+  };
+}
+
+function pick(via: string): Member | undefined {
+  if (via !== 'auto') return members.get(Number(via));
+  const live = [...members.values()].filter((m) => m.up);
+  return live.find((m) => m.state?.role === 'leader') ?? live[0];
+}
+
+function updateVia(): void {
+  const select = $('#via') as HTMLSelectElement;
+  const current = select.value;
+  select.replaceChildren(
+    el('option', { value: 'auto' }, ['leader (auto)']),
+    ...[...members.values()].map((m) =>
+      el('option', { value: String(m.id) }, [`n${m.id}${m.up ? '' : ' (down)'}`]),
+    ),
+  );
+  select.value = current || 'auto';
+}
+
+// ---------------------------------------------------------------- tabs and keys
+
+function showTab(name: string): void {
+  for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
+    b.classList.toggle('active', b.dataset.tab === name);
+  for (const p of Array.from(document.querySelectorAll<HTMLElement>('.panel')))
+    p.classList.toggle('active', p.id === `panel-${name}`);
+  document.body.dataset.tab = name;
+}
+
+function activeTab(): string {
+  return document.body.dataset.tab ?? 'client';
+}
+
+// ---------------------------------------------------------------- boot
+
+function boot(): void {
+  for (const id of IDS) {
+    const card = buildCard(id);
+    $('#members').append(card);
+    members.set(id, { id, up: false, starting: false, group: 0, card });
+  }
+  drawLinks();
+  $('#pause').addEventListener('click', () => setPaused(!hub.paused));
+  $('#step').addEventListener('click', step);
+  $('#heal').addEventListener('click', healAll);
+  $('#reset').addEventListener('click', () => void resetData());
+  const drop = $('#drop') as HTMLInputElement;
+  drop.addEventListener('input', () => {
+    faults.setRates({ dropRate: Number(drop.value) / 100 });
+    $('#drop-out').textContent = `${drop.value}%`;
+  });
+  drop.addEventListener('change', () => log('fault', `drop rate ${drop.value}%`));
+  const latency = $('#latency') as HTMLInputElement;
+  latency.addEventListener('input', () => {
+    const max = Number(latency.value);
+    faults.setRates({ minDelayMs: Math.min(4, max), maxDelayMs: max });
+    $('#latency-out').textContent = `≤${max} ms`;
+  });
+  latency.addEventListener('change', () => log('fault', `latency up to ${latency.value} ms`));
+  for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
+    b.addEventListener('click', () => showTab(b.dataset.tab!));
+
+  const cluster: Cluster = { members, pick, http, log };
+  startClient(cluster);
+  const replay = startReplay();
+  startAttach();
+
+  window.addEventListener('keydown', (e) => {
+    const t = e.target as HTMLElement;
+    if (t.closest('input, select, textarea') || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === ' ') {
+      e.preventDefault();
+      if (activeTab() === 'replay') replay.togglePlay();
+      else setPaused(!hub.paused);
+    } else if (e.key === 'n' || e.key === 'ArrowRight') {
+      e.preventDefault();
+      if (activeTab() === 'replay') replay.next();
+      else step();
+    } else if (e.key === 'ArrowLeft' && activeTab() === 'replay') {
+      replay.prev();
+    } else if (e.key === 'h') {
+      healAll();
+    }
+  });
+
+  const seed = new URLSearchParams(location.search).get('seed');
+  if (seed !== null) {
+    showTab('replay');
+    replay.load(Number(seed));
+  }
+  for (const m of members.values()) start(m);
+  updateVia();
+  requestAnimationFrame(animate);
+  (globalThis as { edgecdDemo?: unknown }).edgecdDemo = { hub, faults, members };
+}
+
+boot();

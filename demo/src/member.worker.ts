@@ -1,0 +1,291 @@
+/// <reference lib="dom" />
+// One edgecd member in its own module Web Worker: the real core (createNode) persisted to IndexedDB (one
+// database per member), talking Raft over an InPageTransport to the page's hub, and serving etcd's JSON gateway
+// (createGateway) to the page's client panel. It reports its state (role, term, vote, log, keyspace, leases) to
+// the page after each change, at most every REPORT_MS.
+
+import { IndexedDbStorage } from '../../adapters/storage/indexeddb/index.ts';
+import { InPageTransport, PausableClock } from '../../adapters/transport/in-page/index.ts';
+import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
+import type { Clock, TimerHandle } from '../../src/env.ts';
+import { decodeConfChange } from '../../src/raft/confchange.ts';
+import type { Entry } from '../../src/raft/types.ts';
+import { createNode, type EdgeNode } from '../../src/server/node.ts';
+import { decodeProposal } from '../../src/server/ops.ts';
+import type { Replica } from '../../src/server/replica.ts';
+import {
+  type FromWorker,
+  KEY_VIEW_LIMIT,
+  type KeyView,
+  LOG_VIEW_ENTRIES,
+  type LogEntryView,
+  type MemberConfig,
+  type MemberState,
+  type ToWorker,
+} from './protocol.ts';
+
+/** The worker's global scope, typed as far as this file needs it (the program's lib is DOM, not WebWorker). */
+const scope = self as unknown as {
+  postMessage(message: FromWorker): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<ToWorker>) => void): void;
+};
+
+const REPORT_MS = 60;
+
+const realClock: Clock = {
+  now: () => Date.now(),
+  setTimer(delayMs: number, callback: () => void): TimerHandle {
+    const t = setTimeout(callback, delayMs);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
+let clock: PausableClock | undefined;
+let node: EdgeNode | undefined;
+let gateway: FetchHandler | undefined;
+let replica: Replica | undefined;
+let memberId = 0;
+const requests = new Map<number, AbortController>();
+const labels = new Map<string, string>();
+const decoder = new TextDecoder();
+
+function post(message: FromWorker): void {
+  scope.postMessage(message);
+}
+
+scope.addEventListener('message', (event) => {
+  const msg = event.data;
+  switch (msg.kind) {
+    case 'init':
+      start(msg.config, msg.port).catch((err: unknown) => {
+        post({ kind: 'error', id: msg.config.id, message: String((err as Error)?.stack ?? err) });
+      });
+      break;
+    case 'pause':
+      clock?.pause();
+      break;
+    case 'resume':
+      clock?.resume();
+      break;
+    case 'advance':
+      clock?.advance(msg.ms);
+      break;
+    case 'http':
+      void serveHttp(msg.reqId, msg.path, msg.body);
+      break;
+    case 'http-cancel':
+      requests.get(msg.reqId)?.abort();
+      break;
+    case 'close':
+      void (async () => {
+        await node?.close().catch(() => {});
+        post({ kind: 'closed', id: memberId });
+      })();
+      break;
+  }
+});
+
+async function start(config: MemberConfig, port: MessagePort): Promise<void> {
+  memberId = config.id;
+  clock = new PausableClock(realClock, config.paused);
+  const storage = new IndexedDbStorage(config.dbName);
+  const transport = new InPageTransport(BigInt(config.id), port);
+  // What IndexedDB holds before the member starts (createNode loads it again; bootstrap entries of a fresh
+  // cluster exist only in memory until the first write).
+  const held = await storage.load();
+  const recovered = {
+    lastIndex: held.entries.at(-1)?.index ?? held.snapshot?.metadata.index ?? 0,
+    term: held.hardState.term,
+    commit: held.hardState.commit,
+    hasSnapshot: held.snapshot !== undefined,
+  };
+  node = await createNode({
+    id: BigInt(config.id),
+    name: config.name,
+    clusterId: 0xed9ecdn,
+    members: config.members.map((m) => ({
+      id: BigInt(m.id),
+      name: m.name,
+      peerURLs: [`inpage://${m.name}`],
+    })),
+    clientURLs: [`inpage://${config.name}/client`],
+    storage,
+    transport,
+    clock,
+    random: { next: () => Math.random() },
+    tickMs: config.tickMs,
+    electionTimeoutMs: config.electionTimeoutMs,
+    requestTimeoutMs: 6_000,
+    // Small enough that a long-running demo shows snapshots (MsgSnap) to a member that fell behind.
+    snapshotCount: 200,
+  });
+  // createNode keeps its Replica private; the demo reads the Raft log and lessor straight from it (read-only).
+  replica = (node as unknown as { replica?: Replica }).replica;
+  gateway = createGateway(node, { clock });
+  post({ kind: 'ready', id: config.id, recovered });
+  node.onChange(scheduleReport);
+  report();
+  // Lease countdowns change without any Raft activity.
+  setInterval(scheduleReport, 500);
+}
+
+let reportTimer: ReturnType<typeof setTimeout> | undefined;
+function scheduleReport(): void {
+  if (reportTimer !== undefined) return;
+  reportTimer = setTimeout(() => {
+    reportTimer = undefined;
+    report();
+  }, REPORT_MS);
+}
+
+function text(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+function entryLabel(e: Entry): string {
+  const cacheKey = `${e.index}/${e.term}`;
+  const cached = labels.get(cacheKey);
+  if (cached) return cached;
+  let label: string;
+  try {
+    if (e.type === 'confChange') {
+      const cc = decodeConfChange(e.data);
+      label = `${cc.type === 'removeNode' ? '−' : '+'}n${cc.nodeId}`;
+    } else if (e.data.length === 0) {
+      label = 'empty';
+    } else {
+      const { op } = decodeProposal(e.data);
+      switch (op.type) {
+        case 'put':
+          label = `put ${text(op.request.key)}`;
+          break;
+        case 'deleteRange':
+          label = `del ${text(op.request.key)}`;
+          break;
+        case 'leaseGrant':
+          label = 'lease+';
+          break;
+        case 'leaseRevoke':
+          label = 'lease−';
+          break;
+        case 'leaseCheckpoint':
+          label = 'ckpt';
+          break;
+        case 'leaseRenew':
+          label = 'renew';
+          break;
+        case 'publishMember':
+          label = `pub ${op.name}`;
+          break;
+        default:
+          label = op.type;
+      }
+    }
+  } catch {
+    label = '?';
+  }
+  if (labels.size > 5_000) labels.clear();
+  labels.set(cacheKey, label);
+  return label;
+}
+
+function report(): void {
+  if (!node) return;
+  const ns = node.nodeStatus();
+  const s = replica?.raw.status();
+  const log: LogEntryView[] = [];
+  const keys: KeyView[] = [];
+  let keyCount = 0;
+  const leases: MemberState['leases'][number][] = [];
+  if (replica && s) {
+    const lo = Math.max(s.firstIndex, s.lastIndex - LOG_VIEW_ENTRIES + 1);
+    if (lo <= s.lastIndex) {
+      for (const e of replica.raw.raft.log.slice(lo, s.lastIndex + 1)) {
+        log.push({ index: e.index, term: e.term, label: entryLabel(e) });
+      }
+    }
+    const all = replica.sm.mvcc.range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) });
+    keyCount = all.count;
+    for (const kv of all.kvs.slice(0, KEY_VIEW_LIMIT)) {
+      keys.push({
+        key: text(kv.key),
+        value: text(kv.value),
+        version: kv.version,
+        modRevision: kv.modRevision,
+        lease: kv.lease === 0n ? '' : kv.lease.toString(16),
+      });
+    }
+    const now = clock?.now() ?? Date.now();
+    for (const l of replica.sm.lessor.leases().slice(0, 20)) {
+      const ttl = replica.sm.lessor.timeToLive(l.id, now);
+      leases.push({
+        id: l.id.toString(16),
+        ttl: l.ttl,
+        remaining: ttl?.ttl ?? -1,
+        keys: replica.sm.mvcc.keysForLease(l.id).length,
+      });
+    }
+  }
+  const state: MemberState = {
+    id: memberId,
+    role: ns.role,
+    term: ns.term,
+    vote: Number(s?.vote ?? 0n),
+    leader: Number(ns.leader),
+    commit: ns.commit,
+    applied: ns.applied,
+    firstIndex: s?.firstIndex ?? 1,
+    lastIndex: ns.lastIndex,
+    stable: s?.stable ?? ns.lastIndex,
+    revision: ns.revision,
+    log,
+    keys,
+    keyCount,
+    leases,
+  };
+  post({ kind: 'state', state });
+}
+
+/** Serves one client-panel request through etcd's JSON gateway, streaming the body back (watch is NDJSON). */
+async function serveHttp(reqId: number, path: string, body: string): Promise<void> {
+  if (!gateway) {
+    post({ kind: 'http-head', reqId, status: 503, contentType: 'text/plain' });
+    post({ kind: 'http-chunk', reqId, text: 'member is starting' });
+    post({ kind: 'http-end', reqId });
+    return;
+  }
+  const controller = new AbortController();
+  requests.set(reqId, controller);
+  try {
+    const response = await gateway(
+      new Request(`http://edgecd${path}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal: controller.signal,
+      }),
+    );
+    post({
+      kind: 'http-head',
+      reqId,
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+    });
+    if (response.body) {
+      const reader = response.body.getReader();
+      const onAbort = () => void reader.cancel().catch(() => {});
+      controller.signal.addEventListener('abort', onAbort, { once: true });
+      const chunkDecoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        post({ kind: 'http-chunk', reqId, text: chunkDecoder.decode(value, { stream: true }) });
+      }
+    }
+    post({ kind: 'http-end', reqId });
+  } catch (err) {
+    post({ kind: 'http-end', reqId, error: controller.signal.aborted ? undefined : String(err) });
+  } finally {
+    requests.delete(reqId);
+  }
+}

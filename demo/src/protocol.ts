@@ -1,0 +1,80 @@
+// Messages between the demo page and a member's worker (over the worker's own port; Raft traffic uses a
+// separate MessageChannel to the page's InPageHub).
+
+export interface MemberConfig {
+  readonly id: number;
+  readonly name: string;
+  readonly dbName: string;
+  readonly members: readonly { id: number; name: string }[];
+  readonly tickMs: number;
+  readonly electionTimeoutMs: number;
+  readonly paused: boolean;
+}
+
+export type ToWorker =
+  | { kind: 'init'; config: MemberConfig; port: MessagePort }
+  | { kind: 'pause' }
+  | { kind: 'resume' }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'http'; reqId: number; path: string; body: string }
+  | { kind: 'http-cancel'; reqId: number }
+  | { kind: 'close' };
+
+export interface LogEntryView {
+  readonly index: number;
+  readonly term: number;
+  /** Short label: `put k`, `del k`, `txn`, `lease+`, `conf`, `empty`, … */
+  readonly label: string;
+}
+
+export interface KeyView {
+  readonly key: string;
+  readonly value: string;
+  readonly version: number;
+  readonly modRevision: number;
+  readonly lease: string;
+}
+
+export interface LeaseView {
+  readonly id: string;
+  readonly ttl: number;
+  /** Seconds left as this member estimates it (-1 when expired). */
+  readonly remaining: number;
+  readonly keys: number;
+}
+
+export interface MemberState {
+  readonly id: number;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'preCandidate' | 'learner';
+  readonly term: number;
+  readonly vote: number;
+  readonly leader: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly stable: number;
+  readonly revision: number;
+  /** The last entries of the log (at most LOG_VIEW_ENTRIES). */
+  readonly log: readonly LogEntryView[];
+  readonly keys: readonly KeyView[];
+  readonly keyCount: number;
+  readonly leases: readonly LeaseView[];
+}
+
+export type FromWorker =
+  /** The member recovered from IndexedDB and runs; `recovered` is what storage held. */
+  | {
+      kind: 'ready';
+      id: number;
+      recovered: { lastIndex: number; term: number; commit: number; hasSnapshot: boolean };
+    }
+  | { kind: 'state'; state: MemberState }
+  | { kind: 'http-head'; reqId: number; status: number; contentType: string }
+  | { kind: 'http-chunk'; reqId: number; text: string }
+  | { kind: 'http-end'; reqId: number; error?: string }
+  | { kind: 'closed'; id: number }
+  | { kind: 'error'; id: number; message: string };
+
+export const LOG_VIEW_ENTRIES = 40;
+export const KEY_VIEW_LIMIT = 40;

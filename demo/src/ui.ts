@@ -1,0 +1,58 @@
+/// <reference lib="dom" />
+// Small DOM helpers for the demo page.
+
+export function $(selector: string): HTMLElement {
+  const e = document.querySelector<HTMLElement>(selector);
+  if (!e) throw new Error(`demo: no element ${selector}`);
+  return e;
+}
+
+/** Creates an element with attributes and children (strings become text nodes). */
+export function el(
+  tag: string,
+  attrs: Record<string, string> = {},
+  children: readonly (Node | string)[] = [],
+): HTMLElement {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+}
+
+/** A distinct, legible colour per Raft term. */
+export function termColor(term: number): string {
+  return `hsl(${(term * 137.5 + 200) % 360} 65% 42%)`;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function b64(text: string): string {
+  let s = '';
+  for (const byte of encoder.encode(text)) s += String.fromCharCode(byte);
+  return btoa(s);
+}
+
+export function unb64(data: string | undefined): string {
+  if (!data) return '';
+  const bin = atob(data);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return decoder.decode(bytes);
+}
+
+/** etcd's prefix range end: the key with its last byte incremented (trailing 0xff bytes dropped). */
+export function prefixEnd(text: string): string {
+  const bytes = [...encoder.encode(text)];
+  while (bytes.length > 0) {
+    const last = bytes.length - 1;
+    if (bytes[last] < 0xff) {
+      bytes[last]++;
+      let s = '';
+      for (const b of bytes.slice(0, last + 1)) s += String.fromCharCode(b);
+      return btoa(s);
+    }
+    bytes.pop();
+  }
+  return btoa('\0');
+}
