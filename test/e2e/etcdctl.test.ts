@@ -1,6 +1,7 @@
 // A real 3-member edgecd cluster (member processes started with etcd's flags) driven by Debian's etcdctl 3.4.
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { etcdctl, sleep, TestCluster } from './cluster-harness.ts';
 
 let c: TestCluster;
@@ -106,5 +107,23 @@ describe('etcdctl against edgecd', () => {
     expect(status.filter((l) => l.includes(', true, false,')).length).toBe(1); // exactly one leader
     const health = ctl(['endpoint', 'health']);
     expect(health.stdout + health.stderr).toMatch(/is healthy: successfully committed proposal/);
+  });
+
+  it('cluster state streams over WebSocket at /edgecd/v1/cluster-state', async () => {
+    const ws = new WebSocket(`ws://${c.endpoint('m1')}/edgecd/v1/cluster-state`);
+    const states: { name: string; role: string; leader: string; revision: number; members: unknown[] }[] = [];
+    ws.on('message', (d) => states.push(JSON.parse(String(d))));
+    try {
+      for (let i = 0; i < 50 && states.length === 0; i++) await sleep(100);
+      const before = states.at(-1)!;
+      expect(before.name).toBe('m1');
+      expect(before.members).toHaveLength(3);
+      expect(before.leader).not.toBe('0');
+      ctl(['put', 'ws-key', 'x']);
+      for (let i = 0; i < 50 && states.at(-1)!.revision <= before.revision; i++) await sleep(100);
+      expect(states.at(-1)!.revision).toBeGreaterThan(before.revision);
+    } finally {
+      ws.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
+import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
 
 /** A web-standard request handler, e.g. the JSON gateway's `createGateway(node)`. */
@@ -54,6 +55,8 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
       res.end();
     });
   });
+
+  http1.on('upgrade', clusterStateUpgrade(node));
 
   const sockets = new Set<net.Socket>();
   const listener = net.createServer((socket) => {
