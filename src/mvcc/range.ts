@@ -16,11 +16,15 @@ export function applyRange(view: ReadView, req: RangeRequest): RangeResponse {
   const minCreate = revisionOrZero(req.minCreateRevision, 'min_create_revision');
   const maxCreate = revisionOrZero(req.maxCreateRevision, 'max_create_revision');
   const target: SortTarget = req.sortTarget ?? 'KEY';
-  let order: SortOrder = req.sortOrder ?? 'NONE';
+  const requested: SortOrder = req.sortOrder ?? 'NONE';
+  // Everything is fetched only for a requested sort order or a filter — as etcd decides before it turns NONE into
+  // ASCEND for a non-KEY target. So NONE + a target + a limit sorts just the first limit+1 keys (etcd's quirk,
+  // confirmed by the differential test).
+  const fetchAll = requested !== 'NONE' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
+  let order: SortOrder = requested;
   // The index yields keys in ascending order; any other target means ASCEND unless told otherwise.
   if (target !== 'KEY' && order === 'NONE') order = 'ASCEND';
 
-  const fetchAll = order !== 'NONE' || minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
   const fetchLimit = fetchAll || limit <= 0 ? 0 : limit + 1;
   const rr = view.rangeKeys(keyRange(req.key, req.rangeEnd), {
     limit: fetchLimit,

@@ -50,14 +50,38 @@ export interface TxnChecks {
 }
 
 /** Checks the ops that will run, against the pre-txn view; throws the first error (etcd checkRequests). */
+/**
+ * etcd 3.4's applierV3backend.Txn checks the chosen branches before running them: first every put (recursing into
+ * nested txns; for each, a missing key under ignore_value/ignore_lease, then an unknown lease), then every range's
+ * revision. The order decides which error a bad txn gets (found by the differential test against etcd).
+ */
 export function checkTxnOps(view: ReadView, req: TxnRequest, path: TxnPath, checks: TxnChecks): void {
+  checkTxnPuts(view, req, path, checks);
+  checkTxnRanges(view, req, path);
+}
+
+function checkTxnPuts(view: ReadView, req: TxnRequest, path: TxnPath, checks: TxnChecks): void {
   let nested = 0;
   for (const op of chosenOps(req, path.succeeded)) {
-    if (op.requestTxn) {
-      checkTxnOps(view, op.requestTxn, path.nested[nested++], checks);
-    } else if (op.requestPut) {
-      checkPutOp(view, op.requestPut, checks);
-    } else if (op.requestRange) {
+    if (op.requestTxn) checkTxnPuts(view, op.requestTxn, path.nested[nested++], checks);
+    else if (op.requestPut) {
+      const p = op.requestPut;
+      if ((p.ignoreValue || p.ignoreLease) && view.rangeKeys(keyRange(p.key, undefined)).kvs.length === 0) {
+        throw errors.keyNotFound();
+      }
+      const lease = p.lease ?? 0n;
+      if (lease !== 0n && checks.leaseExists !== undefined && !checks.leaseExists(lease)) {
+        throw errors.leaseNotFound();
+      }
+    }
+  }
+}
+
+function checkTxnRanges(view: ReadView, req: TxnRequest, path: TxnPath): void {
+  let nested = 0;
+  for (const op of chosenOps(req, path.succeeded)) {
+    if (op.requestTxn) checkTxnRanges(view, op.requestTxn, path.nested[nested++]);
+    else if (op.requestRange) {
       const rev = op.requestRange.revision ?? 0;
       if (rev > view.rev) throw errors.futureRev();
       if (rev !== 0 && rev < view.firstRev) throw errors.compacted();

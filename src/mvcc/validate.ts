@@ -2,7 +2,7 @@
 // they are cheap and deterministic, and a store used without the gRPC layer then still refuses what etcd would.
 
 import { errors } from '../api/errors.ts';
-import { bytesToMapKey, compareBytes, isGteRangeEnd } from './bytes.ts';
+import { bytesToMapKey, compareBytes } from './bytes.ts';
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.ts';
 
 /** etcd's --max-txn-ops default. */
@@ -52,17 +52,17 @@ function checkRequestOp(op: RequestOp, maxTxnOps: number): void {
   else throw errors.keyNotFound();
 }
 
-/** A deleted point or range: `end` undefined = the single key, null = every key ≥ key. */
+/** A deleted point or range: `end` undefined = the single key, else [key, end) taken literally (as etcd). */
 interface DeleteInterval {
   readonly key: Uint8Array;
-  readonly end: Uint8Array | null | undefined;
+  readonly end: Uint8Array | undefined;
 }
 
 function intersects(dels: readonly DeleteInterval[], k: Uint8Array): boolean {
   return dels.some((d) => {
     const c = compareBytes(k, d.key);
     if (d.end === undefined) return c === 0;
-    return c >= 0 && (d.end === null || compareBytes(k, d.end) < 0);
+    return c >= 0 && compareBytes(k, d.end) < 0;
   });
 }
 
@@ -78,7 +78,9 @@ function checkIntervals(reqs: readonly RequestOp[]): { puts: Set<string>; dels: 
     if (d === undefined) continue;
     const rangeEnd = d.rangeEnd;
     if (rangeEnd === undefined || rangeEnd.length === 0) dels.push({ key: d.key, end: undefined });
-    else dels.push({ key: d.key, end: isGteRangeEnd(rangeEnd) ? null : rangeEnd });
+    // etcd's interval check takes range_end literally, so a delete with range_end "\0" (every key ≥ key) is the
+    // empty interval [key, "\0") here and conflicts with nothing (the differential test against etcd 3.4.23).
+    else dels.push({ key: d.key, end: rangeEnd });
   }
 
   const puts = new Map<string, Uint8Array>();

@@ -17,7 +17,8 @@
 // response (or one run of fragments), until it is canceled.
 //
 // Differences from etcd 3.4, on purpose:
-// - A watcher is canceled for compaction when the revision it needs next is ≤ the compacted revision (etcd: <).
+// - A watcher is canceled for compaction when the revision it needs next is < the compacted revision, as etcd 3.4
+//   does (a watch from exactly the compacted revision is served; like etcd, it misses a delete made at it).
 //   Compaction at R drops a delete made at R itself, so a watcher starting at R could silently miss it.
 // - A compaction cancel is sent at create time, not on the next sync, and it frees the watch ID.
 // - progress_request is answered only once all of the stream's watchers are synced (etcd 3.4 answers at once;
@@ -327,7 +328,7 @@ export class WatchableStore {
       this.unsynced.add(w);
     }
     if (w.progressNotify) this.progressWatchers.add(w);
-    if (w.state === 'unsynced' && w.nextRev <= this.kv.compactRevision) {
+    if (w.state === 'unsynced' && w.nextRev < this.kv.compactRevision) {
       this.cancelForCompaction(w, this.kv.compactRevision);
     }
   }
@@ -355,7 +356,7 @@ export class WatchableStore {
 
   private cancelCompacted(compactRev: number): void {
     if (compactRev < 0) return;
-    for (const w of [...this.unsynced]) if (w.nextRev <= compactRev) this.cancelForCompaction(w, compactRev);
+    for (const w of [...this.unsynced]) if (w.nextRev < compactRev) this.cancelForCompaction(w, compactRev);
   }
 
   /** etcd: `canceled` with compact_revision and header revision 0. */

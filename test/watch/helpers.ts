@@ -44,7 +44,11 @@ export class Host {
     return this.apply(this.kv.txn(req));
   }
 
+  /** Every revision compacted at, in order. */
+  readonly compactions: number[] = [];
+
   compact(revision: number): void {
+    this.compactions.push(revision);
     this.kv.compact(revision);
     this.watch.compacted(revision);
   }

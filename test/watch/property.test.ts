@@ -178,6 +178,7 @@ interface Incarnation {
   readonly created: Created;
   readonly expected: { rev: number; shown: string }[];
   readonly got: string[];
+  readonly gotRevs: number[];
   lastEventRev: number;
   /** Inside a run of fragments. */
   fragmenting: boolean;
@@ -188,11 +189,17 @@ interface Incarnation {
 }
 
 function checkStream(h: Host, s: StreamSim): void {
+  // As etcd 3.4, a watcher that needs exactly the compacted revision is served from the compacted history,
+  // where a delete made at that revision (and the previous value of a key changed at it) is gone. Events at a
+  // compaction revision are therefore compared loosely; every other event exactly.
+  const boundary = new Set(h.compactions);
+  const strict = (events: readonly string[], revs: readonly number[]) =>
+    events.filter((_, i) => !boundary.has(revs[i]));
   const creates = [...s.creates];
   const live = new Map<number, Incarnation>();
   const all: Incarnation[] = [];
   const received = (w: Incarnation, upTo: number) => {
-    const want = w.expected.filter((e) => e.rev <= upTo).length;
+    const want = w.expected.filter((e) => e.rev <= upTo && !boundary.has(e.rev)).length;
     expect(w.got.length, `watcher ${w.id}: events ≤ ${upTo} not all delivered`).toBeGreaterThanOrEqual(want);
     w.progress = Math.max(w.progress, upTo);
   };
@@ -211,6 +218,7 @@ function checkStream(h: Host, s: StreamSim): void {
         created: c!,
         expected: expectedEvents(h, c!),
         got: [],
+        gotRevs: [],
         lastEventRev: 0,
         fragmenting: false,
         ended: undefined,
@@ -251,21 +259,26 @@ function checkStream(h: Host, s: StreamSim): void {
     w.fragmenting = r.fragment === true;
     w.lastEventRev = revs[revs.length - 1];
     w.got.push(...r.events.map(show));
+    w.gotRevs.push(...revs);
     if (!w.fragmenting) received(w, r.header.revision);
   }
   expect(creates).toHaveLength(0);
   for (const w of all) {
-    const want = w.expected.map((e) => e.shown);
+    const want = strict(
+      w.expected.map((e) => e.shown),
+      w.expected.map((e) => e.rev),
+    );
+    const got = strict(w.got, w.gotRevs);
     if (w.ended === undefined) {
-      expect(w.got, `watcher ${w.id} from ${w.created.req.startRevision}`).toEqual(want);
+      expect(got, `watcher ${w.id} from ${w.created.req.startRevision}`).toEqual(want);
     } else {
-      expect(w.got).toEqual(want.slice(0, w.got.length));
+      expect(got).toEqual(want.slice(0, got.length));
     }
     if (w.ended === 'compacted') {
       // Canceled only when it still needed a revision that compaction removed.
       const start = w.created.req.startRevision || w.created.atRevision + 1;
       const nextNeeded = Math.max(start, w.lastEventRev + 1, w.progress + 1);
-      expect(nextNeeded).toBeLessThanOrEqual(w.compactRevision);
+      expect(nextNeeded).toBeLessThan(w.compactRevision);
       expect(w.compactRevision).toBeLessThanOrEqual(h.kv.compactRevision);
     }
   }

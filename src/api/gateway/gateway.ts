@@ -6,9 +6,24 @@
 
 import { Hono } from 'hono';
 import { getPath } from 'hono/utils/url';
+import { campaign, leader, proclaim, resign } from '../../concurrency/election.ts';
+import { lock, unlock } from '../../concurrency/lock.ts';
+import { asService } from '../../concurrency/recipe.ts';
 import type { Clock } from '../../env.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { EtcdError } from '../errors.ts';
+import {
+  campaignResponse,
+  decodeCampaign,
+  decodeLeader,
+  decodeLock,
+  decodeProclaim,
+  decodeResign,
+  decodeUnlock,
+  leaderResponse,
+  lockResponse,
+  serveObserve,
+} from './concurrency.ts';
 import {
   decodeAlarm,
   decodeCompaction,
@@ -76,6 +91,7 @@ export function unimplemented(rpc: string): EtcdError {
 /** The RPCs of etcd 3.4's gateway by path (under /v3), with the request message's Go type for error texts. */
 function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType: string, call: Unary]> {
   const m = (rpc: string, goType: string, call: Unary) => [rpc, `etcdserverpb.${goType}`, call] as const;
+  const x = (rpc: string, fullGoType: string, call: Unary) => [rpc, fullGoType, call] as const;
   const none = (rpc: string, goType: string) =>
     m(rpc, goType, async () => {
       throw unimplemented(rpc);
@@ -165,14 +181,31 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     '/auth/role/delete': none('RoleDelete', 'AuthRoleDeleteRequest'),
     '/auth/role/grant': none('RoleGrantPermission', 'AuthRoleGrantPermissionRequest'),
     '/auth/role/revoke': none('RoleRevokePermission', 'AuthRoleRevokePermissionRequest'),
-    // v3lock / v3election (served by etcd 3.4's gateway; not in edgecd yet)
-    '/lock/lock': none('Lock', 'LockRequest'),
-    '/lock/unlock': none('Unlock', 'UnlockRequest'),
-    '/election/campaign': none('Campaign', 'CampaignRequest'),
-    '/election/proclaim': none('Proclaim', 'ProclaimRequest'),
-    '/election/leader': none('Leader', 'LeaderRequest'),
-    '/election/observe': none('Observe', 'LeaderRequest'),
-    '/election/resign': none('Resign', 'ResignRequest'),
+    // v3lock / v3election (src/concurrency/: etcd's server-side recipes); /election/observe streams (below)
+    '/lock/lock': x('Lock', 'v3lockpb.LockRequest', async (b, o) => {
+      const req = decodeLock(b);
+      return lockResponse(await asService(lock(node, req, o)));
+    }),
+    '/lock/unlock': x('Unlock', 'v3lockpb.UnlockRequest', async (b, o) => {
+      const req = decodeUnlock(b);
+      return encode.headerOnly(await asService(unlock(node, req, o)));
+    }),
+    '/election/campaign': x('Campaign', 'v3electionpb.CampaignRequest', async (b, o) => {
+      const req = decodeCampaign(b);
+      return campaignResponse(await asService(campaign(node, req, o)));
+    }),
+    '/election/proclaim': x('Proclaim', 'v3electionpb.ProclaimRequest', async (b, o) => {
+      const req = decodeProclaim(b);
+      return encode.headerOnly(await asService(proclaim(node, req, o)));
+    }),
+    '/election/leader': x('Leader', 'v3electionpb.LeaderRequest', async (b, o) => {
+      const req = decodeLeader(b);
+      return leaderResponse(await asService(leader(node, req, o)));
+    }),
+    '/election/resign': x('Resign', 'v3electionpb.ResignRequest', async (b, o) => {
+      const req = decodeResign(b);
+      return encode.headerOnly(await asService(resign(node, req, o)));
+    }),
   };
 }
 
@@ -201,7 +234,7 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   // etcd answers every OPTIONS (CORS preflight) with 200 and the CORS headers, before routing.
   app.options('*', () => new Response(null, { status: 200, headers: CORS_HEADERS }));
 
-  const known = new Set<string>(['/v3/watch', '/v3/lease/keepalive']);
+  const known = new Set<string>(['/v3/watch', '/v3/lease/keepalive', '/v3/election/observe']);
   for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
     known.add(`/v3${path}`);
     app.post(`/v3${path}`, async (c) => {
@@ -229,6 +262,7 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   const keepAlive = streaming('LeaseKeepAlive', serveKeepAlive);
   app.post('/v3/watch', (c) => watch(c.req.raw));
   app.post('/v3/lease/keepalive', (c) => keepAlive(c.req.raw));
+  app.post('/v3/election/observe', (c) => serveObserve(node, c.req.raw, limit, authorize));
 
   // grpc-gateway: a known path with another method is 405, an unknown /v3/ path 404 (both http.Error text).
   app.all('/v3/*', (c) => {

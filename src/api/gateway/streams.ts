@@ -7,6 +7,7 @@
 // disconnects (request.signal); /v3/lease/keepalive answers each request in order and ends with the body.
 
 import type { EdgeNode } from '../../server/node.ts';
+import { EtcdError } from '../errors.ts';
 import { decodeLeaseId, decodeWatch, MessageReader } from './decode.ts';
 import { leaseKeepAliveResponse, watchResponse } from './encode.ts';
 import { BodyValues, errorLine, gatewayError, gatewayStream, resultLine } from './http.ts';
@@ -19,7 +20,7 @@ export async function serveWatch(node: EdgeNode, request: Request, limit: number
     first = decodeFirst(await body.next(), (m) => decodeWatch(m), 'etcdserverpb.WatchRequest');
   } catch (e) {
     body.close();
-    return gatewayError(e);
+    return streamDecodeError(e);
   }
   const stream = node.watch();
   if (first) stream.send(first);
@@ -75,7 +76,7 @@ export async function serveKeepAlive(node: EdgeNode, request: Request, limit: nu
     pending = decodeFirst(await body.next(), decodeLeaseId, 'etcdserverpb.LeaseKeepAliveRequest');
   } catch (e) {
     body.close();
-    return gatewayError(e);
+    return streamDecodeError(e);
   }
   const signal = request.signal;
   const next = async (): Promise<{ ID: bigint } | undefined> => {
@@ -116,6 +117,16 @@ export async function serveKeepAlive(node: EdgeNode, request: Request, limit: nu
       { highWaterMark: 0 },
     ),
   );
+}
+
+/**
+ * A first request that does not decode. grpc-gateway's generated stream handlers return the decoder's error as
+ * is (unary ones wrap it as InvalidArgument), so etcd answers 500 with code 2 (Unknown) and the decoder's text.
+ */
+function streamDecodeError(e: unknown): Response {
+  if (EtcdError.is(e, 'ErrRequestTooLarge')) return gatewayError(e);
+  const message = e instanceof Error ? e.message : String(e);
+  return gatewayError(new EtcdError('Unknown', message));
 }
 
 /** The first request object; undefined when the body is empty (grpc-gateway: io.EOF, no request sent). */
