@@ -15,3 +15,4 @@ export type {
 export { createNode, ETCD_VERSION } from './server/node.ts';
 export type * from './storage.ts';
 export type * from './transport.ts';
+export * from './client/index.ts';

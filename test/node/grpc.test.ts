@@ -451,7 +451,7 @@ describe('the gRPC protocol edges', () => {
     expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
-  it('Auth, Lock and Election answer UNIMPLEMENTED with a reason; Authenticate says auth is off', async () => {
+  it('Auth answers UNIMPLEMENTED with a reason; Authenticate says auth is off', async () => {
     await expect(call('Auth', 'UserList', {})).rejects.toMatchObject({
       code: 12,
       details: 'edgecd: authentication (the Auth service) is not implemented yet',
@@ -460,19 +460,6 @@ describe('the gRPC protocol edges', () => {
       code: 9,
       details: 'etcdserver: authentication is not enabled',
     });
-    const c = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const err = await new Promise<grpc.ServiceError>((resolve) =>
-      c.makeUnaryRequest(
-        '/v3lockpb.Lock/Lock',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        (e) => resolve(e as grpc.ServiceError),
-      ),
-    );
-    c.close();
-    expect(err.code).toBe(12);
-    expect(err.details).toBe('edgecd: the v3lock Lock service is not implemented yet');
   });
 
   it('wire shapes: zero values omitted, IDs as uint64, enums by number', async () => {

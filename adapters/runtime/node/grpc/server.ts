@@ -16,8 +16,10 @@ import { type Logger, silentLogger } from '../../../../src/env.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
 import { type CallContext, type GrpcStatus, type LiveStream, refuse } from './calls.ts';
 import { clusterService } from './cluster.ts';
+import { electionService } from './election.ts';
 import { kvService } from './kv.ts';
 import { leaseService } from './lease.ts';
+import { lockService } from './lock.ts';
 import { maintenanceService } from './maintenance.ts';
 import { loadServices, type ServiceName } from './proto.ts';
 import { watchService } from './watch.ts';
@@ -50,8 +52,6 @@ export interface EdgeGrpcServer {
 /** Methods edgecd leaves out on purpose, with the reason clients will see. */
 const UNIMPLEMENTED: Partial<Record<ServiceName, string>> = {
   'etcdserverpb.Auth': 'edgecd: authentication (the Auth service) is not implemented yet',
-  'v3lockpb.Lock': 'edgecd: the v3lock Lock service is not implemented yet',
-  'v3electionpb.Election': 'edgecd: the v3election Election service is not implemented yet',
 };
 
 const METHOD_MESSAGES: Record<string, string> = {
@@ -87,6 +87,8 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     'etcdserverpb.Lease': leaseService(ctx),
     'etcdserverpb.Cluster': clusterService(ctx),
     'etcdserverpb.Maintenance': maintenanceService(ctx),
+    'v3lockpb.Lock': lockService(ctx),
+    'v3electionpb.Election': electionService(ctx),
     'etcdserverpb.Auth': {
       // Authentication is never enabled on edgecd, which is what etcd answers then.
       Authenticate: (_call: unknown, callback: (err: GrpcStatus) => void) =>

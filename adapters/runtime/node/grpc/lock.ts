@@ -1,0 +1,26 @@
+// v3lockpb.Lock: Lock (blocks until acquired; a cancelled call deletes the waiter's key) and Unlock, run by the
+// portable recipe in src/concurrency/lock.ts. As in etcd, the recipe's errors reach the caller as code 2 (Unknown)
+// with etcd's text (src/concurrency/recipe.ts: toServiceError).
+
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { lock, unlock } from '../../../../src/concurrency/lock.ts';
+import { asService } from '../../../../src/concurrency/recipe.ts';
+import { type CallContext, unary } from './calls.ts';
+import * as wire from './wire.ts';
+
+const EMPTY = new Uint8Array(0);
+
+export function lockService(ctx: CallContext): UntypedServiceImplementation {
+  const { node } = ctx;
+  return {
+    Lock: unary<{ name?: Uint8Array; lease?: wire.Int64 }>(ctx, 'Lock/Lock', async (req, signal) => {
+      const request = { name: req.name ?? EMPTY, lease: wire.big(req.lease) };
+      const r = await asService(lock(node, request, { signal }));
+      return { header: wire.header(r.header), key: r.key };
+    }),
+    Unlock: unary<{ key?: Uint8Array }>(ctx, 'Lock/Unlock', async (req, signal) => {
+      const r = await asService(unlock(node, { key: req.key ?? EMPTY }, { signal }));
+      return { header: wire.header(r.header) };
+    }),
+  };
+}
