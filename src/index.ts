@@ -2,6 +2,7 @@
 
 export * from './api/errors.ts';
 export type * from './api/types.ts';
+export * from './client/index.ts';
 export * from './env.ts';
 export * from './raft/index.ts';
 export type {
@@ -15,4 +16,3 @@ export type {
 export { createNode, ETCD_VERSION } from './server/node.ts';
 export type * from './storage.ts';
 export type * from './transport.ts';
-export * from './client/index.ts';

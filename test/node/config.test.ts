@@ -5,7 +5,13 @@ import { computeClusterId, computeMemberId, parseMemberConfig } from '../../adap
 describe('etcd flags', () => {
   it('parses --flag value, --flag=value and ETCD_* variables', () => {
     const c = parseMemberConfig(
-      ['--name', 'n1', '--initial-cluster=n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380', '--snapshot-count', '50'],
+      [
+        '--name',
+        'n1',
+        '--initial-cluster=n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380',
+        '--snapshot-count',
+        '50',
+      ],
       { ETCD_DATA_DIR: '/tmp/x', ETCD_HEARTBEAT_INTERVAL: '50' },
     );
     expect(c.name).toBe('n1');
@@ -16,7 +22,9 @@ describe('etcd flags', () => {
   });
 
   it("refuses unknown flags with etcd's wording", () => {
-    expect(() => parseMemberConfig(['--no-such-flag', 'x'], {})).toThrow('flag provided but not defined: -no-such-flag');
+    expect(() => parseMemberConfig(['--no-such-flag', 'x'], {})).toThrow(
+      'flag provided but not defined: -no-such-flag',
+    );
   });
 
   it('derives the member and cluster IDs exactly as etcd does', () => {
