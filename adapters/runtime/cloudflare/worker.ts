@@ -12,6 +12,7 @@ import { Hono } from 'hono';
 import { EtcdError } from '../../../src/api/errors.ts';
 import { gatewayError } from '../../../src/api/gateway/http.ts';
 import { ETCD_VERSION } from '../../../src/server/node.ts';
+import { encodeReply, PEER_CONTENT_TYPE, PEER_FETCH_PATH } from '../../transport/fetch/index.ts';
 import { clusterConfig } from './config.ts';
 import { type EdgecdEnv, EdgecdMember, memberStub } from './member.ts';
 
@@ -94,6 +95,32 @@ app.get('/', (c) => {
     members: config.members.map((m) => ({ name: m.name, id: m.id.toString() })),
     gateway: '/v3/',
   });
+});
+
+// Peer batches from members outside the namespace (Node members' HTTP links, ../../transport/tcp/http-link.ts):
+// POST /edgecd/peer/<member name> goes to that member's PEER_FETCH_PATH. Opt-in (EDGECD_PEER_HTTP = "on"): the
+// batch is checked against the cluster ID and member IDs only, which are derived from names and the token, so
+// anyone who can reach the Worker could then inject Raft messages; put it behind access control when enabled.
+app.post('/edgecd/peer/:member', async (c) => {
+  if ((c.env as { EDGECD_PEER_HTTP?: string }).EDGECD_PEER_HTTP !== 'on') {
+    return c.text('404 page not found', 404);
+  }
+  const name = c.req.param('member');
+  if (!clusterConfig(c.env).members.some((m) => m.name === name)) return c.text('404 page not found', 404);
+  const url = new URL(c.req.url);
+  url.pathname = PEER_FETCH_PATH;
+  try {
+    const body = await c.req.raw.arrayBuffer();
+    return await memberStub(c.env, name).fetch(
+      new Request(url, { method: 'POST', headers: { 'content-type': PEER_CONTENT_TYPE }, body }),
+    );
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return new Response(encodeReply({ ok: false, code: 'closed', reason }) as Uint8Array<ArrayBuffer>, {
+      status: 503,
+      headers: { 'content-type': PEER_CONTENT_TYPE },
+    });
+  }
 });
 
 const forwardRoute = (c: { req: { raw: Request }; env: EdgecdEnv }) => forward(c.req.raw, c.env);

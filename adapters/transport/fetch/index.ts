@@ -29,7 +29,8 @@ export const FETCH_PROTOCOL_VERSION = 1;
 export const PEER_FETCH_PATH = '/edgecd/peer/batch';
 export const PEER_CONTENT_TYPE = 'application/vnd.edgecd.peer+msgpack';
 
-export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed';
+/** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (../tcp). */
+export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed' | 'member';
 
 export type DeliveryReply =
   | { readonly ok: true }
@@ -69,6 +70,50 @@ export interface Batch {
   readonly from: NodeId;
   readonly to: NodeId;
   readonly messages: readonly Uint8Array[];
+}
+
+/**
+ * Decodes and checks a batch body as FetchTransport.receive does (version, cluster, target, each message's
+ * from/to), for other receivers (a Node member's peer port). Never throws.
+ */
+export function decodeBatch(
+  body: Uint8Array,
+  self: { readonly clusterId: bigint; readonly id: NodeId },
+): { ok: true; from: NodeId; messages: Message[] } | Exclude<DeliveryReply, { ok: true }> {
+  let value: Record<string, unknown>;
+  try {
+    value = decoder.decode(body) as Record<string, unknown>;
+  } catch (error) {
+    return { ok: false, code: 'malformed', reason: `undecodable batch: ${(error as Error).message}` };
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, code: 'malformed', reason: 'not a batch' };
+  }
+  if (value.v !== FETCH_PROTOCOL_VERSION && value.v !== BigInt(FETCH_PROTOCOL_VERSION)) {
+    return { ok: false, code: 'version', reason: `unsupported protocol version ${String(value.v)}` };
+  }
+  if (value.cluster !== self.clusterId) {
+    return { ok: false, code: 'cluster', reason: `cluster ID mismatch (${String(value.cluster)})` };
+  }
+  if (value.to !== self.id) {
+    return { ok: false, code: 'target', reason: `batch for ${String(value.to)} reached ${self.id}` };
+  }
+  const from = value.from;
+  if (typeof from !== 'bigint' || !Array.isArray(value.msgs)) {
+    return { ok: false, code: 'malformed', reason: 'malformed batch' };
+  }
+  const messages: Message[] = [];
+  try {
+    for (const raw of value.msgs) {
+      if (!(raw instanceof Uint8Array)) throw new Error('message is not binary');
+      const m = decodeMessage(raw);
+      if (m.to !== self.id || m.from !== from) throw new Error('message from/to differ from the batch');
+      messages.push(m);
+    }
+  } catch (error) {
+    return { ok: false, code: 'malformed', reason: (error as Error).message };
+  }
+  return { ok: true, from, messages };
 }
 
 export function encodeBatch(batch: Batch): Uint8Array {
@@ -116,7 +161,13 @@ export function httpDeliver(fetchFn: typeof fetch = fetch, timeoutMs = 5000): Pe
       signal: AbortSignal.timeout(timeoutMs),
     });
     const reply = new Uint8Array(await res.arrayBuffer());
-    if (!res.ok) return { ok: false, code: 'malformed', reason: `HTTP ${res.status}` };
+    // A Node member's peer port (../tcp) answers an accepted batch with 204 and no body.
+    if (res.status === 204) return { ok: true };
+    if (!res.ok) {
+      const refusal = reply.length > 0 ? decodeReply(reply) : undefined;
+      if (refusal && !refusal.ok && refusal.reason !== 'undecodable reply') return refusal;
+      return { ok: false, code: 'malformed', reason: `HTTP ${res.status}` };
+    }
     return decodeReply(reply);
   };
 }

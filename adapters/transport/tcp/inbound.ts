@@ -38,6 +38,10 @@ export interface AcceptContext {
 export class InboundConnection {
   /** The authenticated sender, once the handshake is accepted. */
   peer: NodeId | undefined;
+  /** False when the sender announced it cannot be dialed: we send to it on this connection (a reverse link). */
+  listens = true;
+  /** Called when the stream took everything written after write() returned false (reverse links). */
+  onDrain: (() => void) | undefined;
   private readonly ctx: AcceptContext;
   private readonly socket: PeerStream;
   private readonly remote: string;
@@ -53,7 +57,7 @@ export class InboundConnection {
     this.timer = setTimeout(() => this.abort('no handshake in time'), ctx.handshakeTimeoutMs);
     socket.listen({
       data: (chunk) => this.receive(chunk),
-      drain: () => {},
+      drain: () => this.onDrain?.(),
       close: () => {
         clearTimeout(this.timer);
         this.done = true;
@@ -66,6 +70,17 @@ export class InboundConnection {
   close(): void {
     this.done = true;
     this.socket.destroy();
+  }
+
+  /** Whether the connection is still usable (handshake accepted, not closed). */
+  get open(): boolean {
+    return !this.done && this.peer !== undefined;
+  }
+
+  /** Sends frames back to the dialer (reverse links only); false when above the stream's high-water mark. */
+  write(data: Uint8Array): boolean {
+    if (this.done) return false;
+    return this.socket.write(data);
   }
 
   private receive(chunk: Uint8Array): void {
@@ -137,6 +152,7 @@ export class InboundConnection {
     } else {
       clearTimeout(this.timer);
       this.peer = hello.from;
+      this.listens = hello.listens !== false;
       this.reader.maxFrameBytes = this.ctx.maxFrameBytes;
       this.reply({ ok: true });
       this.ctx.accepted(this);

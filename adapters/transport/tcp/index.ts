@@ -36,9 +36,33 @@
 //     (message boundaries mean nothing; text messages close the connection). Other HTTP requests get a 404 unless
 //     onHttpConnection takes them.
 //
+//   Reverse links (members that cannot listen: browsers). The handshake may carry `listens: false`
+//     ({ cluster, from, to, listens: false }; acceptors that predate it ignore the field). The acceptor then sends
+//     its own messages to that member as frames (same encoding) on this same connection, after its reply, instead
+//     of dialing it; the dialer reads them as an acceptor would (to = itself, from = the acceptor). Such a peer is
+//     added with an address `browser:<anything>` (or any address: the handshake flag wins). While it has no
+//     connection up, sends to it are dropped and it is reported unreachable; it redials (with backoff) on its own.
+//     The newest connection from the peer replaces an older one.
+//
+//   HTTP batches (members in Durable Objects, see ../fetch). The peer port takes `POST /edgecd/peer/batch`
+//     (PEER_FETCH_PATH) with the fetch transport's body, msgpack { v: 1, cluster, from, to, msgs: bin[] }, each
+//     element one Message as above. It is checked like a handshake (version, cluster, target, `from` a current
+//     peer) plus each message's from/to, then delivered whole. Reply: 204 (no body) when delivered; otherwise an
+//     error status with a msgpack body { ok: false, code, reason } (400 malformed / version, 403 cluster / member,
+//     421 target, 413 too large, 405 not POST, 503 closed). A peer whose address is an http(s) URL with a path
+//     under /edgecd/peer/ (e.g. https://edgecd.example.workers.dev/edgecd/peer/member-2, or
+//     http://host:port/edgecd/peer/batch) is sent such batches by POST to that URL (see ./http-link.ts); one
+//     without a path (http://host:port) gets TCP frames as above. A 204, or a 200 with a msgpack { ok: true }
+//     (the Durable Object member's reply), acknowledges a batch.
+//
 // The acceptor learns its peers from addPeer/removePeer: removing a peer also closes its inbound connections.
 
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Clock, Logger, Random } from '../../../src/env.ts';
@@ -46,13 +70,23 @@ import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
 import { RealClock } from '../../runtime/clock.ts';
+import {
+  type DeliveryReply,
+  decodeBatch,
+  encodeReply,
+  PEER_CONTENT_TYPE,
+  PEER_FETCH_PATH,
+} from '../fetch/index.ts';
 import { PEER_WEBSOCKET_PATH, webSocketStream } from '../websocket/stream.ts';
+import { HttpLink, type HttpLinkContext, isHttpBatchAddress } from './http-link.ts';
 import { type AcceptContext, InboundConnection } from './inbound.ts';
 import { type BackoffOptions, type LinkContext, type PeerAddress, PeerLink } from './link.ts';
+import { ReverseLink, type ReverseLinkContext } from './reverse.ts';
 import { sniffConnection } from './sniff.ts';
 import { type PeerDialer, type PeerStream, socketStream, tcpDialer } from './stream.ts';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
+export { isHttpBatchAddress } from './http-link.ts';
 export type { BackoffOptions, PeerAddress } from './link.ts';
 export type { PeerDialer, PeerStream } from './stream.ts';
 export { DEFAULT_MAX_FRAME_BYTES, MAGIC, PROTOCOL_VERSION } from './wire.ts';
@@ -98,7 +132,18 @@ export interface TcpTransportOptions {
   readonly dial?: PeerDialer;
   /** For tests: the protocol version this transport's dialers announce. */
   readonly protocolVersion?: number;
+  /** HTTP batch links (peers at http(s)://…/edgecd/peer/…): the fetch to use (default the global fetch). */
+  readonly fetch?: typeof fetch;
+  /** HTTP batch links: a call must be answered within this (default 5 s). */
+  readonly requestTimeoutMs?: number;
+  /** HTTP batch links: largest batch in one call (default 4 MiB). */
+  readonly maxHttpBatchBytes?: number;
 }
+
+/** The address scheme of a peer that cannot be dialed: it connects to us and we answer on its connection. */
+export const BROWSER_ADDRESS_PREFIX = 'browser:';
+
+type Link = PeerLink | ReverseLink | HttpLink;
 
 export interface PeerStats {
   /** Messages written to the connection to this peer. */
@@ -124,7 +169,11 @@ export class TcpTransport implements Transport {
   private readonly maxFrameBytes: number;
   private readonly linkContext: LinkContext;
   private readonly acceptContext: AcceptContext;
-  private readonly links = new Map<NodeId, PeerLink>();
+  private readonly links = new Map<NodeId, Link>();
+  /** The address each peer was last added with. */
+  private readonly peerAddresses = new Map<NodeId, string>();
+  private readonly reverseContext: ReverseLinkContext;
+  private readonly httpContext: HttpLinkContext;
   private readonly inbound = new Set<InboundConnection>();
   /** Every stream (dialled or accepted) not yet closed. */
   private readonly streams = new Set<PeerStream>();
@@ -175,9 +224,37 @@ export class TcpTransport implements Transport {
       deliver: (message, from) => this.deliver(message, from),
       accepted: (connection) => {
         if (this.stopped) connection.close();
-        else this.inbound.add(connection);
+        else {
+          this.inbound.add(connection);
+          if (!connection.listens) this.attachReverse(connection);
+        }
       },
-      closed: (connection) => this.inbound.delete(connection),
+      closed: (connection) => {
+        this.inbound.delete(connection);
+        const link = connection.peer === undefined ? undefined : this.links.get(connection.peer);
+        if (link instanceof ReverseLink) link.detach(connection);
+      },
+    };
+    this.reverseContext = {
+      logger: this.logger,
+      maxQueuedMessages: this.linkContext.maxQueuedMessages,
+      maxQueuedBytes: this.linkContext.maxQueuedBytes,
+      maxBatchBytes: this.linkContext.maxBatchBytes,
+      reportUnreachable: (peer) => this.reportUnreachable(peer),
+    };
+    this.httpContext = {
+      clusterId: options.clusterId,
+      memberId: options.memberId,
+      logger: this.logger,
+      clock: this.linkContext.clock,
+      random: this.linkContext.random,
+      backoff: this.linkContext.backoff,
+      maxQueuedMessages: this.linkContext.maxQueuedMessages,
+      maxQueuedBytes: this.linkContext.maxQueuedBytes,
+      maxBatchBytes: options.maxHttpBatchBytes ?? 4 * 1024 * 1024,
+      requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      reportUnreachable: (peer) => this.reportUnreachable(peer),
     };
   }
 
@@ -272,11 +349,92 @@ export class TcpTransport implements Transport {
    */
   addPeer(peer: NodeId, address: string): void {
     if (this.stopped) return;
-    const parsed = parsePeerAddress(address);
     const existing = this.links.get(peer);
-    if (existing && existing.address.host === parsed.host && existing.address.port === parsed.port) return;
+    this.peerAddresses.set(peer, address);
+    if (address.startsWith(BROWSER_ADDRESS_PREFIX)) {
+      if (existing instanceof ReverseLink) return;
+      existing?.close();
+      this.links.set(peer, new ReverseLink(this.reverseContext, peer, address));
+      return;
+    }
+    if (isHttpBatchAddress(address)) {
+      if (existing instanceof HttpLink && existing.url === address) return;
+      existing?.close();
+      this.links.set(peer, new HttpLink(this.httpContext, peer, address));
+      return;
+    }
+    const parsed = parsePeerAddress(address);
+    // A peer that announced it cannot be dialed keeps its reverse link for the address it was added with.
+    if (existing instanceof ReverseLink && existing.addressText === address) return;
+    if (
+      existing instanceof PeerLink &&
+      existing.address.host === parsed.host &&
+      existing.address.port === parsed.port
+    ) {
+      return;
+    }
     existing?.close();
     this.links.set(peer, new PeerLink(this.linkContext, peer, parsed));
+  }
+
+  /** Whether `peer` (one that cannot be dialed) has a connection up that we can send to it on. */
+  reverseConnected(peer: NodeId): boolean {
+    const link = this.links.get(peer);
+    return link instanceof ReverseLink && link.connected;
+  }
+
+  /**
+   * Takes one peer batch body (the fetch transport's format) POSTed to PEER_FETCH_PATH, delivers its messages and
+   * returns the HTTP status and reply body (empty for 204). For callers serving the peer port's HTTP themselves.
+   */
+  receiveBatch(body: Uint8Array): { status: number; body?: Uint8Array } {
+    const reply = this.acceptBatch(body);
+    if (reply.ok) return { status: 204 };
+    const status =
+      reply.code === 'cluster' || reply.code === 'member'
+        ? 403
+        : reply.code === 'target'
+          ? 421
+          : reply.code === 'closed'
+            ? 503
+            : 400;
+    return { status, body: encodeReply(reply) };
+  }
+
+  /** Serves `POST PEER_FETCH_PATH` on a node:http request (what the peer port does for HTTP batches). */
+  handleBatchRequest(req: IncomingMessage, res: ServerResponse): void {
+    const respond = (status: number, body?: Uint8Array) => {
+      if (res.headersSent) return;
+      if (!body) res.writeHead(status).end();
+      else res.writeHead(status, { 'content-type': PEER_CONTENT_TYPE }).end(body);
+    };
+    if (req.method !== 'POST') {
+      respond(405, encodeReply({ ok: false, code: 'malformed', reason: 'POST only' }));
+      req.resume();
+      return;
+    }
+    const limit = this.maxFrameBytes + 1024 * 1024;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      length += chunk.length;
+      if (length > limit) {
+        tooLarge = true;
+        chunks.length = 0;
+        res.setHeader('connection', 'close');
+        respond(413, encodeReply({ ok: false, code: 'malformed', reason: `batch exceeds ${limit} bytes` }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      const result = this.receiveBatch(Buffer.concat(chunks, length));
+      respond(result.status, result.body);
+    });
+    req.on('error', () => res.destroy());
   }
 
   /** Stops sending to `peer` and closes (and from now on refuses) its connections to us. */
@@ -285,6 +443,7 @@ export class TcpTransport implements Transport {
     if (!link) return;
     link.close();
     this.links.delete(peer);
+    this.peerAddresses.delete(peer);
     for (const connection of this.inbound) if (connection.peer === peer) connection.close();
   }
 
@@ -340,6 +499,36 @@ export class TcpTransport implements Transport {
     new InboundConnection(this.acceptContext, stream, head);
   }
 
+  private acceptBatch(body: Uint8Array): DeliveryReply {
+    if (this.stopped || !this.handler) return { ok: false, code: 'closed', reason: 'transport closed' };
+    const batch = decodeBatch(body, { clusterId: this.clusterId, id: this.memberId });
+    if (!batch.ok) {
+      this.logger.warn('refusing a peer batch', { code: batch.code, reason: batch.reason });
+      return batch;
+    }
+    if (!this.links.has(batch.from)) {
+      const reason = `member ${formatId(batch.from)} is not a peer of this member (unknown or removed)`;
+      this.logger.warn('refusing a peer batch', { code: 'member', reason });
+      return { ok: false, code: 'member', reason };
+    }
+    for (const message of batch.messages) this.deliver(message, batch.from);
+    return { ok: true };
+  }
+
+  /** A peer announced it cannot be dialed: send to it on this connection. */
+  private attachReverse(connection: InboundConnection): void {
+    const peer = connection.peer;
+    if (peer === undefined) return;
+    let link = this.links.get(peer);
+    if (!(link instanceof ReverseLink)) {
+      const address = this.peerAddresses.get(peer) ?? BROWSER_ADDRESS_PREFIX;
+      link?.close();
+      link = new ReverseLink(this.reverseContext, peer, address);
+      this.links.set(peer, link);
+    }
+    link.attach(connection);
+  }
+
   private accept(socket: Socket): void {
     if (this.stopped) {
       socket.destroy();
@@ -376,7 +565,13 @@ export class TcpTransport implements Transport {
       perMessageDeflate: false,
       maxPayload: this.maxFrameBytes + 1024 * 1024,
     });
-    const http = createHttpServer((_req, res) => res.writeHead(404, { connection: 'close' }).end());
+    const http = createHttpServer((req, res) => {
+      if (new URL(req.url ?? '/', 'http://peer').pathname === PEER_FETCH_PATH) {
+        this.handleBatchRequest(req, res);
+        return;
+      }
+      res.writeHead(404, { connection: 'close' }).end();
+    });
     http.on('upgrade', (req, socket, head) => {
       if (this.stopped || new URL(req.url ?? '/', 'http://peer').pathname !== PEER_WEBSOCKET_PATH) {
         socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');

@@ -22,6 +22,11 @@ export interface Handshake {
   readonly from: NodeId;
   /** The member ID the dialer expects to reach. */
   readonly to: NodeId;
+  /**
+   * False when the dialer cannot be dialed back (a browser): the acceptor then sends its own messages to the
+   * dialer as frames on this same connection (a reverse link). Absent means true.
+   */
+  readonly listens?: boolean;
 }
 
 export type RefusalCode = 'version' | 'cluster' | 'member' | 'target' | 'malformed';
@@ -150,7 +155,8 @@ export function decodeHandshake(payload: Uint8Array): Handshake {
   ) {
     throw new ProtocolError('malformed handshake');
   }
-  return { cluster: value.cluster, from: value.from, to: value.to };
+  const hello: Handshake = { cluster: value.cluster, from: value.from, to: value.to };
+  return value.listens === false ? { ...hello, listens: false } : hello;
 }
 
 export function decodeHandshakeReply(payload: Uint8Array): HandshakeReply {

@@ -3,7 +3,8 @@
 // takes both (it tells them apart by the first bytes). On Node this uses the `ws` package.
 //
 // This transport dials its peers over WebSocket and accepts both kinds on its own peer port. A member that
-// cannot listen (a browser) needs the reverse direction on its own connection: not done yet.
+// cannot listen (a browser) uses BrowserWebSocketTransport (./browser.ts): its handshake says `listens: false`,
+// and the Node member answers on that same connection (a reverse link, see ../tcp/reverse.ts).
 
 import { TcpTransport, type TcpTransportOptions } from '../tcp/index.ts';
 import { webSocketDialer } from './stream.ts';
