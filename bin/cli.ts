@@ -46,6 +46,17 @@ if (args[0] === 'sim') {
         },
       );
     };
+    // etcd stops a member that learns it was removed ("the member has been permanently removed from the
+    // cluster"); a moment first, so that the MemberRemove answer leaves when the leader removed itself.
+    void member.removed.then(() => {
+      logger.warn(
+        'the member has been permanently removed from the cluster; the data-dir used by this member must be removed',
+        {
+          memberId: member.memberId.toString(16),
+        },
+      );
+      setTimeout(() => shutdown('removed'), 500);
+    });
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   } catch (e) {

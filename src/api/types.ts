@@ -159,4 +159,17 @@ export interface AlarmMember {
   readonly alarm: AlarmType;
 }
 
+export interface AlarmRequest {
+  readonly action: 'GET' | 'ACTIVATE' | 'DEACTIVATE';
+  /** 0: every member (DEACTIVATE; edgecd's extension). */
+  readonly memberID?: bigint;
+  /** NONE: every type (GET, DEACTIVATE). */
+  readonly alarm?: AlarmType;
+}
+
+export interface AlarmResponse {
+  readonly header: ResponseHeader;
+  readonly alarms: readonly AlarmMember[];
+}
+
 export type { Event, KeyValue, ResponseHeader };

@@ -16,10 +16,16 @@ export class History {
   // Insertion order is main-revision order: appends only grow `main`, compaction only deletes or shrinks.
   private readonly byMain = new Map<number, StoredRecord[]>();
   private records = 0;
+  private recordBytes = 0;
 
   /** Number of stored records. */
   get size(): number {
     return this.records;
+  }
+
+  /** The records' size as the keyspace snapshot encodes them (msgpack), kept up to date on append/compact. */
+  get bytes(): number {
+    return this.recordBytes;
   }
 
   append(main: number, record: StoredRecord): void {
@@ -29,6 +35,7 @@ export class History {
     if (last !== undefined && last.sub >= record.sub) throw new Error('mvcc: history append out of order');
     list.push(record);
     this.records++;
+    this.recordBytes += encodedRecordSize(main, record);
   }
 
   get(rev: Revision): StoredRecord | undefined {
@@ -55,10 +62,42 @@ export class History {
   compact(atRev: number, keep: RevisionSet): void {
     for (const [main, list] of this.byMain) {
       if (main > atRev) break;
-      const kept = list.filter((r) => keep.has({ main, sub: r.sub }));
+      const kept = list.filter((r) => {
+        if (keep.has({ main, sub: r.sub })) return true;
+        this.recordBytes -= encodedRecordSize(main, r);
+        return false;
+      });
       this.records -= list.length - kept.length;
       if (kept.length === 0) this.byMain.delete(main);
       else if (kept.length !== list.length) this.byMain.set(main, kept);
     }
   }
+}
+
+/** msgpack size of one snapshot record tuple [main, sub, key, value, create, version, lease (int64), tombstone]. */
+function encodedRecordSize(main: number, r: StoredRecord): number {
+  const kv = r.kv;
+  return (
+    1 +
+    uintSize(main) +
+    uintSize(r.sub) +
+    binSize(kv.key.length) +
+    binSize(kv.value.length) +
+    uintSize(kv.createRevision) +
+    uintSize(kv.version) +
+    9 +
+    1
+  );
+}
+
+function uintSize(n: number): number {
+  if (n < 128) return 1;
+  if (n < 0x100) return 2;
+  if (n < 0x10000) return 3;
+  if (n < 0x100000000) return 5;
+  return 9;
+}
+
+function binSize(n: number): number {
+  return n + (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
 }

@@ -4,6 +4,9 @@
 
 import { EtcdError, errors } from '../api/errors.ts';
 import type {
+  AlarmMember,
+  AlarmRequest,
+  AlarmResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -21,6 +24,7 @@ import type {
   MemberAddResponse,
   MemberListResponse,
   MembersResponse,
+  MemberUpdateRequest,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -74,6 +78,19 @@ export interface NodeOptions {
   readonly raft?: ReplicaConfig['raft'];
   /** etcd's --auto-compaction-mode / --auto-compaction-retention. */
   readonly autoCompaction?: ReplicaConfig['autoCompaction'];
+  /** etcd --quota-backend-bytes: the dbSize past which writes raise NOSPACE. 0 or absent: 2 GiB. */
+  readonly quotaBytes?: number;
+  /** How often the leader runs the corruption check (ms); 0 or absent: never, as etcd by default. */
+  readonly corruptCheckIntervalMs?: number;
+  /** etcd --strict-reconfig-check (default true): refuse changes that leave fewer started voters than a quorum. */
+  readonly strictReconfigCheck?: boolean;
+  /** Called once when this member applies its own removal (etcd then stops: "permanently removed"). */
+  readonly onRemoved?: () => void;
+  /**
+   * On a follower, MemberPromote asks the leader to check and propose it (etcd: POST /members/promote/<id> to the
+   * leader's peer URL); without this hook a follower proposes the promotion itself, unchecked.
+   */
+  readonly promoteViaLeader?: (leader: bigint, id: bigint) => Promise<void>;
 }
 
 export interface RequestOptions {
@@ -104,6 +121,8 @@ export interface NodeStatus {
   readonly revision: number;
   readonly compactRevision: number;
   readonly members: readonly Member[];
+  /** Active alarms (replicated): any of them makes /health false, as in etcd 3.4. */
+  readonly alarms: readonly AlarmMember[];
 }
 
 export interface EdgeNode {
@@ -125,9 +144,14 @@ export interface EdgeNode {
   memberAdd(req: MemberAddRequest, opts?: RequestOptions): Promise<MemberAddResponse>;
   memberRemove(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse>;
   memberPromote(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse>;
+  memberUpdate(req: MemberUpdateRequest, opts?: RequestOptions): Promise<MembersResponse>;
   status(): Promise<StatusResponse>;
   hashKV(req: { readonly revision?: number }, opts?: RequestOptions): Promise<HashKVResponse>;
   moveLeader(req: { readonly targetID: bigint }, opts?: RequestOptions): Promise<Record<string, never>>;
+  /** Maintenance.Alarm: GET lists active alarms; ACTIVATE / DEACTIVATE go through Raft. */
+  alarm(req: AlarmRequest, opts?: RequestOptions): Promise<AlarmResponse>;
+  /** Test hook: corrupts this member's keyspace behind Raft's back (the corruption check should notice). */
+  testingCorrupt(): void;
   /** What the demo and the cluster-state stream show. */
   nodeStatus(): NodeStatus;
   /** Called after every state change (debounced by the caller if needed); returns an unsubscribe function. */
@@ -170,6 +194,8 @@ class LocalNode implements EdgeNode {
       leaseCheckpointIntervalMs: options.leaseCheckpointIntervalMs ?? 5000,
       raft: options.raft,
       autoCompaction: options.autoCompaction,
+      quotaBytes: options.quotaBytes,
+      corruptCheckIntervalMs: options.corruptCheckIntervalMs,
     };
     const { storage, transport, clock } = options;
     this.replica = new Replica(
@@ -203,6 +229,7 @@ class LocalNode implements EdgeNode {
     const tick = () => {
       if (this.closed) return;
       this.replica.tick();
+      this.checkRemoved();
       this.syncPeers();
       this.ticker = clock.setTimer(tickMs, tick);
     };
@@ -217,21 +244,37 @@ class LocalNode implements EdgeNode {
     );
   }
 
+  private removedReported = false;
+  /** etcd stops a member that applied its own removal; the host decides how (onRemoved). */
+  private checkRemoved(): void {
+    if (this.removedReported || !this.replica.sm.members.isRemoved(this.id)) return;
+    this.removedReported = true;
+    this.logger.warn('the member has been permanently removed from the cluster');
+    this.options.onRemoved?.();
+  }
+
   /** Keeps the transport's peer list equal to the membership (members come and go through Raft). */
-  private knownPeers = new Set<bigint>();
+  private knownPeers = new Map<bigint, string>();
+  /** Removed members stay reachable for a few ticks: the commit index that tells them so may be in flight. */
+  private leavingPeers = new Map<bigint, number>();
   private syncPeers(): void {
     const members = this.replica.sm.members.list();
     const ids = new Set(members.map((m) => m.ID));
     for (const m of members) {
-      if (m.ID === this.id || this.knownPeers.has(m.ID) || m.peerURLs.length === 0) continue;
+      if (m.ID === this.id || m.peerURLs.length === 0 || this.knownPeers.get(m.ID) === m.peerURLs[0])
+        continue;
+      // New, or its peer URLs changed (MemberUpdate).
       this.options.transport.addPeer(m.ID, m.peerURLs[0]);
-      this.knownPeers.add(m.ID);
+      this.knownPeers.set(m.ID, m.peerURLs[0]);
     }
-    for (const id of this.knownPeers) {
-      if (!ids.has(id)) {
-        this.options.transport.removePeer(id);
-        this.knownPeers.delete(id);
-      }
+    for (const id of this.knownPeers.keys()) {
+      if (ids.has(id)) continue;
+      const ticks = (this.leavingPeers.get(id) ?? 0) + 1;
+      this.leavingPeers.set(id, ticks);
+      if (ticks < 20) continue;
+      this.options.transport.removePeer(id);
+      this.knownPeers.delete(id);
+      this.leavingPeers.delete(id);
     }
   }
 
@@ -452,11 +495,26 @@ class LocalNode implements EdgeNode {
     });
   }
 
+  /** etcd's IsReadyToAddVotingMember / IsReadyToRemoveVotingMember: "started" = has published its name. */
+  private enoughStartedAfter(change: { add: true } | { remove: bigint }): boolean {
+    if (this.options.strictReconfigCheck === false) return true;
+    let members = 'add' in change ? 1 : 0;
+    let started = 0;
+    for (const m of this.replica.sm.members.list()) {
+      if (m.isLearner || ('remove' in change && m.ID === change.remove)) continue;
+      members++;
+      if (m.name !== '') started++;
+    }
+    if ('add' in change && started === 1 && members === 2) return true;
+    return started >= Math.floor(members / 2) + 1;
+  }
+
   async memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {
     const members = this.replica.sm.members;
     for (const m of members.list()) {
       if (m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
     }
+    if (!req.isLearner && !this.enoughStartedAfter({ add: true })) throw errors.memberNotEnoughStarted();
     let id = this.replica.randomId();
     while (members.get(id) || members.isRemoved(id)) id = this.replica.randomId();
     const list = await this.proposeConfChange(req.isLearner ? 'addLearner' : 'addNode', id, req.peerURLs);
@@ -471,7 +529,10 @@ class LocalNode implements EdgeNode {
   }
 
   async memberRemove(req: { readonly ID: bigint }): Promise<MembersResponse> {
-    if (!this.replica.sm.members.get(req.ID)) throw errors.memberNotFound();
+    const target = this.replica.sm.members.get(req.ID);
+    if (!target) throw errors.memberNotFound();
+    if (!target.isLearner && !this.enoughStartedAfter({ remove: req.ID }))
+      throw errors.memberNotEnoughStarted();
     const list = await this.proposeConfChange('removeNode', req.ID, []);
     return { header: this.memberHeader(), members: list };
   }
@@ -481,6 +542,11 @@ class LocalNode implements EdgeNode {
     if (!m) throw errors.memberNotFound();
     if (!m.isLearner) throw errors.memberNotLearner();
     const status = this.replica.raw.status();
+    if (status.role !== 'leader' && status.lead !== 0n && this.options.promoteViaLeader) {
+      await this.options.promoteViaLeader(status.lead, req.ID);
+      await this.barrier();
+      return { header: this.memberHeader(), members: this.replica.sm.members.list() };
+    }
     const pr = status.progress.get(req.ID);
     // etcd's isLearnerReady: the learner's match must be within 90% of the leader's.
     if (status.role === 'leader' && (!pr || pr.match < 0.9 * status.commit)) throw errors.learnerNotReady();
@@ -488,9 +554,28 @@ class LocalNode implements EdgeNode {
     return { header: this.memberHeader(), members: list };
   }
 
+  async memberUpdate(req: MemberUpdateRequest, opts?: RequestOptions): Promise<MembersResponse> {
+    const members = this.replica.sm.members;
+    if (!members.get(req.ID)) throw errors.memberNotFound();
+    if (req.peerURLs.length === 0) throw errors.memberBadURLs();
+    for (const m of members.list()) {
+      if (m.ID !== req.ID && m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
+    }
+    const r = await this.propose<{ members: Member[] }>(
+      { type: 'updateMember', id: req.ID, peerURLs: [...req.peerURLs] },
+      opts,
+    );
+    return { header: this.memberHeader(), members: r.members };
+  }
+
   async status(): Promise<StatusResponse> {
     const s = this.replica.raw.status();
-    const dbSize = this.replica.sm.snapshot().length;
+    const dbSize = this.replica.sm.dbSize();
+    // etcd lists "no leader" and every active alarm (its proto text form) in Status.errors.
+    const statusErrors = [
+      ...(s.lead === 0n ? [errors.noLeader().message] : []),
+      ...this.replica.sm.alarms.statusErrors(),
+    ];
     return {
       header: this.header(),
       version: ETCD_VERSION,
@@ -499,7 +584,7 @@ class LocalNode implements EdgeNode {
       raftIndex: s.lastIndex,
       raftTerm: s.term,
       raftAppliedIndex: s.applied,
-      errors: [],
+      errors: statusErrors,
       dbSizeInUse: dbSize,
       isLearner: s.conf.learners.includes(this.id),
     };
@@ -527,6 +612,23 @@ class LocalNode implements EdgeNode {
     return {};
   }
 
+  async alarm(req: AlarmRequest, opts?: RequestOptions): Promise<AlarmResponse> {
+    const alarm = req.alarm ?? 'NONE';
+    if (req.action === 'GET') {
+      await this.barrier();
+      return { header: this.header(), alarms: this.replica.sm.alarms.list(alarm) };
+    }
+    const r = await this.propose<{ alarms: AlarmResponse['alarms'] }>(
+      { type: 'alarm', action: req.action, memberID: req.memberID ?? 0n, alarm },
+      opts,
+    );
+    return { header: this.header(), alarms: r.alarms };
+  }
+
+  testingCorrupt(): void {
+    this.replica.testingCorrupt();
+  }
+
   nodeStatus(): NodeStatus {
     const s = this.replica.raw.status();
     const isLearner = s.conf.learners.includes(this.id);
@@ -542,6 +644,7 @@ class LocalNode implements EdgeNode {
       revision: this.replica.sm.mvcc.revision,
       compactRevision: this.replica.sm.mvcc.compactRevision,
       members: this.replica.sm.members.list(),
+      alarms: this.replica.sm.alarms.list(),
     };
   }
 

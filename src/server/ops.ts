@@ -5,6 +5,7 @@
 
 import { decode, encode } from '@msgpack/msgpack';
 import type {
+  AlarmType,
   CompactionRequest,
   DeleteRangeRequest,
   LeaseGrantRequest,
@@ -39,8 +40,19 @@ export type Operation =
       readonly name: string;
       readonly clientURLs: readonly string[];
     }
+  /** MemberUpdate: a member's new peer URLs (etcd's ConfChangeUpdateNode; no change to the Raft configuration). */
+  | { readonly type: 'updateMember'; readonly id: bigint; readonly peerURLs: readonly string[] }
   /** An empty write: ReadIndex barriers, health checks ("successfully committed proposal"). */
-  | { readonly type: 'noop' };
+  | { readonly type: 'noop' }
+  /** Maintenance.Alarm ACTIVATE / DEACTIVATE (alarms.ts). */
+  | {
+      readonly type: 'alarm';
+      readonly action: 'ACTIVATE' | 'DEACTIVATE';
+      readonly memberID: bigint;
+      readonly alarm: AlarmType;
+    }
+  /** The corruption check: the leader's HashKV at a revision; every member compares its own (alarms.ts). */
+  | { readonly type: 'hashCheck'; readonly revision: number; readonly hash: number };
 
 export interface Proposal {
   readonly id: RequestId;

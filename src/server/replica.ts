@@ -15,6 +15,7 @@ import { RawNode, type Ready } from '../raft/raw-node.ts';
 import { type ConfChange, type Entry, type Message, NONE, type Snapshot } from '../raft/types.ts';
 import type { LoadedState, PersistBatch } from '../storage.ts';
 import { WatchableStore } from '../watch/index.ts';
+import { DEFAULT_QUOTA_BYTES, quotaCost } from './alarms.ts';
 import { type AutoCompactionConfig, AutoCompactor } from './auto-compaction.ts';
 import { decodeMemberContext, encodeMemberContext, type MemberContext } from './members.ts';
 import { decodeProposal, encodeProposal, type Operation, type RequestId, requestKey } from './ops.ts';
@@ -56,6 +57,10 @@ export interface ReplicaConfig {
   readonly raft?: Partial<RaftOptions>;
   /** etcd's --auto-compaction-*: off when absent. */
   readonly autoCompaction?: AutoCompactionConfig;
+  /** etcd's --quota-backend-bytes: past it, writes that add data raise NOSPACE. 0 or absent: 2 GiB. */
+  readonly quotaBytes?: number;
+  /** How often the leader runs the corruption check (a `hashCheck` entry); 0 or absent: never (etcd's default). */
+  readonly corruptCheckIntervalMs?: number;
 }
 
 export interface BootstrapMember {
@@ -100,6 +105,9 @@ export class Replica {
   private promoteAt?: number;
   /** Listeners for observers (status streams, the demo): called after every Ready. */
   private readonly listeners = new Set<() => void>();
+  /** Internal proposals raised while applying, submitted once the Ready is advanced. */
+  private raisedWhileApplying: Operation[] = [];
+  private lastHashCheck: number;
 
   constructor(
     readonly config: ReplicaConfig,
@@ -110,12 +118,25 @@ export class Replica {
     private readonly logger: Logger,
   ) {
     this.nonce = Math.floor(random.next() * 0x7fffffff);
+    this.lastHashCheck = io.now();
     if (config.autoCompaction) this.compactor = new AutoCompactor(config.autoCompaction);
     this.sm = new ServerStateMachine(
       { maxTxnOps: config.maxTxnOps, minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs) },
       {
         onEvents: (events, revision) => this.watchable.notify(events, revision),
         onCompacted: (revision) => this.watchable.compacted(revision),
+        onHashMismatch: (revision) => {
+          if (this.sm.alarms.has('CORRUPT', config.id)) return;
+          this.logger.error("corruption check: this member's keyspace differs from the leader's", {
+            revision,
+          });
+          this.raisedWhileApplying.push({
+            type: 'alarm',
+            action: 'ACTIVATE',
+            memberID: config.id,
+            alarm: 'CORRUPT',
+          });
+        },
       },
     );
     if (loaded.snapshot) {
@@ -181,6 +202,7 @@ export class Replica {
     if (this.isLeader) {
       this.leaseDuties(now);
       this.compactionDuties(now);
+      this.corruptionDuties(now);
     }
     this.expireRequests(now);
     this.retryWaitingForLeader(now);
@@ -191,6 +213,23 @@ export class Replica {
   /** Proposes a replicated operation; `cb` gets its result once applied here (or an error). */
   submit(op: Operation, cb: Callback): void {
     if (this.stopped) return cb({ ok: false, error: errors.stopped() });
+    const cost = quotaCost(op);
+    if (cost > 0 && this.sm.dbSize() + cost >= this.quotaBytes) {
+      // etcd's quotaKVServer: a write that would not fit raises NOSPACE for this member (through Raft, so every
+      // member then refuses writes that add data) and is refused without being proposed.
+      if (this.sm.alarms.has('NOSPACE', this.config.id)) return cb({ ok: false, error: errors.noSpace() });
+      this.logger.warn('space quota exceeded; raising NOSPACE', {
+        dbSize: this.sm.dbSize(),
+        quota: this.quotaBytes,
+      });
+      const alarm: Operation = {
+        type: 'alarm',
+        action: 'ACTIVATE',
+        memberID: this.config.id,
+        alarm: 'NOSPACE',
+      };
+      return this.submit(alarm, () => cb({ ok: false, error: errors.noSpace() }));
+    }
     const id: RequestId = { member: this.config.id, nonce: this.nonce, seq: this.seq++ };
     const data = encodeProposal({ id, op });
     if (data.length > this.config.maxRequestBytes) return cb({ ok: false, error: errors.requestTooLarge() });
@@ -210,6 +249,11 @@ export class Replica {
     }
     this.waiters.set(requestKey(id), { cb, deadline });
     this.schedulePump();
+  }
+
+  /** etcd's --quota-backend-bytes (0: the 2 GiB default). */
+  get quotaBytes(): number {
+    return this.config.quotaBytes || DEFAULT_QUOTA_BYTES;
   }
 
   private retryWaitingForLeader(now: number): void {
@@ -359,6 +403,11 @@ export class Replica {
     }
     this.releaseReads();
     this.maybeSnapshot();
+    if (this.raisedWhileApplying.length > 0) {
+      const ops = this.raisedWhileApplying;
+      this.raisedWhileApplying = [];
+      for (const op of ops) this.submitInternal(op);
+    }
   }
 
   private applyNormal(data: Uint8Array, index: number): void {
@@ -498,6 +547,24 @@ export class Replica {
       this.logger.info('auto compaction', { revision: target });
       this.submitInternal({ type: 'compact', request: { revision: target } });
     }
+  }
+
+  /**
+   * The corruption check (alarms.ts): the leader proposes its HashKV at its current revision; every member
+   * compares its own when applying it and raises CORRUPT for itself on a mismatch.
+   */
+  private corruptionDuties(now: number): void {
+    const every = this.config.corruptCheckIntervalMs;
+    if (!every || now - this.lastHashCheck < every) return;
+    this.lastHashCheck = now;
+    const r = this.sm.mvcc.hashKV(0);
+    this.submitInternal({ type: 'hashCheck', revision: r.header.revision, hash: r.hash });
+  }
+
+  /** Test hook: corrupts this member's keyspace (one stored value) without going through Raft. */
+  testingCorrupt(): void {
+    this.sm.testingCorruptKeyspace();
+    this.watchable.restore(this.sm.mvcc);
   }
 
   private leaseDuties(now: number): void {

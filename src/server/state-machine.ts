@@ -7,6 +7,7 @@ import { EtcdError, errors } from '../api/errors.ts';
 import type { Event } from '../api/types.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
+import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
 import { Members } from './members.ts';
 import type { Operation } from './ops.ts';
 import { RequestDedup } from './request-dedup.ts';
@@ -19,6 +20,8 @@ export interface StateMachineHooks {
   /** Events of one write (one revision), for watchers. */
   onEvents(events: readonly Event[], revision: number): void;
   onCompacted(revision: number): void;
+  /** A `hashCheck` entry found this member's keyspace differing from the leader's (it raises CORRUPT). */
+  onHashMismatch?(revision: number): void;
 }
 
 export interface StateMachineOptions {
@@ -32,6 +35,9 @@ export class ServerStateMachine {
   lessor: Lessor;
   members = new Members();
   dedup = new RequestDedup();
+  alarms = new AlarmStore();
+  /** Cached lease count for dbSize (recounted after lease operations). */
+  private leaseCount: number | undefined;
   /** The last Raft index whose effects this state includes. */
   appliedIndex = 0;
 
@@ -70,7 +76,18 @@ export class ServerStateMachine {
     }
   }
 
+  /**
+   * Status' dbSize: the keyspace's serialized size (kept incrementally, no serialization) plus a small amount per
+   * lease. The space quota applies to it; compaction shrinks it at once (there is nothing to defragment).
+   */
+  dbSize(): number {
+    if (this.leaseCount === undefined) this.leaseCount = this.lessor.leases().length;
+    return this.mvcc.sizeBytes + this.leaseCount * 32;
+  }
+
   private applyOp(op: Operation, now: number): unknown {
+    this.alarms.check(op);
+    if (op.type === 'leaseGrant' || op.type === 'leaseRevoke') this.leaseCount = undefined;
     switch (op.type) {
       case 'put': {
         const r = this.mvcc.put(op.request);
@@ -115,8 +132,26 @@ export class ServerStateMachine {
       case 'publishMember':
         this.members.publish(BigInt(op.id), op.name, op.clientURLs);
         return {};
+      case 'updateMember':
+        this.members.updatePeerURLs(BigInt(op.id), op.peerURLs);
+        return { members: this.members.list() };
       case 'noop':
         return {};
+      case 'alarm':
+        return {
+          alarms:
+            op.action === 'ACTIVATE'
+              ? this.alarms.activate(BigInt(op.memberID), op.alarm)
+              : this.alarms.deactivate(BigInt(op.memberID), op.alarm),
+        };
+      case 'hashCheck': {
+        // Every member applies this at the same point of the log, so each compares the same revision.
+        const rev = Number(op.revision);
+        if (rev <= this.mvcc.compactRevision || rev > this.mvcc.revision) return { checked: false };
+        const mismatch = this.mvcc.hashKV(rev).hash !== Number(op.hash);
+        if (mismatch) this.hooks.onHashMismatch?.(rev);
+        return { checked: true, mismatch };
+      }
     }
   }
 
@@ -131,6 +166,11 @@ export class ServerStateMachine {
     if (events.length > 0) this.hooks.onEvents(events, this.mvcc.revision);
   }
 
+  /** Test hook: changes one stored value behind Raft's back, as a disk fault would (the corruption check's prey). */
+  testingCorruptKeyspace(): void {
+    this.mvcc = this.newStore(corruptKeyspaceSnapshot(this.mvcc.snapshot()));
+  }
+
   snapshot(): Uint8Array {
     return encode(
       {
@@ -139,6 +179,7 @@ export class ServerStateMachine {
         lessor: this.lessor.snapshot(),
         members: this.members.toJSON(),
         dedup: this.dedup.toJSON(),
+        alarms: this.alarms.toJSON(),
       },
       { useBigInt64: true },
     );
@@ -151,12 +192,15 @@ export class ServerStateMachine {
       lessor: Uint8Array;
       members: unknown;
       dedup: unknown;
+      alarms?: unknown;
     };
     this.lessor = this.newLessor();
     this.lessor.restore(d.lessor);
     this.mvcc = this.newStore(d.mvcc);
     this.members = Members.fromJSON(d.members);
     this.dedup = RequestDedup.fromJSON(d.dedup);
+    this.alarms = AlarmStore.fromJSON(d.alarms);
+    this.leaseCount = undefined;
     this.appliedIndex = Number(d.appliedIndex);
   }
 }

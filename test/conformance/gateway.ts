@@ -389,13 +389,13 @@ export function runGatewayConformance(name: string, makeTarget: () => Promise<Ga
         }
       });
 
-      it('member update is Unimplemented (501, code 12)', async () => {
-        const r = await post('/v3/cluster/member/update', { ID: 1, peerURLs: ['http://x:2380'] });
-        expect(r.status).toBe(501);
+      it('member update of an unknown member: 404, code 5', async () => {
+        const r = await post('/v3/cluster/member/update', { ID: 77, peerURLs: ['http://x:2380'] });
+        expect(r.status).toBe(404);
         expect(r.json).toEqual({
-          error: 'method MemberUpdate not implemented',
-          message: 'method MemberUpdate not implemented',
-          code: 12,
+          error: 'etcdserver: member not found',
+          message: 'etcdserver: member not found',
+          code: 5,
         });
       });
 

@@ -74,7 +74,31 @@ export class TestCluster {
     return m;
   }
 
-  spawn(m: MemberSpec): void {
+  /** A new member's ports and data dir (for `member add`), listed in the cluster; not started. */
+  async newMemberSpec(name: string): Promise<MemberSpec> {
+    const m = {
+      name,
+      clientPort: await freePort(),
+      peerPort: await freePort(),
+      dataDir: join(this.root, name),
+    };
+    this.members.push(m);
+    return m;
+  }
+
+  /** Exit code of a member's process once it exits on its own (bounded). */
+  async waitExit(name: string, timeoutMs = 15_000): Promise<number | null> {
+    const p = this.procs.get(name);
+    if (!p) throw new Error(`no process for ${name}`);
+    if (!this.isRunning(name)) return p.exitCode;
+    return withTimeout(
+      new Promise<number | null>((r) => p.once('exit', (code) => r(code))),
+      timeoutMs,
+      `member ${name} did not exit:\n${this.tail(name)}`,
+    );
+  }
+
+  spawn(m: MemberSpec, extraArgs: readonly string[] = []): void {
     const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
     const args = [
       ENTRY,
@@ -100,6 +124,7 @@ export class TestCluster {
       '500',
       ...(this.options.snapshotCount ? ['--snapshot-count', String(this.options.snapshotCount)] : []),
       ...(this.options.extraFlags ?? []),
+      ...extraArgs,
     ];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
     const log: string[] = this.logs.get(m.name) ?? [];
@@ -112,6 +137,11 @@ export class TestCluster {
   isRunning(name: string): boolean {
     const p = this.procs.get(name);
     return !!p && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** Sends a signal to a member's process (e.g. SIGSTOP / SIGCONT to freeze it). */
+  signal(name: string, signal: NodeJS.Signals): void {
+    this.procs.get(name)?.kill(signal);
   }
 
   /** kill -9: no chance to sync or hand over. */

@@ -27,6 +27,8 @@ export interface MemberConfig {
   readonly autoCompactionMode: string;
   /** "0" = off. */
   readonly autoCompactionRetention: string;
+  /** etcd --strict-reconfig-check (default true). */
+  readonly strictReconfigCheck?: boolean;
 }
 
 interface FlagSpec {
@@ -75,7 +77,7 @@ const FLAGS: Record<string, FlagSpec> = {
   'auto-compaction-retention': { key: 'autoCompactionRetention' },
   'enable-grpc-gateway': { key: null },
   'enable-v2': { key: null },
-  'strict-reconfig-check': { key: null },
+  'strict-reconfig-check': { key: 'strictReconfigCheck', parse: (v) => v !== 'false' && v !== '0' },
   'pre-vote': { key: null },
   logger: { key: null },
   'log-outputs': { key: null },

@@ -12,6 +12,7 @@ import { TcpTransport } from '../../transport/tcp/index.ts';
 import { RealClock } from '../clock.ts';
 import { startClientServer } from './client-server.ts';
 import { computeClusterId, computeMemberId, hostPort, type MemberConfig } from './config.ts';
+import { peerMembershipRoutes, promoteViaLeader, resolveExistingMember, watchForRemoval } from './join.ts';
 
 export interface RunningMember {
   readonly node: EdgeNode;
@@ -20,6 +21,8 @@ export interface RunningMember {
   readonly clientPort: number;
   /** Graceful stop: hand leadership over if we lead, finish, sync, close. */
   stop(): Promise<void>;
+  /** Resolves when this member has applied its own removal (etcd then stops the process). */
+  readonly removed: Promise<void>;
 }
 
 export async function startMember(config: MemberConfig, logger: Logger): Promise<RunningMember> {
@@ -33,11 +36,37 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   if (!self) {
     throw new Error(`couldn't find local name "${config.name}" in the initial cluster configuration`);
   }
-  const memberId = self.id;
-  const clusterId = computeClusterId(members.map((m) => m.id));
+  let memberId = self.id;
+  let clusterId = computeClusterId(members.map((m) => m.id));
+  // Joining (etcd: --initial-cluster-state existing): the ID MemberAdd chose and the cluster ID come from the
+  // cluster itself (GET /members on the other members' peer URLs), and so do the other members' IDs.
+  let peers = members.map((m) => ({ id: m.id, url: m.peerURLs[0] }));
+  if (config.initialClusterState === 'existing') {
+    const joined = await resolveExistingMember(config);
+    memberId = joined.memberId;
+    clusterId = joined.clusterId;
+    peers = joined.members
+      .filter((m) => m.peerURLs.length > 0)
+      .map((m) => ({ id: m.ID, url: m.peerURLs[0] }));
+    logger.info('joining an existing cluster', {
+      memberId: memberId.toString(16),
+      clusterId: clusterId.toString(16),
+    });
+  }
+  let nodeRef: EdgeNode | undefined;
+  let onRemoved = () => {};
+  const removed = new Promise<void>((resolve) => {
+    onRemoved = resolve;
+  });
   const storage = await FileWalStorage.open(join(config.dataDir, 'member'), { logger });
   const peer = hostPort(config.listenPeerUrls[0]);
-  const transport = new TcpTransport({ clusterId, memberId, listen: peer, logger });
+  const transport = new TcpTransport({
+    clusterId,
+    memberId,
+    listen: peer,
+    logger,
+    onHttpRequest: peerMembershipRoutes(() => nodeRef),
+  });
   const clock = new RealClock();
   const node = await createNode({
     id: memberId,
@@ -52,14 +81,28 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger,
     tickMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
+    // etcd: 0 means the 2 GiB default.
+    quotaBytes: config.quotaBackendBytes,
     snapshotCount: config.snapshotCount,
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
     raft: { snapshotCatchUpEntries: config.snapshotCatchUpEntries },
     autoCompaction: parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention),
+    strictReconfigCheck: config.strictReconfigCheck,
+    onRemoved: () => onRemoved(),
+    promoteViaLeader: (leader, id) => {
+      const url = nodeRef?.nodeStatus().members.find((m) => m.ID === leader)?.peerURLs[0];
+      if (!url) return Promise.reject(new Error('etcdserver: no leader'));
+      return promoteViaLeader(url, id);
+    },
+  });
+  nodeRef = node;
+  const stopWatch = watchForRemoval(node, () => onRemoved(), {
+    intervalMs: Math.max(1000, 3 * config.electionTimeoutMs),
+    logger,
   });
   // A member joining an existing cluster learns its peers from the log; until then it knows those given.
-  for (const m of members) if (m.id !== memberId) transport.addPeer(m.id, m.peerURLs[0]);
+  for (const m of peers) if (m.id !== memberId) transport.addPeer(m.id, m.url);
   const client = hostPort(config.listenClientUrls[0]);
   const server = await startClientServer({
     node,
@@ -93,11 +136,12 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
           }
         }
       }
+      stopWatch();
       await server.close();
       await node.close();
       logger.info('stopped', { name: config.name });
     })();
     return stopping;
   };
-  return { node, memberId, clusterId, clientPort: server.port, stop };
+  return { node, memberId, clusterId, clientPort: server.port, stop, removed };
 }

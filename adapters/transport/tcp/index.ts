@@ -128,6 +128,11 @@ export interface TcpTransportOptions {
    * it, upgrades to PEER_WEBSOCKET_PATH become WebSocket peer connections and other requests get a 404.
    */
   readonly onHttpConnection?: (socket: Socket) => void;
+  /**
+   * More HTTP routes on the peer port (when onHttpConnection is not given), e.g. etcd's `GET /members`: return
+   * true when the request was taken. Asked before the 404.
+   */
+  readonly onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** How links connect (default TCP; the WebSocket transport dials WebSockets). */
   readonly dial?: PeerDialer;
   /** For tests: the protocol version this transport's dialers announce. */
@@ -570,6 +575,7 @@ export class TcpTransport implements Transport {
         this.handleBatchRequest(req, res);
         return;
       }
+      if (this.options.onHttpRequest?.(req, res)) return;
       res.writeHead(404, { connection: 'close' }).end();
     });
     http.on('upgrade', (req, socket, head) => {

@@ -4,6 +4,7 @@
 // first enum value) left out. A set but empty message is `{}`.
 
 import type {
+  AlarmMember,
   DeleteRangeResponse,
   Event,
   KeyValue,
@@ -259,6 +260,18 @@ export function statusResponse(r: StatusResponse): string {
     .strings('errors', r.errors)
     .int64('dbSizeInUse', r.dbSizeInUse)
     .bool('isLearner', r.isLearner)
+    .toString();
+}
+
+/** Alarm: etcd sets no header, so with no alarms the reply is `{}`. */
+export function alarmResponse(r: { readonly alarms: readonly AlarmMember[] }): string {
+  return new JsonWriter()
+    .list(
+      'alarms',
+      r.alarms.map((a) =>
+        new JsonWriter().int64('memberID', a.memberID).enumName('alarm', a.alarm, 'NONE').toString(),
+      ),
+    )
     .toString();
 }
 

@@ -12,10 +12,12 @@ export function versionResponse(): Response {
 
 /**
  * etcd 3.4's /health: `{"health":"true"}` (200), or `{"health":"false"}` through http.Error (503, trailing
- * newline) when the member sees no leader. Both are text/plain, as Go sniffs and http.Error sets them.
+ * newline) when any alarm is active or the member sees no leader. Both are text/plain, as Go sniffs and
+ * http.Error sets them.
  */
 export function healthResponse(node: EdgeNode): Response {
-  const healthy = node.nodeStatus().leader !== 0n;
+  const s = node.nodeStatus();
+  const healthy = s.alarms.length === 0 && s.leader !== 0n;
   if (healthy) return jsonResponse('{"health":"true"}', 200, 'text/plain; charset=utf-8');
   return plainText('{"health":"false"}', 503);
 }

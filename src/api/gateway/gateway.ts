@@ -141,7 +141,17 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     '/cluster/member/promote': m('MemberPromote', 'MemberPromoteRequest', async (b, o) =>
       encode.membersResponse(await node.memberPromote(decodeMemberId(b), o)),
     ),
-    '/cluster/member/update': none('MemberUpdate', 'MemberUpdateRequest'),
+    '/cluster/member/update': m('MemberUpdate', 'MemberUpdateRequest', async (b, o) =>
+      encode.membersResponse(
+        await node.memberUpdate(
+          {
+            ...decodeMemberId(b),
+            peerURLs: b.list('peerURLs', 'string').filter((v): v is string => typeof v === 'string'),
+          },
+          o,
+        ),
+      ),
+    ),
     // Maintenance
     '/maintenance/status': m('Status', 'StatusRequest', async () =>
       encode.statusResponse(await node.status()),
@@ -155,12 +165,9 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
       await node.moveLeader(decodeMoveLeader(b), o);
       return '{}';
     }),
-    // edgecd raises no alarms: GET and DEACTIVATE answer as etcd does with none active (`{}`, no header).
-    '/maintenance/alarm': m('Alarm', 'AlarmRequest', async (b) => {
-      const req = decodeAlarm(b);
-      if (req.action === 'ACTIVATE') throw unimplemented('Alarm');
-      return '{}';
-    }),
+    '/maintenance/alarm': m('Alarm', 'AlarmRequest', async (b, o) =>
+      encode.alarmResponse(await node.alarm(decodeAlarm(b), o)),
+    ),
     // The in-memory key space has nothing to defragment; etcd replies `{}` on success.
     '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async () => '{}'),
     '/maintenance/snapshot': none('Snapshot', 'SnapshotRequest'),

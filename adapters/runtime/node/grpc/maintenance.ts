@@ -1,11 +1,13 @@
-// etcdserverpb.Maintenance: Status, Hash, HashKV, MoveLeader, Alarm (GET only), Defragment (nothing to do).
-// Snapshot and alarm changes are left to server.ts's UNIMPLEMENTED answer.
+// etcdserverpb.Maintenance: Status, Hash, HashKV, MoveLeader, Alarm, Defragment (nothing to do).
+// Snapshot is left to server.ts's UNIMPLEMENTED answer.
 
-import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { AlarmType } from '../../../../src/api/types.ts';
 import { type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';
 
-const ALARM_GET = 0;
+const ALARM_ACTIONS = ['GET', 'ACTIVATE', 'DEACTIVATE'] as const;
+const ALARM_TYPES: readonly AlarmType[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 
 export function maintenanceService(ctx: CallContext): UntypedServiceImplementation {
   const { node } = ctx;
@@ -30,17 +32,26 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       await node.moveLeader({ targetID: wire.big(req.targetID) }, { signal });
       return { header: await currentHeader() };
     }),
-    // edgecd raises no alarms (no space quota, no corruption check yet): the list is always empty. etcdctl's
-    // `endpoint health` asks for it after its health read.
-    Alarm: unary<{ action?: number }>(ctx, 'Maintenance/Alarm', async (req) => {
-      if ((req.action ?? ALARM_GET) !== ALARM_GET) {
-        throw {
-          code: status.UNIMPLEMENTED,
-          details: 'edgecd: alarms cannot be activated or deactivated yet',
-        };
-      }
-      return { header: await currentHeader() };
-    }),
+    // etcd answers Alarm without a header (the gateway shows `{}` with none active).
+    Alarm: unary<{ action?: number; memberID?: wire.Int64; alarm?: number }>(
+      ctx,
+      'Maintenance/Alarm',
+      async (req, signal) => {
+        const r = await node.alarm(
+          {
+            action: ALARM_ACTIONS[req.action ?? 0] ?? 'GET',
+            memberID: wire.big(req.memberID),
+            alarm: ALARM_TYPES[req.alarm ?? 0] ?? 'NONE',
+          },
+          { signal },
+        );
+        const alarms = r.alarms.map((a) => ({
+          memberID: wire.i64(a.memberID),
+          alarm: ALARM_TYPES.indexOf(a.alarm) || undefined,
+        }));
+        return { alarms: alarms.length > 0 ? alarms : undefined };
+      },
+    ),
     // Nothing to defragment: the store keeps no free pages. Answer as a finished defragmentation.
     Defragment: unary<object>(ctx, 'Maintenance/Defragment', async () => ({ header: await currentHeader() })),
   };
