@@ -8,6 +8,7 @@
 import type { Clock, Logger, Random, TimerHandle } from '../../../src/env.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
 import { type DeliveryReply, decodeReply, encodeBatch, PEER_CONTENT_TYPE } from '../fetch/index.ts';
+import { FrameQueue } from './frame-queue.ts';
 import type { BackoffOptions } from './link.ts';
 import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
@@ -48,8 +49,7 @@ export class HttpLink {
   acknowledged = 0;
   private readonly ctx: HttpLinkContext;
   /** Encoded messages (frame payloads, without the length header). */
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new FrameQueue();
   private inFlight = 0;
   private controller: AbortController | undefined;
   private state: 'ready' | 'backoff' | 'closed' = 'ready';
@@ -69,7 +69,7 @@ export class HttpLink {
   }
 
   get bytesQueued(): number {
-    return this.queuedBytes;
+    return this.queue.bytes;
   }
 
   get refusing(): boolean {
@@ -79,12 +79,11 @@ export class HttpLink {
   /** Takes one encoded frame (header included, as TcpTransport.send makes them). */
   enqueue(frame: Uint8Array): boolean {
     const payload = frame.subarray(FRAME_HEADER_BYTES);
-    if (this.refusing || this.queuedBytes + payload.length > this.ctx.maxQueuedBytes) {
+    if (this.refusing || this.queue.bytes + payload.length > this.ctx.maxQueuedBytes) {
       this.dropped++;
       return false;
     }
     this.queue.push(payload);
-    this.queuedBytes += payload.length;
     this.scheduleFlush();
     return true;
   }
@@ -95,8 +94,7 @@ export class HttpLink {
     this.timer = undefined;
     if (this.flushScheduled) clearImmediate(this.flushScheduled);
     this.flushScheduled = undefined;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
     this.controller?.abort();
   }
 
@@ -110,17 +108,8 @@ export class HttpLink {
 
   private post(): void {
     if (this.state !== 'ready' || this.inFlight > 0 || this.queue.length === 0) return;
-    let count = 0;
-    let bytes = 0;
-    while (
-      count < this.queue.length &&
-      (count === 0 || bytes + this.queue[count].length <= this.ctx.maxBatchBytes)
-    ) {
-      bytes += this.queue[count].length;
-      count++;
-    }
-    const messages = this.queue.splice(0, count);
-    this.queuedBytes -= bytes;
+    const messages = this.queue.takeBatch(this.ctx.maxBatchBytes);
+    const count = messages.length;
     let body: Uint8Array;
     try {
       body = encodeBatch({ cluster: this.ctx.clusterId, from: this.ctx.memberId, to: this.peer, messages });
@@ -184,8 +173,7 @@ export class HttpLink {
   private fail(lostInFlight: number, reason: string): void {
     const lost = lostInFlight + this.queue.length;
     this.dropped += lost;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
     this.failures++;
     const { initialMs, maxMs, multiplier } = this.ctx.backoff;
     const step = Math.min(maxMs, initialMs * multiplier ** Math.min(this.failures - 1, 64));

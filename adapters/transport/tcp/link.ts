@@ -6,6 +6,7 @@
 
 import type { Clock, Logger, Random, TimerHandle } from '../../../src/env.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
+import { concatFrames, FrameQueue } from './frame-queue.ts';
 import type { PeerDialer, PeerStream } from './stream.ts';
 import {
   decodeHandshakeReply,
@@ -64,8 +65,7 @@ export class PeerLink {
   private readonly ctx: LinkContext;
   private state: LinkState = 'idle';
   private socket: PeerStream | undefined;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new FrameQueue();
   /** The socket's buffer is above its high-water mark: wait for 'drain'. */
   private blocked = false;
   private flushScheduled: NodeJS.Immediate | undefined;
@@ -83,7 +83,7 @@ export class PeerLink {
   }
 
   get bytesQueued(): number {
-    return this.queuedBytes;
+    return this.queue.bytes;
   }
 
   /** Whether a frame would be refused now without looking at its size: backing off, closed or full. */
@@ -95,12 +95,11 @@ export class PeerLink {
 
   /** Queues one encoded frame; false when it was dropped (the caller reports it). */
   enqueue(frame: Uint8Array): boolean {
-    if (this.refusing || this.queuedBytes + frame.length > this.ctx.maxQueuedBytes) {
+    if (this.refusing || this.queue.bytes + frame.length > this.ctx.maxQueuedBytes) {
       this.dropped++;
       return false;
     }
     this.queue.push(frame);
-    this.queuedBytes += frame.length;
     if (this.state === 'idle') this.dial();
     else if (this.state === 'open') this.scheduleFlush();
     return true;
@@ -243,35 +242,14 @@ export class PeerLink {
     const socket = this.socket;
     if (this.state !== 'open' || !socket) return;
     while (this.queue.length > 0 && !this.blocked) {
-      let count = 0;
-      let bytes = 0;
-      while (
-        count < this.queue.length &&
-        (count === 0 || bytes + this.queue[count].length <= this.ctx.maxBatchBytes)
-      ) {
-        bytes += this.queue[count].length;
-        count++;
-      }
-      const frames = this.queue.splice(0, count);
-      this.queuedBytes -= bytes;
-      this.sent += count;
-      const data = count === 1 ? frames[0] : concat(frames, bytes);
+      const frames = this.queue.takeBatch(this.ctx.maxBatchBytes);
+      this.sent += frames.length;
+      const data = concatFrames(frames);
       if (!socket.write(data)) this.blocked = true;
     }
   }
 
   private clearQueue(): void {
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
   }
-}
-
-function concat(frames: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }

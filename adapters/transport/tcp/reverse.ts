@@ -5,6 +5,7 @@
 
 import type { Logger } from '../../../src/env.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
+import { concatFrames, FrameQueue } from './frame-queue.ts';
 import type { InboundConnection } from './inbound.ts';
 import { formatId } from './wire.ts';
 
@@ -24,8 +25,7 @@ export class ReverseLink {
   dropped = 0;
   private readonly ctx: ReverseLinkContext;
   private connection: InboundConnection | undefined;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new FrameQueue();
   private blocked = false;
   private flushScheduled: NodeJS.Immediate | undefined;
   private closedForGood = false;
@@ -41,7 +41,7 @@ export class ReverseLink {
   }
 
   get bytesQueued(): number {
-    return this.queuedBytes;
+    return this.queue.bytes;
   }
 
   /** Whether the peer currently has a connection to send on. */
@@ -54,12 +54,11 @@ export class ReverseLink {
   }
 
   enqueue(frame: Uint8Array): boolean {
-    if (this.refusing || this.queuedBytes + frame.length > this.ctx.maxQueuedBytes) {
+    if (this.refusing || this.queue.bytes + frame.length > this.ctx.maxQueuedBytes) {
       this.dropped++;
       return false;
     }
     this.queue.push(frame);
-    this.queuedBytes += frame.length;
     this.scheduleFlush();
     return true;
   }
@@ -118,35 +117,14 @@ export class ReverseLink {
     const connection = this.connection;
     if (this.closedForGood || !connection?.open) return;
     while (this.queue.length > 0 && !this.blocked) {
-      let count = 0;
-      let bytes = 0;
-      while (
-        count < this.queue.length &&
-        (count === 0 || bytes + this.queue[count].length <= this.ctx.maxBatchBytes)
-      ) {
-        bytes += this.queue[count].length;
-        count++;
-      }
-      const frames = this.queue.splice(0, count);
-      this.queuedBytes -= bytes;
-      this.sent += count;
-      const data = count === 1 ? frames[0] : concat(frames, bytes);
+      const frames = this.queue.takeBatch(this.ctx.maxBatchBytes);
+      this.sent += frames.length;
+      const data = concatFrames(frames);
       if (!connection.write(data)) this.blocked = true;
     }
   }
 
   private clearQueue(): void {
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
   }
-}
-
-export function concat(frames: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }

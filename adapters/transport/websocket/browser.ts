@@ -15,6 +15,7 @@ import type { Logger, Random } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
+import { concatFrames, FrameQueue } from '../tcp/frame-queue.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeHandshakeReply,
@@ -130,8 +131,7 @@ class BrowserLink {
   private ws: WebSocketLike | undefined;
   private reader = new FrameReader(MAX_HANDSHAKE_BYTES);
   private handshaken = false;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new FrameQueue();
   private flushScheduled = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private failures = 0;
@@ -158,12 +158,11 @@ class BrowserLink {
   }
 
   enqueue(frame: Uint8Array): boolean {
-    if (this.refusing || this.queuedBytes + frame.length > this.s.maxQueuedBytes) {
+    if (this.refusing || this.queue.bytes + frame.length > this.s.maxQueuedBytes) {
       this.dropped++;
       return false;
     }
     this.queue.push(frame);
-    this.queuedBytes += frame.length;
     if (this.state === 'open') this.scheduleFlush();
     return true;
   }
@@ -171,8 +170,7 @@ class BrowserLink {
   close(): void {
     this.state = 'closed';
     this.clearTimer();
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
     const ws = this.ws;
     this.ws = undefined;
     if (ws) closeQuietly(ws);
@@ -294,8 +292,7 @@ class BrowserLink {
     this.clearTimer();
     const lost = this.queue.length;
     this.dropped += lost;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.queue.clear();
     this.failures++;
     const { initialMs, maxMs, multiplier } = this.s.backoff;
     const step = Math.min(maxMs, initialMs * multiplier ** Math.min(this.failures - 1, 64));
@@ -339,18 +336,9 @@ class BrowserLink {
         }, 5);
         return;
       }
-      let count = 0;
-      let bytes = 0;
-      while (
-        count < this.queue.length &&
-        (count === 0 || bytes + this.queue[count].length <= this.s.maxBatchBytes)
-      ) {
-        bytes += this.queue[count].length;
-        count++;
-      }
-      const frames = this.queue.splice(0, count);
-      this.queuedBytes -= bytes;
-      const data = count === 1 ? frames[0] : concat(frames, bytes);
+      const frames = this.queue.takeBatch(this.s.maxBatchBytes);
+      const count = frames.length;
+      const data = concatFrames(frames);
       try {
         ws.send(data as Uint8Array<ArrayBuffer>);
         this.sent += count;
@@ -371,16 +359,6 @@ function closeQuietly(ws: WebSocketLike): void {
   try {
     ws.close(1000);
   } catch {}
-}
-
-function concat(frames: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }
 
 export class BrowserWebSocketTransport implements Transport {
