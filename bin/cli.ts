@@ -2,12 +2,14 @@
 //   edgecd                       a local 3-member cluster on etcd's ports, data under ./data
 //   edgecd --name n1 --data-dir … --initial-cluster …   one member, with etcd's flags
 //   edgecd sim --seed N | --seeds A..B                  the deterministic simulator
+//   edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … (etcdctl's restore flags)
 //   edgecd --version
 
 import { parseMemberConfig } from '../adapters/runtime/node/config.ts';
 import { runLocalCluster } from '../adapters/runtime/node/local-cluster.ts';
 import { jsonLogger } from '../adapters/runtime/node/logger.ts';
 import { startMember } from '../adapters/runtime/node/member.ts';
+import { parseRestoreArgs, restoreSnapshot } from '../adapters/runtime/node/restore.ts';
 import { ETCD_VERSION } from '../src/server/node.ts';
 
 const args = process.argv.slice(2);
@@ -15,6 +17,8 @@ const args = process.argv.slice(2);
 if (args[0] === 'sim') {
   process.argv.splice(2, 1);
   await import('./sim.ts');
+} else if (args[0] === 'snapshot') {
+  await snapshotCommand(args.slice(1));
 } else if (args.includes('--version') || args.includes('-version')) {
   console.log(`etcd Version: ${ETCD_VERSION}\nedgecd Version: 0.1.0\nNode Version: ${process.version}`);
 } else if (args.includes('--help') || args.includes('-h')) {
@@ -22,6 +26,8 @@ if (args[0] === 'sim') {
        edgecd --name NAME [etcd flags]         start one member (etcd's flags and ETCD_* variables)
        edgecd sim --seed N [--trace]           one deterministic simulation
        edgecd sim --seeds A..B                 a range of seeds, with a summary
+       edgecd snapshot restore FILE --name NAME --data-dir DIR --initial-cluster … --initial-cluster-token …
+                 --initial-advertise-peer-urls …   a member's data dir of a new cluster from an edgecd snapshot
        edgecd --version`);
 } else if (args.length === 0) {
   await runLocalCluster();
@@ -61,6 +67,21 @@ if (args[0] === 'sim') {
     process.on('SIGINT', () => shutdown('SIGINT'));
   } catch (e) {
     logger.error('failed to start', { error: (e as Error).message });
+    process.exit(1);
+  }
+}
+
+/** `edgecd snapshot restore FILE …`: etcdctl's restore, for edgecd snapshot files (not bbolt). */
+async function snapshotCommand(argv: readonly string[]): Promise<void> {
+  if (argv[0] !== 'restore') {
+    console.error('usage: edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … …');
+    process.exit(2);
+  }
+  try {
+    const options = parseRestoreArgs(argv.slice(1));
+    await restoreSnapshot(options, jsonLogger('info', { name: options.name }));
+  } catch (e) {
+    console.error(`Error: ${(e as Error).message}`);
     process.exit(1);
   }
 }

@@ -45,6 +45,7 @@ import type { Transport } from '../transport.ts';
 import { encodeMemberContext } from './members.ts';
 import type { Operation } from './ops.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from './replica.ts';
+import { encodeSnapshotFile } from './snapshot-file.ts';
 import type { ApplyResult } from './state-machine.ts';
 
 /** The etcd version edgecd answers with (clients gate features on it; ETCD-NOTES §6c). */
@@ -150,6 +151,12 @@ export interface EdgeNode {
   moveLeader(req: { readonly targetID: bigint }, opts?: RequestOptions): Promise<Record<string, never>>;
   /** Maintenance.Alarm: GET lists active alarms; ACTIVATE / DEACTIVATE go through Raft. */
   alarm(req: AlarmRequest, opts?: RequestOptions): Promise<AlarmResponse>;
+  /**
+   * Maintenance.Snapshot: a consistent point-in-time copy of the replicated state (keyspace, leases, members),
+   * taken after a linearizable read barrier, as an edgecd snapshot file (./snapshot-file.ts: header, data,
+   * padding, sha256 trailer — size % 512 == 32, as etcdctl checks). Not etcd's bbolt format.
+   */
+  snapshot(opts?: RequestOptions): Promise<{ readonly header: ResponseHeader; readonly file: Uint8Array }>;
   /** Test hook: corrupts this member's keyspace behind Raft's back (the corruption check should notice). */
   testingCorrupt(): void;
   /** What the demo and the cluster-state stream show. */
@@ -623,6 +630,22 @@ class LocalNode implements EdgeNode {
       opts,
     );
     return { header: this.header(), alarms: r.alarms };
+  }
+
+  async snapshot(): Promise<{ header: ResponseHeader; file: Uint8Array }> {
+    await this.barrier();
+    // Serialized synchronously after the barrier: nothing is applied in between, so the copy is one point in time.
+    const sm = this.replica.sm;
+    const header = this.header();
+    const data = sm.snapshot();
+    const file = await encodeSnapshotFile({
+      clusterId: this.clusterId,
+      memberId: this.id,
+      revision: sm.mvcc.revision,
+      appliedIndex: sm.appliedIndex,
+      data,
+    });
+    return { header, file };
   }
 
   testingCorrupt(): void {

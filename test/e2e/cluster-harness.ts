@@ -60,6 +60,34 @@ export class TestCluster {
     return c;
   }
 
+  /**
+   * Like `start`, but spawns nothing yet: ports and data dirs are chosen so that they can be prepared first (e.g.
+   * by `edgecd snapshot restore`); then `startAll()`.
+   */
+  static async prepare(options: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster(options);
+    for (let i = 1; i <= (options.size ?? 3); i++) {
+      c.members.push({
+        name: `m${i}`,
+        clientPort: await freePort(),
+        peerPort: await freePort(),
+        dataDir: join(c.root, `m${i}`),
+      });
+    }
+    return c;
+  }
+
+  /** Spawns every member (on whatever its data dir holds) and waits until all are healthy. */
+  async startAll(): Promise<void> {
+    for (const m of this.members) this.spawn(m);
+    await this.waitHealthy();
+  }
+
+  /** The --initial-cluster value the members are started with (their --initial-cluster-token is `e2e`). */
+  get initialCluster(): string {
+    return this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+  }
+
   get endpoints(): string {
     return this.members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
   }

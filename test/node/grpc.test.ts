@@ -3,6 +3,7 @@
 // etcdctl runs as a child process (async spawn: the server lives in this process) with a bounded wait.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -343,11 +344,22 @@ describe.skipIf(!hasEtcdctl)('etcdctl 3.4 against the gRPC port', () => {
   }, 30_000);
 
   it('an unimplemented RPC answers with a clear Unimplemented error, not a hang', async () => {
-    const r = await etcdctl(['snapshot', 'save', path.join(os.tmpdir(), `edgecd-grpc-${process.pid}.db`)]);
-    expect(r.code).toBe(5);
+    const r = await etcdctl(['user', 'list']);
+    expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(
-      'code = Unimplemented desc = edgecd: Maintenance.Snapshot is not implemented yet',
+      'code = Unimplemented desc = edgecd: authentication (the Auth service) is not implemented yet',
     );
+  }, 30_000);
+
+  it('snapshot save: the stream ends in a sha256 trailer at size % 512 == 32', async () => {
+    const file = path.join(os.tmpdir(), `edgecd-grpc-${process.pid}.db`);
+    try {
+      const r = await etcdctl(['snapshot', 'save', file]);
+      expect(r.stdout).toBe(`Snapshot saved at ${file}\n`);
+      expect(fs.statSync(file).size % 512).toBe(32);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
   }, 30_000);
 });
 

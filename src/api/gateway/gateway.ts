@@ -11,7 +11,9 @@ import { lock, unlock } from '../../concurrency/lock.ts';
 import { asService } from '../../concurrency/recipe.ts';
 import type { Clock } from '../../env.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
+import { snapshotChunks } from '../../server/snapshot-file.ts';
 import { EtcdError } from '../errors.ts';
+import type { ResponseHeader } from '../types.ts';
 import {
   campaignResponse,
   decodeCampaign,
@@ -48,7 +50,16 @@ import {
   metricsText,
   versionResponse,
 } from './endpoints.ts';
-import { CORS_HEADERS, firstValue, gatewayError, gatewayJson, plainText, readBody } from './http.ts';
+import {
+  CORS_HEADERS,
+  firstValue,
+  gatewayError,
+  gatewayJson,
+  gatewayStream,
+  plainText,
+  readBody,
+  resultLine,
+} from './http.ts';
 import { serveKeepAlive, serveWatch } from './streams.ts';
 
 /** etcd --max-request-bytes default: 1.5 MiB. */
@@ -170,7 +181,7 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     ),
     // The in-memory key space has nothing to defragment; etcd replies `{}` on success.
     '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async () => '{}'),
-    '/maintenance/snapshot': none('Snapshot', 'SnapshotRequest'),
+    // '/maintenance/snapshot' streams: served below (serveSnapshot).
     // Auth (arrives later)
     '/auth/enable': none('AuthEnable', 'AuthEnableRequest'),
     '/auth/disable': none('AuthDisable', 'AuthDisableRequest'),
@@ -216,6 +227,36 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
   };
 }
 
+/**
+ * POST /v3/maintenance/snapshot: etcd's server stream as grpc-gateway writes it, one
+ * `{"result":{"header":…,"remaining_bytes":"…","blob":"<base64>"}}` line per 32 KiB chunk of the snapshot file.
+ */
+function serveSnapshot(snap: { readonly header: ResponseHeader; readonly file: Uint8Array }): Response {
+  const chunks = snapshotChunks(snap.file);
+  const header = encode.header(snap.header);
+  return gatewayStream(
+    new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const next = chunks.next();
+          if (next.done) return controller.close();
+          const { remainingBytes, blob } = next.value;
+          controller.enqueue(
+            resultLine(
+              new encode.JsonWriter()
+                .message('header', header)
+                .int64('remaining_bytes', remainingBytes)
+                .bytes('blob', blob)
+                .toString(),
+            ),
+          );
+        },
+      },
+      { highWaterMark: 0 },
+    ),
+  );
+}
+
 /** /v3beta/… is served as /v3/… (etcd's accessController rewrites the prefix before routing). */
 function gatewayPath(request: Request): string {
   const path = getPath(request);
@@ -241,7 +282,12 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   // etcd answers every OPTIONS (CORS preflight) with 200 and the CORS headers, before routing.
   app.options('*', () => new Response(null, { status: 200, headers: CORS_HEADERS }));
 
-  const known = new Set<string>(['/v3/watch', '/v3/lease/keepalive', '/v3/election/observe']);
+  const known = new Set<string>([
+    '/v3/watch',
+    '/v3/lease/keepalive',
+    '/v3/election/observe',
+    '/v3/maintenance/snapshot',
+  ]);
   for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
     known.add(`/v3${path}`);
     app.post(`/v3${path}`, async (c) => {
@@ -270,6 +316,16 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   app.post('/v3/watch', (c) => watch(c.req.raw));
   app.post('/v3/lease/keepalive', (c) => keepAlive(c.req.raw));
   app.post('/v3/election/observe', (c) => serveObserve(node, c.req.raw, limit, authorize));
+  app.post('/v3/maintenance/snapshot', async (c) => {
+    const request = c.req.raw;
+    try {
+      await authorize(context(request, 'Snapshot'));
+      MessageReader.of(firstValue(await readBody(request, limit)), 'etcdserverpb.SnapshotRequest');
+      return serveSnapshot(await node.snapshot({ signal: request.signal }));
+    } catch (e) {
+      return gatewayError(e);
+    }
+  });
 
   // grpc-gateway: a known path with another method is 405, an unknown /v3/ path 404 (both http.Error text).
   app.all('/v3/*', (c) => {

@@ -55,7 +55,6 @@ const UNIMPLEMENTED: Partial<Record<ServiceName, string>> = {
 };
 
 const METHOD_MESSAGES: Record<string, string> = {
-  'Maintenance/Snapshot': 'edgecd: Maintenance.Snapshot is not implemented yet',
   'Maintenance/Downgrade': 'edgecd: Maintenance.Downgrade does not exist in etcd 3.4',
   'Auth/AuthStatus': 'edgecd: Auth.AuthStatus does not exist in etcd 3.4',
 };

@@ -1,0 +1,140 @@
+// `edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … --initial-cluster-token …
+// --initial-advertise-peer-urls …` (etcdctl 3.4's restore flags): turns an edgecd snapshot file (what
+// `etcdctl snapshot save` wrote from edgecd; src/server/snapshot-file.ts) into the data dir of one member of a NEW
+// cluster. Run it once per member with the same file and the same --initial-cluster / --initial-cluster-token;
+// every member then holds the same Raft snapshot (index = member count, term 1, the new members as voters; see
+// newClusterState) and they start as a cluster with the old keyspace at its old revision. Start the members
+// with the same --initial-cluster and --initial-cluster-token (the member and cluster IDs derive from them).
+//
+// etcd's bbolt snapshots are not readable here (and `etcdctl snapshot restore` cannot read edgecd's files).
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../../src/env.ts';
+import { silentLogger } from '../../../src/env.ts';
+import type { BootstrapMember } from '../../../src/server/replica.ts';
+import { decodeSnapshotFile, newClusterState } from '../../../src/server/snapshot-file.ts';
+import { FileWalStorage } from '../../storage/file-wal/index.ts';
+import { computeClusterId, computeMemberId, parseInitialCluster } from './config.ts';
+
+export interface RestoreOptions {
+  readonly snapshotPath: string;
+  readonly name: string;
+  readonly dataDir: string;
+  /** name → peer URLs. */
+  readonly initialCluster: ReadonlyMap<string, readonly string[]>;
+  readonly initialClusterToken: string;
+  readonly initialAdvertisePeerUrls: readonly string[];
+}
+
+export interface RestoreResult {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly revision: number;
+  readonly index: number;
+}
+
+/** etcdctl's flag names and defaults; `--flag value` or `--flag=value`. */
+export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
+  let snapshotPath: string | undefined;
+  const values: Record<string, string> = {
+    name: 'default',
+    'initial-cluster-token': 'etcd-cluster',
+    'initial-advertise-peer-urls': 'http://localhost:2380',
+  };
+  const known = new Set([
+    'name',
+    'data-dir',
+    'initial-cluster',
+    'initial-cluster-token',
+    'initial-advertise-peer-urls',
+    'wal-dir',
+    'skip-hash-check',
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-')) {
+      if (snapshotPath !== undefined) throw new Error(`unexpected argument "${arg}"`);
+      snapshotPath = arg;
+      continue;
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const flag = eq >= 0 ? body.slice(0, eq) : body;
+    if (!known.has(flag)) throw new Error(`unknown flag: --${flag}`);
+    if (flag === 'skip-hash-check') {
+      // etcdctl's flag; edgecd always checks the trailer (a snapshot without one is not an edgecd snapshot).
+      if (eq < 0 && argv[i + 1] !== undefined && /^(true|false)$/.test(argv[i + 1])) i++;
+      continue;
+    }
+    values[flag] = eq >= 0 ? body.slice(eq + 1) : (argv[++i] ?? '');
+  }
+  if (snapshotPath === undefined) throw new Error('snapshot restore requires exactly one argument');
+  const name = values.name;
+  const peerUrls = values['initial-advertise-peer-urls']
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return {
+    snapshotPath,
+    name,
+    dataDir: values['data-dir'] ?? `${name}.etcd`,
+    initialCluster: values['initial-cluster']
+      ? parseInitialCluster(values['initial-cluster'])
+      : new Map([[name, peerUrls]]),
+    initialClusterToken: values['initial-cluster-token'],
+    initialAdvertisePeerUrls: peerUrls,
+  };
+}
+
+export async function restoreSnapshot(
+  options: RestoreOptions,
+  logger: Logger = silentLogger,
+): Promise<RestoreResult> {
+  const token = options.initialClusterToken;
+  const members: BootstrapMember[] = [...options.initialCluster].map(([name, peerURLs]) => ({
+    id: computeMemberId(peerURLs, token),
+    name,
+    peerURLs,
+  }));
+  const self = members.find((m) => m.name === options.name);
+  if (!self) {
+    throw new Error(`couldn't find local name "${options.name}" in the initial cluster configuration`);
+  }
+  // etcd's check: the advertised peer URLs must be this member's URLs in --initial-cluster.
+  const mine = [...self.peerURLs].sort().join(',');
+  if ([...options.initialAdvertisePeerUrls].sort().join(',') !== mine) {
+    throw new Error(
+      `--initial-cluster has ${options.name}=${self.peerURLs.join(',')} but missing from --initial-advertise-peer-urls=${options.initialAdvertisePeerUrls.join(',')}`,
+    );
+  }
+  if (existsSync(options.dataDir) && readdirSync(options.dataDir).length > 0) {
+    throw new Error(`data-dir "${options.dataDir}" exists`);
+  }
+  const bytes = new Uint8Array(readFileSync(options.snapshotPath));
+  const file = await decodeSnapshotFile(bytes);
+  const { snapshot, hardState } = newClusterState(file, members);
+  const storage = await FileWalStorage.open(join(options.dataDir, 'member'), { logger });
+  try {
+    await storage.load(); // empty: the data dir is new
+    await storage.save({ snapshot, entries: [], hardState });
+  } finally {
+    await storage.close();
+  }
+  const result = {
+    memberId: self.id,
+    clusterId: computeClusterId(members.map((m) => m.id)),
+    revision: file.revision,
+    index: snapshot.metadata.index,
+  };
+  logger.info('restored snapshot', {
+    path: options.snapshotPath,
+    'data-dir': options.dataDir,
+    name: options.name,
+    memberId: result.memberId.toString(16),
+    clusterId: result.clusterId.toString(16),
+    revision: result.revision,
+    'from-cluster': file.clusterId.toString(16),
+  });
+  return result;
+}
