@@ -30,8 +30,7 @@ export type ProposalRejection =
   | 'transferring' // leadership transfer in progress (etcd: leader changed)
   | 'confChangePending' // a previous membership change is not applied yet
   | 'leaderNotReady' // the new leader has not committed an entry of its term yet
-  | 'tooManyRequests' // applied lags committed too far, or too much is uncommitted
-  | 'notVoter'; // a learner cannot propose membership changes... or lead
+  | 'tooManyRequests'; // applied lags committed too far, or too much is uncommitted
 
 export type ProposalResult =
   | { readonly ok: true; readonly index?: number; readonly term?: number }
@@ -558,8 +557,7 @@ export class Raft {
         }
         return;
       case 'MsgUnreachable':
-        if (pr.state === 'replicate') pr.becomeProbe();
-        else if (pr.state === 'snapshot') pr.becomeProbe();
+        if (pr.state !== 'probe') pr.becomeProbe();
         return;
     }
   }

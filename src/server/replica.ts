@@ -614,8 +614,6 @@ function rejection(reason: ProposalRejection): EtcdError {
     case 'confChangePending':
     case 'leaderNotReady':
       return errors.timeout();
-    case 'notVoter':
-      return errors.notLeader();
   }
 }
 

@@ -113,7 +113,7 @@ class Simulation {
   private readonly trace: string[] = [];
   private digest = 0x811c9dc5;
   private healed = false;
-  private pendingTransfer?: { to: NodeId; deadline: number };
+  private pendingTransfer?: { to: NodeId };
   private readonly snapshotEvery: number;
   private readonly maxSizePerMsg: number;
   private readonly stats: SimStats = {
@@ -494,7 +494,7 @@ class Simulation {
         if (voters.length > 0) {
           const to = this.rng.pick(voters);
           this.log(`transfer leadership n${lead.id} -> n${to}`);
-          this.pendingTransfer = { to, deadline: this.now + 1000 };
+          this.pendingTransfer = { to };
           lead.raw.transferLeader(to);
           this.process(lead);
         }
