@@ -172,4 +172,62 @@ export interface AlarmResponse {
   readonly alarms: readonly AlarmMember[];
 }
 
+// Auth (etcdserverpb.Auth; field names as in etcd's proto, including its inconsistencies: UserGrantRole has
+// `user`, UserRevokeRole has `name`; RoleGet / RoleDelete / RoleRevokePermission have `role`).
+
+export type PermissionType = 'READ' | 'WRITE' | 'READWRITE';
+
+/** authpb.Permission: a key, or a range [key, rangeEnd) with Range's rules (rangeEnd "\0" = from key on). */
+export interface Permission {
+  readonly permType: PermissionType;
+  readonly key: Uint8Array;
+  readonly rangeEnd?: Uint8Array;
+}
+
+export interface AuthResponse {
+  readonly header: ResponseHeader;
+}
+
+export interface AuthStatusResponse {
+  readonly header: ResponseHeader;
+  readonly enabled: boolean;
+  readonly authRevision: number;
+}
+
+export interface AuthenticateRequest {
+  readonly name: string;
+  readonly password: string;
+}
+
+export interface AuthenticateResponse {
+  readonly header: ResponseHeader;
+  readonly token: string;
+}
+
+export interface AuthUserAddRequest {
+  readonly name: string;
+  readonly password?: string;
+  readonly options?: { readonly noPassword?: boolean };
+}
+
+export interface AuthUserGetResponse {
+  readonly header: ResponseHeader;
+  readonly roles: readonly string[];
+}
+
+export interface AuthUserListResponse {
+  readonly header: ResponseHeader;
+  readonly users: readonly string[];
+}
+
+export interface AuthRoleGetResponse {
+  readonly header: ResponseHeader;
+  readonly perm: readonly Permission[];
+}
+
+export interface AuthRoleListResponse {
+  readonly header: ResponseHeader;
+  readonly roles: readonly string[];
+}
+
 export type { Event, KeyValue, ResponseHeader };
