@@ -27,7 +27,8 @@ if (args[0] === 'sim') {
        edgecd sim --seed N [--trace]           one deterministic simulation
        edgecd sim --seeds A..B                 a range of seeds, with a summary
        edgecd snapshot restore FILE --name NAME --data-dir DIR --initial-cluster … --initial-cluster-token …
-                 --initial-advertise-peer-urls …   a member's data dir of a new cluster from an edgecd snapshot
+                 --initial-advertise-peer-urls …   a member's data dir of a new cluster from a snapshot
+                                                   (etcd 3.4's bbolt file, from etcd or edgecd; or edgecd's own)
        edgecd --version`);
 } else if (args.length === 0) {
   await runLocalCluster();
@@ -71,7 +72,7 @@ if (args[0] === 'sim') {
   }
 }
 
-/** `edgecd snapshot restore FILE …`: etcdctl's restore, for edgecd snapshot files (not bbolt). */
+/** `edgecd snapshot restore FILE …`: etcdctl's restore, for etcd 3.4 bbolt snapshots and edgecd's own files. */
 async function snapshotCommand(argv: readonly string[]): Promise<void> {
   if (argv[0] !== 'restore') {
     console.error('usage: edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … …');

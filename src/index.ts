@@ -2,10 +2,12 @@
 
 export * from './api/errors.ts';
 export type * from './api/types.ts';
+export * from './auth/index.ts';
 export * from './client/index.ts';
 export * from './env.ts';
 export * from './raft/index.ts';
 export type {
+  AuthNodeOptions,
   EdgeNode,
   KeepAliveStream,
   NodeOptions,

@@ -15,11 +15,51 @@ const FORMAT_VERSION = 1;
 type RecordTuple = [number, number, Uint8Array, Uint8Array, number, number, bigint, boolean];
 
 export function encodeSnapshot(state: KvState): Uint8Array {
-  const records: RecordTuple[] = [];
-  for (const [main, { sub, kv, tombstone }] of state.history.entries()) {
-    records.push([main, sub, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, tombstone]);
+  return encodeSnapshotRecords(state.currentRev, state.compactRev, recordsOf(state));
+}
+
+function* recordsOf(state: KvState): Generator<SnapshotRecord> {
+  for (const [main, { sub, kv, tombstone }] of state.history.entries()) yield { main, sub, kv, tombstone };
+}
+
+/** One stored record as the snapshot carries it (etcd: one entry of the "key" bucket). */
+export interface SnapshotRecord {
+  readonly main: number;
+  readonly sub: number;
+  /** For a tombstone only `key` counts. */
+  readonly kv: KeyValue;
+  readonly tombstone: boolean;
+}
+
+/** The keyspace snapshot bytes from records in revision order (what an etcd backend's "key" bucket holds). */
+export function encodeSnapshotRecords(
+  currentRev: number,
+  compactRev: number,
+  records: Iterable<SnapshotRecord>,
+): Uint8Array {
+  const tuples: RecordTuple[] = [];
+  for (const { main, sub, kv, tombstone } of records) {
+    tuples.push([main, sub, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, tombstone]);
   }
-  return encode([FORMAT_VERSION, state.currentRev, state.compactRev, records], { useBigInt64: true });
+  return encode([FORMAT_VERSION, currentRev, compactRev, tuples], { useBigInt64: true });
+}
+
+/** The records of snapshot bytes without building an index: revisions, compaction point, records in order. */
+export function decodeSnapshotRecords(bytes: Uint8Array): {
+  currentRev: number;
+  compactRev: number;
+  records: SnapshotRecord[];
+} {
+  const root = decode(bytes, { useBigInt64: true });
+  if (!Array.isArray(root) || root.length !== 4 || toNumber(root[0]) !== FORMAT_VERSION) {
+    throw corrupt('unknown snapshot format');
+  }
+  if (!Array.isArray(root[3])) throw corrupt('records missing');
+  const records = (root[3] as unknown[]).map((tuple): SnapshotRecord => {
+    const [main, sub, key, value, createRevision, version, lease, tombstone] = readRecord(tuple);
+    return { main, sub, kv: { key, value, createRevision, modRevision: main, version, lease }, tombstone };
+  });
+  return { currentRev: toNumber(root[1]), compactRev: toNumber(root[2]), records };
 }
 
 export function decodeSnapshot(bytes: Uint8Array): KvState {

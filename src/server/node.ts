@@ -7,6 +7,15 @@ import type {
   AlarmMember,
   AlarmRequest,
   AlarmResponse,
+  AuthenticateRequest,
+  AuthenticateResponse,
+  AuthResponse,
+  AuthRoleGetResponse,
+  AuthRoleListResponse,
+  AuthStatusResponse,
+  AuthUserAddRequest,
+  AuthUserGetResponse,
+  AuthUserListResponse,
   CompactionRequest,
   CompactionResponse,
   DeleteRangeRequest,
@@ -25,6 +34,7 @@ import type {
   MemberListResponse,
   MembersResponse,
   MemberUpdateRequest,
+  Permission,
   PutRequest,
   PutResponse,
   RangeRequest,
@@ -36,16 +46,20 @@ import type {
   WatchRequest,
   WatchResponse,
 } from '../api/types.ts';
+import { ANONYMOUS, type AuthInfo, type AuthStore } from '../auth/auth-store.ts';
+import { DummyHash, hashPassword, validBcryptCost, verifyPassword } from '../auth/password.ts';
+import { type JwtOptions, JwtTokens, simpleTokenIndex, simpleTokenPrefix } from '../auth/tokens.ts';
 import type { Clock, Logger, Random, TimerHandle } from '../env.ts';
 import { silentLogger } from '../env.ts';
 import { MAX_LEASE_TTL } from '../lease/index.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { LogStorage } from '../storage.ts';
 import type { Transport } from '../transport.ts';
+import { etcdStateOf } from './etcd-snapshot.ts';
 import { encodeMemberContext } from './members.ts';
-import type { Operation } from './ops.ts';
+import type { OpAuth, Operation } from './ops.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from './replica.ts';
-import { encodeSnapshotFile } from './snapshot-file.ts';
+import { encodeEtcdSnapshotFile } from './snapshot-file.ts';
 import type { ApplyResult } from './state-machine.ts';
 
 /** The etcd version edgecd answers with (clients gate features on it; ETCD-NOTES §6c). */
@@ -85,6 +99,8 @@ export interface NodeOptions {
   readonly corruptCheckIntervalMs?: number;
   /** etcd --strict-reconfig-check (default true): refuse changes that leave fewer started voters than a quorum. */
   readonly strictReconfigCheck?: boolean;
+  /** Authentication (etcd's --auth-token, --auth-token-ttl, --bcrypt-cost); see AuthNodeOptions. */
+  readonly auth?: AuthNodeOptions;
   /** Called once when this member applies its own removal (etcd then stops: "permanently removed"). */
   readonly onRemoved?: () => void;
   /**
@@ -94,8 +110,31 @@ export interface NodeOptions {
   readonly promoteViaLeader?: (leader: bigint, id: bigint) => Promise<void>;
 }
 
+/**
+ * Authentication options, from etcd's flags:
+ * - `bcryptCost`: --bcrypt-cost (default 10; outside 4..31 → 10). The proposing member hashes passwords.
+ * - `tokenTtlSeconds`: --auth-token-ttl (default 300): simple tokens expire after this long unused.
+ * - `jwt`: --auth-token jwt,pub-key=…,priv-key=…,sign-method=…,ttl=…: JWT tokens instead of simple ones, keys as
+ *   PEM text (PKCS#8 / SPKI, or PKCS#1 RSA / SEC1 EC); `signMethod` RS256/384/512, PS256/384/512, ES256/384/512
+ *   (HS* with the private key text as secret); `ttlSeconds` default 300 (etcd's 5m). Without `privateKeyPem` the
+ *   member verifies tokens but cannot issue them. Absent: simple tokens (`<16 letters>.<raft index>`).
+ */
+export interface AuthNodeOptions {
+  readonly bcryptCost?: number;
+  readonly tokenTtlSeconds?: number;
+  readonly jwt?: JwtOptions;
+}
+
 export interface RequestOptions {
   readonly signal?: AbortSignal;
+  /**
+   * The caller's auth token (gRPC metadata `token`, or `authorization`; the gateway's `Authorization` header).
+   * Ignored while auth is disabled; with auth on, a request without token or commonName fails with
+   * `etcdserver: user name is empty`, as etcd.
+   */
+  readonly token?: string;
+  /** The verified client certificate's CN (mTLS): etcd's user name when the request has no token. */
+  readonly commonName?: string;
 }
 
 /** A bidirectional watch stream, like etcd's Watch RPC: send requests, iterate responses. */
@@ -134,11 +173,12 @@ export interface EdgeNode {
   deleteRange(req: DeleteRangeRequest, opts?: RequestOptions): Promise<DeleteRangeResponse>;
   txn(req: TxnRequest, opts?: RequestOptions): Promise<TxnResponse>;
   compact(req: CompactionRequest, opts?: RequestOptions): Promise<CompactionResponse>;
-  watch(): WatchStream;
+  /** Each create request is checked for READ on its range at creation (etcd's isWatchPermitted). */
+  watch(opts?: RequestOptions): WatchStream;
   leaseGrant(req: LeaseGrantRequest, opts?: RequestOptions): Promise<LeaseGrantResponse>;
   leaseRevoke(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<LeaseRevokeResponse>;
   leaseKeepAliveOnce(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<LeaseKeepAliveResponse>;
-  leaseKeepAlive(): KeepAliveStream;
+  leaseKeepAlive(opts?: RequestOptions): KeepAliveStream;
   leaseTimeToLive(req: LeaseTimeToLiveRequest, opts?: RequestOptions): Promise<LeaseTimeToLiveResponse>;
   leaseLeases(opts?: RequestOptions): Promise<LeaseLeasesResponse>;
   memberList(opts?: RequestOptions): Promise<MemberListResponse>;
@@ -146,17 +186,56 @@ export interface EdgeNode {
   memberRemove(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse>;
   memberPromote(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse>;
   memberUpdate(req: MemberUpdateRequest, opts?: RequestOptions): Promise<MembersResponse>;
-  status(): Promise<StatusResponse>;
+  status(opts?: RequestOptions): Promise<StatusResponse>;
   hashKV(req: { readonly revision?: number }, opts?: RequestOptions): Promise<HashKVResponse>;
   moveLeader(req: { readonly targetID: bigint }, opts?: RequestOptions): Promise<Record<string, never>>;
   /** Maintenance.Alarm: GET lists active alarms; ACTIVATE / DEACTIVATE go through Raft. */
   alarm(req: AlarmRequest, opts?: RequestOptions): Promise<AlarmResponse>;
   /**
-   * Maintenance.Snapshot: a consistent point-in-time copy of the replicated state (keyspace, leases, members),
-   * taken after a linearizable read barrier, as an edgecd snapshot file (./snapshot-file.ts: header, data,
-   * padding, sha256 trailer — size % 512 == 32, as etcdctl checks). Not etcd's bbolt format.
+   * Maintenance.Snapshot: a consistent point-in-time copy of the replicated state (keyspace with history, leases,
+   * members, alarms, auth), taken after a linearizable read barrier, as etcd 3.4's snapshot file: its backend as a
+   * bbolt database plus a sha256 trailer (./etcd-snapshot.ts, ./snapshot-file.ts), which etcdctl snapshot
+   * status/restore and a real etcd accept. Root only when auth is on.
    */
   snapshot(opts?: RequestOptions): Promise<{ readonly header: ResponseHeader; readonly file: Uint8Array }>;
+  /**
+   * Refuses (EtcdError) unless the caller may run admin operations: always while auth is off, else only users
+   * with the root role. For operations served outside the node (e.g. Defragment).
+   */
+  authorizeAdmin(opts?: RequestOptions): Promise<void>;
+  // Auth (etcdserverpb.Auth). Mutations go through Raft; all but authenticate need the root role once auth is on.
+  authEnable(opts?: RequestOptions): Promise<AuthResponse>;
+  authDisable(opts?: RequestOptions): Promise<AuthResponse>;
+  authStatus(opts?: RequestOptions): Promise<AuthStatusResponse>;
+  authenticate(req: AuthenticateRequest, opts?: RequestOptions): Promise<AuthenticateResponse>;
+  userAdd(req: AuthUserAddRequest, opts?: RequestOptions): Promise<AuthResponse>;
+  userGet(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthUserGetResponse>;
+  userList(opts?: RequestOptions): Promise<AuthUserListResponse>;
+  userDelete(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthResponse>;
+  userChangePassword(
+    req: { readonly name: string; readonly password: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse>;
+  userGrantRole(
+    req: { readonly user: string; readonly role: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse>;
+  userRevokeRole(
+    req: { readonly name: string; readonly role: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse>;
+  roleAdd(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthResponse>;
+  roleGet(req: { readonly role: string }, opts?: RequestOptions): Promise<AuthRoleGetResponse>;
+  roleList(opts?: RequestOptions): Promise<AuthRoleListResponse>;
+  roleDelete(req: { readonly role: string }, opts?: RequestOptions): Promise<AuthResponse>;
+  roleGrantPermission(
+    req: { readonly name: string; readonly perm: Permission },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse>;
+  roleRevokePermission(
+    req: { readonly role: string; readonly key: Uint8Array; readonly rangeEnd?: Uint8Array },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse>;
   /** Test hook: corrupts this member's keyspace behind Raft's back (the corruption check should notice). */
   testingCorrupt(): void;
   /** What the demo and the cluster-state stream show. */
@@ -180,6 +259,9 @@ class LocalNode implements EdgeNode {
   private closed = false;
   /** Storage calls run one at a time (save and saveSnapshot may not overlap). */
   private storageQueue: Promise<unknown> = Promise.resolve();
+  private readonly bcryptCost: number;
+  private readonly jwt?: JwtTokens;
+  private readonly dummyHash: DummyHash;
 
   constructor(
     private readonly options: NodeOptions,
@@ -223,6 +305,11 @@ class LocalNode implements EdgeNode {
       options.random,
       this.logger,
     );
+    this.bcryptCost = validBcryptCost(options.auth?.bcryptCost);
+    this.dummyHash = new DummyHash(this.bcryptCost);
+    const ttl = options.auth?.tokenTtlSeconds;
+    if (ttl !== undefined && ttl > 0) this.replica.sm.auth.simpleTokens.ttlMs = ttl * 1000;
+    if (options.auth?.jwt) this.jwt = new JwtTokens(options.auth.jwt);
     for (const m of this.replica.sm.members.list()) {
       if (m.ID !== this.id) for (const url of m.peerURLs.slice(0, 1)) transport.addPeer(m.ID, url);
     }
@@ -320,18 +407,97 @@ class LocalNode implements EdgeNode {
     return { ...resp, header: { ...h, revision: resp.header?.revision ?? h.revision } };
   }
 
-  async range(req: RangeRequest): Promise<RangeResponse> {
+  // Auth: who the caller is, and what it may do (etcd's AuthInfoFromCtx, isOpPermitted, IsAdminPermitted).
+
+  private get auth(): AuthStore {
+    return this.replica.sm.auth;
+  }
+
+  /**
+   * The caller's identity (etcd's AuthInfoFromCtx, then AuthInfoFromTLS): a token (simple or JWT), else the client
+   * certificate's CN, else none (user '', which every check refuses with "user name is empty").
+   */
+  private async identify(opts: RequestOptions | undefined): Promise<AuthInfo> {
+    const auth = this.auth;
+    const token = opts?.token;
+    if (token) {
+      const now = this.options.clock.now();
+      if (this.jwt) {
+        const claims = await this.jwt.verify(token, now);
+        if (!claims) throw errors.invalidAuthToken();
+        return { user: claims.username, revision: claims.revision };
+      }
+      // etcd's isValidSimpleToken: a token naming an index this member has not applied yet waits for it.
+      const index = simpleTokenIndex(token);
+      if (index === undefined) throw errors.invalidAuthToken();
+      if (index > this.replica.sm.appliedIndex && !(await this.waitApplied(index, opts?.signal)))
+        throw errors.invalidAuthToken();
+      const user = auth.simpleTokens.user(token, this.options.clock.now());
+      if (user === undefined) throw errors.invalidAuthToken();
+      return { user, revision: auth.revision };
+    }
+    if (opts?.commonName) return { user: opts.commonName, revision: auth.revision };
+    return ANONYMOUS;
+  }
+
+  /** Resolves true once this member has applied `index`; false after the request timeout or on abort. */
+  private waitApplied(index: number, signal?: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (ok: boolean) => {
+        if (done) return;
+        done = true;
+        unsubscribe();
+        timer.cancel();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(ok);
+      };
+      const onAbort = () => finish(false);
+      const unsubscribe = this.replica.onChange(() => {
+        if (this.replica.sm.appliedIndex >= index) finish(true);
+      });
+      const timer = this.options.clock.setTimer(this.replica.config.requestTimeoutMs, () => finish(false));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (this.replica.sm.appliedIndex >= index) finish(true);
+    });
+  }
+
+  /** Serve-time root-role check (etcd's IsAdminPermitted). */
+  private async requireAdmin(opts: RequestOptions | undefined): Promise<AuthInfo> {
+    const auth = this.auth;
+    if (!auth.enabled) return ANONYMOUS;
+    const info = await this.identify(opts);
+    auth.checkAdmin(info);
+    return info;
+  }
+
+  /** doSerialize's auth: READ permission on what a read serves, checked after the read barrier. */
+  private async checkRead(opts: RequestOptions | undefined, check: (info: AuthInfo) => void): Promise<void> {
+    const auth = this.auth;
+    if (!auth.enabled) return;
+    check(await this.identify(opts));
+  }
+
+  async authorizeAdmin(opts?: RequestOptions): Promise<void> {
+    await this.requireAdmin(opts);
+  }
+
+  async range(req: RangeRequest, opts?: RequestOptions): Promise<RangeResponse> {
     if (!req.serializable) await this.barrier();
+    if (this.auth.enabled)
+      await this.checkRead(opts, (i) => this.auth.checkOp(i, 'READ', req.key, req.rangeEnd));
     return this.withHeader(this.replica.sm.mvcc.range(req));
   }
 
   async put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse> {
-    return this.withHeader(await this.propose<PutResponse>({ type: 'put', request: req }, opts));
+    const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
+    return this.withHeader(await this.propose<PutResponse>({ type: 'put', request: req, auth }, opts));
   }
 
   async deleteRange(req: DeleteRangeRequest, opts?: RequestOptions): Promise<DeleteRangeResponse> {
+    const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
     return this.withHeader(
-      await this.propose<DeleteRangeResponse>({ type: 'deleteRange', request: req }, opts),
+      await this.propose<DeleteRangeResponse>({ type: 'deleteRange', request: req, auth }, opts),
     );
   }
 
@@ -339,16 +505,22 @@ class LocalNode implements EdgeNode {
     if (isReadOnlyTxn(req)) {
       // etcd serves read-only txns through the read path (linearizable unless every range is serializable).
       await this.barrier();
+      if (this.auth.enabled) await this.checkRead(opts, (i) => this.auth.checkTxn(i, req));
       return this.withHeader(this.replica.sm.mvcc.txn(req).response);
     }
-    return this.withHeader(await this.propose<TxnResponse>({ type: 'txn', request: req }, opts));
+    const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
+    return this.withHeader(await this.propose<TxnResponse>({ type: 'txn', request: req, auth }, opts));
   }
 
   async compact(req: CompactionRequest, opts?: RequestOptions): Promise<CompactionResponse> {
-    return this.withHeader(await this.propose<CompactionResponse>({ type: 'compact', request: req }, opts));
+    // Root only (etcd 3.4 lets any caller compact away everyone's history; edgecd's documented deviation).
+    const auth = await this.requireAdmin(opts);
+    return this.withHeader(
+      await this.propose<CompactionResponse>({ type: 'compact', request: req, auth }, opts),
+    );
   }
 
-  watch(): WatchStream {
+  watch(opts?: RequestOptions): WatchStream {
     const stream = this.replica.watchable.newStream({ onReadable: () => wake() });
     const queue: WatchResponse[] = [];
     let waiting: (() => void) | undefined;
@@ -361,10 +533,46 @@ class LocalNode implements EdgeNode {
     const unsubscribe = this.replica.onChange(() => {
       if (stream.buffered.responses > 0) wake();
     });
+    // With auth on, create requests are checked (READ on the range) in order before they reach the stream.
+    let pending: Promise<void> | undefined;
+    const handle = (request: WatchRequest) => {
+      if (closed) return;
+      stream.handle(request);
+      wake();
+    };
+    const refuse = (reason: string) => {
+      queue.push({
+        header: this.header(),
+        watchId: -1,
+        created: true,
+        canceled: true,
+        cancelReason: reason,
+        events: [],
+      });
+      wake();
+    };
+    const checkCreate = async (request: WatchRequest) => {
+      if (!('createRequest' in request) || !this.auth.enabled) return handle(request);
+      const c = request.createRequest;
+      try {
+        const info = await this.identify(opts);
+        // etcd: an empty key watches from "\0".
+        this.auth.checkOp(info, 'READ', c.key.length === 0 ? Uint8Array.of(0) : c.key, c.rangeEnd);
+        handle(request);
+      } catch (e) {
+        // etcd's recvLoop: created + canceled, watch ID -1; the reason is the gRPC status error's text.
+        const err = e instanceof EtcdError ? e : errors.permissionDenied();
+        refuse(`rpc error: code = ${err.codeName} desc = ${err.message}`);
+      }
+    };
     return {
       send: (request) => {
-        stream.handle(request);
-        wake();
+        if (!pending && !this.auth.enabled) return handle(request);
+        const p: Promise<void> = (pending ?? Promise.resolve()).then(() => checkCreate(request));
+        pending = p;
+        void p.then(() => {
+          if (pending === p) pending = undefined;
+        });
       },
       close: () => {
         closed = true;
@@ -393,6 +601,8 @@ class LocalNode implements EdgeNode {
   }
 
   async leaseGrant(req: LeaseGrantRequest, opts?: RequestOptions): Promise<LeaseGrantResponse> {
+    // etcd 3.4: any caller (a given token must be valid); no permission applies.
+    if (this.auth.enabled) await this.identify(opts);
     if (req.TTL > MAX_LEASE_TTL) throw errors.leaseTTLTooLarge();
     const ID = req.ID && req.ID !== 0n ? req.ID : this.replica.randomId();
     const r = await this.propose<{ ID: bigint; TTL: number }>(
@@ -403,11 +613,14 @@ class LocalNode implements EdgeNode {
   }
 
   async leaseRevoke(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<LeaseRevokeResponse> {
-    await this.propose({ type: 'leaseRevoke', id: req.ID }, opts);
+    // WRITE on every key attached to the lease, checked when the revoke applies (etcd's checkLeasePuts).
+    const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
+    await this.propose({ type: 'leaseRevoke', id: req.ID, auth }, opts);
     return { header: this.header() };
   }
 
-  leaseKeepAliveOnce(req: { readonly ID: bigint }): Promise<LeaseKeepAliveResponse> {
+  /** etcd 3.4 checks no credentials on keep-alives, TimeToLive, Leases, MemberList, Status and MoveLeader. */
+  async leaseKeepAliveOnce(req: { readonly ID: bigint }): Promise<LeaseKeepAliveResponse> {
     return new Promise((resolve, reject) => {
       this.replica.keepAlive(req.ID, (ttl) => {
         if (ttl instanceof EtcdError) {
@@ -516,7 +729,9 @@ class LocalNode implements EdgeNode {
     return started >= Math.floor(members / 2) + 1;
   }
 
-  async memberAdd(req: MemberAddRequest): Promise<MemberAddResponse> {
+  async memberAdd(req: MemberAddRequest, opts?: RequestOptions): Promise<MemberAddResponse> {
+    // etcd's checkMembershipOperationPermission: the root role, checked before proposing.
+    await this.requireAdmin(opts);
     const members = this.replica.sm.members;
     for (const m of members.list()) {
       if (m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
@@ -535,7 +750,8 @@ class LocalNode implements EdgeNode {
     return { header: this.memberHeader(), member, members: list };
   }
 
-  async memberRemove(req: { readonly ID: bigint }): Promise<MembersResponse> {
+  async memberRemove(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse> {
+    await this.requireAdmin(opts);
     const target = this.replica.sm.members.get(req.ID);
     if (!target) throw errors.memberNotFound();
     if (!target.isLearner && !this.enoughStartedAfter({ remove: req.ID }))
@@ -544,7 +760,8 @@ class LocalNode implements EdgeNode {
     return { header: this.memberHeader(), members: list };
   }
 
-  async memberPromote(req: { readonly ID: bigint }): Promise<MembersResponse> {
+  async memberPromote(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse> {
+    await this.requireAdmin(opts);
     const m = this.replica.sm.members.get(req.ID);
     if (!m) throw errors.memberNotFound();
     if (!m.isLearner) throw errors.memberNotLearner();
@@ -562,6 +779,7 @@ class LocalNode implements EdgeNode {
   }
 
   async memberUpdate(req: MemberUpdateRequest, opts?: RequestOptions): Promise<MembersResponse> {
+    await this.requireAdmin(opts);
     const members = this.replica.sm.members;
     if (!members.get(req.ID)) throw errors.memberNotFound();
     if (req.peerURLs.length === 0) throw errors.memberBadURLs();
@@ -597,10 +815,12 @@ class LocalNode implements EdgeNode {
     };
   }
 
-  async hashKV(req: { readonly revision?: number }): Promise<HashKVResponse> {
+  async hashKV(req: { readonly revision?: number }, opts?: RequestOptions): Promise<HashKVResponse> {
+    await this.requireAdmin(opts);
     return this.withHeader(this.replica.sm.mvcc.hashKV(req.revision ?? 0));
   }
 
+  /** Unchecked: the host uses it on shutdown; the gRPC and gateway front-ends check `authorizeAdmin` first. */
   async moveLeader(req: { readonly targetID: bigint }): Promise<Record<string, never>> {
     const s = this.replica.raw.status();
     if (s.role !== 'leader') throw errors.notLeader();
@@ -625,6 +845,8 @@ class LocalNode implements EdgeNode {
       await this.barrier();
       return { header: this.header(), alarms: this.replica.sm.alarms.list(alarm) };
     }
+    // Raising or disarming an alarm is root only (etcd 3.4 does not check); listing them stays open.
+    await this.requireAdmin(opts);
     const r = await this.propose<{ alarms: AlarmResponse['alarms'] }>(
       { type: 'alarm', action: req.action, memberID: req.memberID ?? 0n, alarm },
       opts,
@@ -632,20 +854,173 @@ class LocalNode implements EdgeNode {
     return { header: this.header(), alarms: r.alarms };
   }
 
-  async snapshot(): Promise<{ header: ResponseHeader; file: Uint8Array }> {
+  async snapshot(opts?: RequestOptions): Promise<{ header: ResponseHeader; file: Uint8Array }> {
+    await this.requireAdmin(opts);
     await this.barrier();
     // Serialized synchronously after the barrier: nothing is applied in between, so the copy is one point in time.
-    const sm = this.replica.sm;
+    // The file is etcd 3.4's: its backend as bbolt plus a sha256 trailer (./snapshot-file.ts, ./etcd-snapshot.ts).
     const header = this.header();
-    const data = sm.snapshot();
-    const file = await encodeSnapshotFile({
-      clusterId: this.clusterId,
-      memberId: this.id,
-      revision: sm.mvcc.revision,
-      appliedIndex: sm.appliedIndex,
-      data,
-    });
+    const state = etcdStateOf(this.replica.sm);
+    const file = await encodeEtcdSnapshotFile(state);
     return { header, file };
+  }
+
+  // Auth RPCs (etcd's Authenticator). Mutations go through Raft carrying the caller, whose root role is checked when
+  // they apply (etcd's needAdminPermission) and, to fail fast, before proposing. Reads follow a read barrier.
+
+  private async authMutation(
+    op: Exclude<Operation, { auth?: undefined }>,
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    await this.propose(op, opts);
+    return { header: this.header() };
+  }
+
+  private async adminOp(opts: RequestOptions | undefined): Promise<OpAuth> {
+    return this.requireAdmin(opts);
+  }
+
+  async authEnable(opts?: RequestOptions): Promise<AuthResponse> {
+    return this.authMutation({ type: 'authEnable', auth: await this.adminOp(opts) }, opts);
+  }
+
+  async authDisable(opts?: RequestOptions): Promise<AuthResponse> {
+    return this.authMutation({ type: 'authDisable', auth: await this.adminOp(opts) }, opts);
+  }
+
+  async authStatus(): Promise<AuthStatusResponse> {
+    await this.barrier();
+    return { header: this.header(), enabled: this.auth.enabled, authRevision: this.auth.revision };
+  }
+
+  async authenticate(req: AuthenticateRequest, opts?: RequestOptions): Promise<AuthenticateResponse> {
+    await this.barrier();
+    const auth = this.auth;
+    for (;;) {
+      // etcd's CheckPassword, then a Raft round that assigns the token (retried if auth changed meanwhile).
+      if (!auth.enabled) throw errors.authNotEnabled();
+      const checkedRevision = auth.revision;
+      const creds = auth.credentials(req.name);
+      if (!creds) {
+        // The same work and the same answer as a wrong password: timing does not tell which names exist.
+        await verifyPassword(req.password, await this.dummyHash.get());
+        throw errors.authFailed();
+      }
+      if (creds.noPassword) {
+        throw EtcdError.unknown('auth: authentication failed, password was given for no password user');
+      }
+      if (!(await verifyPassword(req.password, creds.password))) throw errors.authFailed();
+      const simpleToken = this.jwt ? undefined : simpleTokenPrefix(this.options.random);
+      const r = await this.propose<{ token?: string; revision: number }>(
+        { type: 'authenticate', name: req.name, ...(simpleToken !== undefined ? { simpleToken } : {}) },
+        opts,
+      );
+      if (checkedRevision !== auth.revision) continue;
+      const token =
+        r.token ??
+        (await this.jwt!.sign({ username: req.name, revision: r.revision }, this.options.clock.now()));
+      return { header: this.header(), token };
+    }
+  }
+
+  async userAdd(req: AuthUserAddRequest, opts?: RequestOptions): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    const noPassword = !!req.options?.noPassword;
+    if (req.name.length === 0) throw errors.userEmpty();
+    const hash = noPassword ? '' : await hashPassword(req.password ?? '', this.bcryptCost);
+    return this.authMutation({ type: 'userAdd', name: req.name, hash, noPassword, auth }, opts);
+  }
+
+  async userGet(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthUserGetResponse> {
+    await this.barrier();
+    const auth = this.auth;
+    if (auth.enabled) {
+      // etcd: a user may read itself without the root role.
+      const info = await this.identify(opts);
+      if (info.user === '' || info.user !== req.name) auth.checkAdmin(info);
+    }
+    return { header: this.header(), roles: auth.userGet(req.name) };
+  }
+
+  async userList(opts?: RequestOptions): Promise<AuthUserListResponse> {
+    await this.barrier();
+    await this.requireAdmin(opts);
+    return { header: this.header(), users: this.auth.userList() };
+  }
+
+  async userDelete(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthResponse> {
+    return this.authMutation({ type: 'userDelete', name: req.name, auth: await this.adminOp(opts) }, opts);
+  }
+
+  async userChangePassword(
+    req: { readonly name: string; readonly password: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    if (!this.auth.hasUser(req.name)) throw errors.userNotFound();
+    const hash = await hashPassword(req.password, this.bcryptCost);
+    return this.authMutation({ type: 'userChangePassword', name: req.name, hash, auth }, opts);
+  }
+
+  async userGrantRole(
+    req: { readonly user: string; readonly role: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    return this.authMutation({ type: 'userGrantRole', user: req.user, role: req.role, auth }, opts);
+  }
+
+  async userRevokeRole(
+    req: { readonly name: string; readonly role: string },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    return this.authMutation({ type: 'userRevokeRole', name: req.name, role: req.role, auth }, opts);
+  }
+
+  async roleAdd(req: { readonly name: string }, opts?: RequestOptions): Promise<AuthResponse> {
+    return this.authMutation({ type: 'roleAdd', name: req.name, auth: await this.adminOp(opts) }, opts);
+  }
+
+  async roleGet(req: { readonly role: string }, opts?: RequestOptions): Promise<AuthRoleGetResponse> {
+    await this.barrier();
+    const auth = this.auth;
+    if (auth.enabled) {
+      // etcd: a user may read the roles it has without the root role.
+      const info = await this.identify(opts);
+      if (info.user === '' || !auth.hasRole(info.user, req.role)) auth.checkAdmin(info);
+    }
+    return { header: this.header(), perm: auth.roleGet(req.role) };
+  }
+
+  async roleList(opts?: RequestOptions): Promise<AuthRoleListResponse> {
+    await this.barrier();
+    await this.requireAdmin(opts);
+    return { header: this.header(), roles: this.auth.roleList() };
+  }
+
+  async roleDelete(req: { readonly role: string }, opts?: RequestOptions): Promise<AuthResponse> {
+    return this.authMutation({ type: 'roleDelete', role: req.role, auth: await this.adminOp(opts) }, opts);
+  }
+
+  async roleGrantPermission(
+    req: { readonly name: string; readonly perm: Permission },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    return this.authMutation({ type: 'roleGrantPermission', name: req.name, perm: req.perm, auth }, opts);
+  }
+
+  async roleRevokePermission(
+    req: { readonly role: string; readonly key: Uint8Array; readonly rangeEnd?: Uint8Array },
+    opts?: RequestOptions,
+  ): Promise<AuthResponse> {
+    const auth = await this.adminOp(opts);
+    const rangeEnd = req.rangeEnd && req.rangeEnd.length > 0 ? req.rangeEnd : undefined;
+    return this.authMutation(
+      { type: 'roleRevokePermission', role: req.role, key: req.key, ...(rangeEnd ? { rangeEnd } : {}), auth },
+      opts,
+    );
   }
 
   testingCorrupt(): void {

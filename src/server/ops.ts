@@ -9,6 +9,7 @@ import type {
   CompactionRequest,
   DeleteRangeRequest,
   LeaseGrantRequest,
+  Permission,
   PutRequest,
   TxnRequest,
 } from '../api/types.ts';
@@ -20,13 +21,46 @@ export interface RequestId {
   readonly seq: number;
 }
 
+/**
+ * Who proposed an external request (etcd's RequestHeader username / auth_revision), checked when the entry applies
+ * so that every member decides alike and in order with permission changes. `user: ''`, revision 0: no credentials.
+ * Absent: proposed by the server itself (lease expiry, auto-compaction, …), always allowed. Entries written before
+ * auth existed carry none.
+ */
+export interface OpAuth {
+  readonly user: string;
+  readonly revision: number;
+}
+
+/** Auth mutations (etcd's Auth RPCs). Password hashes and token prefixes are computed before proposing. */
+export type AuthOperation =
+  | { readonly type: 'authEnable' }
+  | { readonly type: 'authDisable' }
+  /** Password checked by the proposer; applying assigns the simple token `<simpleToken>.<index>` everywhere. */
+  | { readonly type: 'authenticate'; readonly name: string; readonly simpleToken?: string }
+  | { readonly type: 'userAdd'; readonly name: string; readonly hash: string; readonly noPassword: boolean }
+  | { readonly type: 'userDelete'; readonly name: string }
+  | { readonly type: 'userChangePassword'; readonly name: string; readonly hash: string }
+  | { readonly type: 'userGrantRole'; readonly user: string; readonly role: string }
+  | { readonly type: 'userRevokeRole'; readonly name: string; readonly role: string }
+  | { readonly type: 'roleAdd'; readonly name: string }
+  | { readonly type: 'roleDelete'; readonly role: string }
+  | { readonly type: 'roleGrantPermission'; readonly name: string; readonly perm: Permission }
+  | {
+      readonly type: 'roleRevokePermission';
+      readonly role: string;
+      readonly key: Uint8Array;
+      readonly rangeEnd?: Uint8Array;
+    };
+
 export type Operation =
-  | { readonly type: 'put'; readonly request: PutRequest }
-  | { readonly type: 'deleteRange'; readonly request: DeleteRangeRequest }
-  | { readonly type: 'txn'; readonly request: TxnRequest }
-  | { readonly type: 'compact'; readonly request: CompactionRequest }
+  | { readonly type: 'put'; readonly request: PutRequest; readonly auth?: OpAuth }
+  | { readonly type: 'deleteRange'; readonly request: DeleteRangeRequest; readonly auth?: OpAuth }
+  | { readonly type: 'txn'; readonly request: TxnRequest; readonly auth?: OpAuth }
+  | { readonly type: 'compact'; readonly request: CompactionRequest; readonly auth?: OpAuth }
   | { readonly type: 'leaseGrant'; readonly request: Required<LeaseGrantRequest> }
-  | { readonly type: 'leaseRevoke'; readonly id: bigint }
+  | { readonly type: 'leaseRevoke'; readonly id: bigint; readonly auth?: OpAuth }
+  | (AuthOperation & { readonly auth?: OpAuth })
   /** A keep-alive that went through Raft: resets the checkpointed TTL everywhere, renews on the leader. */
   | { readonly type: 'leaseRenew'; readonly id: bigint }
   | {

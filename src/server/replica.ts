@@ -414,7 +414,7 @@ export class Replica {
     const { id, op } = decodeProposal(data);
     // A duplicated proposal (a MsgProp the network delivered twice) is applied once.
     if (!this.sm.dedup.firstTime(id, index)) return;
-    const result = this.sm.apply(op, this.io.now());
+    const result = this.sm.apply(op, this.io.now(), index);
     if (id.member === this.config.id) {
       const key = requestKey(id);
       const w = this.waiters.get(key);

@@ -1,8 +1,13 @@
-// edgecd's snapshot file: what `Maintenance.Snapshot` streams and `etcdctl snapshot save` writes to disk, and
-// what `edgecd snapshot restore` reads. It is NOT etcd's bbolt file (`etcdctl snapshot status` / `restore`
-// cannot read it); it carries the replicated state machine's own serialization instead.
+// Backup files: what `Maintenance.Snapshot` streams (and `etcdctl snapshot save` writes to disk), and what
+// `edgecd snapshot restore` reads.
 //
-// Layout (all integers big-endian):
+// edgecd streams etcd 3.4's own format: its backend as a bbolt database (./etcd-snapshot.ts maps the replicated
+// state onto etcd's buckets; src/bbolt writes the file) followed by a SHA-256 of it, as etcd's snapshot stream
+// ends. `etcdctl snapshot status` and `etcdctl snapshot restore` read it, and a real etcd 3.4 restored from it
+// serves the same keyspace (history, tombstones, compaction point, leases; same HashKV).
+//
+// `edgecd snapshot restore` reads both that format (from edgecd or from a real etcd; detected by bbolt's meta
+// magic) and edgecd's earlier format (magic `EDGECDSN`), laid out as follows (integers big-endian):
 //
 //   offset  size  field
 //   0       8     magic "EDGECDSN"
@@ -18,12 +23,21 @@
 //   56+N    P     zero padding, so that 56 + N + P is a multiple of 512
 //   …       32    SHA-256 of every byte before it
 //
-// So the whole file's size % 512 == 32, which is what etcdctl 3.4's `snapshot save` checks (`hasChecksum`:
-// etcd's bbolt snapshot is a whole number of 512-byte-aligned pages plus a sha256 trailer).
+// Either way the whole file's size % 512 == 32 (bbolt files are whole 4096-byte pages), which is what etcdctl
+// 3.4 takes as "has a sha256 trailer" (`hasChecksum`).
 
 import { decode, encode } from '@msgpack/msgpack';
+import { AuthStore } from '../auth/index.ts';
+import { isBoltFile } from '../bbolt/index.ts';
 import { type HardState, NONE, type Snapshot } from '../raft/types.ts';
 import { AlarmStore } from './alarms.ts';
+import {
+  decodeEtcdBackend,
+  type EtcdBackendState,
+  encodeEtcdBackend,
+  keyspaceOf,
+  leasesOf,
+} from './etcd-snapshot.ts';
 import { Members } from './members.ts';
 import type { BootstrapMember } from './replica.ts';
 import { RequestDedup } from './request-dedup.ts';
@@ -44,6 +58,8 @@ export interface SnapshotFileInfo {
 export interface SnapshotFile extends SnapshotFileInfo {
   /** The state machine's serialized snapshot. */
   readonly data: Uint8Array;
+  /** Which format the file was in. */
+  readonly format?: 'etcd-bbolt' | 'edgecd';
 }
 
 export class SnapshotFileError extends Error {
@@ -73,7 +89,70 @@ export async function encodeSnapshotFile(snapshot: SnapshotFile): Promise<Uint8A
   return out;
 }
 
-/** Checks the trailer, magic, version and lengths; throws SnapshotFileError with a clear reason otherwise. */
+/** etcd's snapshot stream: the backend's bbolt file followed by its SHA-256 (size % 512 == 32). */
+export async function encodeEtcdSnapshotFile(state: EtcdBackendState): Promise<Uint8Array> {
+  const db = encodeEtcdBackend(state);
+  const out = new Uint8Array(db.length + SHA256_BYTES);
+  out.set(db);
+  out.set(await sha256(db), db.length);
+  return out;
+}
+
+export interface ReadSnapshotOptions {
+  /** etcdctl's --skip-hash-check: accept a bbolt file without (or with a wrong) SHA-256 trailer. */
+  readonly skipHashCheck?: boolean;
+}
+
+/**
+ * Reads either format: an etcd bbolt snapshot (from etcd or edgecd) or an edgecd `EDGECDSN` file. For bbolt
+ * files the data is built in the state machine's snapshot format, so newClusterState treats both alike.
+ */
+export async function readSnapshotFile(
+  file: Uint8Array,
+  options: ReadSnapshotOptions = {},
+): Promise<SnapshotFile> {
+  if (!isBoltFile(file)) return decodeSnapshotFile(file);
+  let db = file;
+  if (file.length % ALIGN === SHA256_BYTES) {
+    db = file.subarray(0, file.length - SHA256_BYTES);
+    if (!options.skipHashCheck && !equalBytes(await sha256(db), file.subarray(db.length))) {
+      throw new SnapshotFileError('snapshot file is corrupt: sha256 checksum mismatch');
+    }
+  } else if (!options.skipHashCheck) {
+    throw new SnapshotFileError('snapshot missing hash but --skip-hash-check=false');
+  }
+  let state: EtcdBackendState;
+  try {
+    state = decodeEtcdBackend(db);
+  } catch (err) {
+    throw new SnapshotFileError(
+      `snapshot file is corrupt: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+  const data = encode(
+    {
+      appliedIndex: state.consistentIndex,
+      mvcc: keyspaceOf(state),
+      lessor: leasesOf(state),
+      members: new Members().toJSON(),
+      dedup: new RequestDedup().toJSON(),
+      alarms: new AlarmStore().toJSON(),
+      // Users, roles, the enabled flag and the auth revision carry over, as etcd's restore keeps its auth buckets.
+      ...(state.auth ? { auth: AuthStore.fromState(state.auth).export() } : {}),
+    },
+    { useBigInt64: true },
+  );
+  return {
+    clusterId: 0n,
+    memberId: 0n,
+    revision: state.currentRev,
+    appliedIndex: state.consistentIndex,
+    data,
+    format: 'etcd-bbolt',
+  };
+}
+
+/** edgecd's earlier format. Checks the trailer, magic, version and lengths; throws SnapshotFileError otherwise. */
 export async function decodeSnapshotFile(file: Uint8Array): Promise<SnapshotFile> {
   if (file.length < HEADER_BYTES + SHA256_BYTES || file.length % ALIGN !== SHA256_BYTES) {
     throw new SnapshotFileError(
@@ -90,7 +169,7 @@ export async function decodeSnapshotFile(file: Uint8Array): Promise<SnapshotFile
   for (let i = 0; i < SNAPSHOT_MAGIC.length; i++) magic += String.fromCharCode(file[i]);
   if (magic !== SNAPSHOT_MAGIC) {
     throw new SnapshotFileError(
-      'not an edgecd snapshot (bad magic); etcd bbolt snapshots cannot be restored by edgecd',
+      'not a snapshot file (bad magic): neither an etcd bbolt database nor an edgecd snapshot',
     );
   }
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
@@ -108,6 +187,7 @@ export async function decodeSnapshotFile(file: Uint8Array): Promise<SnapshotFile
     revision: Number(view.getBigUint64(32)),
     appliedIndex: Number(view.getBigUint64(40)),
     data: file.slice(HEADER_BYTES, HEADER_BYTES + length),
+    format: 'edgecd',
   };
 }
 

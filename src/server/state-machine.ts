@@ -1,15 +1,16 @@
-// The replicated state machine: the keyspace, the leases and the membership, changed only by applying
+// The replicated state machine: the keyspace, the leases, the membership and auth, changed only by applying
 // committed entries — identically on every member. It also serializes itself into the Raft snapshot (with the
 // index it covers, so a restart never applies an entry twice) and restores from one.
 
 import { decode, encode } from '@msgpack/msgpack';
 import { EtcdError, errors } from '../api/errors.ts';
-import type { Event } from '../api/types.ts';
+import type { Event, PutRequest } from '../api/types.ts';
+import { type AuthInfo, type AuthState, AuthStore } from '../auth/auth-store.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
 import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
 import { Members } from './members.ts';
-import type { Operation } from './ops.ts';
+import type { AuthOperation, Operation } from './ops.ts';
 import { RequestDedup } from './request-dedup.ts';
 
 export type ApplyResult =
@@ -36,6 +37,8 @@ export class ServerStateMachine {
   members = new Members();
   dedup = new RequestDedup();
   alarms = new AlarmStore();
+  /** Users, roles, the enabled flag and the auth revision (one instance for life: restore fills it in place). */
+  readonly auth = new AuthStore();
   /** Cached lease count for dbSize (recounted after lease operations). */
   private leaseCount: number | undefined;
   /** The last Raft index whose effects this state includes. */
@@ -61,10 +64,13 @@ export class ServerStateMachine {
     return bytes ? MvccStore.restore(bytes, opts) : new MvccStore(opts);
   }
 
-  /** `now` only feeds leader-local lease deadlines; replicated state never depends on it. */
-  apply(op: Operation, now: number): ApplyResult {
+  /**
+   * `now` only feeds leader-local lease deadlines and simple-token TTLs; replicated state never depends on it.
+   * `index`: the entry's Raft index (simple tokens name it); defaults to the next one.
+   */
+  apply(op: Operation, now: number, index = this.appliedIndex + 1): ApplyResult {
     try {
-      return { ok: true, value: this.applyOp(op, now) };
+      return { ok: true, value: this.applyOp(op, now, index) };
     } catch (e) {
       if (e instanceof EtcdError) return { ok: false, error: e };
       // A bug or a malformed entry. Every member applies the same entry the same way, so answering with an error
@@ -85,8 +91,106 @@ export class ServerStateMachine {
     return this.mvcc.sizeBytes + this.leaseCount * 32;
   }
 
-  private applyOp(op: Operation, now: number): unknown {
+  /**
+   * etcd's authApplierV3: the proposer's identity checked against the auth state at this point of the log. Entries
+   * without `auth` were proposed by the server itself (or predate auth) and are always allowed.
+   */
+  private authorize(op: Operation): void {
+    const auth = this.auth;
+    if (!auth.enabled || !('auth' in op) || op.auth === undefined) return;
+    const info: AuthInfo = { user: String(op.auth.user ?? ''), revision: Number(op.auth.revision ?? 0) };
+    switch (op.type) {
+      case 'put':
+        this.checkPut(info, op.request);
+        return;
+      case 'deleteRange': {
+        const r = op.request;
+        auth.checkOp(info, 'WRITE', r.key, r.rangeEnd);
+        if (r.prevKv) auth.checkOp(info, 'READ', r.key, r.rangeEnd);
+        return;
+      }
+      case 'txn':
+        auth.checkTxn(info, op.request);
+        return;
+      case 'leaseRevoke':
+        this.checkLeasePuts(info, BigInt(op.id));
+        return;
+      case 'compact':
+        auth.checkAdmin(info);
+        return;
+      case 'authenticate':
+        return;
+      default:
+        if (isAdminOperation(op)) auth.checkAdmin(info);
+    }
+  }
+
+  private checkPut(info: AuthInfo, r: PutRequest): void {
+    this.auth.checkOp(info, 'WRITE', r.key);
+    // etcd's checkLeasePuts: attaching a lease needs WRITE on the lease's other keys (revoking would delete them).
+    if (r.lease !== undefined && BigInt(r.lease) !== 0n) this.checkLeasePuts(info, BigInt(r.lease));
+    if (r.prevKv) this.auth.checkOp(info, 'READ', r.key);
+  }
+
+  private checkLeasePuts(info: AuthInfo, id: bigint): void {
+    if (!this.lessor.get(id)) return;
+    for (const key of this.mvcc.keysForLease(id)) this.auth.checkOp(info, 'WRITE', key);
+  }
+
+  private applyAuth(op: AuthOperation, now: number, index: number): unknown {
+    const auth = this.auth;
+    switch (op.type) {
+      case 'authEnable':
+        auth.applyEnable();
+        break;
+      case 'authDisable':
+        auth.applyDisable();
+        break;
+      case 'authenticate': {
+        // etcd's authStore.Authenticate: the password was checked by the proposer (at `revision`).
+        if (!auth.enabled) throw errors.authNotEnabled();
+        const creds = auth.credentials(op.name);
+        if (!creds || creds.noPassword) throw errors.authFailed();
+        if (op.simpleToken === undefined) return { revision: auth.revision };
+        const token = `${op.simpleToken}.${index}`;
+        auth.simpleTokens.assign(token, op.name, now);
+        return { token, revision: auth.revision };
+      }
+      case 'userAdd':
+        auth.applyUserAdd(op.name, op.hash, !!op.noPassword);
+        break;
+      case 'userDelete':
+        auth.applyUserDelete(op.name);
+        break;
+      case 'userChangePassword':
+        auth.applyUserChangePassword(op.name, op.hash);
+        break;
+      case 'userGrantRole':
+        auth.applyUserGrantRole(op.user, op.role);
+        break;
+      case 'userRevokeRole':
+        auth.applyUserRevokeRole(op.name, op.role);
+        break;
+      case 'roleAdd':
+        auth.applyRoleAdd(op.name);
+        break;
+      case 'roleDelete':
+        auth.applyRoleDelete(op.role);
+        break;
+      case 'roleGrantPermission':
+        auth.applyRoleGrantPermission(op.name, op.perm);
+        break;
+      case 'roleRevokePermission':
+        auth.applyRoleRevokePermission(op.role, op.key, op.rangeEnd);
+        break;
+    }
+    return { revision: auth.revision };
+  }
+
+  private applyOp(op: Operation, now: number, index: number): unknown {
+    // As etcd's appliers nest: the alarm gates (capped, corrupt) first, then auth.
     this.alarms.check(op);
+    this.authorize(op);
     if (op.type === 'leaseGrant' || op.type === 'leaseRevoke') this.leaseCount = undefined;
     switch (op.type) {
       case 'put': {
@@ -152,6 +256,8 @@ export class ServerStateMachine {
         if (mismatch) this.hooks.onHashMismatch?.(rev);
         return { checked: true, mismatch };
       }
+      default:
+        return this.applyAuth(op, now, index);
     }
   }
 
@@ -180,6 +286,7 @@ export class ServerStateMachine {
         members: this.members.toJSON(),
         dedup: this.dedup.toJSON(),
         alarms: this.alarms.toJSON(),
+        auth: this.auth.export(),
       },
       { useBigInt64: true },
     );
@@ -193,6 +300,7 @@ export class ServerStateMachine {
       members: unknown;
       dedup: unknown;
       alarms?: unknown;
+      auth?: AuthState;
     };
     this.lessor = this.newLessor();
     this.lessor.restore(d.lessor);
@@ -200,7 +308,29 @@ export class ServerStateMachine {
     this.members = Members.fromJSON(d.members);
     this.dedup = RequestDedup.fromJSON(d.dedup);
     this.alarms = AlarmStore.fromJSON(d.alarms);
+    this.auth.restore(d.auth ?? EMPTY_AUTH);
     this.leaseCount = undefined;
     this.appliedIndex = Number(d.appliedIndex);
   }
+}
+
+const EMPTY_AUTH: AuthState = { enabled: false, revision: 1, users: [], roles: [] };
+
+const ADMIN_OPS: ReadonlySet<string> = new Set([
+  'authEnable',
+  'authDisable',
+  'userAdd',
+  'userDelete',
+  'userChangePassword',
+  'userGrantRole',
+  'userRevokeRole',
+  'roleAdd',
+  'roleDelete',
+  'roleGrantPermission',
+  'roleRevokePermission',
+]);
+
+/** etcd's needAdminPermission: every auth mutation but Authenticate. */
+function isAdminOperation(op: Operation): boolean {
+  return ADMIN_OPS.has(op.type);
 }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSnapshotFile } from '../../src/server/snapshot-file.ts';
+import { readSnapshotFile } from '../../src/server/snapshot-file.ts';
 import { etcdctl, TestCluster } from './cluster-harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -85,10 +85,11 @@ describe('snapshot save and restore', () => {
     expect(saved.stdout).toBe(`Snapshot saved at ${file}\n`);
     const bytes = readFileSync(file);
     expect(bytes.length % 512).toBe(32);
-    const decoded = await decodeSnapshotFile(new Uint8Array(bytes));
+    const decoded = await readSnapshotFile(new Uint8Array(bytes));
+    expect(decoded.format).toBe('etcd-bbolt'); // etcd 3.4's bbolt file + sha256 trailer
     expect(decoded.revision).toBe(rev);
 
-    // The gateway streams the same file format as NDJSON `{"result":{…,"blob":base64}}` lines.
+    // The gateway streams the same file as NDJSON `{"result":{…,"blob":base64}}` lines.
     const viaGateway = await fetch(`http://${original.endpoint('m3')}/v3/maintenance/snapshot`, {
       method: 'POST',
       body: '{}',
@@ -98,7 +99,7 @@ describe('snapshot save and restore', () => {
       Buffer.from((JSON.parse(l) as { result: { blob: string } }).result.blob, 'base64'),
     );
     expect(JSON.parse(lines.at(-1)!).result.remaining_bytes).toBeUndefined(); // 0: the last chunk
-    expect((await decodeSnapshotFile(new Uint8Array(Buffer.concat(blobs)))).revision).toBe(rev);
+    expect((await readSnapshotFile(new Uint8Array(Buffer.concat(blobs)))).revision).toBe(rev);
 
     // Written after the snapshot: must not be in the restored cluster.
     expect(ctl(['put', 'after', 'snapshot']).stdout).toBe('OK\n');

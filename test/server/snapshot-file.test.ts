@@ -63,6 +63,7 @@ describe('the edgecd snapshot file', () => {
         revision: 42,
         appliedIndex: 77,
         data,
+        format: 'edgecd',
       });
       // The trailer is the sha256 of everything before it.
       const digest = new Uint8Array(

@@ -1,19 +1,19 @@
 // `edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … --initial-cluster-token …
-// --initial-advertise-peer-urls …` (etcdctl 3.4's restore flags): turns an edgecd snapshot file (what
-// `etcdctl snapshot save` wrote from edgecd; src/server/snapshot-file.ts) into the data dir of one member of a NEW
-// cluster. Run it once per member with the same file and the same --initial-cluster / --initial-cluster-token;
-// every member then holds the same Raft snapshot (index = member count, term 1, the new members as voters; see
-// newClusterState) and they start as a cluster with the old keyspace at its old revision. Start the members
-// with the same --initial-cluster and --initial-cluster-token (the member and cluster IDs derive from them).
-//
-// etcd's bbolt snapshots are not readable here (and `etcdctl snapshot restore` cannot read edgecd's files).
+// --initial-advertise-peer-urls … [--skip-hash-check]` (etcdctl 3.4's restore flags): turns a snapshot file into
+// the data dir of one member of a NEW cluster. The file is either etcd 3.4's (a bbolt backend + sha256 trailer,
+// from `etcdctl snapshot save` against a real etcd or against edgecd) or edgecd's earlier `EDGECDSN` format
+// (src/server/snapshot-file.ts). Run it once per member with the same file and the same --initial-cluster /
+// --initial-cluster-token; every member then holds the same Raft snapshot (index = member count, term 1, the
+// new members as voters; see newClusterState) and they start as a cluster with the old keyspace (history,
+// compaction point, leases) at its old revision. Start the members with the same --initial-cluster and
+// --initial-cluster-token (the member and cluster IDs derive from them).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
-import { decodeSnapshotFile, newClusterState } from '../../../src/server/snapshot-file.ts';
+import { newClusterState, readSnapshotFile } from '../../../src/server/snapshot-file.ts';
 import { FileWalStorage } from '../../storage/file-wal/index.ts';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './config.ts';
 
@@ -25,6 +25,8 @@ export interface RestoreOptions {
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
   readonly initialClusterToken: string;
   readonly initialAdvertisePeerUrls: readonly string[];
+  /** Accept a bbolt file without its sha256 trailer (e.g. a copy of an etcd member's db). */
+  readonly skipHashCheck?: boolean;
 }
 
 export interface RestoreResult {
@@ -37,6 +39,7 @@ export interface RestoreResult {
 /** etcdctl's flag names and defaults; `--flag value` or `--flag=value`. */
 export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   let snapshotPath: string | undefined;
+  let skipHashCheck = false;
   const values: Record<string, string> = {
     name: 'default',
     'initial-cluster-token': 'etcd-cluster',
@@ -63,8 +66,10 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
     const flag = eq >= 0 ? body.slice(0, eq) : body;
     if (!known.has(flag)) throw new Error(`unknown flag: --${flag}`);
     if (flag === 'skip-hash-check') {
-      // etcdctl's flag; edgecd always checks the trailer (a snapshot without one is not an edgecd snapshot).
-      if (eq < 0 && argv[i + 1] !== undefined && /^(true|false)$/.test(argv[i + 1])) i++;
+      // A boolean flag: `--skip-hash-check`, `--skip-hash-check=false`, `--skip-hash-check true`.
+      let value = eq >= 0 ? body.slice(eq + 1) : 'true';
+      if (eq < 0 && argv[i + 1] !== undefined && /^(true|false)$/.test(argv[i + 1])) value = argv[++i];
+      skipHashCheck = value !== 'false';
       continue;
     }
     values[flag] = eq >= 0 ? body.slice(eq + 1) : (argv[++i] ?? '');
@@ -84,6 +89,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
       : new Map([[name, peerUrls]]),
     initialClusterToken: values['initial-cluster-token'],
     initialAdvertisePeerUrls: peerUrls,
+    skipHashCheck,
   };
 }
 
@@ -112,7 +118,7 @@ export async function restoreSnapshot(
     throw new Error(`data-dir "${options.dataDir}" exists`);
   }
   const bytes = new Uint8Array(readFileSync(options.snapshotPath));
-  const file = await decodeSnapshotFile(bytes);
+  const file = await readSnapshotFile(bytes, { skipHashCheck: options.skipHashCheck });
   const { snapshot, hardState } = newClusterState(file, members);
   const storage = await FileWalStorage.open(join(options.dataDir, 'member'), { logger });
   try {
@@ -134,7 +140,8 @@ export async function restoreSnapshot(
     memberId: result.memberId.toString(16),
     clusterId: result.clusterId.toString(16),
     revision: result.revision,
-    'from-cluster': file.clusterId.toString(16),
+    format: file.format,
+    ...(file.format === 'edgecd' ? { 'from-cluster': file.clusterId.toString(16) } : {}),
   });
   return result;
 }
