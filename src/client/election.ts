@@ -68,7 +68,7 @@ export class Election {
 
   /** The leader's key-value now and after every change, until `opts.signal` aborts or iteration stops. */
   async *observe(opts: RequestOptions = {}): AsyncGenerator<KeyValue> {
-    for await (const r of recipe.observe(this.session.node, { name: this.name }, opts.signal)) yield r.kv;
+    for await (const r of recipe.observe(this.session.node, { name: this.name }, opts)) yield r.kv;
   }
 
   /** This session's leadership, undefined when not leading. */

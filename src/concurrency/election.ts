@@ -23,6 +23,7 @@ import {
   DEFAULT_SESSION_TTL,
   EMPTY,
   firstCreate,
+  identity,
   keyPrefix,
   onlyKv,
   waitDeletes,
@@ -93,9 +94,14 @@ function resignTxn(node: EdgeNode, key: Uint8Array, rev: number, opts?: RequestO
   );
 }
 
-async function resignQuietly(node: EdgeNode, key: Uint8Array, rev: number): Promise<void> {
+async function resignQuietly(
+  node: EdgeNode,
+  key: Uint8Array,
+  rev: number,
+  opts: RequestOptions,
+): Promise<void> {
   try {
-    await resignTxn(node, key, rev);
+    await resignTxn(node, key, rev, identity(opts));
   } catch {
     // best effort, as etcd's `e.Resign(client.Ctx())` whose error is dropped
   }
@@ -131,24 +137,24 @@ export async function campaign(
     rev = kv.createRevision;
     if (!bytesEqual(kv.value, value)) {
       try {
-        await proclaim(node, { leader: { name: req.name, key, rev, lease }, value });
+        await proclaim(node, { leader: { name: req.name, key, rev, lease }, value }, identity(opts));
       } catch (e) {
-        await resignQuietly(node, key, rev);
+        await resignQuietly(node, key, rev, opts);
         throw e;
       }
     }
   }
   if (signal?.aborted) {
-    await resignQuietly(node, key, rev);
+    await resignQuietly(node, key, rev, opts);
     throw canceled();
   }
   try {
-    await waitDeletes(node, prefix, rev - 1, signal);
+    await waitDeletes(node, prefix, rev - 1, opts);
     if (signal?.aborted) throw canceled();
   } catch (e) {
     // etcd resigns only when the context was cancelled; on other errors the key stays (the lease bounds it).
     if (signal?.aborted) {
-      await resignQuietly(node, key, rev);
+      await resignQuietly(node, key, rev, opts);
       throw canceled();
     }
     throw e;
@@ -210,11 +216,12 @@ export async function leader(
 export async function* observe(
   node: EdgeNode,
   req: LeaderRequest,
-  signal?: AbortSignal,
+  opts: RequestOptions = {},
 ): AsyncGenerator<LeaderResponse> {
+  const { signal } = opts;
   const prefix = keyPrefix(req.name);
   while (!signal?.aborted) {
-    const resp = await node.range(firstCreate(prefix), { signal });
+    const resp = await node.range(firstCreate(prefix), opts);
     let kv: KeyValue | undefined = resp.kvs[0];
     let header: ResponseHeader = resp.header;
     if (!kv) {
@@ -222,7 +229,7 @@ export async function* observe(
       waiting: for await (const wr of watchResponses(
         node,
         { key: prefix, rangeEnd: prefixRangeEnd(prefix), startRevision: resp.header.revision },
-        signal,
+        opts,
       )) {
         for (const ev of wr.events) {
           if (ev.type === 'PUT') {
@@ -243,7 +250,7 @@ export async function* observe(
     following: for await (const wr of watchResponses(
       node,
       { key: kv.key, startRevision: header.revision + 1 },
-      signal,
+      opts,
     )) {
       for (const ev of wr.events) {
         if (ev.type === 'DELETE') {

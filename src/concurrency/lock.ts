@@ -26,6 +26,7 @@ import {
   DEFAULT_SESSION_TTL,
   EMPTY,
   firstCreate,
+  identity,
   keyPrefix,
   onlyKv,
   waitDeletes,
@@ -97,7 +98,7 @@ export async function lock(
     ? resp.header.revision
     : onlyKv(resp.responses[0]?.responseRange?.kvs).createRevision;
   const release = () =>
-    node.deleteRange({ key }).then(
+    node.deleteRange({ key }, identity(opts)).then(
       () => undefined,
       () => undefined,
     );
@@ -114,9 +115,9 @@ export async function lock(
 
   let header: ResponseHeader;
   try {
-    await waitDeletes(node, prefix, myRev - 1, signal);
+    await waitDeletes(node, prefix, myRev - 1, opts);
     if (signal?.aborted) throw canceled();
-    const own = await node.range({ key });
+    const own = await node.range({ key }, identity(opts));
     if (own.kvs.length === 0 || own.kvs[0].createRevision !== myRev) throw sessionExpired();
     header = own.header;
   } catch (e) {

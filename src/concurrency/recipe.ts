@@ -5,7 +5,7 @@
 import { EtcdError } from '../api/errors.ts';
 import type { KeyValue, RangeRequest, ResponseHeader, WatchResponse } from '../api/types.ts';
 import { prefixRangeEnd } from '../mvcc/bytes.ts';
-import type { EdgeNode } from '../server/node.ts';
+import type { EdgeNode, RequestOptions } from '../server/node.ts';
 
 /** concurrency.defaultSessionTTL: the lease a session grants when it is given none (lease 0). */
 export const DEFAULT_SESSION_TTL = 60;
@@ -89,17 +89,29 @@ export function throwIfCanceled(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Watches from `startRevision` and yields each response until the watch ends: when `signal` aborts (the
+ * The caller's identity without its signal: what the recipes' clean-up requests carry (they must run after a
+ * cancellation, but as the same user — etcd's v3lock/v3election servers pass the RPC's auth metadata on).
+ */
+export function identity(opts: RequestOptions): RequestOptions {
+  return {
+    ...(opts.token !== undefined ? { token: opts.token } : {}),
+    ...(opts.commonName !== undefined ? { commonName: opts.commonName } : {}),
+  };
+}
+
+/**
+ * Watches from `startRevision` and yields each response until the watch ends: when `opts.signal` aborts (the
  * iteration then just stops) or the consumer stops iterating. A watch the server cancels (compaction) throws
  * etcd's error, as clientv3's `WatchResponse.Err()` reports it.
  */
 export async function* watchResponses(
   node: EdgeNode,
   create: { readonly key: Uint8Array; readonly rangeEnd?: Uint8Array; readonly startRevision: number },
-  signal: AbortSignal | undefined,
+  opts: RequestOptions,
 ): AsyncGenerator<WatchResponse> {
+  const { signal } = opts;
   if (signal?.aborted) return;
-  const stream = node.watch();
+  const stream = node.watch(identity(opts));
   const stop = () => stream.close();
   signal?.addEventListener('abort', stop, { once: true });
   try {
@@ -118,16 +130,11 @@ export async function* watchResponses(
 }
 
 /** concurrency.waitDelete: returns once `key` is deleted at a revision after `rev`. */
-async function waitDelete(
-  node: EdgeNode,
-  key: Uint8Array,
-  rev: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  for await (const r of watchResponses(node, { key, startRevision: rev }, signal)) {
+async function waitDelete(node: EdgeNode, key: Uint8Array, rev: number, opts: RequestOptions): Promise<void> {
+  for await (const r of watchResponses(node, { key, startRevision: rev }, opts)) {
     for (const ev of r.events) if (ev.type === 'DELETE') return;
   }
-  throwIfCanceled(signal);
+  throwIfCanceled(opts.signal);
   throw EtcdError.unknown('lost watcher waiting for delete');
 }
 
@@ -140,14 +147,15 @@ export async function waitDeletes(
   node: EdgeNode,
   prefix: Uint8Array,
   maxCreateRev: number,
-  signal: AbortSignal | undefined,
+  opts: RequestOptions,
 ): Promise<ResponseHeader> {
+  const { signal } = opts;
   for (;;) {
     throwIfCanceled(signal);
-    const resp = await node.range(lastCreateUpTo(prefix, maxCreateRev), { signal });
+    const resp = await node.range(lastCreateUpTo(prefix, maxCreateRev), opts);
     throwIfCanceled(signal);
     if (resp.kvs.length === 0) return resp.header;
-    await waitDelete(node, resp.kvs[0].key, resp.header.revision, signal);
+    await waitDelete(node, resp.kvs[0].key, resp.header.revision, opts);
   }
 }
 

@@ -521,7 +521,8 @@ describe('TcpTransport peer port', () => {
     expect(parsePeerAddress('http://[::1]:2380')).toEqual({ host: '::1', port: 2380 });
     expect(parsePeerAddress('[::1]:2380')).toEqual({ host: '::1', port: 2380 });
     expect(parsePeerAddress('http://node-1.example')).toEqual({ host: 'node-1.example', port: 80 });
-    expect(() => parsePeerAddress('https://x:1')).toThrow(/scheme/);
+    expect(parsePeerAddress('https://x:1')).toEqual({ host: 'x', port: 1, tls: true });
+    expect(() => parsePeerAddress('ftp://x:1')).toThrow(/scheme/);
     expect(() => parsePeerAddress('node-1')).toThrow(/port/);
   });
 });

@@ -92,7 +92,7 @@ describe('v3election recipe', () => {
     const abort = new AbortController();
     const seen: LeaderResponse[] = [];
     const done = (async () => {
-      for await (const r of observe(nodes[1], { name: enc('e3') }, abort.signal)) seen.push(r);
+      for await (const r of observe(nodes[1], { name: enc('e3') }, { signal: abort.signal })) seen.push(r);
     })();
     const [a, b] = [await grant(), await grant()];
     const first = await campaign(nodes[0], { name: enc('e3'), lease: a, value: enc('one') });

@@ -4,6 +4,7 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,14 @@ export interface ClusterOptions {
   readonly size?: number;
   readonly snapshotCount?: number;
   readonly extraFlags?: readonly string[];
+  /** `https`: client URLs are https:// (give --cert-file etc. in extraFlags or memberFlags). Default http. */
+  readonly clientScheme?: 'http' | 'https';
+  /** `https`: peer URLs (listen, advertise, --initial-cluster) are https://. Default http. */
+  readonly peerScheme?: 'http' | 'https';
+  /** Flags for one member only (e.g. its own certificates), after extraFlags. */
+  readonly memberFlags?: (m: MemberSpec) => readonly string[];
+  /** How the harness's own health/status requests reach an https client port (CA, client certificate). */
+  readonly https?: { readonly ca: string; readonly cert?: string; readonly key?: string };
 }
 
 export class TestCluster {
@@ -85,7 +94,22 @@ export class TestCluster {
 
   /** The --initial-cluster value the members are started with (their --initial-cluster-token is `e2e`). */
   get initialCluster(): string {
-    return this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    return this.members.map((x) => `${x.name}=${this.peerUrl(x)}`).join(',');
+  }
+
+  /** A member's peer URL (http:// or https:// per `peerScheme`). */
+  peerUrl(m: MemberSpec): string {
+    return `${this.options.peerScheme ?? 'http'}://127.0.0.1:${m.peerPort}`;
+  }
+
+  /** A member's client URL (http:// or https:// per `clientScheme`). */
+  clientUrl(name: string): string {
+    return `${this.options.clientScheme ?? 'http'}://${this.endpoint(name)}`;
+  }
+
+  /** Every member's client URL, comma-separated (etcdctl --endpoints for https clusters). */
+  get clientUrls(): string {
+    return this.members.map((m) => this.clientUrl(m.name)).join(',');
   }
 
   get endpoints(): string {
@@ -127,7 +151,9 @@ export class TestCluster {
   }
 
   spawn(m: MemberSpec, extraArgs: readonly string[] = []): void {
-    const initialCluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    const initialCluster = this.initialCluster;
+    const clientUrl = `${this.options.clientScheme ?? 'http'}://127.0.0.1:${m.clientPort}`;
+    const peerUrl = this.peerUrl(m);
     const args = [
       ENTRY,
       '--name',
@@ -135,13 +161,13 @@ export class TestCluster {
       '--data-dir',
       m.dataDir,
       '--listen-client-urls',
-      `http://127.0.0.1:${m.clientPort}`,
+      clientUrl,
       '--advertise-client-urls',
-      `http://127.0.0.1:${m.clientPort}`,
+      clientUrl,
       '--listen-peer-urls',
-      `http://127.0.0.1:${m.peerPort}`,
+      peerUrl,
       '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${m.peerPort}`,
+      peerUrl,
       '--initial-cluster',
       initialCluster,
       '--initial-cluster-token',
@@ -152,6 +178,7 @@ export class TestCluster {
       '500',
       ...(this.options.snapshotCount ? ['--snapshot-count', String(this.options.snapshotCount)] : []),
       ...(this.options.extraFlags ?? []),
+      ...(this.options.memberFlags?.(m) ?? []),
       ...extraArgs,
     ];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
@@ -196,9 +223,42 @@ export class TestCluster {
     this.spawn(this.member(name));
   }
 
+  /** fetch on a member's client port; over node:https with the `https` option's CA and certificate. */
+  async clientFetch(
+    name: string,
+    path: string,
+    init: { method?: string; body?: string } = {},
+  ): Promise<Response> {
+    const tls = this.options.https;
+    if (!tls) {
+      return fetch(`http://${this.endpoint(name)}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
+    }
+    return new Promise<Response>((resolve, reject) => {
+      const req = httpsRequest(
+        `https://${this.endpoint(name)}${path}`,
+        { ...tls, method: init.method ?? 'GET', agent: false, timeout: 5000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const status = res.statusCode ?? 500;
+            const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+            resolve(new Response(body, { status }));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+      req.end(init.body);
+    });
+  }
+
   async health(name: string): Promise<boolean> {
     try {
-      const r = await fetch(`http://${this.endpoint(name)}/health`, { signal: AbortSignal.timeout(1000) });
+      const r = this.options.https
+        ? await this.clientFetch(name, '/health')
+        : await fetch(`http://${this.endpoint(name)}/health`, { signal: AbortSignal.timeout(1000) });
       const body = (await r.json()) as { health: string };
       return body.health === 'true';
     } catch {
@@ -226,10 +286,12 @@ export class TestCluster {
 
   /** Status of one member over the gateway. */
   async status(name: string): Promise<{ leader: string; raftTerm: string; header: { member_id: string } }> {
-    const r = await fetch(`http://${this.endpoint(name)}/v3/maintenance/status`, {
-      method: 'POST',
-      body: '{}',
-    });
+    const r = this.options.https
+      ? await this.clientFetch(name, '/v3/maintenance/status', { method: 'POST', body: '{}' })
+      : await fetch(`http://${this.endpoint(name)}/v3/maintenance/status`, {
+          method: 'POST',
+          body: '{}',
+        });
     return (await r.json()) as { leader: string; raftTerm: string; header: { member_id: string } };
   }
 

@@ -15,7 +15,7 @@ runGatewayConformance('in-process fetch handler', async () => {
 runGatewayConformance('HTTP on 127.0.0.1 (@hono/node-server), a follower or leader', async () => {
   const cluster = await startCluster();
   const handler = createGateway(cluster.nodes[1], { clock: cluster.clock });
-  const server = serve({ fetch: handler, hostname: '127.0.0.1', port: 0 });
+  const server = serve({ fetch: (request) => handler(request), hostname: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,18 +1,34 @@
 // edgecd's client port on Node, as etcd serves it: gRPC and HTTP/1.1 (the JSON gateway, /health, /version) on one
 // TCP port. Each connection's first bytes decide: the HTTP/2 client preface goes to grpc-js, anything else to an
 // http.Server that turns requests into web-standard Request/Response calls of the gateway's fetch handler.
+//
+// With TLS (an https:// client URL, etcd's --cert-file/--key-file) the port is a TLS server announcing ALPN
+// `http/1.1` and `h2`, in that order of preference (the server's preference decides): gRPC clients (grpc-go as in
+// etcdctl, grpc-js) offer only `h2` and get it; curl, browsers and fetch offer `http/1.1` and get the gateway.
+// After the handshake, `h2` goes to grpc-js (the TLSSocket itself is injected, so grpc-js's getAuthContext() sees
+// the verified client certificate), `http/1.1` to the HTTP/1.1 server, and a client without ALPN is told apart by
+// the HTTP/2 preface as on plaintext. Plaintext connections to a TLS port fail in the handshake. With
+// --client-cert-auth (or --trusted-ca-file, as etcd) client certificates are required and verified; the
+// certificate's CN is the caller's identity when a request has no token (etcd's mTLS auth): gRPC handlers read it
+// from the call's auth context, the gateway gets it as `handler(request, { commonName })`.
 
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
 
 /** A web-standard request handler, e.g. the JSON gateway's `createGateway(node)`. */
-export type FetchHandler = (request: Request) => Promise<Response>;
+export type FetchHandler = (request: Request, identity?: ClientIdentity) => Promise<Response>;
+
+/** Who is calling, from the transport: the verified TLS client certificate's CN (etcd's mTLS user name). */
+export interface ClientIdentity {
+  readonly commonName?: string;
+}
 
 export interface ClientServerOptions {
   readonly node: EdgeNode;
@@ -27,6 +43,8 @@ export interface ClientServerOptions {
   readonly logger?: Logger;
   /** See GrpcServerOptions.noLeaderTimeoutMs. */
   readonly noLeaderTimeoutMs?: number;
+  /** Serve TLS with these (key, cert, ca, requestCert/rejectUnauthorized: see tls.ts); absent = plaintext. */
+  readonly tls?: tls.TlsOptions;
 }
 
 export interface ClientServer {
@@ -59,12 +77,12 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   http1.on('upgrade', clusterStateUpgrade(node));
 
   const sockets = new Set<net.Socket>();
-  const listener = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
+  const route = (socket: net.Socket) =>
     sniff(socket, (isHttp2) => {
       if (isHttp2) {
+        // Node's HTTP/2 server turns away a TLSSocket whose ALPN found nothing (alpnProtocol false); this one
+        // spoke HTTP/2 anyway (a client without ALPN), so say so.
+        if (socket instanceof tls.TLSSocket && socket.alpnProtocol === false) socket.alpnProtocol = 'h2';
         // grpc-js reads the socket itself; resuming it here would lose the unshifted bytes.
         grpc.injectConnection(socket);
       } else {
@@ -72,7 +90,34 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
         socket.resume();
       }
     });
-  });
+  const onConnection = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+  };
+  let listener: net.Server;
+  if (options.tls) {
+    const secure = tls.createServer({ ...options.tls, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => {
+      onConnection(socket);
+      if (socket.alpnProtocol === 'h2') grpc.injectConnection(socket);
+      else if (socket.alpnProtocol === 'http/1.1') http1.emit('connection', socket);
+      else route(socket); // no ALPN: the first bytes decide
+    });
+    secure.on('connection', onConnection);
+    secure.on('tlsClientError', (err, socket) => {
+      logger.debug('client TLS handshake failed', {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        error: err.message,
+      });
+      socket.destroy();
+    });
+    listener = secure;
+  } else {
+    listener = net.createServer((socket) => {
+      onConnection(socket);
+      route(socket);
+    });
+  }
   listener.listen(options.port ?? 0, host);
   try {
     await once(listener, 'listening');
@@ -153,15 +198,21 @@ async function serveFetch(
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, {
-    method: req.method,
-    headers,
-    body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
-    signal: abort.signal,
-    // Node's fetch needs this for a streamed request body.
-    duplex: 'half',
-  } as RequestInit);
-  const response = await handler(request);
+  const socket = req.socket;
+  const secure = socket instanceof tls.TLSSocket;
+  const request = new Request(
+    `${secure ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    {
+      method: req.method,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+      signal: abort.signal,
+      // Node's fetch needs this for a streamed request body.
+      duplex: 'half',
+    } as RequestInit,
+  );
+  const commonName = secure ? peerCommonName(socket) : undefined;
+  const response = await handler(request, commonName !== undefined ? { commonName } : undefined);
   const outHeaders: Record<string, string | string[]> = {};
   response.headers.forEach((value, name) => {
     if (name === 'set-cookie') return;
@@ -188,4 +239,12 @@ async function serveFetch(
   } finally {
     res.end();
   }
+}
+
+/** The CN of a verified client certificate (etcd takes the first when there are several), else undefined. */
+export function peerCommonName(socket: tls.TLSSocket): string | undefined {
+  if (!socket.authorized) return undefined;
+  const cn: unknown = socket.getPeerCertificate()?.subject?.CN;
+  const first = Array.isArray(cn) ? cn[0] : cn;
+  return typeof first === 'string' && first !== '' ? first : undefined;
 }

@@ -29,6 +29,80 @@ export interface MemberConfig {
   readonly autoCompactionRetention: string;
   /** etcd --strict-reconfig-check (default true). */
   readonly strictReconfigCheck?: boolean;
+  /** etcd --auth-token: `simple` (default) or `jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256[,ttl=5m]`. */
+  readonly authToken: AuthTokenSpec;
+  /** etcd --auth-token-ttl: seconds a simple token lives unused (default 300). */
+  readonly authTokenTtl: number;
+  /** etcd --bcrypt-cost (default 10; etcd uses the default instead of a cost outside 4..31). */
+  readonly bcryptCost: number;
+  /** Client TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls); see tls.ts. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+  readonly trustedCaFile?: string;
+  readonly clientCertAuth?: boolean;
+  readonly autoTls?: boolean;
+  /** Peer TLS (etcd --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, …). */
+  readonly peerCertFile?: string;
+  readonly peerKeyFile?: string;
+  readonly peerTrustedCaFile?: string;
+  readonly peerClientCertAuth?: boolean;
+  readonly peerAutoTls?: boolean;
+}
+
+/** etcd --auth-token, parsed (key files are paths here; member.ts reads them). */
+export type AuthTokenSpec =
+  | { readonly type: 'simple' }
+  | {
+      readonly type: 'jwt';
+      readonly signMethod: string;
+      readonly pubKeyPath?: string;
+      readonly privKeyPath?: string;
+      /** Token lifetime (etcd's `ttl=`, a Go duration; default 5m). */
+      readonly ttlSeconds: number;
+    };
+
+/** A Go duration (`5m`, `1h30m`, `300ms`, `10s`) in seconds. */
+export function parseGoDuration(v: string): number {
+  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
+  if (v === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
+  let total = 0;
+  let i = 0;
+  while (i < v.length) {
+    re.lastIndex = i;
+    const m = re.exec(v);
+    if (!m) throw new Error(`time: invalid duration "${v}"`);
+    total += Number(m[1]) * units[m[2]];
+    i = re.lastIndex;
+  }
+  if (v.length === 0) throw new Error(`time: invalid duration "${v}"`);
+  return total;
+}
+
+/** etcd's --auth-token value: `simple`, or `jwt` followed by comma-separated options. */
+export function parseAuthToken(v: string): AuthTokenSpec {
+  const [type, ...opts] = v.split(',');
+  if (type === 'simple' || type === '') return { type: 'simple' };
+  if (type !== 'jwt') throw new Error(`unknown token type "${type}"`);
+  const o = new Map<string, string>();
+  for (const part of opts) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`invalid auth options: "${part}"`);
+    o.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  const signMethod = o.get('sign-method');
+  if (!signMethod) throw new Error('invalid auth options: sign-method is required');
+  const pubKeyPath = o.get('pub-key');
+  const privKeyPath = o.get('priv-key');
+  if (!pubKeyPath && !privKeyPath) throw new Error('invalid auth options: pub-key or priv-key is required');
+  const ttl = o.get('ttl');
+  return {
+    type: 'jwt',
+    signMethod,
+    ...(pubKeyPath ? { pubKeyPath } : {}),
+    ...(privKeyPath ? { privKeyPath } : {}),
+    ttlSeconds: ttl ? parseGoDuration(ttl) : 300,
+  };
 }
 
 interface FlagSpec {
@@ -45,6 +119,13 @@ const int = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new Error(`invalid number "${v}"`);
   return n;
+};
+
+/** Go's strconv.ParseBool, as etcd's boolean flags take it. */
+const bool = (v: string) => {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  throw new Error(`invalid boolean value "${v}"`);
 };
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -71,6 +152,19 @@ const FLAGS: Record<string, FlagSpec> = {
   'quota-backend-bytes': { key: 'quotaBackendBytes', parse: int },
   'log-level': { key: 'logLevel' },
   'experimental-snapshot-catchup-entries': { key: 'snapshotCatchUpEntries', parse: int },
+  'auth-token': { key: 'authToken', parse: parseAuthToken },
+  'auth-token-ttl': { key: 'authTokenTtl', parse: int },
+  'bcrypt-cost': { key: 'bcryptCost', parse: int },
+  'cert-file': { key: 'certFile' },
+  'key-file': { key: 'keyFile' },
+  'trusted-ca-file': { key: 'trustedCaFile' },
+  'client-cert-auth': { key: 'clientCertAuth', parse: bool },
+  'auto-tls': { key: 'autoTls', parse: bool },
+  'peer-cert-file': { key: 'peerCertFile' },
+  'peer-key-file': { key: 'peerKeyFile' },
+  'peer-trusted-ca-file': { key: 'peerTrustedCaFile' },
+  'peer-client-cert-auth': { key: 'peerClientCertAuth', parse: bool },
+  'peer-auto-tls': { key: 'peerAutoTls', parse: bool },
   // Accepted for compatibility; not acted on yet (see the README).
   'wal-dir': { key: null },
   'auto-compaction-mode': { key: 'autoCompactionMode' },
@@ -89,6 +183,10 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 const BOOLEAN_FLAGS = new Set([
+  'client-cert-auth',
+  'auto-tls',
+  'peer-client-cert-auth',
+  'peer-auto-tls',
   'enable-grpc-gateway',
   'enable-v2',
   'strict-reconfig-check',
@@ -130,6 +228,9 @@ export function parseMemberConfig(
     snapshotCatchUpEntries: 5000,
     autoCompactionMode: 'periodic',
     autoCompactionRetention: '0',
+    authToken: { type: 'simple' },
+    authTokenTtl: 300,
+    bcryptCost: 10,
   };
   const set = (flag: string, raw: string) => {
     const spec = FLAGS[flag];

@@ -5,11 +5,14 @@
 //   POST /members/promote/<id>  a follower forwards MemberPromote to the leader, which checks the learner is in
 //                               sync and proposes it (etcd answers 412 when it is not).
 // The member ID and cluster ID found at the first join are kept in the data dir (etcd keeps them in its WAL), so
-// a restart does not need the other members.
+// a restart does not need the other members. https:// peer URLs are reached with the peer TLS options (etcd's
+// --peer-trusted-ca-file to check the server, --peer-cert-file/--peer-key-file as the client certificate).
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { EtcdError } from '../../../src/api/errors.ts';
 import type { Member } from '../../../src/api/types.ts';
 import type { EdgeNode } from '../../../src/server/node.ts';
@@ -109,11 +112,54 @@ export function peerMembershipRoutes(
   };
 }
 
+/**
+ * An HTTP request to a member's peer port: the global fetch for http://, node:https with the peer TLS options for
+ * https:// (fetch cannot take a CA or client certificate on Node 20 without undici).
+ */
+export async function peerFetch(
+  url: URL,
+  init: { readonly method?: string; readonly timeoutMs: number; readonly tls?: ConnectionOptions },
+): Promise<Response> {
+  if (url.protocol !== 'https:') {
+    return fetch(url, { method: init.method ?? 'GET', signal: AbortSignal.timeout(init.timeoutMs) });
+  }
+  return new Promise<Response>((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      { ...init.tls, method: init.method ?? 'GET', agent: false, timeout: init.timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const headers = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (typeof v === 'string') headers.set(k, v);
+            else if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+          }
+          const body = Buffer.concat(chunks);
+          const status = res.statusCode ?? 500;
+          const nullBody = status === 204 || status === 304 || body.length === 0;
+          resolve(new Response(nullBody ? null : body, { status, headers }));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('The operation was aborted due to timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** Asks the leader (by its peer URL) to promote learner `id`; rejects with etcd's error when it refuses. */
-export async function promoteViaLeader(leaderPeerURL: string, id: bigint): Promise<void> {
-  const r = await fetch(new URL(`/members/promote/${id.toString()}`, leaderPeerURL), {
+export async function promoteViaLeader(
+  leaderPeerURL: string,
+  id: bigint,
+  tls?: ConnectionOptions,
+): Promise<void> {
+  const r = await peerFetch(new URL(`/members/promote/${id.toString()}`, leaderPeerURL), {
     method: 'POST',
-    signal: AbortSignal.timeout(10_000),
+    timeoutMs: 10_000,
+    tls,
   });
   if (r.ok) return;
   const text = (await r.text()).trim();
@@ -133,7 +179,7 @@ export interface JoinIdentity {
  */
 export async function resolveExistingMember(
   config: MemberConfig,
-  opts: { timeoutMs?: number; retryMs?: number } = {},
+  opts: { timeoutMs?: number; retryMs?: number; tls?: ConnectionOptions } = {},
 ): Promise<JoinIdentity> {
   const dir = join(config.dataDir, 'member');
   const file = join(dir, JOIN_FILE);
@@ -167,7 +213,7 @@ export async function resolveExistingMember(
       let members: Member[];
       let clusterHex: string | null;
       try {
-        const r = await fetch(new URL('/members', url), { signal: AbortSignal.timeout(2000) });
+        const r = await peerFetch(new URL('/members', url), { timeoutMs: 2000, tls: opts.tls });
         if (!r.ok) throw new Error(`HTTP ${r.status}`);
         clusterHex = r.headers.get(CLUSTER_ID_HEADER);
         members = parseMembersJson(await r.text());
@@ -220,7 +266,11 @@ export async function resolveExistingMember(
 export function watchForRemoval(
   node: EdgeNode,
   onRemoved: () => void,
-  opts: { intervalMs: number; logger?: { warn(msg: string, fields?: object): void } },
+  opts: {
+    intervalMs: number;
+    logger?: { warn(msg: string, fields?: object): void };
+    tls?: ConnectionOptions;
+  },
 ): () => void {
   let busy = false;
   let leaderless = 0;
@@ -241,7 +291,7 @@ export function watchForRemoval(
       await Promise.all(
         urls.map(async (url) => {
           try {
-            const r = await fetch(new URL('/members', url), { signal: AbortSignal.timeout(1000) });
+            const r = await peerFetch(new URL('/members', url), { timeoutMs: 1000, tls: opts.tls });
             if (!r.ok || r.headers.get(CLUSTER_ID_HEADER) !== node.clusterId.toString(16)) return;
             const members = parseMembersJson(await r.text());
             answered++;

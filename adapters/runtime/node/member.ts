@@ -1,11 +1,13 @@
 // One edgecd member as a Node process: file WAL storage under --data-dir, TCP peers on the peer URL, and etcd's
 // gRPC API plus the HTTP/JSON gateway on the client URL (one port, like etcd).
 
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGateway } from '../../../src/api/gateway/index.ts';
 import { cryptoRandom, type Logger } from '../../../src/env.ts';
 import { parseAutoCompaction } from '../../../src/server/auto-compaction.ts';
-import { createNode, type EdgeNode } from '../../../src/server/node.ts';
+import { createNode, type EdgeNode, type NodeOptions } from '../../../src/server/node.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
 import { FileWalStorage } from '../../storage/file-wal/index.ts';
 import { TcpTransport } from '../../transport/tcp/index.ts';
@@ -13,6 +15,7 @@ import { RealClock } from '../clock.ts';
 import { startClientServer } from './client-server.ts';
 import { computeClusterId, computeMemberId, hostPort, type MemberConfig } from './config.ts';
 import { peerMembershipRoutes, promoteViaLeader, resolveExistingMember, watchForRemoval } from './join.ts';
+import { ignoredTlsWarnings, memberTls } from './tls.ts';
 
 export interface RunningMember {
   readonly node: EdgeNode;
@@ -25,7 +28,42 @@ export interface RunningMember {
   readonly removed: Promise<void>;
 }
 
+/**
+ * NodeOptions.auth from etcd's --auth-token, --auth-token-ttl and --bcrypt-cost; JWT key files are read here so
+ * that the node gets PEM text. As etcd's NewAuthStore, a bcrypt cost outside 4..31 falls back to the default.
+ */
+export function authOptions(config: MemberConfig, logger: Logger): NodeOptions['auth'] {
+  let bcryptCost = config.bcryptCost;
+  if (!Number.isInteger(bcryptCost) || bcryptCost < 4 || bcryptCost > 31) {
+    logger.warn('use default bcrypt cost instead of the invalid given cost', { 'given-cost': bcryptCost });
+    bcryptCost = 10;
+  }
+  const spec = config.authToken;
+  if (spec.type === 'simple') return { bcryptCost, tokenTtlSeconds: config.authTokenTtl };
+  const read = (path: string | undefined) => (path ? readFileSync(path, 'utf8') : undefined);
+  const privateKeyPem = read(spec.privKeyPath);
+  // Only a private key given: its public half verifies.
+  const publicKeyPem =
+    read(spec.pubKeyPath) ??
+    (privateKeyPem && !spec.signMethod.startsWith('HS')
+      ? String(createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }))
+      : (privateKeyPem ?? ''));
+  return {
+    bcryptCost,
+    tokenTtlSeconds: config.authTokenTtl,
+    jwt: {
+      signMethod: spec.signMethod,
+      publicKeyPem,
+      ...(privateKeyPem !== undefined ? { privateKeyPem } : {}),
+      ttlSeconds: spec.ttlSeconds,
+    },
+  };
+}
+
 export async function startMember(config: MemberConfig, logger: Logger): Promise<RunningMember> {
+  // TLS flags first: a bad combination must stop the member before it touches its data dir.
+  const tls = memberTls(config);
+  for (const w of ignoredTlsWarnings(config)) logger.warn(w.message, { url: w.url });
   const token = config.initialClusterToken;
   const members: BootstrapMember[] = [...config.initialCluster].map(([name, peerURLs]) => ({
     id: computeMemberId(peerURLs, token),
@@ -42,7 +80,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   // cluster itself (GET /members on the other members' peer URLs), and so do the other members' IDs.
   let peers = members.map((m) => ({ id: m.id, url: m.peerURLs[0] }));
   if (config.initialClusterState === 'existing') {
-    const joined = await resolveExistingMember(config);
+    const joined = await resolveExistingMember(config, { tls: tls.peerClient });
     memberId = joined.memberId;
     clusterId = joined.clusterId;
     peers = joined.members
@@ -66,6 +104,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     listen: peer,
     logger,
     onHttpRequest: peerMembershipRoutes(() => nodeRef),
+    tls: { ...(tls.peerServer ? { server: tls.peerServer } : {}), client: tls.peerClient },
   });
   const clock = new RealClock();
   const node = await createNode({
@@ -89,17 +128,19 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     raft: { snapshotCatchUpEntries: config.snapshotCatchUpEntries },
     autoCompaction: parseAutoCompaction(config.autoCompactionMode, config.autoCompactionRetention),
     strictReconfigCheck: config.strictReconfigCheck,
+    auth: authOptions(config, logger),
     onRemoved: () => onRemoved(),
     promoteViaLeader: (leader, id) => {
       const url = nodeRef?.nodeStatus().members.find((m) => m.ID === leader)?.peerURLs[0];
       if (!url) return Promise.reject(new Error('etcdserver: no leader'));
-      return promoteViaLeader(url, id);
+      return promoteViaLeader(url, id, tls.peerClient);
     },
   });
   nodeRef = node;
   const stopWatch = watchForRemoval(node, () => onRemoved(), {
     intervalMs: Math.max(1000, 3 * config.electionTimeoutMs),
     logger,
+    tls: tls.peerClient,
   });
   // A member joining an existing cluster learns its peers from the log; until then it knows those given.
   for (const m of peers) if (m.id !== memberId) transport.addPeer(m.id, m.url);
@@ -111,6 +152,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     gateway: createGateway(node, { maxRequestBytes: config.maxRequestBytes }),
     maxRequestBytes: config.maxRequestBytes,
     logger,
+    ...(tls.client ? { tls: tls.client } : {}),
   });
   logger.info('serving client requests', {
     name: config.name,

@@ -55,6 +55,14 @@
 //     without a path (http://host:port) gets TCP frames as above. A 204, or a 200 with a msgpack { ok: true }
 //     (the Durable Object member's reply), acknowledges a batch.
 //
+//   TLS (etcd's --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth). With
+//     `tls.server` the whole peer port is TLS: every accepted connection completes a TLS handshake first (client
+//     certificates required and verified when the options say so), then the decrypted stream is told apart as
+//     above (frames, HTTP batches, GET /members, WebSocket upgrades). Peers added with an https:// address
+//     (`https://host:port`) are dialed with TLS using `tls.client` (the CA that must have signed their server
+//     certificate, which must name the URL's host; the client certificate to present). Inside TLS the protocol
+//     is unchanged. http:// peers and a transport without `tls` are plain TCP, exactly as before.
+//
 // The acceptor learns its peers from addPeer/removePeer: removing a peer also closes its inbound connections.
 
 import {
@@ -64,6 +72,13 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import {
+  type ConnectionOptions,
+  createServer as createTlsServer,
+  type TLSSocket,
+  type TlsOptions,
+  type Server as TlsServer,
+} from 'node:tls';
 import { WebSocketServer } from 'ws';
 import type { Clock, Logger, Random } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
@@ -83,12 +98,13 @@ import { type AcceptContext, InboundConnection } from './inbound.ts';
 import { type BackoffOptions, type LinkContext, type PeerAddress, PeerLink } from './link.ts';
 import { ReverseLink, type ReverseLinkContext } from './reverse.ts';
 import { sniffConnection } from './sniff.ts';
-import { type PeerDialer, type PeerStream, socketStream, tcpDialer } from './stream.ts';
+import { type PeerDialer, type PeerStream, socketStream, tcpDialer, tlsDialer } from './stream.ts';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
 export { isHttpBatchAddress } from './http-link.ts';
 export type { BackoffOptions, PeerAddress } from './link.ts';
 export type { PeerDialer, PeerStream } from './stream.ts';
+export { tlsDialer } from './stream.ts';
 export { DEFAULT_MAX_FRAME_BYTES, MAGIC, PROTOCOL_VERSION } from './wire.ts';
 
 export interface TcpTransportOptions {
@@ -143,6 +159,11 @@ export interface TcpTransportOptions {
   readonly requestTimeoutMs?: number;
   /** HTTP batch links: largest batch in one call (default 4 MiB). */
   readonly maxHttpBatchBytes?: number;
+  /**
+   * Peer TLS. `server`: serve the peer port over TLS with these options (certificate, key, CA, requestCert /
+   * rejectUnauthorized); absent = plaintext. `client`: how https:// peers are dialed (CA, client certificate).
+   */
+  readonly tls?: { readonly server?: TlsOptions; readonly client?: ConnectionOptions };
 }
 
 /** The address scheme of a peer that cannot be dialed: it connects to us and we answer on its connection. */
@@ -195,6 +216,8 @@ export class TcpTransport implements Transport {
   private readonly pendingReports = new Set<NodeId>();
   private reportTimer: NodeJS.Immediate | undefined;
   private readonly onConnection = (socket: Socket) => this.accept(socket);
+  /** Runs the TLS handshakes of accepted connections (never listens itself) when the peer port is TLS. */
+  private tls: TlsServer | undefined;
 
   constructor(options: TcpTransportOptions) {
     this.options = options;
@@ -215,7 +238,7 @@ export class TcpTransport implements Transport {
       maxBatchBytes: options.maxBatchBytes ?? 256 * 1024,
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
       protocolVersion: options.protocolVersion,
-      dial: options.dial ?? tcpDialer,
+      dial: options.dial ?? defaultDialer(options.tls?.client),
       reportUnreachable: (peer) => this.reportUnreachable(peer),
       track: (stream) => this.track(stream),
     };
@@ -374,7 +397,8 @@ export class TcpTransport implements Transport {
     if (
       existing instanceof PeerLink &&
       existing.address.host === parsed.host &&
-      existing.address.port === parsed.port
+      existing.address.port === parsed.port &&
+      !!existing.address.tls === !!parsed.tls
     ) {
       return;
     }
@@ -539,6 +563,38 @@ export class TcpTransport implements Transport {
       socket.destroy();
       return;
     }
+    if (this.options.tls?.server) {
+      // Until the handshake is done only the raw socket exists: track it so that close() ends it.
+      this.track(socketStream(socket));
+      socket.on('error', () => socket.destroy());
+      this.tlsServer(this.options.tls.server).emit('connection', socket);
+      return;
+    }
+    this.acceptStream(socket);
+  }
+
+  private tlsServer(options: TlsOptions): TlsServer {
+    if (this.tls) return this.tls;
+    const server = createTlsServer(
+      { handshakeTimeout: this.acceptContext.handshakeTimeoutMs, ...options },
+      (socket: TLSSocket) => {
+        if (this.stopped) socket.destroy();
+        else this.acceptStream(socket);
+      },
+    );
+    server.on('tlsClientError', (error, socket) => {
+      this.logger.warn('peer TLS handshake failed', {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        error: error.message,
+      });
+      socket.destroy();
+    });
+    this.tls = server;
+    return server;
+  }
+
+  /** A connection ready to speak (plain TCP, or TLS after its handshake): sniff and route it. */
+  private acceptStream(socket: Socket): void {
     const stream = socketStream(socket);
     this.track(stream);
     socket.setNoDelay(true);
@@ -634,16 +690,23 @@ export class TcpTransport implements Transport {
 /** `http://host:port` (etcd's peer URL), `ws://host:port`, `tcp://host:port` or `host:port`; IPv6 in brackets. */
 export function parsePeerAddress(address: string): PeerAddress {
   const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `tcp://${address}`);
-  if (!['http:', 'ws:', 'tcp:'].includes(url.protocol)) {
-    throw new Error(`unsupported peer URL scheme in ${address} (want http://host:port or host:port)`);
+  if (!['http:', 'https:', 'ws:', 'tcp:'].includes(url.protocol)) {
+    throw new Error(`unsupported peer URL scheme in ${address} (want http(s)://host:port or host:port)`);
   }
+  const tls = url.protocol === 'https:';
   // URL elides a scheme's default port.
-  const port = url.port === '' && url.protocol !== 'tcp:' ? 80 : Number(url.port);
+  const port = url.port === '' && url.protocol !== 'tcp:' ? (tls ? 443 : 80) : Number(url.port);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (!host || !Number.isInteger(port) || port <= 0 || port > 65_535) {
     throw new Error(`peer address ${address} needs a host and a port`);
   }
-  return { host, port };
+  return tls ? { host, port, tls } : { host, port };
+}
+
+/** TCP, or TLS for https:// peers. */
+function defaultDialer(client: ConnectionOptions | undefined): PeerDialer {
+  const secure = tlsDialer(client);
+  return (address) => (address.tls ? secure(address) : tcpDialer(address));
 }
 
 function isServer(listen: TcpTransportOptions['listen']): listen is Server {

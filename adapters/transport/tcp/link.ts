@@ -20,6 +20,8 @@ import {
 export interface PeerAddress {
   readonly host: string;
   readonly port: number;
+  /** Dial with TLS (the peer URL is https://). */
+  readonly tls?: boolean;
 }
 
 export interface BackoffOptions {

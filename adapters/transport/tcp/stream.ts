@@ -2,6 +2,7 @@
 // are the same on both (see ./index.ts); a WebSocket just carries the byte stream in binary messages.
 
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import type { PeerAddress } from './link.ts';
 
 export interface StreamEvents {
@@ -31,7 +32,8 @@ export interface PeerStream {
 /** Opens an outbound stream to a peer. */
 export type PeerDialer = (address: PeerAddress) => PeerStream;
 
-export function socketStream(socket: Socket): PeerStream {
+/** `openEvent`: what says the dialled stream is usable ('connect', or 'secureConnect' for TLS). */
+export function socketStream(socket: Socket, openEvent: 'connect' | 'secureConnect' = 'connect'): PeerStream {
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   return {
     remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
@@ -41,7 +43,7 @@ export function socketStream(socket: Socket): PeerStream {
     destroy: () => socket.destroy(),
     listen(events) {
       let lastError: Error | undefined;
-      if (events.open) socket.on('connect', events.open);
+      if (events.open) socket.on(openEvent, events.open);
       socket.on('data', (chunk: Buffer) => events.data(chunk));
       socket.on('drain', () => events.drain());
       socket.on('error', (error) => (lastError = error));
@@ -56,3 +58,24 @@ export const tcpDialer: PeerDialer = ({ host, port }) => {
   const stream = socketStream(socket);
   return { ...stream, remote: `${host}:${port}` };
 };
+
+/**
+ * Dials a peer over TLS (an https:// peer URL): `options` carries the CA to trust and the client certificate to
+ * present (etcd's --peer-trusted-ca-file, --peer-cert-file, --peer-key-file). The server's certificate must name
+ * the host of the URL (IP or DNS subjectAltName). A failed verification closes the stream with its reason.
+ */
+export function tlsDialer(options: ConnectionOptions = {}): PeerDialer {
+  return ({ host, port }) => {
+    const socket = tlsConnect({
+      ...options,
+      host,
+      port,
+      // SNI takes names, not IP addresses.
+      ...(/^[\d.]+$|:/.test(host) ? {} : { servername: host }),
+    });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    const stream = socketStream(socket, 'secureConnect');
+    return { ...stream, remote: `${host}:${port}` };
+  };
+}

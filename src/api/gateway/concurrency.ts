@@ -13,10 +13,9 @@ import {
   type ResignRequest,
 } from '../../concurrency/election.ts';
 import type { LockRequest, LockResponse, UnlockRequest } from '../../concurrency/lock.ts';
-import type { EdgeNode } from '../../server/node.ts';
+import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { MessageReader } from './decode.ts';
 import { header, JsonWriter, keyValue } from './encode.ts';
-import type { Authorize } from './gateway.ts';
 import { firstValue, gatewayError, gatewayStream, readBody, resultLine } from './http.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -94,15 +93,10 @@ export async function serveObserve(
   node: EdgeNode,
   request: Request,
   limit: number,
-  authorize: Authorize,
+  opts: RequestOptions,
 ): Promise<Response> {
   let req: LeaderRequest;
   try {
-    await authorize({
-      rpc: 'Observe',
-      token: request.headers.get('authorization') ?? undefined,
-      signal: request.signal,
-    });
     req = decodeLeader(
       MessageReader.of(firstValue(await readBody(request, limit)), 'v3electionpb.LeaderRequest'),
     );
@@ -113,7 +107,7 @@ export async function serveObserve(
   const stop = () => abort.abort();
   if (request.signal.aborted) stop();
   else request.signal.addEventListener('abort', stop, { once: true });
-  const responses = observe(node, req, abort.signal);
+  const responses = observe(node, req, { ...opts, signal: abort.signal });
   const finish = () => {
     request.signal.removeEventListener('abort', stop);
     stop();

@@ -14,6 +14,7 @@ import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { snapshotChunks } from '../../server/snapshot-file.ts';
 import { EtcdError } from '../errors.ts';
 import type { ResponseHeader } from '../types.ts';
+import { authorizeMaintenance, authRoutes } from './auth.ts';
 import {
   campaignResponse,
   decodeCampaign,
@@ -52,33 +53,21 @@ import {
 } from './endpoints.ts';
 import {
   CORS_HEADERS,
+  errorLine,
   firstValue,
+  GATEWAY_HEADERS,
   gatewayError,
   gatewayJson,
   gatewayStream,
   plainText,
   readBody,
   resultLine,
+  toEtcdError,
 } from './http.ts';
 import { serveKeepAlive, serveWatch } from './streams.ts';
 
 /** etcd --max-request-bytes default: 1.5 MiB. */
 export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
-
-/** What an RPC handler knows about its caller. */
-export interface CallContext {
-  /** The gRPC method name, e.g. `Range`, `LeaseGrant`. */
-  readonly rpc: string;
-  /** The `Authorization` header: etcd's raw auth token (no `Bearer`), undefined when absent. */
-  readonly token: string | undefined;
-  readonly signal: AbortSignal;
-}
-
-/**
- * Hook point for auth (etcd checks the token before serving each RPC). Throw an EtcdError (e.g.
- * `errors.invalidAuthToken()`, `errors.userEmpty()`) to refuse the call. The default accepts everything.
- */
-export type Authorize = (ctx: CallContext) => void | Promise<void>;
 
 export interface GatewayOptions {
   /** etcd --max-request-bytes: a larger request body (or streamed message) is `request is too large`. */
@@ -87,12 +76,32 @@ export interface GatewayOptions {
   readonly metrics?: () => string;
   /** Paces the /edgecd/v1/cluster-state feed to ≤ 20 snapshots/s; without it the feed follows the reader. */
   readonly clock?: Clock;
-  readonly authorize?: Authorize;
 }
 
-export type FetchHandler = (request: Request) => Promise<Response>;
+/** What the host knows about the caller beyond the request itself: the verified client certificate (mTLS). */
+export interface CallerIdentity {
+  /** The client certificate's CN: etcd's user name when the request carries no token. */
+  readonly commonName?: string;
+}
 
-type Unary = (body: MessageReader, opts: RequestOptions, ctx: CallContext) => Promise<string>;
+export type FetchHandler = (request: Request, identity?: CallerIdentity) => Promise<Response>;
+
+type Unary = (body: MessageReader, opts: RequestOptions) => Promise<string>;
+
+/**
+ * The identity a request carries to the node, as etcd's gateway forwards it: the `Authorization` header (the raw
+ * token, no `Bearer`) as gRPC metadata `authorization`, and `Grpc-Metadata-Token` as `token` (which etcd checks
+ * first); the client certificate's CN; and the request's abort signal.
+ */
+export function requestOptions(request: Request, identity?: CallerIdentity): RequestOptions {
+  const token = request.headers.get('grpc-metadata-token') ?? request.headers.get('authorization');
+  const commonName = identity?.commonName;
+  return {
+    signal: request.signal,
+    ...(token !== null ? { token } : {}),
+    ...(commonName ? { commonName } : {}),
+  };
+}
 
 /** grpc-go's text for an RPC the server does not implement (gRPC code 12, HTTP 501). */
 export function unimplemented(rpc: string): EtcdError {
@@ -103,10 +112,6 @@ export function unimplemented(rpc: string): EtcdError {
 function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType: string, call: Unary]> {
   const m = (rpc: string, goType: string, call: Unary) => [rpc, `etcdserverpb.${goType}`, call] as const;
   const x = (rpc: string, fullGoType: string, call: Unary) => [rpc, fullGoType, call] as const;
-  const none = (rpc: string, goType: string) =>
-    m(rpc, goType, async () => {
-      throw unimplemented(rpc);
-    });
   const leaseRevoke = m('LeaseRevoke', 'LeaseRevokeRequest', async (b, o) =>
     encode.headerOnly(await node.leaseRevoke(decodeLeaseId(b), o)),
   );
@@ -164,41 +169,32 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
       ),
     ),
     // Maintenance
-    '/maintenance/status': m('Status', 'StatusRequest', async () =>
-      encode.statusResponse(await node.status()),
+    '/maintenance/status': m('Status', 'StatusRequest', async (_b, o) =>
+      encode.statusResponse(await node.status(o)),
     ),
     // The 3.4 proto maps Hash and HashKV to this one path; the gateway registers Hash last, so Hash answers.
     // edgecd's Hash is HashKV's hash of the whole current key space (revision 0).
-    '/maintenance/hash': m('Hash', 'HashRequest', async (_b, o) =>
-      encode.hashResponse(await node.hashKV({ revision: 0 }, o)),
-    ),
+    '/maintenance/hash': m('Hash', 'HashRequest', async (_b, o) => {
+      await authorizeMaintenance(node, o);
+      return encode.hashResponse(await node.hashKV({ revision: 0 }, o));
+    }),
     '/maintenance/transfer-leadership': m('MoveLeader', 'MoveLeaderRequest', async (b, o) => {
+      // Root only, as the other maintenance operations (etcd 3.4 does not check MoveLeader).
+      await node.authorizeAdmin(o);
       await node.moveLeader(decodeMoveLeader(b), o);
       return '{}';
     }),
     '/maintenance/alarm': m('Alarm', 'AlarmRequest', async (b, o) =>
       encode.alarmResponse(await node.alarm(decodeAlarm(b), o)),
     ),
-    // The in-memory key space has nothing to defragment; etcd replies `{}` on success.
-    '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async () => '{}'),
+    // The in-memory key space has nothing to defragment; etcd replies `{}` on success (admins only, as etcd).
+    '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async (_b, o) => {
+      await authorizeMaintenance(node, o);
+      return '{}';
+    }),
     // '/maintenance/snapshot' streams: served below (serveSnapshot).
-    // Auth (arrives later)
-    '/auth/enable': none('AuthEnable', 'AuthEnableRequest'),
-    '/auth/disable': none('AuthDisable', 'AuthDisableRequest'),
-    '/auth/authenticate': none('Authenticate', 'AuthenticateRequest'),
-    '/auth/user/add': none('UserAdd', 'AuthUserAddRequest'),
-    '/auth/user/get': none('UserGet', 'AuthUserGetRequest'),
-    '/auth/user/list': none('UserList', 'AuthUserListRequest'),
-    '/auth/user/delete': none('UserDelete', 'AuthUserDeleteRequest'),
-    '/auth/user/changepw': none('UserChangePassword', 'AuthUserChangePasswordRequest'),
-    '/auth/user/grant': none('UserGrantRole', 'AuthUserGrantRoleRequest'),
-    '/auth/user/revoke': none('UserRevokeRole', 'AuthUserRevokeRoleRequest'),
-    '/auth/role/add': none('RoleAdd', 'AuthRoleAddRequest'),
-    '/auth/role/get': none('RoleGet', 'AuthRoleGetRequest'),
-    '/auth/role/list': none('RoleList', 'AuthRoleListRequest'),
-    '/auth/role/delete': none('RoleDelete', 'AuthRoleDeleteRequest'),
-    '/auth/role/grant': none('RoleGrantPermission', 'AuthRoleGrantPermissionRequest'),
-    '/auth/role/revoke': none('RoleRevokePermission', 'AuthRoleRevokePermissionRequest'),
+    // Auth (./auth.ts)
+    ...authRoutes(node),
     // v3lock / v3election (src/concurrency/: etcd's server-side recipes); /election/observe streams (below)
     '/lock/lock': x('Lock', 'v3lockpb.LockRequest', async (b, o) => {
       const req = decodeLock(b);
@@ -269,15 +265,8 @@ function gatewayPath(request: Request): string {
  */
 export function createGateway(node: EdgeNode, options: GatewayOptions = {}): FetchHandler {
   const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-  const authorize: Authorize = options.authorize ?? (() => {});
   const leaderChanges = new LeaderChangeCounter(node);
-  const app = new Hono({ getPath: gatewayPath });
-
-  const context = (request: Request, rpc: string): CallContext => ({
-    rpc,
-    token: request.headers.get('authorization') ?? undefined,
-    signal: request.signal,
-  });
+  const app = new Hono<{ Bindings: CallerIdentity }>({ getPath: gatewayPath });
 
   // etcd answers every OPTIONS (CORS preflight) with 200 and the CORS headers, before routing.
   app.options('*', () => new Response(null, { status: 200, headers: CORS_HEADERS }));
@@ -288,40 +277,49 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
     '/v3/election/observe',
     '/v3/maintenance/snapshot',
   ]);
-  for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
+  for (const [path, [, goType, call]] of Object.entries(rpcTable(node))) {
     known.add(`/v3${path}`);
     app.post(`/v3${path}`, async (c) => {
       const request = c.req.raw;
       try {
-        const ctx = context(request, rpc);
-        await authorize(ctx);
         const body = MessageReader.of(firstValue(await readBody(request, limit)), goType);
-        return gatewayJson(await call(body, { signal: request.signal }, ctx));
+        return gatewayJson(await call(body, requestOptions(request, c.env)));
       } catch (e) {
         return gatewayError(e);
       }
     });
   }
 
-  const streaming = (rpc: string, serve: typeof serveWatch) => async (request: Request) => {
-    try {
-      await authorize(context(request, rpc));
-    } catch (e) {
-      return gatewayError(e);
-    }
-    return serve(node, request, limit);
-  };
-  const watch = streaming('Watch', serveWatch);
-  const keepAlive = streaming('LeaseKeepAlive', serveKeepAlive);
-  app.post('/v3/watch', (c) => watch(c.req.raw));
-  app.post('/v3/lease/keepalive', (c) => keepAlive(c.req.raw));
-  app.post('/v3/election/observe', (c) => serveObserve(node, c.req.raw, limit, authorize));
+  app.post('/v3/watch', (c) => serveWatch(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)));
+  app.post('/v3/lease/keepalive', (c) =>
+    serveKeepAlive(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)),
+  );
+  app.post('/v3/election/observe', (c) =>
+    serveObserve(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)),
+  );
   app.post('/v3/maintenance/snapshot', async (c) => {
     const request = c.req.raw;
     try {
-      await authorize(context(request, 'Snapshot'));
+      const opts = requestOptions(request, c.env);
       MessageReader.of(firstValue(await readBody(request, limit)), 'etcdserverpb.SnapshotRequest');
-      return serveSnapshot(await node.snapshot({ signal: request.signal }));
+      try {
+        await authorizeMaintenance(node, opts);
+      } catch (e) {
+        // A server stream failing before its first message: grpc-gateway answers with the error's HTTP status
+        // and one `{"error":{…}}` line.
+        const line = errorLine(e);
+        const body = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(line);
+            controller.close();
+          },
+        });
+        return new Response(body, {
+          status: toEtcdError(e).httpStatus,
+          headers: { ...CORS_HEADERS, ...GATEWAY_HEADERS },
+        });
+      }
+      return serveSnapshot(await node.snapshot(opts));
     } catch (e) {
       return gatewayError(e);
     }
@@ -350,5 +348,5 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   app.notFound(() => plainText('404 page not found', 404));
   app.onError((e) => gatewayError(e));
 
-  return async (request) => app.fetch(request);
+  return async (request, identity) => app.fetch(request, identity ?? {});
 }

@@ -13,7 +13,7 @@ export const CORS_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** grpc-gateway's reply headers: JSON body plus the forwarded gRPC content type. */
-const GATEWAY_HEADERS: Readonly<Record<string, string>> = {
+export const GATEWAY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Type': 'application/json',
   'Grpc-Metadata-Content-Type': 'application/grpc',
 };

@@ -6,14 +6,19 @@
 // 400; a bad later object only stops reading the body (CloseSend). /v3/watch then stays open until the client
 // disconnects (request.signal); /v3/lease/keepalive answers each request in order and ends with the body.
 
-import type { EdgeNode } from '../../server/node.ts';
+import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { EtcdError } from '../errors.ts';
 import { decodeLeaseId, decodeWatch, MessageReader } from './decode.ts';
 import { leaseKeepAliveResponse, watchResponse } from './encode.ts';
 import { BodyValues, errorLine, gatewayError, gatewayStream, resultLine } from './http.ts';
 import type { JsonValue } from './json-scan.ts';
 
-export async function serveWatch(node: EdgeNode, request: Request, limit: number): Promise<Response> {
+export async function serveWatch(
+  node: EdgeNode,
+  request: Request,
+  limit: number,
+  opts: RequestOptions,
+): Promise<Response> {
   const body = new BodyValues(request, limit);
   let first: ReturnType<typeof decodeWatch>;
   try {
@@ -22,7 +27,7 @@ export async function serveWatch(node: EdgeNode, request: Request, limit: number
     body.close();
     return streamDecodeError(e);
   }
-  const stream = node.watch();
+  const stream = node.watch(opts);
   if (first) stream.send(first);
   const responses = stream[Symbol.asyncIterator]();
   const signal = request.signal;
@@ -69,7 +74,12 @@ export async function serveWatch(node: EdgeNode, request: Request, limit: number
   );
 }
 
-export async function serveKeepAlive(node: EdgeNode, request: Request, limit: number): Promise<Response> {
+export async function serveKeepAlive(
+  node: EdgeNode,
+  request: Request,
+  limit: number,
+  opts: RequestOptions,
+): Promise<Response> {
   const body = new BodyValues(request, limit);
   let pending: { ID: bigint } | undefined;
   try {
@@ -102,7 +112,7 @@ export async function serveKeepAlive(node: EdgeNode, request: Request, limit: nu
           }
           try {
             controller.enqueue(
-              resultLine(leaseKeepAliveResponse(await node.leaseKeepAliveOnce(req, { signal }))),
+              resultLine(leaseKeepAliveResponse(await node.leaseKeepAliveOnce(req, { ...opts, signal }))),
             );
           } catch (e) {
             controller.enqueue(errorLine(e));

@@ -12,7 +12,7 @@ import {
 } from '@grpc/grpc-js';
 import { EtcdError, errors } from '../../../../src/api/errors.ts';
 import type { Logger } from '../../../../src/env.ts';
-import type { EdgeNode } from '../../../../src/server/node.ts';
+import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
 import type { WireMessage } from './wire.ts';
 
 export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
@@ -21,6 +21,39 @@ export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
 export interface AnyServerCall {
   readonly metadata: Metadata;
   emit(event: 'error', status: GrpcStatus): boolean;
+  /** grpc-js ≥ 1.12: the connection's TLS peer (absent on plaintext connections). */
+  getAuthContext?(): {
+    readonly sslPeerCertificate?: { readonly subject?: { readonly CN?: unknown } };
+  } | null;
+}
+
+function metadataText(metadata: Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : v.toString('utf8');
+}
+
+/**
+ * Who is calling, as etcd's AuthInfoFromCtx sees it: the token from metadata `token` (native clients) or else
+ * `authorization` (what grpc-gateway forwards), and the verified client certificate's CN (mTLS) when there is
+ * one. With the call's abort signal, this is what every handler hands the node.
+ */
+export function requestOptions(call: AnyServerCall, signal?: AbortSignal): RequestOptions {
+  const token = metadataText(call.metadata, 'token') ?? metadataText(call.metadata, 'authorization');
+  let commonName: string | undefined;
+  try {
+    const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
+    // Node gives a string; a certificate with several CNs gives an array (etcd takes the first).
+    const first = Array.isArray(cn) ? cn[0] : cn;
+    if (typeof first === 'string' && first !== '') commonName = first;
+  } catch {
+    // no auth context on this call
+  }
+  return {
+    ...(signal ? { signal } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(commonName !== undefined ? { commonName } : {}),
+  };
 }
 
 /** What a handler's failure becomes on the wire: etcd errors keep their code and text; anything else is Unknown. */
@@ -83,7 +116,7 @@ export interface UnaryOptions {
 export function unary<Req extends object>(
   ctx: CallContext,
   method: string,
-  fn: (request: Req, signal: AbortSignal) => Promise<WireMessage>,
+  fn: (request: Req, opts: RequestOptions & { readonly signal: AbortSignal }) => Promise<WireMessage>,
   options: UnaryOptions = {},
 ): handleUnaryCall<Req, WireMessage> {
   return (call: ServerUnaryCall<Req, WireMessage>, callback) => {
@@ -94,7 +127,7 @@ export function unary<Req extends object>(
     call.on('cancelled', () => abort.abort());
     let result: Promise<WireMessage>;
     try {
-      result = fn(call.request, abort.signal);
+      result = fn(call.request, { ...requestOptions(call), signal: abort.signal });
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -129,7 +162,7 @@ export function refuse(
 export function bidi<Req, Res>(
   ctx: CallContext,
   method: string,
-  open: () => { source: AsyncIterable<Res>; send(request: Req): void; close(): void },
+  open: (opts: RequestOptions) => { source: AsyncIterable<Res>; send(request: Req): void; close(): void },
   toWire: (response: Res) => WireMessage,
 ): handleBidiStreamingCall<Req, WireMessage> {
   return (call: ServerDuplexStream<Req, WireMessage>) => {
@@ -138,7 +171,7 @@ export function bidi<Req, Res>(
       call.emit('error', toStatus(refused));
       return;
     }
-    const session = open();
+    const session = open(requestOptions(call));
     let ended = false;
     let wakeDrain: (() => void) | undefined;
     const live: LiveStream = {

@@ -19,17 +19,14 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
   const { node } = ctx;
   const updater = node as Partial<MemberUpdater>;
   return {
-    MemberList: unary<object>(ctx, 'Cluster/MemberList', async (_req, signal) =>
-      membersReply(await node.memberList({ signal })),
+    MemberList: unary<object>(ctx, 'Cluster/MemberList', async (_req, opts) =>
+      membersReply(await node.memberList(opts)),
     ),
     MemberAdd: unary<{ peerURLs?: string[]; isLearner?: boolean }>(
       ctx,
       'Cluster/MemberAdd',
-      async (req, signal) => {
-        const r = await node.memberAdd(
-          { peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner },
-          { signal },
-        );
+      async (req, opts) => {
+        const r = await node.memberAdd({ peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner }, opts);
         return {
           header: wire.header(r.header),
           member: wire.member(r.member),
@@ -37,16 +34,16 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
         };
       },
     ),
-    MemberRemove: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberRemove', async (req, signal) =>
-      membersReply(await node.memberRemove({ ID: wire.big(req.ID) }, { signal })),
+    MemberRemove: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberRemove', async (req, opts) =>
+      membersReply(await node.memberRemove({ ID: wire.big(req.ID) }, opts)),
     ),
-    MemberPromote: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberPromote', async (req, signal) =>
-      membersReply(await node.memberPromote({ ID: wire.big(req.ID) }, { signal })),
+    MemberPromote: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberPromote', async (req, opts) =>
+      membersReply(await node.memberPromote({ ID: wire.big(req.ID) }, opts)),
     ),
     MemberUpdate: unary<{ ID?: wire.Int64; peerURLs?: string[] }>(
       ctx,
       'Cluster/MemberUpdate',
-      async (req, signal) => {
+      async (req, opts) => {
         if (typeof updater.memberUpdate !== 'function') {
           throw {
             code: status.UNIMPLEMENTED,
@@ -54,11 +51,7 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
           };
         }
         return membersReply(
-          await updater.memberUpdate.call(
-            node,
-            { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] },
-            { signal },
-          ),
+          await updater.memberUpdate.call(node, { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] }, opts),
         );
       },
     ),

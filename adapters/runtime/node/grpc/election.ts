@@ -14,7 +14,15 @@ import {
   resign,
 } from '../../../../src/concurrency/election.ts';
 import { asService } from '../../../../src/concurrency/recipe.ts';
-import { admit, type CallContext, type LiveStream, requiresLeader, toStatus, unary } from './calls.ts';
+import {
+  admit,
+  type CallContext,
+  type LiveStream,
+  requestOptions,
+  requiresLeader,
+  toStatus,
+  unary,
+} from './calls.ts';
 import * as wire from './wire.ts';
 
 const EMPTY = new Uint8Array(0);
@@ -46,27 +54,27 @@ export function electionService(ctx: CallContext): UntypedServiceImplementation 
     Campaign: unary<{ name?: Uint8Array; lease?: wire.Int64; value?: Uint8Array }>(
       ctx,
       'Election/Campaign',
-      async (req, signal) => {
+      async (req, opts) => {
         const request = { name: req.name ?? EMPTY, lease: wire.big(req.lease), value: req.value ?? EMPTY };
-        const r = await asService(campaign(node, request, { signal }));
+        const r = await asService(campaign(node, request, opts));
         return { header: wire.header(r.header), leader: leaderKeyOut(r.leader) };
       },
     ),
     Proclaim: unary<{ leader?: WireLeaderKey; value?: Uint8Array }>(
       ctx,
       'Election/Proclaim',
-      async (req, signal) => {
+      async (req, opts) => {
         const request = { leader: leaderKeyIn(req.leader), value: req.value ?? EMPTY };
-        const r = await asService(proclaim(node, request, { signal }));
+        const r = await asService(proclaim(node, request, opts));
         return { header: wire.header(r.header) };
       },
     ),
-    Leader: unary<{ name?: Uint8Array }>(ctx, 'Election/Leader', async (req, signal) => {
-      const r = await asService(leader(node, { name: req.name ?? EMPTY }, { signal }));
+    Leader: unary<{ name?: Uint8Array }>(ctx, 'Election/Leader', async (req, opts) => {
+      const r = await asService(leader(node, { name: req.name ?? EMPTY }, opts));
       return { header: wire.header(r.header), kv: wire.keyValue(r.kv) };
     }),
-    Resign: unary<{ leader?: WireLeaderKey }>(ctx, 'Election/Resign', async (req, signal) => {
-      const r = await asService(resign(node, { leader: leaderKeyIn(req.leader) }, { signal }));
+    Resign: unary<{ leader?: WireLeaderKey }>(ctx, 'Election/Resign', async (req, opts) => {
+      const r = await asService(resign(node, { leader: leaderKeyIn(req.leader) }, opts));
       return { header: wire.header(r.header) };
     }),
     Observe: (call: ServerWritableStream<{ name?: Uint8Array }, wire.WireMessage>) => {
@@ -96,7 +104,11 @@ export function electionService(ctx: CallContext): UntypedServiceImplementation 
       call.on('error', () => live.end());
       call.on('drain', () => wakeDrain?.());
       void (async () => {
-        for await (const r of observe(node, { name: call.request.name ?? EMPTY }, abort.signal)) {
+        for await (const r of observe(
+          node,
+          { name: call.request.name ?? EMPTY },
+          requestOptions(call, abort.signal),
+        )) {
           if (ended) break;
           if (!call.write({ header: wire.header(r.header), kv: wire.keyValue(r.kv) })) {
             await new Promise<void>((resolve) => {

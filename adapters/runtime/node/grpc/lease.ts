@@ -11,8 +11,8 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
     LeaseGrant: unary<{ TTL?: wire.Int64; ID?: wire.Int64 }>(
       ctx,
       'Lease/LeaseGrant',
-      async (req, signal) => {
-        const r = await node.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, { signal });
+      async (req, opts) => {
+        const r = await node.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, opts);
         return {
           header: wire.header(r.header),
           ID: wire.i64(r.ID),
@@ -25,8 +25,8 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
     LeaseRevoke: unary<{ ID?: wire.Int64 }>(
       ctx,
       'Lease/LeaseRevoke',
-      async (req, signal) => {
-        const r = await node.leaseRevoke({ ID: wire.big(req.ID) }, { signal });
+      async (req, opts) => {
+        const r = await node.leaseRevoke({ ID: wire.big(req.ID) }, opts);
         return { header: wire.header(r.header) };
       },
       { write: true },
@@ -34,8 +34,8 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
     LeaseKeepAlive: bidi<{ ID?: wire.Int64 }, LeaseKeepAliveResponse>(
       ctx,
       'Lease/LeaseKeepAlive',
-      () => {
-        const stream = node.leaseKeepAlive();
+      (opts) => {
+        const stream = node.leaseKeepAlive(opts);
         return {
           source: stream,
           send: (request) => stream.send({ ID: wire.big(request.ID) }),
@@ -47,8 +47,8 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
     LeaseTimeToLive: unary<{ ID?: wire.Int64; keys?: boolean }>(
       ctx,
       'Lease/LeaseTimeToLive',
-      async (req, signal) => {
-        const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, { signal });
+      async (req, opts) => {
+        const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, opts);
         return {
           header: wire.header(r.header),
           ID: wire.i64(r.ID),
@@ -58,8 +58,8 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
         };
       },
     ),
-    LeaseLeases: unary<object>(ctx, 'Lease/LeaseLeases', async (_req, signal) => {
-      const r = await node.leaseLeases({ signal });
+    LeaseLeases: unary<object>(ctx, 'Lease/LeaseLeases', async (_req, opts) => {
+      const r = await node.leaseLeases(opts);
       return {
         header: wire.header(r.header),
         leases: r.leases.length > 0 ? r.leases.map((l) => ({ ID: wire.i64(l.ID) })) : undefined,

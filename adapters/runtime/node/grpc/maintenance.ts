@@ -2,9 +2,10 @@
 // (a server stream of edgecd's snapshot file in 32 KiB chunks; src/server/snapshot-file.ts).
 
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { authorizeMaintenance } from '../../../../src/api/gateway/auth.ts';
 import type { AlarmType } from '../../../../src/api/types.ts';
 import { snapshotChunks } from '../../../../src/server/snapshot-file.ts';
-import { admit, type CallContext, toStatus, unary } from './calls.ts';
+import { admit, type CallContext, requestOptions, toStatus, unary } from './calls.ts';
 import * as wire from './wire.ts';
 
 const ALARM_ACTIONS = ['GET', 'ACTIVATE', 'DEACTIVATE'] as const;
@@ -13,38 +14,45 @@ const ALARM_TYPES: readonly AlarmType[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 export function maintenanceService(ctx: CallContext): UntypedServiceImplementation {
   const { node } = ctx;
   const currentHeader = async () => wire.header((await node.status()).header);
+  // etcd's authMaintenanceServer: Defragment, Snapshot, Hash and HashKV need an admin (root) once auth is on.
   return {
-    Status: unary<object>(ctx, 'Maintenance/Status', async () => wire.statusResponse(await node.status())),
+    Status: unary<object>(ctx, 'Maintenance/Status', async (_req, opts) =>
+      wire.statusResponse(await node.status(opts)),
+    ),
     // etcd's Hash covers the whole backend file; edgecd has no such file, so it answers with the KV hash at the
     // current revision (equal across members at the same revision, as HashKV).
-    Hash: unary<object>(ctx, 'Maintenance/Hash', async (_req, signal) => {
-      const r = await node.hashKV({ revision: 0 }, { signal });
+    Hash: unary<object>(ctx, 'Maintenance/Hash', async (_req, opts) => {
+      await authorizeMaintenance(node, opts);
+      const r = await node.hashKV({ revision: 0 }, opts);
       return { header: wire.header(r.header), hash: r.hash || undefined };
     }),
-    HashKV: unary<{ revision?: wire.Int64 }>(ctx, 'Maintenance/HashKV', async (req, signal) => {
-      const r = await node.hashKV({ revision: wire.num(req.revision) }, { signal });
+    HashKV: unary<{ revision?: wire.Int64 }>(ctx, 'Maintenance/HashKV', async (req, opts) => {
+      await authorizeMaintenance(node, opts);
+      const r = await node.hashKV({ revision: wire.num(req.revision) }, opts);
       return {
         header: wire.header(r.header),
         hash: r.hash || undefined,
         compact_revision: wire.i64(r.compactRevision),
       };
     }),
-    MoveLeader: unary<{ targetID?: wire.Int64 }>(ctx, 'Maintenance/MoveLeader', async (req, signal) => {
-      await node.moveLeader({ targetID: wire.big(req.targetID) }, { signal });
+    MoveLeader: unary<{ targetID?: wire.Int64 }>(ctx, 'Maintenance/MoveLeader', async (req, opts) => {
+      // Root only, as the other maintenance operations (etcd 3.4 does not check MoveLeader).
+      await node.authorizeAdmin(opts);
+      await node.moveLeader({ targetID: wire.big(req.targetID) }, opts);
       return { header: await currentHeader() };
     }),
     // etcd answers Alarm without a header (the gateway shows `{}` with none active).
     Alarm: unary<{ action?: number; memberID?: wire.Int64; alarm?: number }>(
       ctx,
       'Maintenance/Alarm',
-      async (req, signal) => {
+      async (req, opts) => {
         const r = await node.alarm(
           {
             action: ALARM_ACTIONS[req.action ?? 0] ?? 'GET',
             memberID: wire.big(req.memberID),
             alarm: ALARM_TYPES[req.alarm ?? 0] ?? 'NONE',
           },
-          { signal },
+          opts,
         );
         const alarms = r.alarms.map((a) => ({
           memberID: wire.i64(a.memberID),
@@ -54,7 +62,10 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       },
     ),
     // Nothing to defragment: the store keeps no free pages. Answer as a finished defragmentation.
-    Defragment: unary<object>(ctx, 'Maintenance/Defragment', async () => ({ header: await currentHeader() })),
+    Defragment: unary<object>(ctx, 'Maintenance/Defragment', async (_req, opts) => {
+      await authorizeMaintenance(node, opts);
+      return { header: await currentHeader() };
+    }),
     // SnapshotResponse{header, remaining_bytes, blob}: the file (taken after a read barrier) in 32 KiB chunks,
     // written with backpressure; etcdctl concatenates the blobs and checks the sha256 trailer's alignment.
     Snapshot: (call: ServerWritableStream<object, wire.WireMessage>) => {
@@ -66,7 +77,9 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       void (async () => {
-        const { header, file } = await node.snapshot({ signal: abort.signal });
+        const opts = requestOptions(call, abort.signal);
+        await authorizeMaintenance(node, opts);
+        const { header, file } = await node.snapshot(opts);
         for (const chunk of snapshotChunks(file)) {
           if (abort.signal.aborted) return;
           const more = call.write({

@@ -14,7 +14,8 @@ import {
 import { errors } from '../../../../src/api/errors.ts';
 import { type Logger, silentLogger } from '../../../../src/env.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
-import { type CallContext, type GrpcStatus, type LiveStream, refuse } from './calls.ts';
+import { authService } from './auth.ts';
+import { type CallContext, type LiveStream, refuse } from './calls.ts';
 import { clusterService } from './cluster.ts';
 import { electionService } from './election.ts';
 import { kvService } from './kv.ts';
@@ -50,13 +51,8 @@ export interface EdgeGrpcServer {
 }
 
 /** Methods edgecd leaves out on purpose, with the reason clients will see. */
-const UNIMPLEMENTED: Partial<Record<ServiceName, string>> = {
-  'etcdserverpb.Auth': 'edgecd: authentication (the Auth service) is not implemented yet',
-};
-
 const METHOD_MESSAGES: Record<string, string> = {
   'Maintenance/Downgrade': 'edgecd: Maintenance.Downgrade does not exist in etcd 3.4',
-  'Auth/AuthStatus': 'edgecd: Auth.AuthStatus does not exist in etcd 3.4',
 };
 
 export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
@@ -88,11 +84,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     'etcdserverpb.Maintenance': maintenanceService(ctx),
     'v3lockpb.Lock': lockService(ctx),
     'v3electionpb.Election': electionService(ctx),
-    'etcdserverpb.Auth': {
-      // Authentication is never enabled on edgecd, which is what etcd answers then.
-      Authenticate: (_call: unknown, callback: (err: GrpcStatus) => void) =>
-        callback({ code: errors.authNotEnabled().code, details: errors.authNotEnabled().message }),
-    },
+    'etcdserverpb.Auth': authService(ctx),
   };
 
   const services = loadServices();
@@ -103,9 +95,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     for (const [method, def] of Object.entries(definition)) {
       if (implementation[method]) continue;
       const details =
-        METHOD_MESSAGES[`${service}/${method}`] ??
-        UNIMPLEMENTED[name] ??
-        `edgecd: ${service}.${method} is not implemented yet`;
+        METHOD_MESSAGES[`${service}/${method}`] ?? `edgecd: ${service}.${method} is not implemented yet`;
       implementation[method] = refuse(def, { code: status.UNIMPLEMENTED, details });
     }
     server.addService(definition, implementation);

@@ -11,8 +11,8 @@ export function watchService(ctx: CallContext): UntypedServiceImplementation {
     Watch: bidi<wire.WireWatchRequest, WatchResponse>(
       ctx,
       'Watch/Watch',
-      () => {
-        const stream = ctx.node.watch();
+      (opts) => {
+        const stream = ctx.node.watch(opts);
         return {
           source: stream,
           send: (request) => {
