@@ -16,7 +16,15 @@
 //   quota 64 MiB of keyspace — the keyspace lives in memory in a 128 MB isolate, and taking a snapshot briefly
 //     holds a serialized copy too; past the quota, writes fail with etcd's "database space exceeded" (NOSPACE).
 //   request timeout 10 s.
+//   bcrypt cost 8 (etcd's --bcrypt-cost default is 10) — hashing runs in JavaScript on the isolate's CPU budget:
+//     cost 10 takes ~70 ms per UserAdd / Authenticate, cost 8 a quarter of that. Raise it with EDGECD_BCRYPT_COST
+//     on a plan with enough CPU time per request.
+//
+// Auth tokens: simple tokens by default (assigned on every member when Authenticate applies, so any member the
+// Worker picks accepts them); JWT when EDGECD_JWT_SIGN_METHOD and the keys are set (keep the private key in a
+// secret: `wrangler secret put EDGECD_JWT_PRIVATE_KEY`).
 
+import type { NodeOptions } from '../../../src/server/node.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
 
 export const DEFAULT_MEMBER_NAMES = ['member-1', 'member-2', 'member-3'] as const;
@@ -26,6 +34,7 @@ export const DEFAULT_ELECTION_TIMEOUT_MS = 2000;
 export const DEFAULT_SNAPSHOT_COUNT = 1000;
 export const DEFAULT_QUOTA_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+export const DEFAULT_BCRYPT_COST = 8;
 /** Peer address scheme of a member in a Durable Object: `do:<name>`. */
 export const DO_ADDRESS_PREFIX = 'do:';
 
@@ -40,6 +49,16 @@ export interface EdgecdVars {
   readonly EDGECD_REQUEST_TIMEOUT_MS?: string;
   /** debug | info | warn | error (default warn). */
   readonly EDGECD_LOG_LEVEL?: string;
+  /** etcd --bcrypt-cost (4..31); default 8 on Workers. */
+  readonly EDGECD_BCRYPT_COST?: string;
+  /** etcd --auth-token-ttl in seconds (simple tokens); default 300. */
+  readonly EDGECD_AUTH_TOKEN_TTL?: string;
+  /** JWT tokens (etcd --auth-token jwt,…): sign method (RS256, ES256, …) and PEM keys; all three or none. */
+  readonly EDGECD_JWT_SIGN_METHOD?: string;
+  readonly EDGECD_JWT_PRIVATE_KEY?: string;
+  readonly EDGECD_JWT_PUBLIC_KEY?: string;
+  /** JWT lifetime in seconds; default 300. */
+  readonly EDGECD_JWT_TTL?: string;
 }
 
 export interface ClusterMember {
@@ -59,6 +78,7 @@ export interface ClusterConfig {
   readonly quotaBytes: number;
   readonly requestTimeoutMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly auth: NonNullable<NodeOptions['auth']>;
 }
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
@@ -134,9 +154,27 @@ export function clusterConfig(vars: EdgecdVars): ClusterConfig {
       'EDGECD_REQUEST_TIMEOUT_MS',
     ),
     logLevel: level === 'debug' || level === 'info' || level === 'error' ? level : 'warn',
+    auth: authConfig(vars),
   };
   configs.set(key, config);
   return config;
+}
+
+function authConfig(vars: EdgecdVars): NonNullable<NodeOptions['auth']> {
+  const bcryptCost = positive(vars.EDGECD_BCRYPT_COST, DEFAULT_BCRYPT_COST, 'EDGECD_BCRYPT_COST');
+  if (bcryptCost < 4 || bcryptCost > 31)
+    throw new Error(`EDGECD_BCRYPT_COST must be 4..31, not ${bcryptCost}`);
+  const tokenTtlSeconds = positive(vars.EDGECD_AUTH_TOKEN_TTL, 300, 'EDGECD_AUTH_TOKEN_TTL');
+  const signMethod = vars.EDGECD_JWT_SIGN_METHOD;
+  if (!signMethod) return { bcryptCost, tokenTtlSeconds };
+  if (!vars.EDGECD_JWT_PUBLIC_KEY) throw new Error('EDGECD_JWT_SIGN_METHOD needs EDGECD_JWT_PUBLIC_KEY');
+  const jwt = {
+    signMethod,
+    publicKeyPem: vars.EDGECD_JWT_PUBLIC_KEY,
+    privateKeyPem: vars.EDGECD_JWT_PRIVATE_KEY,
+    ttlSeconds: positive(vars.EDGECD_JWT_TTL, 300, 'EDGECD_JWT_TTL'),
+  };
+  return { bcryptCost, tokenTtlSeconds, jwt };
 }
 
 /** The initial membership written into a new member's log (ignored once its log exists). */

@@ -179,6 +179,7 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       electionTimeoutMs: config.electionTimeoutMs,
       snapshotCount: config.snapshotCount,
       requestTimeoutMs: config.requestTimeoutMs,
+      auth: config.auth,
     });
     const quotaCheck = () => {
       void node.status().then(

@@ -1,6 +1,7 @@
 // A 3-member edgecd cluster in SQLite-backed Durable Objects (EdgecdMember, wrangler.toml's bindings), inside
 // workerd: it elects a leader, replicates a write (read back from another member), survives one member being
-// reset (its instance aborted, its storage kept) and keeps serving — and the Worker answers etcd's gateway.
+// reset (its instance aborted, its storage kept) and keeps serving — and the Worker answers etcd's gateway,
+// with auth (simple tokens, RBAC) working through it.
 
 import { runInDurableObject, SELF } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
@@ -46,8 +47,14 @@ async function gateway(
   name: string | undefined,
   path: string,
   body: unknown,
+  token?: string,
 ): Promise<{ status: number; json: Record<string, unknown> }> {
-  const request = new Request(`http://edgecd.test${path}`, { method: 'POST', body: JSON.stringify(body) });
+  const headers: Record<string, string> = token ? { authorization: token } : {};
+  const request = new Request(`http://edgecd.test${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers,
+  });
   const res = name === undefined ? await SELF.fetch(request) : await stub(name).fetch(request);
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
@@ -139,5 +146,52 @@ describe('edgecd in Durable Objects (workerd)', () => {
   it('keeps timers going through the alarm', async () => {
     const s = await statuses();
     expect(s.every((m) => m.alarms.set > 0)).toBe(true);
+  });
+
+  // Last: it turns auth on (and off again at the end).
+  it('auth through the Worker: a token from one member is accepted by every member; RBAC applies', async () => {
+    await leader();
+    const ok = async (r: Promise<{ status: number; json: Record<string, unknown> }>) => {
+      const res = await r;
+      expect(res.status, JSON.stringify(res.json)).toBe(200);
+      return res.json;
+    };
+    await ok(gateway(undefined, '/v3/auth/user/add', { name: 'root', password: 'rootpw' }));
+    await ok(gateway(undefined, '/v3/auth/role/add', { name: 'root' }));
+    await ok(gateway(undefined, '/v3/auth/user/grant', { user: 'root', role: 'root' }));
+    await ok(gateway(undefined, '/v3/auth/enable', {}));
+    const noToken = await gateway(undefined, '/v3/kv/range', { key: b64('via-worker') });
+    expect(noToken.status).toBe(400);
+    expect(noToken.json.error).toBe('etcdserver: user name is empty');
+    const bad = await gateway(undefined, '/v3/auth/authenticate', { name: 'root', password: 'nope' });
+    expect(bad.json.error).toBe('etcdserver: authentication failed, invalid user ID or password');
+    const root = (await ok(gateway(undefined, '/v3/auth/authenticate', { name: 'root', password: 'rootpw' })))
+      .token as string;
+    expect(root).toMatch(/^[A-Za-z]{16}\.\d+$/);
+    await ok(gateway(undefined, '/v3/auth/role/add', { name: 'app' }, root));
+    await ok(
+      gateway(
+        undefined,
+        '/v3/auth/role/grant',
+        { name: 'app', perm: { permType: 'READWRITE', key: b64('/app/'), range_end: b64('/app0') } },
+        root,
+      ),
+    );
+    await ok(gateway(undefined, '/v3/auth/user/add', { name: 'alice', password: 'alicepw' }, root));
+    await ok(gateway(undefined, '/v3/auth/user/grant', { user: 'alice', role: 'app' }, root));
+    const alice = (
+      await ok(gateway(undefined, '/v3/auth/authenticate', { name: 'alice', password: 'alicepw' }))
+    ).token as string;
+    // Simple tokens are assigned on every member when Authenticate applies: each member takes alice's token.
+    for (const name of NAMES) {
+      await ok(gateway(name, '/v3/kv/put', { key: b64(`/app/${name}`), value: b64('v') }, alice));
+      const denied = await gateway(name, '/v3/kv/put', { key: b64('/etc/x'), value: b64('v') }, alice);
+      expect(denied.status).toBe(403);
+      expect(denied.json.error).toBe('etcdserver: permission denied');
+    }
+    const forged = await gateway(undefined, '/v3/kv/range', { key: b64('/app/') }, 'forged.1');
+    expect(forged.status).toBe(401);
+    await ok(gateway(undefined, '/v3/auth/disable', {}, root));
+    await ok(gateway(undefined, '/v3/kv/range', { key: b64('via-worker') }));
   });
 });
