@@ -236,6 +236,11 @@ export interface EdgeNode {
     req: { readonly role: string; readonly key: Uint8Array; readonly rangeEnd?: Uint8Array },
     opts?: RequestOptions,
   ): Promise<AuthResponse>;
+  /**
+   * etcd 3.4's /health check: no active alarm, a known leader, and a quorum read (here a ReadIndex barrier) that
+   * completes within `timeoutMs` (etcd: 1 s). Needs no credentials.
+   */
+  health(timeoutMs?: number): Promise<boolean>;
   /** Test hook: corrupts this member's keyspace behind Raft's back (the corruption check should notice). */
   testingCorrupt(): void;
   /** What the demo and the cluster-state stream show. */
@@ -1021,6 +1026,24 @@ class LocalNode implements EdgeNode {
       { type: 'roleRevokePermission', role: req.role, key: req.key, ...(rangeEnd ? { rangeEnd } : {}), auth },
       opts,
     );
+  }
+
+  health(timeoutMs = 1000): Promise<boolean> {
+    const s = this.nodeStatus();
+    if (s.alarms.length > 0 || s.leader === 0n) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = this.options.clock.setTimer(timeoutMs, () => resolve(false));
+      this.barrier().then(
+        () => {
+          timer.cancel();
+          resolve(true);
+        },
+        () => {
+          timer.cancel();
+          resolve(false);
+        },
+      );
+    });
   }
 
   testingCorrupt(): void {

@@ -12,13 +12,11 @@ export function versionResponse(): Response {
 
 /**
  * etcd 3.4's /health: `{"health":"true"}` (200), or `{"health":"false"}` through http.Error (503, trailing
- * newline) when any alarm is active or the member sees no leader. Both are text/plain, as Go sniffs and
- * http.Error sets them.
+ * newline) when any alarm is active, the member sees no leader, or a quorum read does not complete within a
+ * second (EdgeNode.health). Both are text/plain, as Go sniffs and http.Error sets them.
  */
-export function healthResponse(node: EdgeNode): Response {
-  const s = node.nodeStatus();
-  const healthy = s.alarms.length === 0 && s.leader !== 0n;
-  if (healthy) return jsonResponse('{"health":"true"}', 200, 'text/plain; charset=utf-8');
+export async function healthResponse(node: EdgeNode): Promise<Response> {
+  if (await node.health()) return jsonResponse('{"health":"true"}', 200, 'text/plain; charset=utf-8');
   return plainText('{"health":"false"}', 503);
 }
 

@@ -333,7 +333,7 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   });
 
   // etcdhttp: GET only, `Allow: GET` on a 405.
-  const getOnly = (request: Request, handler: () => Response) =>
+  const getOnly = (request: Request, handler: () => Response | Promise<Response>) =>
     request.method === 'GET' || request.method === 'HEAD'
       ? handler()
       : plainText('Method Not Allowed', 405, { Allow: 'GET' });
