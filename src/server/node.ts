@@ -320,10 +320,9 @@ class LocalNode implements EdgeNode {
     }
     void transport.start({
       onMessage: (m) => this.replica.step(m),
-      onUnreachable: (peer: NodeId) => {
-        this.replica.raw.reportUnreachable(peer);
-        this.replica.step({ type: 'MsgHeartbeatResp', from: peer, to: this.id, term: 0 });
-      },
+      // As etcd's ReportUnreachable: the peer goes back to probing, nothing more. (A made-up heartbeat response
+      // here once marked an unreachable peer "recently active", so a cut-off leader never stepped down.)
+      onUnreachable: (peer: NodeId) => this.replica.raw.reportUnreachable(peer),
     });
     const tick = () => {
       if (this.closed) return;
