@@ -42,6 +42,11 @@ export interface ClusterOptions {
   readonly memberFlags?: (m: MemberSpec) => readonly string[];
   /** How the harness's own health/status requests reach an https client port (CA, client certificate). */
   readonly https?: { readonly ca: string; readonly cert?: string; readonly key?: string };
+  /**
+   * The port a member advertises to its peers (--initial-advertise-peer-urls, --initial-cluster), when it is not
+   * the port it listens on: e.g. a fault-injecting proxy's (test/e2e/jepsen/). Default: its peer port.
+   */
+  readonly advertisePeerPort?: (m: MemberSpec) => number | undefined;
 }
 
 export class TestCluster {
@@ -99,7 +104,8 @@ export class TestCluster {
 
   /** A member's peer URL (http:// or https:// per `peerScheme`). */
   peerUrl(m: MemberSpec): string {
-    return `${this.options.peerScheme ?? 'http'}://127.0.0.1:${m.peerPort}`;
+    const port = this.options.advertisePeerPort?.(m) ?? m.peerPort;
+    return `${this.options.peerScheme ?? 'http'}://127.0.0.1:${port}`;
   }
 
   /** A member's client URL (http:// or https:// per `clientScheme`). */
@@ -154,6 +160,7 @@ export class TestCluster {
     const initialCluster = this.initialCluster;
     const clientUrl = `${this.options.clientScheme ?? 'http'}://127.0.0.1:${m.clientPort}`;
     const peerUrl = this.peerUrl(m);
+    const listenPeerUrl = `${this.options.peerScheme ?? 'http'}://127.0.0.1:${m.peerPort}`;
     const args = [
       ENTRY,
       '--name',
@@ -165,7 +172,7 @@ export class TestCluster {
       '--advertise-client-urls',
       clientUrl,
       '--listen-peer-urls',
-      peerUrl,
+      listenPeerUrl,
       '--initial-advertise-peer-urls',
       peerUrl,
       '--initial-cluster',
@@ -197,6 +204,11 @@ export class TestCluster {
   /** Sends a signal to a member's process (e.g. SIGSTOP / SIGCONT to freeze it). */
   signal(name: string, signal: NodeJS.Signals): void {
     this.procs.get(name)?.kill(signal);
+  }
+
+  /** The PID of a member's current process (undefined when it was never started). */
+  pid(name: string): number | undefined {
+    return this.procs.get(name)?.pid;
   }
 
   /** kill -9: no chance to sync or hand over. */
