@@ -736,11 +736,18 @@ class LocalNode implements EdgeNode {
   async memberAdd(req: MemberAddRequest, opts?: RequestOptions): Promise<MemberAddResponse> {
     // etcd's checkMembershipOperationPermission: the root role, checked before proposing.
     await this.requireAdmin(opts);
+    const check = () => {
+      for (const m of this.replica.sm.members.list()) {
+        if (m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
+      }
+      if (!req.isLearner && !this.enoughStartedAfter({ add: true })) throw errors.memberNotEnoughStarted();
+    };
+    // The checks read this member's copy of the member list: when they pass, check again once caught up with
+    // everything committed (a change another member acknowledged a moment ago counts; etcd validates at apply).
+    check();
+    await this.barrier();
+    check();
     const members = this.replica.sm.members;
-    for (const m of members.list()) {
-      if (m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
-    }
-    if (!req.isLearner && !this.enoughStartedAfter({ add: true })) throw errors.memberNotEnoughStarted();
     let id = this.replica.randomId();
     while (members.get(id) || members.isRemoved(id)) id = this.replica.randomId();
     const list = await this.proposeConfChange(req.isLearner ? 'addLearner' : 'addNode', id, req.peerURLs);
@@ -756,10 +763,15 @@ class LocalNode implements EdgeNode {
 
   async memberRemove(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<MembersResponse> {
     await this.requireAdmin(opts);
-    const target = this.replica.sm.members.get(req.ID);
-    if (!target) throw errors.memberNotFound();
-    if (!target.isLearner && !this.enoughStartedAfter({ remove: req.ID }))
-      throw errors.memberNotEnoughStarted();
+    const check = () => {
+      const target = this.replica.sm.members.get(req.ID);
+      if (!target) throw errors.memberNotFound();
+      if (!target.isLearner && !this.enoughStartedAfter({ remove: req.ID }))
+        throw errors.memberNotEnoughStarted();
+    };
+    check();
+    await this.barrier(); // see memberAdd
+    check();
     const list = await this.proposeConfChange('removeNode', req.ID, []);
     return { header: this.memberHeader(), members: list };
   }
@@ -784,12 +796,17 @@ class LocalNode implements EdgeNode {
 
   async memberUpdate(req: MemberUpdateRequest, opts?: RequestOptions): Promise<MembersResponse> {
     await this.requireAdmin(opts);
-    const members = this.replica.sm.members;
-    if (!members.get(req.ID)) throw errors.memberNotFound();
-    if (req.peerURLs.length === 0) throw errors.memberBadURLs();
-    for (const m of members.list()) {
-      if (m.ID !== req.ID && m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
-    }
+    const check = () => {
+      const members = this.replica.sm.members;
+      if (!members.get(req.ID)) throw errors.memberNotFound();
+      if (req.peerURLs.length === 0) throw errors.memberBadURLs();
+      for (const m of members.list()) {
+        if (m.ID !== req.ID && m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();
+      }
+    };
+    check();
+    await this.barrier(); // see memberAdd (and the state machine checks again when applying)
+    check();
     const r = await this.propose<{ members: Member[] }>(
       { type: 'updateMember', id: req.ID, peerURLs: [...req.peerURLs] },
       opts,
@@ -828,7 +845,9 @@ class LocalNode implements EdgeNode {
   async moveLeader(req: { readonly targetID: bigint }): Promise<Record<string, never>> {
     const s = this.replica.raw.status();
     if (s.role !== 'leader') throw errors.notLeader();
-    if (!s.conf.voters.includes(req.targetID) || req.targetID === this.id) throw errors.badLeaderTransferee();
+    if (!s.conf.voters.includes(req.targetID)) throw errors.badLeaderTransferee();
+    // etcd: raft ignores a transfer to the leader itself and the wait for `Lead() == transferee` ends at once.
+    if (req.targetID === this.id) return {};
     this.replica.raw.transferLeader(req.targetID);
     this.replica.step({ type: 'MsgHeartbeatResp', from: req.targetID, to: this.id, term: 0 });
     const deadline = this.options.clock.now() + this.replica.electionTimeoutMs * 2;

@@ -236,9 +236,16 @@ export class ServerStateMachine {
       case 'publishMember':
         this.members.publish(BigInt(op.id), op.name, op.clientURLs);
         return {};
-      case 'updateMember':
-        this.members.updatePeerURLs(BigInt(op.id), op.peerURLs);
+      case 'updateMember': {
+        // etcd's ValidateConfigurationChange at apply: the member list may have changed since the proposer checked.
+        const id = BigInt(op.id);
+        if (!this.members.get(id)) throw errors.memberNotFound();
+        for (const m of this.members.list()) {
+          if (m.ID !== id && m.peerURLs.some((u) => op.peerURLs.includes(u))) throw errors.peerURLExist();
+        }
+        this.members.updatePeerURLs(id, op.peerURLs);
         return { members: this.members.list() };
+      }
       case 'noop':
         return {};
       case 'alarm':

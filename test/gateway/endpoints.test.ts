@@ -1,5 +1,5 @@
 // Gateway behaviour outside the shared conformance suite: leaderless /health, the cluster-state feed, the
-// request size limit, options.metrics, watch streams ending on disconnect, Authenticate with auth off.
+// request size limit, options.metrics, watch streams ending on disconnect, Authenticate with auth off, MoveLeader.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../../src/api/gateway/index.ts';
 import { LineReader } from '../conformance/gateway.ts';
@@ -108,6 +108,25 @@ describe('gateway on a healthy cluster', () => {
     const auth = await gw(post('/v3/auth/authenticate', { name: 'root', password: 'x' }));
     expect(auth.status).toBe(412);
     expect(await auth.json()).toMatchObject({ error: 'etcdserver: authentication is not enabled', code: 9 });
+  });
+
+  it('MoveLeader: to the leader itself is a no-op, as etcd; unknown target; sent to a follower', async () => {
+    const leader = cluster.nodes.find((n) => n.nodeStatus().role === 'leader')!;
+    const follower = cluster.nodes.find((n) => n !== leader)!;
+    const self = String(leader.nodeStatus().id);
+    const toSelf = await createGateway(leader)(
+      post('/v3/maintenance/transfer-leadership', { targetID: self }),
+    );
+    expect(toSelf.status).toBe(200);
+    expect(leader.nodeStatus().role).toBe('leader');
+    const unknown = await createGateway(leader)(
+      post('/v3/maintenance/transfer-leadership', { targetID: '999' }),
+    );
+    expect(await unknown.json()).toMatchObject({ message: 'etcdserver: bad leader transferee', code: 9 });
+    const fromFollower = await createGateway(follower)(
+      post('/v3/maintenance/transfer-leadership', { targetID: self }),
+    );
+    expect(await fromFollower.json()).toMatchObject({ message: 'etcdserver: not leader', code: 9 });
   });
 });
 

@@ -1,5 +1,6 @@
 // Membership through createNode, in process: strict-reconfig-check, MemberUpdate through Raft, a member joining
-// with no bootstrap (the ID MemberAdd chose), learner promotion only once in sync, and onRemoved.
+// with no bootstrap (the ID MemberAdd chose), learner promotion only once in sync, onRemoved, and checks made on
+// a caught-up member list.
 
 import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +121,31 @@ describe('membership', () => {
     await expect(l.memberUpdate({ ID: 3n, peerURLs: ['mem://n1'] })).rejects.toThrow(
       'etcdserver: Peer URLs already exists',
     );
+  });
+
+  it('the checks read a caught-up member list: a change another member just acknowledged counts', async () => {
+    const { network, leader } = await cluster();
+    const l = await leader();
+    const f = nodes.find((n) => n !== l) as EdgeNode;
+    // f misses the change, then is asked at once (before its next heartbeat brings it up to date).
+    network.faults.isolate(f.id);
+    const added = await settled(() => l.memberAdd({ peerURLs: ['mem://dup'], isLearner: true }));
+    network.faults.heal();
+    await expect(f.memberAdd({ peerURLs: ['mem://dup'], isLearner: true })).rejects.toThrow(
+      'etcdserver: Peer URLs already exists',
+    );
+    network.faults.isolate(f.id);
+    await settled(() => l.memberRemove({ ID: added.member.ID }));
+    network.faults.heal();
+    await expect(f.memberRemove({ ID: added.member.ID })).rejects.toThrow('etcdserver: member not found');
+    await expect(f.memberUpdate({ ID: added.member.ID, peerURLs: ['mem://q'] })).rejects.toThrow(
+      'etcdserver: member not found',
+    );
+    expect((await l.memberList()).members.map((m) => m.peerURLs[0]).sort()).toEqual([
+      'mem://n1',
+      'mem://n2',
+      'mem://n3',
+    ]);
   });
 
   it('a learner joins with no bootstrap, catches up, is promoted only when in sync; removal calls onRemoved', async () => {
