@@ -3,7 +3,7 @@
 // time-dependent (lease IDs chosen by the server, …) is decided before proposing and carried here, never
 // created during apply. Encoded with msgpack (bigints as int64).
 
-import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type {
   AlarmType,
   CompactionRequest,
@@ -96,17 +96,40 @@ export interface Proposal {
 // ignoreUndefined: an absent optional field must stay absent after the log, not come back as null.
 const OPTIONS = { useBigInt64: true, ignoreUndefined: true } as const;
 
+// One encoder and decoder for every proposal (msgpack's encode/decode build new ones per call; the encoder's
+// 2 KiB buffer would then back each entry's bytes in the Raft log). `encode` returns an exact-size copy.
+const encoder = new Encoder(OPTIONS);
+const decoder = new Decoder(OPTIONS);
+
 export function encodeProposal(p: Proposal): Uint8Array {
-  return encode([p.id.member, p.id.nonce, p.id.seq, p.op], OPTIONS);
+  return encoder.encode([p.id.member, p.id.nonce, p.id.seq, p.op]);
 }
 
 export function decodeProposal(data: Uint8Array): Proposal {
-  const d = decode(data, OPTIONS);
+  const d = decoder.decode(data);
   if (!Array.isArray(d) || d.length !== 4) throw new Error('server: malformed proposal entry');
   const [member, nonce, seq, op] = d as [bigint | number, number, number, Operation];
   return { id: { member: BigInt(member), nonce, seq }, op };
 }
 
+/** `member:nonce`, the proposer incarnation part of a request key. */
+export function originKey(id: RequestId): string {
+  return `${memberText(id.member)}:${id.nonce}`;
+}
+
 export function requestKey(id: RequestId): string {
-  return `${id.member}:${id.nonce}:${id.seq}`;
+  return `${memberText(id.member)}:${id.nonce}:${id.seq}`;
+}
+
+// Member IDs in decimal, remembered: a bigint's toString is a cost paid on every proposal and apply otherwise.
+const memberTexts = new Map<bigint, string>();
+
+function memberText(member: bigint): string {
+  let text = memberTexts.get(member);
+  if (text === undefined) {
+    if (memberTexts.size >= 1024) memberTexts.clear();
+    text = member.toString();
+    memberTexts.set(member, text);
+  }
+  return text;
 }

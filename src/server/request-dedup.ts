@@ -4,7 +4,7 @@
 // member therefore remembers, as replicated state, the recent request IDs it applied per proposer and skips
 // repeats — the same decision everywhere, since it depends only on the log.
 
-import type { RequestId } from './ops.ts';
+import { originKey, type RequestId } from './ops.ts';
 
 /** Request IDs remembered per proposer incarnation. Duplicates arrive close together, so this is plenty. */
 const WINDOW = 4096;
@@ -13,8 +13,15 @@ const FORGET_AFTER = 200_000;
 
 interface Origin {
   readonly seqs: Set<number>;
-  readonly order: number[];
+  /** The remembered seqs in a ring: oldest at `head` once full (no O(n) shift per request). */
+  readonly ring: number[];
+  head: number;
   lastIndex: number;
+}
+
+/** The remembered seqs, oldest first. */
+function orderOf(o: Origin): number[] {
+  return o.head === 0 ? [...o.ring] : [...o.ring.slice(o.head), ...o.ring.slice(0, o.head)];
 }
 
 export class RequestDedup {
@@ -22,16 +29,20 @@ export class RequestDedup {
 
   /** Records `id` as applied at `index`; returns false if it was applied before (skip it). */
   firstTime(id: RequestId, index: number): boolean {
-    const key = `${id.member}:${id.nonce}`;
+    const key = originKey(id);
     let o = this.origins.get(key);
     if (!o) {
-      o = { seqs: new Set(), order: [], lastIndex: index };
+      o = { seqs: new Set(), ring: [], head: 0, lastIndex: index };
       this.origins.set(key, o);
     }
     if (o.seqs.has(id.seq)) return false;
     o.seqs.add(id.seq);
-    o.order.push(id.seq);
-    if (o.order.length > WINDOW) o.seqs.delete(o.order.shift()!);
+    if (o.ring.length < WINDOW) o.ring.push(id.seq);
+    else {
+      o.seqs.delete(o.ring[o.head]);
+      o.ring[o.head] = id.seq;
+      o.head = (o.head + 1) % o.ring.length;
+    }
     o.lastIndex = index;
     if (index % 1024 === 0) this.forget(index);
     return true;
@@ -44,17 +55,14 @@ export class RequestDedup {
   toJSON(): [string, number, number[]][] {
     return [...this.origins]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, o]) => [k, o.lastIndex, o.order]);
+      .map(([k, o]) => [k, o.lastIndex, orderOf(o)]);
   }
 
   static fromJSON(data: unknown): RequestDedup {
     const d = new RequestDedup();
     for (const [key, lastIndex, order] of (data ?? []) as [string, number, number[]][]) {
-      d.origins.set(key, {
-        seqs: new Set(order.map(Number)),
-        order: order.map(Number),
-        lastIndex: Number(lastIndex),
-      });
+      const seqs = order.map(Number);
+      d.origins.set(key, { seqs: new Set(seqs), ring: seqs, head: 0, lastIndex: Number(lastIndex) });
     }
     return d;
   }

@@ -260,11 +260,26 @@ export function watchRequest(w: WireWatchRequest): WatchRequest | undefined {
 
 // Responses out.
 
+// The last cluster and member IDs in decimal: every response header carries the same two, and a bigint's
+// toString on each one is a measurable part of a put.
+let lastClusterId = 0n;
+let lastClusterText: Int64 | undefined;
+let lastMemberId = 0n;
+let lastMemberText: Int64 | undefined;
+
 export function header(h: ResponseHeader | undefined): WireMessage | undefined {
   if (!h) return undefined;
+  if (h.clusterId !== lastClusterId) {
+    lastClusterId = h.clusterId;
+    lastClusterText = i64(h.clusterId);
+  }
+  if (h.memberId !== lastMemberId) {
+    lastMemberId = h.memberId;
+    lastMemberText = i64(h.memberId);
+  }
   return {
-    cluster_id: i64(h.clusterId),
-    member_id: i64(h.memberId),
+    cluster_id: lastClusterText,
+    member_id: lastMemberText,
     revision: i64(h.revision),
     raft_term: i64(h.raftTerm),
   };
