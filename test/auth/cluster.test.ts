@@ -3,14 +3,11 @@
 // token expiry, revocation taking effect, and disabling auth.
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
 import { EtcdError } from '../../src/api/errors.ts';
 import type { WatchResponse } from '../../src/api/types.ts';
 import type { Clock, TimerHandle } from '../../src/env.ts';
-import { cryptoRandom } from '../../src/index.ts';
-import { createNode, type EdgeNode, type NodeOptions, type RequestOptions } from '../../src/server/node.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { EdgeNode, NodeOptions, RequestOptions } from '../../src/server/node.ts';
+import { startMemoryCluster } from '../support/memory-cluster.ts';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -34,27 +31,7 @@ class SkewClock implements Clock {
 }
 
 async function startCluster(clock: Clock, auth: NodeOptions['auth']): Promise<EdgeNode[]> {
-  const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-  const members = [1n, 2n, 3n].map((id) => ({ id, name: `n${id}`, peerURLs: [`mem://n${id}`] }));
-  const nodes = await Promise.all(
-    members.map((m) =>
-      createNode({
-        id: m.id,
-        name: m.name,
-        clusterId: 42n,
-        members,
-        storage: new MemoryStorage(),
-        transport: network.transport(m.id),
-        clock,
-        random: cryptoRandom,
-        tickMs: 10,
-        electionTimeoutMs: 100,
-        auth,
-      }),
-    ),
-  );
-  await waitFor(() => nodes.every((n) => n.nodeStatus().leader !== 0n));
-  return nodes;
+  return (await startMemoryCluster({ clock, node: { auth } })).nodes;
 }
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {

@@ -1,10 +1,7 @@
 // An in-process 3-member cluster (memory transport and storage, real clock) for the lock/election recipe tests.
 import { RealClock } from '../../adapters/runtime/clock.ts';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
-import { cryptoRandom } from '../../src/env.ts';
-import { createNode, type EdgeNode } from '../../src/server/node.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { EdgeNode } from '../../src/server/node.ts';
+import { startMemoryCluster } from '../support/memory-cluster.ts';
 
 export const clock = new RealClock();
 export const enc = (s: string) => new TextEncoder().encode(s);
@@ -20,24 +17,7 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 10_000
 }
 
 export async function startCluster(): Promise<EdgeNode[]> {
-  const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-  const members = [1n, 2n, 3n].map((id) => ({ id, name: `n${id}`, peerURLs: [`mem://n${id}`] }));
-  const nodes = await Promise.all(
-    members.map((m) =>
-      createNode({
-        id: m.id,
-        name: m.name,
-        clusterId: 42n,
-        members,
-        storage: new MemoryStorage(),
-        transport: network.transport(m.id),
-        clock,
-        random: cryptoRandom,
-        tickMs: 10,
-        electionTimeoutMs: 100,
-      }),
-    ),
-  );
+  const { nodes } = await startMemoryCluster({ clock, waitForLeader: false });
   await until(() => nodes.some((n) => n.nodeStatus().role === 'leader'), 10_000, 'a leader');
   await nodes[0].put({ key: enc('warmup'), value: enc('1') });
   return nodes;

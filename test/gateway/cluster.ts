@@ -1,10 +1,8 @@
 // A real in-process 3-member cluster (memory storage and network, real clock) for the gateway tests.
 
-import { RealClock } from '../../adapters/runtime/clock.ts';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
-import { createNode, cryptoRandom, type EdgeNode } from '../../src/index.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { RealClock } from '../../adapters/runtime/clock.ts';
+import type { EdgeNode } from '../../src/index.ts';
+import { startMemoryCluster } from '../support/memory-cluster.ts';
 
 export interface TestCluster {
   readonly nodes: readonly EdgeNode[];
@@ -22,36 +20,10 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<vo
 
 /** Starts `started` of `size` members (fewer than a quorum never elects a leader). */
 export async function startCluster(size = 3, started = size): Promise<TestCluster> {
-  const clock = new RealClock();
-  const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-  const members = Array.from({ length: size }, (_, i) => BigInt(i + 1)).map((id) => ({
-    id,
-    name: `n${id}`,
-    peerURLs: [`mem://n${id}`],
-  }));
-  const nodes = await Promise.all(
-    members.slice(0, started).map((m) =>
-      createNode({
-        id: m.id,
-        name: m.name,
-        clusterId: 42n,
-        members,
-        clientURLs: [`http://n${m.id}.test:2379`],
-        storage: new MemoryStorage(),
-        transport: network.transport(m.id),
-        clock,
-        random: cryptoRandom,
-        tickMs: 10,
-        electionTimeoutMs: 100,
-      }),
-    ),
-  );
-  if (started * 2 > size) await waitFor(() => nodes.every((n) => n.nodeStatus().leader !== 0n));
-  return {
-    nodes,
-    clock,
-    close: async () => {
-      await Promise.all(nodes.map((n) => n.close()));
-    },
-  };
+  const c = await startMemoryCluster({
+    size,
+    started,
+    node: (id) => ({ clientURLs: [`http://n${id}.test:2379`] }),
+  });
+  return { nodes: c.nodes, clock: c.clock as RealClock, close: c.close };
 }

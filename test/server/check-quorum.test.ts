@@ -7,12 +7,8 @@
 // claiming leadership and renewing leases locally (LeaseKeepAlive answered with a full TTL) while the majority,
 // under a new leader, let those leases expire.
 import { afterEach, describe, expect, it } from 'vitest';
-import { RealClock } from '../../adapters/runtime/clock.ts';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
-import { cryptoRandom } from '../../src/index.ts';
-import { createNode, type EdgeNode } from '../../src/server/node.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { EdgeNode } from '../../src/server/node.ts';
+import { startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
 
 let nodes: EdgeNode[] = [];
 afterEach(async () => {
@@ -20,37 +16,10 @@ afterEach(async () => {
   nodes = [];
 });
 
-async function waitFor(what: string, cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('check-quorum in the host', () => {
   it('a leader whose peers are unreachable steps down, and stops renewing leases', async () => {
-    const clock = new RealClock();
-    const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-    const members = [1n, 2n, 3n].map((id) => ({ id, name: `n${id}`, peerURLs: [`mem://n${id}`] }));
     const electionTimeoutMs = 300;
-    nodes = await Promise.all(
-      members.map((m) =>
-        createNode({
-          id: m.id,
-          name: m.name,
-          clusterId: 7n,
-          members,
-          storage: new MemoryStorage(),
-          transport: network.transport(m.id),
-          clock,
-          random: cryptoRandom,
-          tickMs: 10,
-          electionTimeoutMs,
-        }),
-      ),
-    );
-    await waitFor('a leader', () => nodes.every((n) => n.nodeStatus().leader !== 0n), 15_000);
+    nodes = (await startMemoryCluster({ clusterId: 7n, node: { electionTimeoutMs } })).nodes;
     const leader = nodes.find((n) => n.nodeStatus().role === 'leader');
     if (!leader) throw new Error('no leader');
     const lease = await leader.leaseGrant({ TTL: 30, ID: 0n });

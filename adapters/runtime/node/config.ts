@@ -3,8 +3,9 @@
 // listed so that scripts written for etcd keep working.
 
 import { createHash } from 'node:crypto';
+import type { MemberTlsConfig } from './tls.ts';
 
-export interface MemberConfig {
+export interface MemberConfig extends MemberTlsConfig {
   readonly name: string;
   readonly dataDir: string;
   readonly listenClientUrls: readonly string[];
@@ -35,18 +36,8 @@ export interface MemberConfig {
   readonly authTokenTtl: number;
   /** etcd --bcrypt-cost (default 10; etcd uses the default instead of a cost outside 4..31). */
   readonly bcryptCost: number;
-  /** Client TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls); see tls.ts. */
-  readonly certFile?: string;
-  readonly keyFile?: string;
-  readonly trustedCaFile?: string;
-  readonly clientCertAuth?: boolean;
-  readonly autoTls?: boolean;
-  /** Peer TLS (etcd --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, …). */
-  readonly peerCertFile?: string;
-  readonly peerKeyFile?: string;
-  readonly peerTrustedCaFile?: string;
-  readonly peerClientCertAuth?: boolean;
-  readonly peerAutoTls?: boolean;
+  // Client and peer TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls and the
+  // --peer-* ones) come from MemberTlsConfig (tls.ts).
 }
 
 /** etcd --auth-token, parsed (key files are paths here; member.ts reads them). */

@@ -30,15 +30,17 @@ export interface MemberTls {
   readonly peerClient: ConnectionOptions;
 }
 
-/** The MemberConfig fields this file reads (kept structural so that config.ts and tests can pass either). */
+/** etcd's TLS flags (part of MemberConfig) and the listen URLs they apply to. */
 export interface MemberTlsConfig {
   readonly listenClientUrls: readonly string[];
   readonly listenPeerUrls: readonly string[];
+  /** Client TLS: etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls. */
   readonly certFile?: string;
   readonly keyFile?: string;
   readonly trustedCaFile?: string;
   readonly clientCertAuth?: boolean;
   readonly autoTls?: boolean;
+  /** Peer TLS: etcd --peer-cert-file, --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth, … */
   readonly peerCertFile?: string;
   readonly peerKeyFile?: string;
   readonly peerTrustedCaFile?: string;
