@@ -163,6 +163,10 @@ export interface NodeStatus {
   readonly members: readonly Member[];
   /** Active alarms (replicated): any of them makes /health false, as in etcd 3.4. */
   readonly alarms: readonly AlarmMember[];
+  /** Proposals made through this member and not yet applied (etcd_server_proposals_pending). */
+  readonly proposalsPending: number;
+  /** Proposals that failed: refused, timed out, or cut short (etcd_server_proposals_failed_total). */
+  readonly proposalsFailed: number;
 }
 
 export interface EdgeNode {
@@ -1084,6 +1088,8 @@ class LocalNode implements EdgeNode {
       compactRevision: this.replica.sm.mvcc.compactRevision,
       members: this.replica.sm.members.list(),
       alarms: this.replica.sm.alarms.list(),
+      proposalsPending: this.replica.proposalsPending,
+      proposalsFailed: this.replica.proposalsFailed,
     };
   }
 

@@ -91,6 +91,8 @@ export class Replica {
   private readonly nonce: number;
   private seq = 0;
   private readonly waiters = new Map<string, Waiter>();
+  /** etcd_server_proposals_failed_total: proposals refused by Raft, timed out or cut short by a stop. */
+  proposalsFailed = 0;
   private waitingForLeader: { id: RequestId; data: Uint8Array; cb: Callback; deadline: number }[] = [];
   private queuedReads: ReadBatch['reads'] = [];
   private readBatches: ReadBatch[] = [];
@@ -245,10 +247,16 @@ export class Replica {
         this.waitingForLeader.push({ id, data, cb, deadline });
         return;
       }
+      this.proposalsFailed++;
       return cb({ ok: false, error: rejection(res.reason) });
     }
     this.waiters.set(requestKey(id), { cb, deadline });
     this.schedulePump();
+  }
+
+  /** etcd_server_proposals_pending: proposals made here and not yet applied (or failed). */
+  get proposalsPending(): number {
+    return this.waiters.size + this.waitingForLeader.length;
   }
 
   /** etcd's --quota-backend-bytes (0: the 2 GiB default). */
@@ -261,8 +269,10 @@ export class Replica {
     const waiting = this.waitingForLeader;
     this.waitingForLeader = [];
     for (const w of waiting) {
-      if (w.deadline <= now) w.cb({ ok: false, error: errors.noLeader() });
-      else if (this.raw.raft.lead === NONE) this.waitingForLeader.push(w);
+      if (w.deadline <= now) {
+        this.proposalsFailed++;
+        w.cb({ ok: false, error: errors.noLeader() });
+      } else if (this.raw.raft.lead === NONE) this.waitingForLeader.push(w);
       else this.propose(w.id, w.data, w.cb, w.deadline);
     }
   }
@@ -274,7 +284,10 @@ export class Replica {
     const context = cc.context ?? new Uint8Array(0);
     const tagged: ConfChange = { ...cc, context: tagContext(id, context) };
     const res = this.raw.proposeConfChange(tagged);
-    if (!res.ok) return cb({ ok: false, error: rejection(res.reason) });
+    if (!res.ok) {
+      this.proposalsFailed++;
+      return cb({ ok: false, error: rejection(res.reason) });
+    }
     this.waiters.set(requestKey(id), { cb, deadline: this.io.now() + this.config.requestTimeoutMs });
     this.pump();
   }
@@ -288,6 +301,7 @@ export class Replica {
 
   stop(): void {
     this.stopped = true;
+    this.proposalsFailed += this.waiters.size + this.waitingForLeader.length;
     for (const w of this.waiters.values()) w.cb({ ok: false, error: errors.stopped() });
     this.waiters.clear();
     for (const b of this.readBatches) for (const r of b.reads) r.cb(errors.stopped());
@@ -542,6 +556,7 @@ export class Replica {
     for (const [key, w] of this.waiters) {
       if (w.deadline <= now) {
         this.waiters.delete(key);
+        this.proposalsFailed++;
         w.cb({ ok: false, error: errors.timeout() });
       }
     }

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../../src/api/gateway/index.ts';
 import { LineReader } from '../conformance/gateway.ts';
+import { startMemoryCluster } from '../support/memory-cluster.ts';
 import { startCluster, type TestCluster } from './cluster.ts';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -144,5 +145,25 @@ describe('gateway on a member without a leader', () => {
     expect(JSON.parse(await res.text())).toEqual({ health: 'false' });
     const metrics = await (await gw(new Request('http://gw.test/metrics'))).text();
     expect(metrics).toMatch(/^etcd_server_has_leader 0$/m);
+  });
+
+  it('/metrics: a write waiting for a leader is pending, then failed once its deadline passes', async () => {
+    const lonely = await startMemoryCluster({ size: 3, started: 1, node: { requestTimeoutMs: 300 } });
+    try {
+      const gw = createGateway(lonely.nodes[0]);
+      const metric = async (name: string) => {
+        const text = await (await gw(new Request('http://gw.test/metrics'))).text();
+        return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+      };
+      // The member's own publish proposal waits for a leader too (and retries), so compare with before.
+      const failedBefore = await metric('etcd_server_proposals_failed_total');
+      const put = gw(post('/v3/kv/put', { key: b64('k'), value: b64('v') }));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await metric('etcd_server_proposals_pending')).toBeGreaterThanOrEqual(1);
+      expect(await (await put).json()).toMatchObject({ error: 'etcdserver: no leader' });
+      expect(await metric('etcd_server_proposals_failed_total')).toBeGreaterThan(failedBefore);
+    } finally {
+      await lonely.close();
+    }
   });
 });

@@ -97,6 +97,20 @@ export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCou
   ]);
   metric(
     lines,
+    'etcd_server_proposals_failed_total',
+    'counter',
+    'The total number of failed proposals seen.',
+    [['', s.proposalsFailed]],
+  );
+  metric(
+    lines,
+    'etcd_server_proposals_pending',
+    'gauge',
+    'The current number of pending proposals to commit.',
+    [['', s.proposalsPending]],
+  );
+  metric(
+    lines,
     'etcd_server_proposals_applied_total',
     'gauge',
     'The total number of consensus proposals applied.',
