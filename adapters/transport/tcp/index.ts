@@ -97,9 +97,10 @@ import { HttpLink, type HttpLinkContext, isHttpBatchAddress } from './http-link.
 import { type AcceptContext, InboundConnection } from './inbound.ts';
 import { type BackoffOptions, type LinkContext, type PeerAddress, PeerLink } from './link.ts';
 import { ReverseLink, type ReverseLinkContext } from './reverse.ts';
+import { type SendContext, sendFrames } from './send-frames.ts';
 import { sniffConnection } from './sniff.ts';
 import { type PeerDialer, type PeerStream, socketStream, tcpDialer, tlsDialer } from './stream.ts';
-import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FRAME_HEADER_BYTES, formatId } from './wire.ts';
+import { DEFAULT_MAX_FRAME_BYTES, formatId } from './wire.ts';
 
 export { isHttpBatchAddress } from './http-link.ts';
 export type { BackoffOptions, PeerAddress } from './link.ts';
@@ -207,6 +208,7 @@ export class TcpTransport implements Transport {
   private http: HttpServer | undefined;
   private readonly received = new Map<NodeId, number>();
   private readonly droppedUnknown = new Map<NodeId, number>();
+  private readonly sendContext: SendContext;
   private handler: TransportHandler | undefined;
   private server: Server | undefined;
   private readonly ownsServer: boolean;
@@ -225,6 +227,13 @@ export class TcpTransport implements Transport {
     this.memberId = options.memberId;
     this.logger = options.logger ?? silentLogger;
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.sendContext = {
+      links: this.links,
+      droppedUnknown: this.droppedUnknown,
+      maxFrameBytes: this.maxFrameBytes,
+      logger: this.logger,
+      reportUnreachable: (peer) => this.reportUnreachable(peer),
+    };
     this.ownsServer = !isServer(options.listen);
     this.linkContext = {
       clusterId: options.clusterId,
@@ -329,46 +338,7 @@ export class TcpTransport implements Transport {
 
   send(messages: readonly Message[]): void {
     if (this.stopped) return;
-    for (const message of messages) {
-      const link = this.links.get(message.to);
-      if (!link) {
-        this.droppedUnknown.set(message.to, (this.droppedUnknown.get(message.to) ?? 0) + 1);
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      // Check before encoding, so that a flood to a full or down peer costs little.
-      if (link.refusing) {
-        link.dropped++;
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      let frame: Uint8Array;
-      try {
-        // Encoding here also copies: the caller may reuse its arrays once send returns.
-        frame = encodeFrame(message);
-      } catch (error) {
-        link.dropped++;
-        this.logger.error('cannot encode a peer message, dropping it', {
-          peer: formatId(message.to),
-          type: message.type,
-          error: (error as Error).message,
-        });
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      if (frame.length - FRAME_HEADER_BYTES > this.maxFrameBytes) {
-        link.dropped++;
-        this.logger.error('peer message exceeds the frame limit, dropping it', {
-          peer: formatId(message.to),
-          type: message.type,
-          bytes: frame.length - FRAME_HEADER_BYTES,
-          max: this.maxFrameBytes,
-        });
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      if (!link.enqueue(frame)) this.reportUnreachable(message.to);
-    }
+    sendFrames(this.sendContext, messages);
   }
 
   /**

@@ -16,13 +16,12 @@ import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
 import { concatFrames, FrameQueue } from '../tcp/frame-queue.ts';
+import { type SendContext, sendFrames } from '../tcp/send-frames.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   decodeHandshakeReply,
   decodeMessage,
-  encodeFrame,
   encodeHello,
-  FRAME_HEADER_BYTES,
   FrameReader,
   FrameTooLargeError,
   formatId,
@@ -369,6 +368,7 @@ export class BrowserWebSocketTransport implements Transport {
   /** Peers with no route (not ws/http addresses): sends are dropped. */
   private readonly unroutable = new Set<NodeId>();
   private readonly droppedUnknown = new Map<NodeId, number>();
+  private readonly sendContext: SendContext;
   private handler: TransportHandler | undefined;
   private started = false;
   private stopped = false;
@@ -394,6 +394,13 @@ export class BrowserWebSocketTransport implements Transport {
       deliver: (message) => this.deliver(message),
       reportUnreachable: (peer) => this.reportUnreachable(peer),
     };
+    this.sendContext = {
+      links: this.links,
+      droppedUnknown: this.droppedUnknown,
+      maxFrameBytes: this.settings.maxFrameBytes,
+      logger: this.settings.logger,
+      reportUnreachable: (peer) => this.reportUnreachable(peer),
+    };
   }
 
   async start(handler: TransportHandler): Promise<void> {
@@ -409,36 +416,7 @@ export class BrowserWebSocketTransport implements Transport {
 
   send(messages: readonly Message[]): void {
     if (this.stopped) return;
-    for (const message of messages) {
-      const link = this.links.get(message.to);
-      if (!link) {
-        this.droppedUnknown.set(message.to, (this.droppedUnknown.get(message.to) ?? 0) + 1);
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      if (link.refusing) {
-        link.dropped++;
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      let frame: Uint8Array;
-      try {
-        frame = encodeFrame(message);
-      } catch (error) {
-        link.dropped++;
-        this.settings.logger.error('cannot encode a peer message, dropping it', {
-          peer: formatId(message.to),
-          type: message.type,
-          error: (error as Error).message,
-        });
-        this.reportUnreachable(message.to);
-        continue;
-      }
-      if (frame.length - FRAME_HEADER_BYTES > this.settings.maxFrameBytes || !link.enqueue(frame)) {
-        if (frame.length - FRAME_HEADER_BYTES > this.settings.maxFrameBytes) link.dropped++;
-        this.reportUnreachable(message.to);
-      }
-    }
+    sendFrames(this.sendContext, messages);
   }
 
   /** Dials `peer` at `address` (ws://host:port or etcd's http://host:port) and keeps the connection up. */

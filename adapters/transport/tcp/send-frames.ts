@@ -1,0 +1,68 @@
+// Raft messages → frames on peer links: the send path the Node TCP transport and the browser WebSocket transport
+// share. A message to an unknown peer, or to a link that refuses or is full, is counted as dropped and the peer
+// reported unreachable; one that cannot be encoded or exceeds the frame limit is dropped with an error log.
+// Browser-safe: no Node APIs.
+
+import type { Logger } from '../../../src/env.ts';
+import type { Message, NodeId } from '../../../src/raft/types.ts';
+import { encodeFrame, FRAME_HEADER_BYTES, formatId } from './wire.ts';
+
+/** What a peer link offers the send path. */
+export interface FrameSink {
+  readonly refusing: boolean;
+  dropped: number;
+  /** Queues one encoded frame; false when it was dropped. */
+  enqueue(frame: Uint8Array): boolean;
+}
+
+export interface SendContext {
+  readonly links: ReadonlyMap<NodeId, FrameSink>;
+  /** Messages to peers without a link, per peer. */
+  readonly droppedUnknown: Map<NodeId, number>;
+  readonly maxFrameBytes: number;
+  readonly logger: Logger;
+  reportUnreachable(peer: NodeId): void;
+}
+
+export function sendFrames(ctx: SendContext, messages: readonly Message[]): void {
+  for (const message of messages) {
+    const link = ctx.links.get(message.to);
+    if (!link) {
+      ctx.droppedUnknown.set(message.to, (ctx.droppedUnknown.get(message.to) ?? 0) + 1);
+      ctx.reportUnreachable(message.to);
+      continue;
+    }
+    // Check before encoding, so that a flood to a full or down peer costs little.
+    if (link.refusing) {
+      link.dropped++;
+      ctx.reportUnreachable(message.to);
+      continue;
+    }
+    let frame: Uint8Array;
+    try {
+      // Encoding here also copies: the caller may reuse its arrays once send returns.
+      frame = encodeFrame(message);
+    } catch (error) {
+      link.dropped++;
+      ctx.logger.error('cannot encode a peer message, dropping it', {
+        peer: formatId(message.to),
+        type: message.type,
+        error: (error as Error).message,
+      });
+      ctx.reportUnreachable(message.to);
+      continue;
+    }
+    if (frame.length - FRAME_HEADER_BYTES > ctx.maxFrameBytes) {
+      link.dropped++;
+      ctx.logger.error('peer message exceeds the frame limit, dropping it', {
+        peer: formatId(message.to),
+        type: message.type,
+        bytes: frame.length - FRAME_HEADER_BYTES,
+        max: ctx.maxFrameBytes,
+      });
+      ctx.reportUnreachable(message.to);
+      continue;
+    }
+    if (!link.enqueue(frame)) ctx.reportUnreachable(message.to);
+  }
+}
