@@ -16,8 +16,8 @@ import {
 } from '../../adapters/transport/tcp/wire.ts';
 import type { LogFields, Logger } from '../../src/env.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
-import type { TransportHarness } from '../conformance/transport.ts';
 import { Inbox, runTransportConformance, snapMessage } from '../conformance/transport.ts';
+import { tcpHarness } from '../support/tcp-harness.ts';
 
 const CLUSTER = 0xc1a5_7e00_0000_0001n;
 const HOST = '127.0.0.1';
@@ -99,48 +99,21 @@ function heartbeat(from: NodeId, to: NodeId, index: number): Message {
   return { type: 'MsgHeartbeat', from, to, term: 1, index };
 }
 
-function tcpHarness(): TransportHarness {
-  const made: TcpTransport[] = [];
-  return {
-    async transports(ids, handlers) {
-      const transports = await Promise.all(
-        ids.map(async (id, i) => {
-          const t = new TcpTransport({
-            clusterId: CLUSTER,
-            memberId: id,
-            listen: { host: HOST, port: 0 },
-            backoff: FAST_BACKOFF,
-          });
-          made.push(t);
-          await t.start(handlers[i]);
-          return t;
+runTransportConformance(
+  'tcp',
+  async () =>
+    tcpHarness(
+      (id) =>
+        new TcpTransport({
+          clusterId: CLUSTER,
+          memberId: id,
+          listen: { host: HOST, port: 0 },
+          backoff: FAST_BACKOFF,
         }),
-      );
-      for (const t of transports) for (const p of transports) if (p !== t) t.addPeer(p.memberId, url(p));
-      return transports;
-    },
-    // Quiet when nothing is queued or unreported and every message written has been delivered.
-    async settle() {
-      const quiet = () =>
-        made.every(
-          (s) =>
-            s.closed ||
-            (s.pending === 0 &&
-              made.every(
-                (r) => r === s || r.closed || r.stats(s.memberId).received >= s.stats(r.memberId).sent,
-              )),
-        );
-      await waitFor(quiet, 'the network to settle');
-      // Unreachable reports are made on the turn after they are queued.
-      await sleep(1);
-    },
-    async cleanup() {
-      await Promise.all(made.map((t) => t.close()));
-    },
-  };
-}
-
-runTransportConformance('tcp', async () => tcpHarness(), { fifo: true });
+      url,
+    ),
+  { fifo: true },
+);
 
 /** A raw client socket on `port`, collecting what it receives. */
 function raw(port: number): { socket: Socket; received: Buffer[]; closed: Promise<void> } {

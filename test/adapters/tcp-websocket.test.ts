@@ -7,8 +7,8 @@ import { TcpTransport, type TcpTransportOptions } from '../../adapters/transport
 import { encodeFrame, encodeHello } from '../../adapters/transport/tcp/wire.ts';
 import { PEER_WEBSOCKET_PATH, WebSocketTransport } from '../../adapters/transport/websocket/index.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
-import type { TransportHarness } from '../conformance/transport.ts';
 import { Inbox, runTransportConformance } from '../conformance/transport.ts';
+import { tcpHarness } from '../support/tcp-harness.ts';
 
 const CLUSTER = 0x5eb5_0c4e_7000_0001n;
 const HOST = '127.0.0.1';
@@ -60,46 +60,21 @@ function heartbeat(from: NodeId, to: NodeId, index: number): Message {
   return { type: 'MsgHeartbeat', from, to, term: 1, index };
 }
 
-function harness(): TransportHarness {
-  const made: TcpTransport[] = [];
-  return {
-    async transports(ids, handlers) {
-      const transports = await Promise.all(
-        ids.map(async (id, i) => {
-          const t = new WebSocketTransport({
-            clusterId: CLUSTER,
-            memberId: id,
-            listen: { host: HOST, port: 0 },
-            backoff: BACKOFF,
-          });
-          made.push(t);
-          await t.start(handlers[i]);
-          return t;
+runTransportConformance(
+  'websocket',
+  async () =>
+    tcpHarness(
+      (id) =>
+        new WebSocketTransport({
+          clusterId: CLUSTER,
+          memberId: id,
+          listen: { host: HOST, port: 0 },
+          backoff: BACKOFF,
         }),
-      );
-      for (const t of transports) for (const p of transports) if (p !== t) t.addPeer(p.memberId, url(p));
-      return transports;
-    },
-    async settle() {
-      const quiet = () =>
-        made.every(
-          (s) =>
-            s.closed ||
-            (s.pending === 0 &&
-              made.every(
-                (r) => r === s || r.closed || r.stats(s.memberId).received >= s.stats(r.memberId).sent,
-              )),
-        );
-      await waitFor(quiet, 'the network to settle');
-      await sleep(1);
-    },
-    async cleanup() {
-      await Promise.all(made.map((t) => t.close()));
-    },
-  };
-}
-
-runTransportConformance('websocket', async () => harness(), { fifo: true });
+      url,
+    ),
+  { fifo: true },
+);
 
 const A = 0xa000_0000_0000_000an;
 const B = 0xb000_0000_0000_000bn;

@@ -16,8 +16,9 @@ import {
   type TcpTransportOptions,
 } from '../../adapters/transport/tcp/index.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
-import { Inbox, runTransportConformance, type TransportHarness } from '../conformance/transport.ts';
+import { Inbox, runTransportConformance } from '../conformance/transport.ts';
 import { type CertAuthority, createCA, type Pem, writePem } from '../support/certs.ts';
+import { tcpHarness } from '../support/tcp-harness.ts';
 
 const CLUSTER = 0x7150_0000_0000_0001n;
 const HOST = '127.0.0.1';
@@ -69,47 +70,22 @@ function peerTls(files: { ca: string; cert: string; key: string }, clientCertAut
 
 const url = (t: TcpTransport) => `https://${HOST}:${t.address().port}`;
 
-function tlsHarness(): TransportHarness {
-  const made: TcpTransport[] = [];
-  return {
-    async transports(ids, handlers) {
-      const transports = await Promise.all(
-        ids.map(async (id, i) => {
-          const t = new TcpTransport({
-            clusterId: CLUSTER,
-            memberId: id,
-            listen: { host: HOST, port: 0 },
-            backoff: FAST_BACKOFF,
-            tls: peerTls(goodFiles, true),
-          });
-          made.push(t);
-          await t.start(handlers[i]);
-          return t;
+runTransportConformance(
+  'tcp over mutual TLS',
+  async () =>
+    tcpHarness(
+      (id) =>
+        new TcpTransport({
+          clusterId: CLUSTER,
+          memberId: id,
+          listen: { host: HOST, port: 0 },
+          backoff: FAST_BACKOFF,
+          tls: peerTls(goodFiles, true),
         }),
-      );
-      for (const t of transports) for (const p of transports) if (p !== t) t.addPeer(p.memberId, url(p));
-      return transports;
-    },
-    async settle() {
-      const quiet = () =>
-        made.every(
-          (s) =>
-            s.closed ||
-            (s.pending === 0 &&
-              made.every(
-                (r) => r === s || r.closed || r.stats(s.memberId).received >= s.stats(r.memberId).sent,
-              )),
-        );
-      await waitFor(quiet, 'the network to settle');
-      await sleep(1);
-    },
-    async cleanup() {
-      await Promise.all(made.map((t) => t.close()));
-    },
-  };
-}
-
-runTransportConformance('tcp over mutual TLS', async () => tlsHarness(), { fifo: true });
+      url,
+    ),
+  { fifo: true },
+);
 
 const opened: TcpTransport[] = [];
 afterEach(async () => {
