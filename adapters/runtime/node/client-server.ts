@@ -21,6 +21,7 @@ import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
+import { certificateCommonName } from './tls.ts';
 
 /** A web-standard request handler, e.g. the JSON gateway's `createGateway(node)`. */
 export type FetchHandler = (request: Request, identity?: ClientIdentity) => Promise<Response>;
@@ -231,8 +232,5 @@ async function serveFetch(
 
 /** The CN of a verified client certificate (etcd takes the first when there are several), else undefined. */
 export function peerCommonName(socket: tls.TLSSocket): string | undefined {
-  if (!socket.authorized) return undefined;
-  const cn: unknown = socket.getPeerCertificate()?.subject?.CN;
-  const first = Array.isArray(cn) ? cn[0] : cn;
-  return typeof first === 'string' && first !== '' ? first : undefined;
+  return socket.authorized ? certificateCommonName(socket.getPeerCertificate()) : undefined;
 }

@@ -173,3 +173,15 @@ export function ignoredTlsWarnings(config: MemberTlsConfig): { message: string; 
   }
   return out;
 }
+
+/**
+ * The user name a verified client certificate gives (etcd's mTLS identity): its subject CN, the first when there
+ * are several (Node then gives an array); undefined without one.
+ */
+export function certificateCommonName(
+  certificate: { readonly subject?: unknown } | undefined,
+): string | undefined {
+  const cn: unknown = (certificate?.subject as { CN?: unknown } | undefined)?.CN;
+  const first = Array.isArray(cn) ? cn[0] : cn;
+  return typeof first === 'string' && first !== '' ? first : undefined;
+}

@@ -13,6 +13,7 @@ import {
 import { EtcdError, errors } from '../../../../src/api/errors.ts';
 import type { Logger } from '../../../../src/env.ts';
 import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
+import { certificateCommonName } from '../tls.ts';
 import type { WireMessage } from './wire.ts';
 
 export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
@@ -42,10 +43,8 @@ export function requestOptions(call: AnyServerCall, signal?: AbortSignal): Reque
   const token = metadataText(call.metadata, 'token') ?? metadataText(call.metadata, 'authorization');
   let commonName: string | undefined;
   try {
-    const cn = call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN;
-    // Node gives a string; a certificate with several CNs gives an array (etcd takes the first).
-    const first = Array.isArray(cn) ? cn[0] : cn;
-    if (typeof first === 'string' && first !== '') commonName = first;
+    // grpc-js gives the certificate only when the TLS socket verified it.
+    commonName = certificateCommonName(call.getAuthContext?.()?.sslPeerCertificate);
   } catch {
     // no auth context on this call
   }
