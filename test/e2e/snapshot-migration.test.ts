@@ -5,7 +5,7 @@
 //   (b) etcd → edgecd: `etcdctl snapshot save` from a real etcd; `edgecd snapshot restore` into 3 data dirs; the
 //       new edgecd cluster serves the same keyspace and the same HashKV as the etcd it came from.
 // Every process started here is killed by its PID; data lives in temp dirs.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readBolt } from '../../src/bbolt/index.ts';
 import { Crc32c } from '../../src/mvcc/hash.ts';
 import { decodeEtcdBackend } from '../../src/server/etcd-snapshot.ts';
-import { etcdctl, freePort, sleep, TestCluster } from './cluster-harness.ts';
+import { etcdctl, freePort, TestCluster } from './cluster-harness.ts';
+import { killEtcd, spawnEtcd } from './differential/harness.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -36,7 +37,6 @@ function tempDir(): string {
 
 /** A single-member real etcd 3.4.23 on a given data dir (fresh or restored by etcdctl). */
 class RealEtcd {
-  readonly log: string[] = [];
   private proc: ChildProcess | undefined;
 
   constructor(
@@ -77,34 +77,11 @@ class RealEtcd {
         'warn',
       ],
     ];
-    const proc = spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc = proc;
-    proc.stdout?.on('data', (d) => this.log.push(String(d)));
-    proc.stderr?.on('data', (d) => this.log.push(String(d)));
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`etcd exited:\n${this.log.join('').slice(-3000)}`);
-      }
-      try {
-        const r = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-        if (((await r.json()) as { health?: string }).health === 'true') return;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline)
-        throw new Error(`etcd not healthy in time:\n${this.log.join('').slice(-3000)}`);
-      await sleep(100);
-    }
+    this.proc = (await spawnEtcd(args, client)).proc;
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (p && p.exitCode === null && p.signalCode === null && p.pid !== undefined) {
-      const exited = new Promise((r) => p.once('exit', r));
-      process.kill(p.pid, 'SIGKILL');
-      await Promise.race([exited, sleep(5000)]);
-    }
+    if (this.proc) await killEtcd(this.proc);
   }
 }
 

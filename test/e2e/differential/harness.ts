@@ -30,6 +30,47 @@ export function mulberry32(seed: number): () => number {
 // ---------------------------------------------------------------------------------------------------------------
 // The real etcd
 
+/**
+ * Spawns /usr/bin/etcd with `args` and waits until `clientUrl`/health says true; on failure (exit, timeout) kills
+ * it and throws with the end of its log.
+ */
+export async function spawnEtcd(
+  args: readonly string[],
+  clientUrl: string,
+  timeoutMs = 20_000,
+): Promise<{ proc: ChildProcess; log: string[] }> {
+  const proc = spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log: string[] = [];
+  proc.stdout?.on('data', (d) => log.push(String(d)));
+  proc.stderr?.on('data', (d) => log.push(String(d)));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`etcd exited:\n${log.join('').slice(-3000)}`);
+    }
+    try {
+      const r = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      if (((await r.json()) as { health?: string }).health === 'true') return { proc, log };
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      await killEtcd(proc);
+      throw new Error(`etcd not healthy in time:\n${log.join('').slice(-3000)}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** SIGKILL by PID, waiting (bounded) for the exit. */
+export async function killEtcd(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null && proc.pid !== undefined) {
+    const exited = new Promise((r) => proc.once('exit', r));
+    process.kill(proc.pid, 'SIGKILL');
+    await Promise.race([exited, sleep(5000)]);
+  }
+}
+
 export class EtcdProcess {
   private constructor(
     private readonly proc: ChildProcess,
@@ -71,38 +112,17 @@ export class EtcdProcess {
       '--log-level',
       'warn',
     ];
-    const proc = spawn('/usr/bin/etcd', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const log: string[] = [];
-    proc.stdout?.on('data', (d) => log.push(String(d)));
-    proc.stderr?.on('data', (d) => log.push(String(d)));
-    const e = new EtcdProcess(proc, client, dir, log);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        e.cleanup();
-        throw new Error(`etcd exited:\n${log.join('').slice(-3000)}`);
-      }
-      try {
-        const r = await fetch(`${client}/health`, { signal: AbortSignal.timeout(1000) });
-        if (((await r.json()) as { health?: string }).health === 'true') return e;
-      } catch {
-        // not up yet
-      }
-      if (Date.now() > deadline) {
-        await e.stop();
-        throw new Error(`etcd not healthy in time:\n${log.join('').slice(-3000)}`);
-      }
-      await sleep(100);
+    try {
+      const { proc, log } = await spawnEtcd(args, client, timeoutMs);
+      return new EtcdProcess(proc, client, dir, log);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
     }
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (p.exitCode === null && p.signalCode === null && p.pid !== undefined) {
-      const exited = new Promise((r) => p.once('exit', r));
-      process.kill(p.pid, 'SIGKILL');
-      await Promise.race([exited, sleep(5000)]);
-    }
+    await killEtcd(this.proc);
     this.cleanup();
   }
 
