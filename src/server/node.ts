@@ -146,6 +146,11 @@ export interface WatchStream extends AsyncIterable<WatchResponse> {
 /** A keep-alive stream, like etcd's LeaseKeepAlive RPC. */
 export interface KeepAliveStream extends AsyncIterable<LeaseKeepAliveResponse> {
   send(request: { readonly ID: bigint }): void;
+  /**
+   * The client sent its last request (half-close): the iteration ends once the answers to every request sent so
+   * far are out, as etcd's handler returns on io.EOF after its last Send.
+   */
+  end(): void;
   close(): void;
 }
 
@@ -645,6 +650,8 @@ class LocalNode implements EdgeNode {
     const queue: LeaseKeepAliveResponse[] = [];
     let waiting: (() => void) | undefined;
     let closed = false;
+    let ending = false;
+    let inFlight = 0;
     let failure: unknown;
     const wake = () => {
       const w = waiting;
@@ -653,16 +660,24 @@ class LocalNode implements EdgeNode {
     };
     return {
       send: (request) => {
+        if (ending) return;
+        inFlight++;
         this.leaseKeepAliveOnce(request).then(
           (r) => {
+            inFlight--;
             queue.push(r);
             wake();
           },
           (e) => {
+            inFlight--;
             failure = e;
             wake();
           },
         );
+      },
+      end: () => {
+        ending = true;
+        wake();
       },
       close: () => {
         closed = true;
@@ -672,7 +687,7 @@ class LocalNode implements EdgeNode {
         while (!closed) {
           while (queue.length > 0) yield queue.shift()!;
           if (failure) throw failure;
-          if (closed) break;
+          if (closed || (ending && inFlight === 0 && queue.length === 0)) break;
           await new Promise<void>((resolve) => {
             waiting = resolve;
           });

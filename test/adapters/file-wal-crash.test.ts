@@ -4,6 +4,7 @@
 // page cache intact, so this test proves the process-crash path and the lock, not fsync.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -150,6 +151,51 @@ describe('file-wal real-process crash (SIGKILL)', () => {
     await child.closed;
     const storage = await FileWalStorage.open(tmp.dir);
     await storage.load();
+    await storage.close();
+  }, 60_000);
+
+  it('a holder killed with -9 frees the lock at once, while it is still an unreaped zombie', async () => {
+    // The holder's parent is a `sleep` that never waits for it, so after kill -9 it stays a zombie (as a member
+    // does for a while when PID 1 reaps slowly): a PID check would still see it running.
+    const shell = spawn(
+      'sh',
+      [
+        '-c',
+        `"$0" --import tsx "$1" "$2" hold & echo "holder $!"; exec sleep 60`,
+        process.execPath,
+        CHILD,
+        tmp.dir,
+      ],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(shell);
+    let out = '';
+    shell.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const deadline = Date.now() + 20_000;
+    while (!/^ready /m.test(out) || !/^holder \d+/m.test(out)) {
+      if (Date.now() > deadline) throw new Error(`holder never ready: ${out}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const holder = Number(/^holder (\d+)/m.exec(out)?.[1]);
+    await expect(FileWalStorage.open(tmp.dir)).rejects.toThrow(new RegExp(`locked by process ${holder} `));
+    process.kill(holder, 'SIGKILL');
+    const state = () => {
+      const stat = readFileSync(`/proc/${holder}/stat`, 'latin1');
+      return stat[stat.lastIndexOf(')') + 2];
+    };
+    // The kernel frees the lock once the dying process's last thread is gone, moments after the signal.
+    let storage: FileWalStorage | undefined;
+    while (storage === undefined) {
+      storage = await FileWalStorage.open(tmp.dir).catch((e: Error) => {
+        if (!/locked by process/.test(e.message) || Date.now() > deadline) throw e;
+        return undefined;
+      });
+      if (storage === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    await storage.load();
+    expect(state()).toBe('Z'); // still unreaped: the lock did not wait for it
     await storage.close();
   }, 60_000);
 });

@@ -167,7 +167,11 @@ describe('v3lock / v3election services on a real member', () => {
         ),
       );
       const key = r.key.toString();
-      expect(key).toBe(`svc/${granted}`);
+      // etcd names the key <prefix>/<lease ID in %x>: no leading zeros, whereas etcdctl's "lease grant" prints
+      // the ID zero-padded to 16 digits. Compare numbers, not strings.
+      expect(key).toMatch(/^svc\/[0-9a-f]+$/);
+      expect(key).toBe(`svc/${lease.toString(16)}`);
+      expect(BigInt(`0x${key.slice('svc/'.length)}`)).toBe(lease);
       expect(ctl(['get', key, '--print-value-only']).status).toBe(0);
       const unlock = await fetch(`http://${c.endpoint('m2')}/v3/lock/unlock`, {
         method: 'POST',

@@ -450,6 +450,40 @@ describe('the gRPC protocol edges', () => {
     });
   }
 
+  it('LeaseKeepAlive: a client that half-closes gets its answers, then the stream ends with status OK', async () => {
+    // Python's etcd3 (gRPC C-core) refreshes a lease this way: one request, half-close, wait for the end.
+    const granted = await call('Lease', 'LeaseGrant', { TTL: 60 });
+    const c = new loaded.etcdserverpb.Lease(
+      `127.0.0.1:${port}`,
+      grpc.credentials.createInsecure(),
+    ) as grpc.Client & {
+      LeaseKeepAlive(): grpc.ClientDuplexStream<object, Record<string, unknown>>;
+    };
+    try {
+      for (const ids of [[granted.ID], [granted.ID, '12345', granted.ID], []]) {
+        const stream = c.LeaseKeepAlive();
+        const got: Record<string, unknown>[] = [];
+        stream.on('data', (r: Record<string, unknown>) => got.push(r));
+        const ended = new Promise<grpc.StatusObject>((resolve, reject) => {
+          stream.on('status', resolve);
+          stream.on('error', reject);
+        });
+        for (const ID of ids) stream.write({ ID });
+        stream.end();
+        const status = await Promise.race([
+          ended,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stream never ended')), 5000)),
+        ]);
+        expect(status.code).toBe(grpc.status.OK);
+        expect(got.map((r) => [r.ID, r.TTL])).toEqual(
+          ids.map((ID) => [ID, ID === '12345' ? undefined : '60']),
+        );
+      }
+    } finally {
+      c.close();
+    }
+  });
+
   it('an unknown method answers UNIMPLEMENTED (12)', async () => {
     const c = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     const err = await new Promise<grpc.ServiceError>((resolve) =>

@@ -15,7 +15,6 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
@@ -187,6 +186,7 @@ async function serveFetch(
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  const body = hasBody ? new RequestBody(req) : undefined;
   const socket = req.socket;
   const secure = socket instanceof tls.TLSSocket;
   const request = new Request(
@@ -194,7 +194,7 @@ async function serveFetch(
     {
       method: req.method,
       headers,
-      body: hasBody ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+      body: body?.stream,
       signal: abort.signal,
       // Node's fetch needs this for a streamed request body.
       duplex: 'half',
@@ -209,6 +209,13 @@ async function serveFetch(
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) outHeaders['set-cookie'] = cookies;
+  if (body?.abandoned()) {
+    // The handler answered without reading the whole body (e.g. over --max-request-bytes). Whatever of it is
+    // still on the wire would be read as the next request, so close the connection once this answer is out and
+    // discard the rest meanwhile (a client may not read before it has sent everything).
+    outHeaders.connection = 'close';
+    body.discardRest();
+  }
   res.writeHead(response.status, response.statusText, outHeaders);
   if (!response.body || req.method === 'HEAD') {
     res.end();
@@ -233,4 +240,55 @@ async function serveFetch(
 /** The CN of a verified client certificate (etcd takes the first when there are several), else undefined. */
 export function peerCommonName(socket: tls.TLSSocket): string | undefined {
   return socket.authorized ? certificateCommonName(socket.getPeerCertificate()) : undefined;
+}
+
+/**
+ * A request body as a web stream that reads only when the handler reads (no read-ahead) and, when the handler
+ * cancels it, stops without destroying the request: destroying an IncomingMessage destroys its socket, and the
+ * answer still has to go out on it.
+ */
+class RequestBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  private reading = false;
+  private canceled = false;
+
+  constructor(private readonly req: http.IncomingMessage) {
+    req.pause();
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          req.on('data', (chunk: Buffer) => {
+            if (this.canceled) return;
+            controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+            if ((controller.desiredSize ?? 0) <= 0) req.pause();
+          });
+          req.once('end', () => {
+            if (!this.canceled) controller.close();
+          });
+          req.once('error', (err) => {
+            if (!this.canceled) controller.error(err);
+          });
+        },
+        pull: () => {
+          this.reading = true;
+          req.resume();
+        },
+        cancel: () => {
+          this.canceled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+
+  /** True when the handler gave up on the body (canceled it, or never read it) before it all arrived. */
+  abandoned(): boolean {
+    return !this.req.complete && (this.canceled || !this.reading);
+  }
+
+  /** Reads and drops what is left, so a client still sending can finish and see the answer. */
+  discardRest(): void {
+    this.canceled = true;
+    this.req.resume();
+  }
 }

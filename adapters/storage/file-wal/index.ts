@@ -56,7 +56,14 @@ import {
   type SnapshotMarker,
 } from './codec.ts';
 import { errorCode, nodeFs, type WalFile, type WalFs } from './fs.ts';
-import { acquireLock, isProcessAlive, releaseLock } from './lock.ts';
+import {
+  abstractSocketLock,
+  acquireLock,
+  isProcessAlive,
+  type KernelLock,
+  type KernelLockFactory,
+  releaseLock,
+} from './lock.ts';
 import {
   findValidRecord,
   frameRecord,
@@ -80,8 +87,13 @@ export interface FileWalOptions {
   readonly snapshotsToKeep?: number;
   /** Written to the lock file. Default: this process. */
   readonly pid?: number;
-  /** Whether a lock file's owner still runs. Default: `process.kill(pid, 0)`. */
+  /** Whether a lock file's owner still runs (used without a kernel lock). Default: `process.kill(pid, 0)`. */
   readonly isProcessAlive?: (pid: number) => boolean;
+  /**
+   * The kernel-released lock (lock.ts). Default: Linux's abstract-namespace socket when `fs` is the real file
+   * system; none (the LOCK file alone) with another file layer.
+   */
+  readonly kernelLock?: KernelLockFactory | false;
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -137,6 +149,7 @@ export class FileWalStorage implements LogStorage {
   private readonly walDir: string;
   private readonly snapDir: string;
   private readonly lockPath: string;
+  private heldLock: KernelLock | undefined;
   private readonly writer = new RecordWriter();
 
   private state: 'new' | 'loading' | 'open' | 'closing' | 'closed' = 'new';
@@ -173,10 +186,13 @@ export class FileWalStorage implements LogStorage {
   static async open(dir: string, options: FileWalOptions = {}): Promise<FileWalStorage> {
     const storage = new FileWalStorage(dir, options);
     await storage.fs.mkdir(dir);
-    await acquireLock(storage.fs, storage.lockPath, {
+    const kernelLock = options.kernelLock ?? (options.fs === undefined ? abstractSocketLock : false);
+    storage.heldLock = await acquireLock(storage.fs, storage.lockPath, {
       pid: options.pid ?? process.pid,
       isProcessAlive: options.isProcessAlive ?? isProcessAlive,
       logger: storage.logger,
+      dir,
+      kernelLock: kernelLock === false ? undefined : kernelLock,
     });
     return storage;
   }
@@ -236,7 +252,7 @@ export class FileWalStorage implements LogStorage {
           const active = this.active;
           this.active = undefined;
           await active?.close();
-          await releaseLock(this.fs, this.lockPath);
+          await releaseLock(this.fs, this.lockPath, this.heldLock);
         },
         resolve,
         reject,

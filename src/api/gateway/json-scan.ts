@@ -65,6 +65,12 @@ const isSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const isHex = (c: number) => isDigit(c) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 
+/** Go's encoding/json maxNestingDepth. */
+const MAX_NESTING_DEPTH = 10_000;
+
+/** A container being read: an array, or an object with the key whose value comes next. */
+type OpenContainer = { readonly arr: JsonValue[] } | { readonly obj: JsonObject; key: string };
+
 class Scanner {
   pos: number;
   constructor(
@@ -91,10 +97,77 @@ class Scanner {
     return this.buf[this.pos];
   }
 
+  /**
+   * One whole value. Iterative, with an explicit stack of open containers, so a client cannot exhaust the call
+   * stack; like Go's scanner it refuses nesting deeper than 10,000 (`exceeded max depth`).
+   */
   value(): JsonValue {
-    const c = this.peek();
-    if (c === 0x7b) return this.object();
-    if (c === 0x5b) return this.array();
+    const open: OpenContainer[] = [];
+    let c = this.peek();
+    for (;;) {
+      let done: JsonValue;
+      if (c === 0x7b || c === 0x5b) {
+        if (open.length >= MAX_NESTING_DEPTH) throw invalid(c, 'exceeded max depth');
+        this.pos++;
+        const isObject = c === 0x7b;
+        c = this.peek();
+        if (c === (isObject ? 0x7d : 0x5d)) {
+          this.pos++;
+          done = isObject ? new Map() : [];
+        } else {
+          open.push(isObject ? { obj: new Map(), key: this.objectKey(c) } : { arr: [] });
+          c = this.peek();
+          continue;
+        }
+      } else {
+        done = this.scalar(c);
+      }
+      // Hand the finished value to its container; close containers that end here.
+      for (;;) {
+        const top = open.at(-1);
+        if (top === undefined) return done;
+        if ('arr' in top) {
+          top.arr.push(done);
+          c = this.peek();
+          if (c === 0x5d) {
+            this.pos++;
+            open.pop();
+            done = top.arr;
+            continue;
+          }
+          if (c !== 0x2c) throw invalid(c, 'after array element');
+          this.pos++;
+          c = this.peek();
+          break;
+        }
+        top.obj.set(top.key, done);
+        c = this.peek();
+        if (c === 0x7d) {
+          this.pos++;
+          open.pop();
+          done = top.obj;
+          continue;
+        }
+        if (c !== 0x2c) throw invalid(c, 'after object key:value pair');
+        this.pos++;
+        top.key = this.objectKey(this.peek());
+        c = this.peek();
+        break;
+      }
+    }
+  }
+
+  /** A key and its colon; `c` is the key's first byte. */
+  private objectKey(c: number): string {
+    if (c !== 0x22) throw invalid(c, 'looking for beginning of object key string');
+    const key = this.string();
+    const d = this.peek();
+    if (d !== 0x3a) throw invalid(d, 'after object key');
+    this.pos++;
+    return key;
+  }
+
+  private scalar(c: number): JsonValue {
     if (c === 0x22) return this.string();
     if (c === 0x2d || isDigit(c)) return this.number();
     if (c === 0x74) return this.literal('true', true);
@@ -111,52 +184,6 @@ class Scanner {
       this.pos++;
     }
     return value;
-  }
-
-  private object(): JsonObject {
-    const obj: JsonObject = new Map();
-    this.pos++; // {
-    let c = this.peek();
-    if (c === 0x7d) {
-      this.pos++;
-      return obj;
-    }
-    for (;;) {
-      if (c !== 0x22) throw invalid(c, 'looking for beginning of object key string');
-      const key = this.string();
-      c = this.peek();
-      if (c !== 0x3a) throw invalid(c, 'after object key');
-      this.pos++;
-      obj.set(key, this.value());
-      c = this.peek();
-      if (c === 0x7d) {
-        this.pos++;
-        return obj;
-      }
-      if (c !== 0x2c) throw invalid(c, 'after object key:value pair');
-      this.pos++;
-      c = this.peek();
-    }
-  }
-
-  private array(): JsonValue[] {
-    const arr: JsonValue[] = [];
-    this.pos++; // [
-    let c = this.peek();
-    if (c === 0x5d) {
-      this.pos++;
-      return arr;
-    }
-    for (;;) {
-      arr.push(this.value());
-      c = this.peek();
-      if (c === 0x5d) {
-        this.pos++;
-        return arr;
-      }
-      if (c !== 0x2c) throw invalid(c, 'after array element');
-      this.pos++;
-    }
   }
 
   private string(): string {

@@ -170,7 +170,13 @@ export function refuse(
 export function bidi<Req, Res>(
   ctx: CallContext,
   method: string,
-  open: (opts: RequestOptions) => { source: AsyncIterable<Res>; send(request: Req): void; close(): void },
+  open: (opts: RequestOptions) => {
+    source: AsyncIterable<Res>;
+    send(request: Req): void;
+    /** The client half-closed. Absent: the stream stays open until cancelled (etcd's Watch). */
+    end?(): void;
+    close(): void;
+  },
   toWire: (response: Res) => WireMessage,
 ): handleBidiStreamingCall<Req, WireMessage> {
   return (call: ServerDuplexStream<Req, WireMessage>) => {
@@ -204,8 +210,11 @@ export function bidi<Req, Res>(
         live.end(err instanceof EtcdError ? err : EtcdError.unknown(String(err)));
       }
     });
-    // etcd keeps sending after the client half-closes; the stream ends when the client cancels it.
-    call.on('end', () => {});
+    // Watch: etcd keeps sending after the client half-closes, until the client cancels. LeaseKeepAlive: etcd's
+    // handler returns (status OK) on io.EOF, once its answers are out; the session's source then ends.
+    call.on('end', () => {
+      if (!ended) session.end?.();
+    });
     call.on('cancelled', () => live.end());
     call.on('error', () => live.end());
     call.on('drain', () => wakeDrain?.());

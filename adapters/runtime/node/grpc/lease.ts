@@ -39,6 +39,7 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
         return {
           source: stream,
           send: (request) => stream.send({ ID: wire.big(request.ID) }),
+          end: () => stream.end(),
           close: () => stream.close(),
         };
       },
