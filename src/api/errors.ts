@@ -93,6 +93,15 @@ export const ETCD_ERRORS = {
     code: 'FailedPrecondition',
     message: 'etcdserver: can only promote a learner member which is in sync with leader',
   },
+  // edgecd's own: browser tabs as learners (NodeOptions.browserLearners).
+  ErrBrowserMembersOff: {
+    code: 'FailedPrecondition',
+    message: 'edgecd: browser learners are not enabled on this cluster (--experimental-browser-learners)',
+  },
+  ErrBrowserMemberNotLearner: {
+    code: 'InvalidArgument',
+    message: 'edgecd: a browser member can only be added as a learner',
+  },
   ErrTooManyLearners: {
     code: 'FailedPrecondition',
     message: 'etcdserver: too many learner members in cluster',

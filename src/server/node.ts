@@ -65,6 +65,9 @@ import type { ApplyResult } from './state-machine.ts';
 /** The etcd version edgecd answers with (clients gate features on it; ETCD-NOTES §6c). */
 export const ETCD_VERSION = '3.4.23';
 
+/** The peer URL scheme of a member that cannot listen (a browser tab): it dials the others. */
+export const BROWSER_PEER_PREFIX = 'browser:';
+
 export interface NodeOptions {
   readonly id: bigint;
   readonly name?: string;
@@ -108,6 +111,11 @@ export interface NodeOptions {
    * leader's peer URL); without this hook a follower proposes the promotion itself, unchecked.
    */
   readonly promoteViaLeader?: (leader: bigint, id: bigint) => Promise<void>;
+  /**
+   * Whether MemberAdd accepts browser tabs: a learner whose peer URL is `browser:<anything>` (it cannot listen; it
+   * links to the members over WebSocket). Off by default: a learner holds the whole keyspace, whatever RBAC says.
+   */
+  readonly browserLearners?: boolean;
 }
 
 /**
@@ -755,6 +763,10 @@ class LocalNode implements EdgeNode {
   async memberAdd(req: MemberAddRequest, opts?: RequestOptions): Promise<MemberAddResponse> {
     // etcd's checkMembershipOperationPermission: the root role, checked before proposing.
     await this.requireAdmin(opts);
+    if (req.peerURLs.some((u) => u.startsWith(BROWSER_PEER_PREFIX))) {
+      if (!this.options.browserLearners) throw errors.browserMembersOff();
+      if (!req.isLearner) throw errors.browserMemberNotLearner();
+    }
     const check = () => {
       for (const m of this.replica.sm.members.list()) {
         if (m.peerURLs.some((u) => req.peerURLs.includes(u))) throw errors.peerURLExist();

@@ -52,22 +52,60 @@ const preVote = (from: bigint, to: bigint): Message => ({
 });
 
 const NODE_ID = 0x0de0_0000_0000_0001n;
+/** A sender the members know: member-1 (its pre-votes are harmless, see preVote). */
+const sender = () => cluster.members[0].id;
+
+/** POSTs one batch from `from` to a member through the Worker's peer route. */
+async function postBatch(
+  clusterId: bigint,
+  target: { name: string; id: bigint },
+  from: bigint,
+  path?: string,
+) {
+  const res = await fetch(`${dev?.baseUrl ?? ''}${path ?? `/edgecd/peer/${target.name}`}`, {
+    method: 'POST',
+    headers: { 'content-type': PEER_CONTENT_TYPE },
+    body: encodeBatch({
+      cluster: clusterId,
+      from,
+      to: target.id,
+      messages: [encodeMessage(preVote(from, target.id))],
+    }) as Uint8Array<ArrayBuffer>,
+    signal: AbortSignal.timeout(30_000),
+  });
+  return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
+}
+
+/**
+ * Waits until a member takes batches from member-1: a member just woken by the first request applies its
+ * bootstrap membership (and so learns its peers) a moment after it starts; until then it refuses senders.
+ */
+async function warm(target: { name: string; id: bigint }): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await postBatch(cluster.clusterId, target, sender());
+    if (r.status === 200 && decodeReply(r.bytes).ok) return;
+    if (Date.now() > deadline) throw new Error(`member ${target.name} never took a batch`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 describe('Node member → Durable Object member through the Worker (wrangler dev)', () => {
   it('delivers HTTP batches from a TcpTransport to a member at /edgecd/peer/<name>', async () => {
     const base = dev?.baseUrl ?? '';
     const target = cluster.members[1];
+    await warm(target);
     const inbox = new Inbox();
     const node = new TcpTransport({
       clusterId: cluster.clusterId,
-      memberId: NODE_ID,
+      memberId: sender(),
       listen: { host: '127.0.0.1', port: 0 },
       requestTimeoutMs: 30_000,
     });
     await node.start(inbox);
     try {
       node.addPeer(target.id, `${base}/edgecd/peer/${target.name}`);
-      node.send([preVote(NODE_ID, target.id)]);
+      node.send([preVote(sender(), target.id)]);
       const deadline = Date.now() + 45_000;
       while (node.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(node.pending).toBe(0);
@@ -79,27 +117,19 @@ describe('Node member → Durable Object member through the Worker (wrangler dev
   });
 
   it('answers a batch with the member reply: ok for this cluster, a refusal for another', async () => {
-    const base = dev?.baseUrl ?? '';
     const target = cluster.members[2];
-    const post = async (clusterId: bigint, path = `/edgecd/peer/${target.name}`) => {
-      const res = await fetch(`${base}${path}`, {
-        method: 'POST',
-        headers: { 'content-type': PEER_CONTENT_TYPE },
-        body: encodeBatch({
-          cluster: clusterId,
-          from: NODE_ID,
-          to: target.id,
-          messages: [encodeMessage(preVote(NODE_ID, target.id))],
-        }) as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(30_000),
-      });
-      return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
-    };
+    const post = (clusterId: bigint, path?: string, from = sender()) =>
+      postBatch(clusterId, target, from, path);
+    await warm(target);
     const good = await post(cluster.clusterId);
     expect(good.status).toBe(200);
     expect(decodeReply(good.bytes)).toEqual({ ok: true });
     const other = await post(cluster.clusterId + 1n);
     expect(decodeReply(other.bytes)).toMatchObject({ ok: false, code: 'cluster' });
-    expect((await post(cluster.clusterId, '/edgecd/peer/no-such-member')).status).toBe(404);
+    // A sender that is no member of this cluster: refused by the member.
+    const stranger = await post(cluster.clusterId, undefined, NODE_ID);
+    expect(decodeReply(stranger.bytes)).toMatchObject({ ok: false, code: 'member' });
+    // Without EDGECD_PEER_SECRET only the Worker's own members have a peer route.
+    expect((await post(cluster.clusterId, '/edgecd/peer/no-such-member')).status).toBe(403);
   });
 });

@@ -6,10 +6,14 @@
 //   clock      AlarmClock: timers driven by the object's alarm, by each incoming call and by setTimeout
 //   API        etcd's HTTP/JSON gateway (createGateway) as the object's `fetch`
 //
+// Two ways to be a member:
+//   - of the Worker's own cluster: the object's name is one of EDGECD_MEMBERS (see ./config.ts), IDs derived;
+//   - of a running cluster it joined (./join.ts): `join()` stores the ID the cluster gave it, and from then on
+//     the object starts as that member. Its peers are whatever the replicated member list says: Node members,
+//     other objects of this Worker, members of other Workers.
 // Construction: the constructor starts the member inside blockConcurrencyWhile, so nothing reaches the object
-// before createNode has loaded its state from storage — after a first start, an eviction or a reset alike. Which
-// member an object is follows from its ID (see ./config.ts); an object that is none of the cluster's members
-// refuses every call.
+// before createNode has loaded its state from storage — after a first start, an eviction or a reset alike. An
+// object that is no member (yet) refuses every call but `join` and the directory's.
 //
 // Cost note: a live Raft group exchanges heartbeats every tick, so its objects stay in memory (and billed for
 // duration) while the cluster runs; raise EDGECD_TICK_MS to trade failover speed for fewer requests.
@@ -18,7 +22,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { EtcdError } from '../../../src/api/errors.ts';
 import { gatewayError } from '../../../src/api/gateway/http.ts';
 import { createGateway, type FetchHandler } from '../../../src/api/gateway/index.ts';
-import type { LogFields, Logger } from '../../../src/env.ts';
+import type { Member } from '../../../src/api/types.ts';
 import { cryptoRandom } from '../../../src/env.ts';
 import { createNode, type EdgeNode } from '../../../src/server/node.ts';
 import { DurableObjectStorage, type DurableObjectStorageApi } from '../../storage/durable-object/index.ts';
@@ -31,91 +35,33 @@ import {
   type PeerDeliver,
 } from '../../transport/fetch/index.ts';
 import { AlarmClock, type AlarmStorage } from './clock.ts';
-import {
-  bootstrapMembers,
-  type ClusterConfig,
-  type ClusterMember,
-  clusterConfig,
-  DO_ADDRESS_PREFIX,
-  type EdgecdVars,
-} from './config.ts';
+import { bootstrapMembers, type ClusterConfig, type ClusterMember, clusterConfig } from './config.ts';
+import { JOIN_KEY, type JoinRecord, type JoinRequest, peerDeliver, resolveJoin } from './join.ts';
+import { consoleLogger } from './logger.ts';
+import { durableObjectDeliver, type EdgecdEnv, type MemberId, type MemberStatus } from './stub.ts';
 
-/** What a member's stub offers (RPC methods and fetch), as the Worker and other members see it. */
-export interface MemberStub {
-  fetch(request: Request): Promise<Response>;
-  deliver(body: Uint8Array): Promise<DeliveryReply>;
-  memberStatus(): Promise<MemberStatus>;
-}
-
-export interface MemberId {
-  toString(): string;
-}
-
-/** The Durable Object namespace binding of EdgecdMember. */
-export interface MemberNamespace {
-  idFromName(name: string): MemberId;
-  get(id: MemberId): MemberStub;
-}
-
-export interface EdgecdEnv extends EdgecdVars {
-  readonly EDGECD_MEMBER: MemberNamespace;
-}
+export {
+  durableObjectDeliver,
+  type EdgecdEnv,
+  type MemberId,
+  type MemberNamespace,
+  type MemberStatus,
+  type MemberStub,
+  memberStub,
+} from './stub.ts';
 
 /** The part of a Durable Object's `ctx` this class uses. */
 interface MemberState {
   readonly id: MemberId;
-  readonly storage: DurableObjectStorageApi & AlarmStorage;
+  readonly storage: DurableObjectStorageApi &
+    AlarmStorage & {
+      get<T>(key: string): Promise<T | undefined>;
+      put<T>(key: string, value: T): Promise<void>;
+    };
   blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
 }
 
-/** A member's state as plain strings and numbers (what `memberStatus()` returns). */
-export interface MemberStatus {
-  readonly name: string;
-  readonly id: string;
-  readonly role: string;
-  readonly leader: string;
-  readonly term: number;
-  readonly commit: number;
-  readonly applied: number;
-  readonly revision: number;
-  readonly instance: string;
-  readonly alarms: { readonly set: number; readonly fired: number };
-}
-
-export function memberStub(env: EdgecdEnv, name: string): MemberStub {
-  return env.EDGECD_MEMBER.get(env.EDGECD_MEMBER.idFromName(name));
-}
-
-/** Peer batches to other members of the namespace, as RPC: `do:<name>` → `stub.deliver(body)`. */
-export function durableObjectDeliver(namespace: MemberNamespace, fallback?: PeerDeliver): PeerDeliver {
-  return async (address, body) => {
-    if (!address.startsWith(DO_ADDRESS_PREFIX)) {
-      if (fallback) return fallback(address, body);
-      return { ok: false, code: 'target', reason: `no route to ${address}` };
-    }
-    const name = address.slice(DO_ADDRESS_PREFIX.length);
-    return namespace.get(namespace.idFromName(name)).deliver(body);
-  };
-}
-
-function consoleLogger(level: ClusterConfig['logLevel'], member: string): Logger {
-  const rank = { debug: 0, info: 1, warn: 2, error: 3 } as const;
-  const log =
-    (l: keyof typeof rank, out: (...args: unknown[]) => void) => (message: string, fields?: LogFields) => {
-      if (rank[l] < rank[level]) return;
-      out(`[edgecd ${member}] ${message}`, fields ? JSON.stringify(fields, bigintJson) : '');
-    };
-  return {
-    debug: log('debug', console.debug),
-    info: log('info', console.info),
-    warn: log('warn', console.warn),
-    error: log('error', console.error),
-  };
-}
-
-function bigintJson(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
-}
+const DIRECTORY_KEY = 'edgecd:directory';
 
 /** Gateway paths that can add data; refused with NOSPACE past the quota (as etcd refuses Put, Txn, LeaseGrant). */
 const WRITE_PATHS = new Set(['/v3/kv/put', '/v3/kv/txn', '/v3/lease/grant']);
@@ -146,6 +92,7 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
     void this.state.blockConcurrencyWhile(async () => {
       try {
         this.running = await this.start();
+        if (!this.running) this.failure = new Error('this object is not a member (not joined)');
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
         console.error('[edgecd] member failed to start', this.failure.message);
@@ -153,23 +100,59 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
     });
   }
 
-  private async start(): Promise<Running> {
+  /** Starts as the member this object is, if any: a joined one (its record), else one of EDGECD_MEMBERS. */
+  private async start(): Promise<Running | undefined> {
     const config = clusterConfig(this.env);
+    const joined = await this.state.storage.get<JoinRecord>(JOIN_KEY);
+    if (joined) return this.startJoined(config, joined);
     const ownId = this.state.id.toString();
     const self = config.members.find((m) => this.env.EDGECD_MEMBER.idFromName(m.name).toString() === ownId);
-    if (!self) throw new Error(`this object (${ownId}) is not one of ${config.members.map((m) => m.name)}`);
-    const logger = consoleLogger(config.logLevel, self.name);
-    const transport = new FetchTransport({
-      id: self.id,
-      clusterId: config.clusterId,
-      deliver: durableObjectDeliver(this.env.EDGECD_MEMBER),
-      logger,
+    if (!self) return undefined;
+    const deliver = durableObjectDeliver(this.env.EDGECD_MEMBER);
+    return this.startNode(
+      config,
+      self,
+      { clusterId: config.clusterId, members: bootstrapMembers(config) },
+      deliver,
+    );
+  }
+
+  private startJoined(config: ClusterConfig, record: JoinRecord): Promise<Running> {
+    const self = { name: record.name, id: BigInt(record.memberId), address: record.peerURL };
+    const namespace = this.env.EDGECD_MEMBER;
+    const deliver = peerDeliver({
+      origin: new URL(record.peerURL).origin,
+      local: (name, body) => namespace.get(namespace.idFromName(name)).deliver(body),
+      secret: this.env.EDGECD_PEER_SECRET,
     });
+    const peers = record.peers.map((p) => ({ id: BigInt(p.id), url: p.url }));
+    return this.startNode(
+      config,
+      self,
+      { clusterId: BigInt(record.clusterId), clientURLs: [record.clientURL], peers },
+      deliver,
+    );
+  }
+
+  private async startNode(
+    config: ClusterConfig,
+    self: ClusterMember,
+    membership: {
+      readonly clusterId: bigint;
+      readonly members?: ReturnType<typeof bootstrapMembers>;
+      readonly clientURLs?: readonly string[];
+      readonly peers?: readonly { readonly id: bigint; readonly url: string }[];
+    },
+    deliver: PeerDeliver,
+  ): Promise<Running> {
+    const logger = consoleLogger(config.logLevel, self.name);
+    const transport = new FetchTransport({ id: self.id, clusterId: membership.clusterId, deliver, logger });
     const node = await createNode({
       id: self.id,
       name: self.name,
-      clusterId: config.clusterId,
-      members: bootstrapMembers(config),
+      clusterId: membership.clusterId,
+      members: membership.members,
+      clientURLs: membership.clientURLs,
       storage: new DurableObjectStorage(this.state.storage),
       transport,
       clock: this.clock,
@@ -181,6 +164,8 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       requestTimeoutMs: config.requestTimeoutMs,
       auth: config.auth,
     });
+    // A joined member knows its peers from the join until its log tells it more.
+    for (const p of membership.peers ?? []) if (p.id !== self.id) transport.addPeer(p.id, p.url);
     const quotaCheck = () => {
       void node.status().then(
         (s) => {
@@ -192,6 +177,37 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
     };
     this.clock.setTimer(5000, quotaCheck);
     return { self, config, node, transport, gateway: createGateway(node, { clock: this.clock }) };
+  }
+
+  /**
+   * RPC from the Worker's join route (./join.ts): become the member the cluster added with this peer URL. Joining
+   * again with the same request answers the stored record; an object that is already another member refuses.
+   */
+  async join(request: JoinRequest): Promise<JoinRecord> {
+    const existing = await this.state.storage.get<JoinRecord>(JOIN_KEY);
+    if (existing) {
+      if (existing.peerURL === request.peerURL) return existing;
+      throw new Error(`this object is already member ${existing.name} (${existing.peerURL})`);
+    }
+    if (this.running) throw new Error(`this object is already member ${this.running.self.name}`);
+    const record = await resolveJoin(request);
+    await this.state.storage.put(JOIN_KEY, record);
+    await this.state.blockConcurrencyWhile(async () => {
+      this.failure = undefined;
+      this.running = await this.startJoined(clusterConfig(this.env), record);
+    });
+    return record;
+  }
+
+  /** RPCs of the Worker's directory object: the names of the members this Worker hosts (joined ones). */
+  async directoryAdd(name: string): Promise<void> {
+    const names = new Set(await this.directoryList());
+    names.add(name);
+    await this.state.storage.put(DIRECTORY_KEY, [...names].sort());
+  }
+
+  async directoryList(): Promise<string[]> {
+    return (await this.state.storage.get<string[]>(DIRECTORY_KEY)) ?? [];
   }
 
   private member(): Running {
@@ -248,6 +264,13 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       revision: s.revision,
       instance: this.instanceId,
       alarms: { set: this.clock.stats.alarmsSet, fired: this.clock.stats.alarmsFired },
+      members: s.members.map((m: Member) => ({
+        id: m.ID.toString(),
+        name: m.name,
+        peerURLs: [...m.peerURLs],
+        clientURLs: [...m.clientURLs],
+        isLearner: m.isLearner,
+      })),
     };
   }
 

@@ -36,6 +36,19 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly authTokenTtl: number;
   /** etcd --bcrypt-cost (default 10; etcd uses the default instead of a cost outside 4..31). */
   readonly bcryptCost: number;
+  /**
+   * edgecd only (--experimental-peer-secret): a shared secret that HTTP peer batches carry both ways, between Node
+   * members and members in Durable Objects behind a Worker (EDGECD_PEER_SECRET there). Runtimes that cannot
+   * present a peer certificate prove membership with it. Unset: HTTP batches are checked by cluster and member ID
+   * only (fine on loopback, not on a public address).
+   */
+  readonly peerSecret?: string;
+  /**
+   * edgecd only (--experimental-browser-learners): browser tabs may be added as learners (`member add --learner`
+   * with a `browser:` peer URL) and link to this member over WebSocket. Off by default: a learner holds the whole
+   * keyspace, whatever RBAC says. With auth on, adding one still needs root, as every member add does.
+   */
+  readonly browserLearners?: boolean;
   // Client and peer TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls and the
   // --peer-* ones) come from MemberTlsConfig (tls.ts).
 }
@@ -156,6 +169,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'peer-trusted-ca-file': { key: 'peerTrustedCaFile' },
   'peer-client-cert-auth': { key: 'peerClientCertAuth', parse: bool },
   'peer-auto-tls': { key: 'peerAutoTls', parse: bool },
+  'experimental-peer-secret': { key: 'peerSecret' },
+  'experimental-browser-learners': { key: 'browserLearners', parse: bool },
   // Accepted for compatibility; not acted on yet (see the README).
   'wal-dir': { key: null },
   'auto-compaction-mode': { key: 'autoCompactionMode' },
@@ -178,6 +193,7 @@ const BOOLEAN_FLAGS = new Set([
   'auto-tls',
   'peer-client-cert-auth',
   'peer-auto-tls',
+  'experimental-browser-learners',
   'enable-grpc-gateway',
   'enable-v2',
   'strict-reconfig-check',

@@ -15,40 +15,13 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import { EtcdError } from '../../../src/api/errors.ts';
 import type { Member } from '../../../src/api/types.ts';
+import { CLUSTER_ID_HEADER, membersJson, parseMembersJson } from '../../../src/server/members-json.ts';
 import type { EdgeNode } from '../../../src/server/node.ts';
 import type { MemberConfig } from './config.ts';
 
-export const CLUSTER_ID_HEADER = 'X-Etcd-Cluster-ID';
+export { CLUSTER_ID_HEADER, membersJson, parseMembersJson } from '../../../src/server/members-json.ts';
+
 const JOIN_FILE = 'join.json';
-
-/** etcd's membership.Member JSON, with the ID written as an exact uint64 number. */
-export function membersJson(members: readonly Member[]): string {
-  const items = members.map(
-    (m) =>
-      `{"id":${m.ID.toString()},"name":${JSON.stringify(m.name)},"peerURLs":${JSON.stringify(m.peerURLs)},` +
-      `"clientURLs":${JSON.stringify(m.clientURLs)}${m.isLearner ? ',"isLearner":true' : ''}}`,
-  );
-  return `[${items.join(',')}]`;
-}
-
-/** Parses membersJson (uint64 IDs kept exact). */
-export function parseMembersJson(text: string): Member[] {
-  const quoted = text.replace(/"id"\s*:\s*(\d+)/g, '"id":"$1"');
-  const raw = JSON.parse(quoted) as {
-    id: string;
-    name?: string;
-    peerURLs?: string[];
-    clientURLs?: string[];
-    isLearner?: boolean;
-  }[];
-  return raw.map((m) => ({
-    ID: BigInt(m.id),
-    name: m.name ?? '',
-    peerURLs: m.peerURLs ?? [],
-    clientURLs: m.clientURLs ?? [],
-    isLearner: !!m.isLearner,
-  }));
-}
 
 /** The peer port's membership routes; returns true when it took the request. */
 export function peerMembershipRoutes(

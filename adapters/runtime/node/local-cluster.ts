@@ -10,7 +10,13 @@ const MEMBERS = [
   { name: 'n3', client: 32379, peer: 32380 },
 ];
 
-export async function runLocalCluster(dataRoot = 'data'): Promise<void> {
+export const LOCAL_MEMBERS = MEMBERS;
+
+/**
+ * Runs the local cluster until Ctrl-C. `extraArgs` go to every member (dev:mixed adds the peer secret). Browser
+ * tabs may join as learners (--experimental-browser-learners): this is a development cluster with auth off.
+ */
+export async function runLocalCluster(dataRoot = 'data', extraArgs: readonly string[] = []): Promise<void> {
   const entry = fileURLToPath(new URL('../../../bin/edgecd.js', import.meta.url));
   const initialCluster = MEMBERS.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   const children: ChildProcess[] = MEMBERS.map((m) =>
@@ -36,6 +42,8 @@ export async function runLocalCluster(dataRoot = 'data'): Promise<void> {
         'edgecd-local',
         '--initial-cluster-state',
         'new',
+        '--experimental-browser-learners',
+        ...extraArgs,
       ],
       { stdio: ['ignore', 'inherit', 'inherit'] },
     ),
@@ -54,8 +62,41 @@ export async function runLocalCluster(dataRoot = 'data'): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  const ready = MEMBERS.map(() => false);
+  MEMBERS.forEach((m, i) => {
+    void (async () => {
+      for (let attempt = 0; attempt < 600 && !stopping && children[i].exitCode === null; attempt++) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${m.client}/version`, {
+            signal: AbortSignal.timeout(1000),
+          });
+          await res.body?.cancel();
+          ready[i] = true;
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })();
+  });
   const codes = await Promise.all(
-    children.map((c) => new Promise<number>((r) => c.on('exit', (code) => r(code ?? 1)))),
+    children.map(
+      (c, i) =>
+        new Promise<number>((r) =>
+          c.on('exit', (code) => {
+            if (!stopping && !ready[i]) {
+              // A member could not start (a busy port, a locked data dir): stop the others rather than run a
+              // cluster short of what was asked for. Once all serve, a member that dies (kill -9) leaves the
+              // others running, as separate etcd processes would.
+              console.error(
+                `edgecd: member ${MEMBERS[i].name} could not start (exit ${code}); stopping the cluster`,
+              );
+              stop();
+            }
+            r(code ?? 1);
+          }),
+        ),
+    ),
   );
   stop();
   process.exitCode = codes.every((c) => c === 0) ? 0 : 1;

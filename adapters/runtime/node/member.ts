@@ -105,6 +105,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger,
     onHttpRequest: peerMembershipRoutes(() => nodeRef),
     tls: { ...(tls.peerServer ? { server: tls.peerServer } : {}), client: tls.peerClient },
+    ...(config.peerSecret ? { peerSecret: config.peerSecret } : {}),
   });
   const clock = new RealClock();
   const node = await createNode({
@@ -130,6 +131,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     strictReconfigCheck: config.strictReconfigCheck,
     auth: authOptions(config, logger),
     onRemoved: () => onRemoved(),
+    browserLearners: !!config.browserLearners,
     promoteViaLeader: (leader, id) => {
       const url = nodeRef?.nodeStatus().members.find((m) => m.ID === leader)?.peerURLs[0];
       if (!url) return Promise.reject(new Error('etcdserver: no leader'));

@@ -28,6 +28,23 @@ export const FETCH_PROTOCOL_VERSION = 1;
 /** Where a member that takes peer batches over HTTP serves them (POST, msgpack body and reply). */
 export const PEER_FETCH_PATH = '/edgecd/peer/batch';
 export const PEER_CONTENT_TYPE = 'application/vnd.edgecd.peer+msgpack';
+/**
+ * The cluster's shared peer secret, when one is configured (Node --experimental-peer-secret, the Worker's
+ * EDGECD_PEER_SECRET): HTTP batches carry it and receivers refuse a batch without it. Members that cannot present
+ * a peer certificate (Durable Objects) prove membership this way.
+ */
+export const PEER_SECRET_HEADER = 'x-edgecd-peer-secret';
+
+/** Compares a presented secret with the configured one in time independent of where they differ. */
+export function peerSecretMatches(expected: string | undefined, presented: string | null | undefined): boolean {
+  if (expected === undefined || expected === '') return true;
+  if (typeof presented !== 'string') return false;
+  const a = new TextEncoder().encode(expected);
+  const b = new TextEncoder().encode(presented);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ (b[i % Math.max(1, b.length)] ?? 0);
+  return diff === 0;
+}
 
 /** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (../tcp). */
 export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed' | 'member';
@@ -150,13 +167,20 @@ export function decodeReply(body: Uint8Array): DeliveryReply {
   return { ok: false, code: 'malformed', reason: 'undecodable reply' };
 }
 
-/** A PeerDeliver over HTTP: POSTs the batch to `${address}${PEER_FETCH_PATH}` with the given fetch. */
-export function httpDeliver(fetchFn: typeof fetch = fetch, timeoutMs = 5000): PeerDeliver {
+/**
+ * A PeerDeliver over HTTP: POSTs the batch to a peer URL that names a batch endpoint (a path under /edgecd/peer/,
+ * e.g. a Worker's `/edgecd/peer/<name>`) as it is, and otherwise (a Node member's `http://host:port`) to
+ * `${address}${PEER_FETCH_PATH}`; with the peer secret when one is given.
+ */
+export function httpDeliver(fetchFn: typeof fetch = fetch, timeoutMs = 5000, secret?: string): PeerDeliver {
   return async (address, body) => {
-    const url = `${address.replace(/\/+$/, '')}${PEER_FETCH_PATH}`;
+    const base = address.replace(/\/+$/, '');
+    const url = /^https?:\/\/[^/]+\/edgecd\/peer\/./.test(base) ? base : `${base}${PEER_FETCH_PATH}`;
+    const headers: Record<string, string> = { 'content-type': PEER_CONTENT_TYPE };
+    if (secret) headers[PEER_SECRET_HEADER] = secret;
     const res = await fetchFn(url, {
       method: 'POST',
-      headers: { 'content-type': PEER_CONTENT_TYPE },
+      headers,
       body: body as Uint8Array<ArrayBuffer>,
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -264,6 +288,10 @@ export class FetchTransport implements Transport {
     const from = value.from;
     if (typeof from !== 'bigint' || !Array.isArray(value.msgs)) {
       return { ok: false, code: 'malformed', reason: 'malformed batch' };
+    }
+    if (!this.peers.has(from)) {
+      // Not a current member (never added, or removed): refused as the Node peer port refuses it.
+      return { ok: false, code: 'member', reason: `member ${formatId(from)} is not a peer of this member` };
     }
     const decoded: Message[] = [];
     try {

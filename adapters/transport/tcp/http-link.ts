@@ -7,7 +7,13 @@
 
 import type { Clock, Logger, Random, TimerHandle } from '../../../src/env.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
-import { type DeliveryReply, decodeReply, encodeBatch, PEER_CONTENT_TYPE } from '../fetch/index.ts';
+import {
+  type DeliveryReply,
+  decodeReply,
+  encodeBatch,
+  PEER_CONTENT_TYPE,
+  PEER_SECRET_HEADER,
+} from '../fetch/index.ts';
 import { FrameQueue } from './frame-queue.ts';
 import type { BackoffOptions } from './link.ts';
 import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
@@ -26,6 +32,8 @@ export interface HttpLinkContext {
   /** A call must be answered within this. */
   readonly requestTimeoutMs: number;
   readonly fetch: typeof fetch;
+  /** Sent with every call (PEER_SECRET_HEADER) when set. */
+  readonly peerSecret?: string;
   reportUnreachable(peer: NodeId): void;
 }
 
@@ -158,7 +166,9 @@ export class HttpLink {
   private async call(body: Uint8Array, signal: AbortSignal): Promise<DeliveryReply> {
     const res = await this.ctx.fetch(this.url, {
       method: 'POST',
-      headers: { 'content-type': PEER_CONTENT_TYPE },
+      headers: this.ctx.peerSecret
+        ? { 'content-type': PEER_CONTENT_TYPE, [PEER_SECRET_HEADER]: this.ctx.peerSecret }
+        : { 'content-type': PEER_CONTENT_TYPE },
       body: body as Uint8Array<ArrayBuffer>,
       signal,
     });

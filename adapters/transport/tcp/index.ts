@@ -91,6 +91,8 @@ import {
   encodeReply,
   PEER_CONTENT_TYPE,
   PEER_FETCH_PATH,
+  PEER_SECRET_HEADER,
+  peerSecretMatches,
 } from '../fetch/index.ts';
 import { PEER_WEBSOCKET_PATH, webSocketStream } from '../websocket/stream.ts';
 import { HttpLink, type HttpLinkContext, isHttpBatchAddress } from './http-link.ts';
@@ -165,6 +167,11 @@ export interface TcpTransportOptions {
    * rejectUnauthorized); absent = plaintext. `client`: how https:// peers are dialed (CA, client certificate).
    */
   readonly tls?: { readonly server?: TlsOptions; readonly client?: ConnectionOptions };
+  /**
+   * The cluster's shared peer secret (../fetch PEER_SECRET_HEADER): sent on HTTP batch links and required of
+   * HTTP batches received. Absent: batches are checked by cluster and member ID only.
+   */
+  readonly peerSecret?: string;
 }
 
 /** The address scheme of a peer that cannot be dialed: it connects to us and we answer on its connection. */
@@ -291,6 +298,7 @@ export class TcpTransport implements Transport {
       maxBatchBytes: options.maxHttpBatchBytes ?? 4 * 1024 * 1024,
       requestTimeoutMs: options.requestTimeoutMs ?? 5_000,
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      peerSecret: options.peerSecret,
       reportUnreachable: (peer) => this.reportUnreachable(peer),
     };
   }
@@ -409,6 +417,13 @@ export class TcpTransport implements Transport {
     };
     if (req.method !== 'POST') {
       respond(405, encodeReply({ ok: false, code: 'malformed', reason: 'POST only' }));
+      req.resume();
+      return;
+    }
+    if (!peerSecretMatches(this.options.peerSecret, req.headers[PEER_SECRET_HEADER] as string | undefined)) {
+      this.logger.warn('refusing a peer batch', { code: 'member', reason: 'missing or wrong peer secret' });
+      res.setHeader('connection', 'close');
+      respond(403, encodeReply({ ok: false, code: 'member', reason: 'missing or wrong peer secret' }));
       req.resume();
       return;
     }

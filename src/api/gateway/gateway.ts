@@ -12,7 +12,8 @@ import { asService } from '../../concurrency/recipe.ts';
 import type { Clock } from '../../env.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { snapshotChunks } from '../../server/snapshot-file.ts';
-import { EtcdError } from '../errors.ts';
+import { EtcdError, errors } from '../errors.ts';
+import { learnerMayServe } from '../learner.ts';
 import type { ResponseHeader } from '../types.ts';
 import { authorizeMaintenance, authRoutes } from './auth.ts';
 import {
@@ -277,12 +278,17 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
     '/v3/election/observe',
     '/v3/maintenance/snapshot',
   ]);
-  for (const [path, [, goType, call]] of Object.entries(rpcTable(node))) {
+  for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
     known.add(`/v3${path}`);
     app.post(`/v3${path}`, async (c) => {
       const request = c.req.raw;
       try {
-        const body = MessageReader.of(firstValue(await readBody(request, limit)), goType);
+        const value = firstValue(await readBody(request, limit));
+        if (node.nodeStatus().role === 'learner') {
+          const serializable = value instanceof Map && value.get('serializable') === true;
+          if (!learnerMayServe(rpc, serializable)) throw errors.notSupportedForLearner();
+        }
+        const body = MessageReader.of(value, goType);
         return gatewayJson(await call(body, requestOptions(request, c.env)));
       } catch (e) {
         return gatewayError(e);

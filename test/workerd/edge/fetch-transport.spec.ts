@@ -69,6 +69,7 @@ describe('fetch transport: batches and refusals', () => {
     const inbox = new Inbox();
     const b = new FetchTransport({ id: B, clusterId: CLUSTER, deliver: async () => ({ ok: true }) });
     await b.start(inbox);
+    b.addPeer(A, 'a');
     const a = new FetchTransport({
       id: A,
       clusterId: CLUSTER,
@@ -96,6 +97,19 @@ describe('fetch transport: batches and refusals', () => {
     const wrongTarget = encodeBatch({ cluster: CLUSTER, from: A, to: 99n, messages: [] });
     expect(b.receive(wrongTarget)).toMatchObject({ ok: false, code: 'target' });
     expect(b.receive(Uint8Array.of(0xc1))).toMatchObject({ ok: false, code: 'malformed' });
+    // A sender that is not (or no longer) a peer: refused, as the Node peer port refuses it.
+    const stranger = encodeBatch({
+      cluster: CLUSTER,
+      from: 77n,
+      to: B,
+      messages: [encodeMessage(fullMessage(77n, B))],
+    });
+    expect(b.receive(stranger)).toMatchObject({ ok: false, code: 'member' });
+    b.removePeer(A);
+    expect(b.receive(encodeBatch({ cluster: CLUSTER, from: A, to: B, messages: [] }))).toMatchObject({
+      ok: false,
+      code: 'member',
+    });
     expect(decodeReply(Uint8Array.of(0xc1))).toMatchObject({ ok: false, code: 'malformed' });
     expect(inbox.messages).toHaveLength(20);
   });

@@ -11,6 +11,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { EtcdError, errors } from '../../../../src/api/errors.ts';
+import { learnerMayServe } from '../../../../src/api/learner.ts';
 import type { Logger } from '../../../../src/env.ts';
 import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
 import { certificateCommonName } from '../tls.ts';
@@ -87,12 +88,6 @@ export interface CallContext {
   readonly streams: Set<LiveStream>;
 }
 
-/** etcd serves only these to a learner (isRPCSupportedForLearner). */
-function learnerMayServe(method: string, request: unknown): boolean {
-  if (method === 'Maintenance/Status') return true;
-  return method === 'KV/Range' && !!(request as { serializable?: boolean }).serializable;
-}
-
 /** The interceptor checks, run before any handler: etcd's newUnaryInterceptor / newStreamInterceptor. */
 export function admit(
   ctx: CallContext,
@@ -101,7 +96,9 @@ export function admit(
   request?: unknown,
 ): EtcdError | undefined {
   const s = ctx.node.nodeStatus();
-  if (s.role === 'learner' && !learnerMayServe(method, request ?? {})) return errors.notSupportedForLearner();
+  const rpc = method.slice(method.indexOf('/') + 1);
+  const serializable = !!(request as { serializable?: boolean } | undefined)?.serializable;
+  if (s.role === 'learner' && !learnerMayServe(rpc, serializable)) return errors.notSupportedForLearner();
   if (requiresLeader(call.metadata) && s.leader === 0n) return errors.noLeader();
   return undefined;
 }
