@@ -36,7 +36,10 @@ export const PEER_CONTENT_TYPE = 'application/vnd.edgecd.peer+msgpack';
 export const PEER_SECRET_HEADER = 'x-edgecd-peer-secret';
 
 /** Compares a presented secret with the configured one in time independent of where they differ. */
-export function peerSecretMatches(expected: string | undefined, presented: string | null | undefined): boolean {
+export function peerSecretMatches(
+  expected: string | undefined,
+  presented: string | null | undefined,
+): boolean {
   if (expected === undefined || expected === '') return true;
   if (typeof presented !== 'string') return false;
   const a = new TextEncoder().encode(expected);
