@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     await until('wrangler dev', 60_000, async () => ((await fetch(`${worker}/`)).ok ? true : undefined));
     const peers = LOCAL_MEMBERS.map((m) => `http://127.0.0.1:${m.peer}`);
     for (const m of DO_MEMBERS) {
-      const peerURL = `${worker}/edgecd/peer/${m.name}`;
+      const peerURL = `${worker}?member=${m.name}`;
       const list = (await (await post(`${client}/v3/cluster/member/list`, {})).json()) as {
         members?: ListedMember[];
       };

@@ -29,7 +29,10 @@ export interface WranglerDev {
 }
 
 /** Starts `wrangler dev --local` on a free port; resolves once it answers, or rejects after `timeoutMs`. */
-export async function startWranglerDev(timeoutMs = 60_000): Promise<WranglerDev> {
+export async function startWranglerDev(
+  timeoutMs = 60_000,
+  options: { readonly vars?: Readonly<Record<string, string>> } = {},
+): Promise<WranglerDev> {
   const port = await freePort();
   const state = await mkdtemp(join(tmpdir(), 'edgecd-wrangler-'));
   let log = '';
@@ -45,6 +48,7 @@ export async function startWranglerDev(timeoutMs = 60_000): Promise<WranglerDev>
       '--persist-to',
       state,
       '--show-interactive-dev-session=false',
+      ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
     {
       cwd: ROOT,

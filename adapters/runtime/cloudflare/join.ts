@@ -2,7 +2,8 @@
 // `--initial-cluster-state existing` does for a process:
 //
 //   1. the operator adds it with etcd's workflow: `etcdctl member add do-1
-//      --peer-urls=https://edgecd.example.workers.dev/edgecd/peer/do-1` (`--learner` for an edge learner);
+//      --peer-urls='https://edgecd.example.workers.dev?member=do-1'` (`--learner` for an edge learner; etcd
+//      refuses a peer URL with a path, so the member's name travels in the query);
 //   2. then starts it: `POST /edgecd/v1/join/do-1` on the Worker with `{ "peers": [<peer URLs of running
 //      members>] }` and the cluster's peer secret (see ./worker.ts). The object asks those members for the member
 //      list (`GET <peer URL>/members`, etcd's peer route), finds the entry whose peer URL is its own, and keeps
@@ -10,12 +11,17 @@
 //      member without asking again. Its log starts empty; the leader catches it up (entries or a snapshot).
 //
 // Peer links from a joined member (`peerDeliver`): to a member of the same Worker (peer URL
-// `<this Worker>/edgecd/peer/<name>`) by Durable Object RPC; to a member of another Worker by POST to its peer
+// `<this Worker>?member=<name>`) by Durable Object RPC; to a member of another Worker by POST to its peer
 // URL; to a Node member by POST to `<peer URL>/edgecd/peer/batch` (its peer port takes HTTP batches). Every HTTP
 // batch carries the peer secret. Node members reach the object through the Worker's peer route.
 
 import { CLUSTER_ID_HEADER, parseMembersJson } from '../../../src/server/members-json.ts';
-import { type DeliveryReply, httpDeliver, type PeerDeliver } from '../../transport/fetch/index.ts';
+import {
+  type DeliveryReply,
+  httpBatchUrl,
+  httpDeliver,
+  type PeerDeliver,
+} from '../../transport/fetch/index.ts';
 import { DO_ADDRESS_PREFIX } from './config.ts';
 
 /** Where a Worker serves its members' peer batches: `/edgecd/peer/<name>`. */
@@ -48,10 +54,16 @@ export interface JoinRequest {
   readonly peers: readonly string[];
 }
 
-/** The member name a peer URL of this Worker names, if it is one (`<origin>/edgecd/peer/<name>`). */
+/** A member's peer URL on this Worker, in the form `etcdctl member add --peer-urls` accepts (no path). */
+export function workerPeerURL(origin: string, name: string): string {
+  return `${origin}?member=${name}`;
+}
+
+/** The member name a peer URL of this Worker names, if it is one (see httpBatchUrl for the two forms). */
 export function localMemberName(address: string, origin: string): string | undefined {
-  if (!address.startsWith(`${origin}${WORKER_PEER_PREFIX}`)) return undefined;
-  const name = address.slice(origin.length + WORKER_PEER_PREFIX.length).replace(/\/+$/, '');
+  const url = httpBatchUrl(address);
+  if (!url?.startsWith(`${origin}${WORKER_PEER_PREFIX}`)) return undefined;
+  const name = decodeURIComponent(url.slice(origin.length + WORKER_PEER_PREFIX.length));
   return MEMBER_NAME.test(name) ? name : undefined;
 }
 

@@ -9,6 +9,7 @@
 //                                  writes are forwarded to the leader by any voter (a learner refuses both
 //                                  with etcd's "rpc not supported for learner")
 
+import { httpBatchUrl } from '../../transport/fetch/index.ts';
 import { MEMBER_NAME, WORKER_PEER_PREFIX } from './join.ts';
 import type { EdgecdEnv, MemberStatus } from './stub.ts';
 import { memberStub } from './stub.ts';
@@ -50,9 +51,9 @@ export async function hostedMembers(env: EdgecdEnv): Promise<HostedMember[]> {
   }
   const members: HostedMember[] = [];
   for (const m of status?.members ?? []) {
-    const url = m.peerURLs[0] ?? '';
+    const url = httpBatchUrl(m.peerURLs[0] ?? '') ?? '';
     const at = url.indexOf(WORKER_PEER_PREFIX);
-    const name = at < 0 ? '' : url.slice(at + WORKER_PEER_PREFIX.length).replace(/\/+$/, '');
+    const name = at < 0 ? '' : decodeURIComponent(url.slice(at + WORKER_PEER_PREFIX.length));
     if (names.includes(name)) members.push({ name, id: m.id, isLearner: m.isLearner });
   }
   cached = { at: now, members };

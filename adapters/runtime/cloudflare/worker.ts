@@ -22,7 +22,7 @@ import {
   peerSecretMatches,
 } from '../../transport/fetch/index.ts';
 import { clusterConfig } from './config.ts';
-import { MEMBER_NAME, WORKER_MEMBER_PREFIX, WORKER_PEER_PREFIX } from './join.ts';
+import { MEMBER_NAME, WORKER_MEMBER_PREFIX, workerPeerURL } from './join.ts';
 import { type EdgecdEnv, EdgecdMember, memberStub } from './member.ts';
 import { candidates, directory, forgetView, hostedMembers, servableByLearner } from './routing.ts';
 
@@ -186,7 +186,7 @@ app.post('/edgecd/v1/join/:member', async (c) => {
   try {
     const record = await namespace.get(namespace.idFromName(name), hint).join({
       name,
-      peerURL: text(body.peerURL, `${origin}${WORKER_PEER_PREFIX}${name}`),
+      peerURL: text(body.peerURL, workerPeerURL(origin, name)),
       clientURL: text(body.clientURL, `${origin}${WORKER_MEMBER_PREFIX}${name}`),
       peers,
     });

@@ -35,6 +35,23 @@ export const PEER_CONTENT_TYPE = 'application/vnd.edgecd.peer+msgpack';
  */
 export const PEER_SECRET_HEADER = 'x-edgecd-peer-secret';
 
+/**
+ * The URL to POST a peer batch to, for a peer address that takes HTTP batches, else undefined (a Node member's
+ * `http://host:port` takes TCP frames; it also serves `PEER_FETCH_PATH`). Two forms name a member behind a Worker:
+ *   `https://edgecd.example.workers.dev?member=do-1`   what `etcdctl member add --peer-urls` accepts (etcd refuses
+ *                                                       a peer URL with a path, not one with a query);
+ *   `https://edgecd.example.workers.dev/edgecd/peer/do-1` the route itself; both are POSTed to the latter.
+ */
+export function httpBatchUrl(address: string): string | undefined {
+  const m = /^(https?:\/\/[^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(address.trim());
+  if (!m) return undefined;
+  const [, origin, path = '', query = ''] = m;
+  if (path.startsWith('/edgecd/peer/') && path.length > '/edgecd/peer/'.length) return `${origin}${path}`;
+  const member = new URLSearchParams(query).get('member');
+  if (member && (path === '' || path === '/')) return `${origin}/edgecd/peer/${encodeURIComponent(member)}`;
+  return undefined;
+}
+
 /** Compares a presented secret with the configured one in time independent of where they differ. */
 export function peerSecretMatches(
   expected: string | undefined,
@@ -171,14 +188,13 @@ export function decodeReply(body: Uint8Array): DeliveryReply {
 }
 
 /**
- * A PeerDeliver over HTTP: POSTs the batch to a peer URL that names a batch endpoint (a path under /edgecd/peer/,
- * e.g. a Worker's `/edgecd/peer/<name>`) as it is, and otherwise (a Node member's `http://host:port`) to
- * `${address}${PEER_FETCH_PATH}`; with the peer secret when one is given.
+ * A PeerDeliver over HTTP: POSTs the batch to a member behind a Worker at its batch URL (httpBatchUrl), and
+ * otherwise (a Node member's `http://host:port`) to `${address}${PEER_FETCH_PATH}`; with the peer secret when one
+ * is given.
  */
 export function httpDeliver(fetchFn: typeof fetch = fetch, timeoutMs = 5000, secret?: string): PeerDeliver {
   return async (address, body) => {
-    const base = address.replace(/\/+$/, '');
-    const url = /^https?:\/\/[^/]+\/edgecd\/peer\/./.test(base) ? base : `${base}${PEER_FETCH_PATH}`;
+    const url = httpBatchUrl(address) ?? `${address.replace(/\/+$/, '')}${PEER_FETCH_PATH}`;
     const headers: Record<string, string> = { 'content-type': PEER_CONTENT_TYPE };
     if (secret) headers[PEER_SECRET_HEADER] = secret;
     const res = await fetchFn(url, {

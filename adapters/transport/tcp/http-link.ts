@@ -1,6 +1,7 @@
 // The link to a peer reached by HTTP batches instead of a connection: a member in a Durable Object behind a
-// Worker (`https://edgecd.example.workers.dev/edgecd/peer/member-2`) or any member serving PEER_FETCH_PATH
-// (`http://host:port/edgecd/peer/batch`). Each call POSTs, to the peer address as given, the fetch transport's
+// Worker (`https://edgecd.example.workers.dev?member=do-1`, as etcdctl member add takes it, or
+// `…/edgecd/peer/do-1`) or any member serving PEER_FETCH_PATH (`http://host:port/edgecd/peer/batch`). Each call
+// POSTs, to the batch URL of the address (httpBatchUrl in ../fetch), the fetch transport's
 // batch body ({ v, cluster, from, to, msgs[] }, see ../fetch). One call is in flight at a time, so the link keeps
 // send order; what is queued meanwhile goes in the next call. A failed or refused call drops its batch and what is
 // queued, reports the peer unreachable and backs off (sends meanwhile are dropped), as PeerLink does.
@@ -11,6 +12,7 @@ import {
   type DeliveryReply,
   decodeReply,
   encodeBatch,
+  httpBatchUrl,
   PEER_CONTENT_TYPE,
   PEER_SECRET_HEADER,
 } from '../fetch/index.ts';
@@ -37,15 +39,9 @@ export interface HttpLinkContext {
   reportUnreachable(peer: NodeId): void;
 }
 
-/** Whether `address` names an HTTP batch endpoint: http(s) with a path under /edgecd/peer/. */
+/** Whether `address` names an HTTP batch endpoint (a member behind a Worker; see httpBatchUrl). */
 export function isHttpBatchAddress(address: string): boolean {
-  if (!/^https?:\/\//i.test(address)) return false;
-  try {
-    const path = new URL(address).pathname;
-    return path.startsWith('/edgecd/peer/') && path.length > '/edgecd/peer/'.length;
-  } catch {
-    return false;
-  }
+  return httpBatchUrl(address) !== undefined;
 }
 
 export class HttpLink {
@@ -68,7 +64,7 @@ export class HttpLink {
   constructor(ctx: HttpLinkContext, peer: NodeId, url: string) {
     this.ctx = ctx;
     this.peer = peer;
-    this.url = url;
+    this.url = httpBatchUrl(url) ?? url;
   }
 
   /** Queued plus in flight: 0 once the link is quiet. */

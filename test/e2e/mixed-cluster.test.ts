@@ -1,0 +1,215 @@
+// One Raft group across runtimes, with real processes: three Node members (edgecd processes, file WALs, TCP
+// peers) and Durable Object members in `wrangler dev` (workerd), joined with etcd's own workflow — `etcdctl member
+// add`, then the Worker's join route. Clients use etcdctl on the Node side and the Worker's JSON gateway on the
+// other; a write on either side is read on the other, a learner serves serializable reads near users, and with
+// two of the three Node members killed the group still commits through the Durable Object voters.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PEER_CONTENT_TYPE, PEER_SECRET_HEADER } from '../../adapters/transport/fetch/index.ts';
+import { startWranglerDev, type WranglerDev } from '../cloudflare/wrangler.ts';
+import { etcdctl, sleep, TestCluster } from './cluster-harness.ts';
+
+const SECRET = 'mixed-test-secret';
+let c: TestCluster;
+let worker: WranglerDev;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const unb64 = (s: string) => Buffer.from(s, 'base64').toString();
+const ids = new Map<string, bigint>();
+
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
+    await sleep(200);
+  }
+}
+
+async function gateway(base: string, path: string, body: unknown, timeoutMs = 15_000) {
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return {
+    status: res.status,
+    json: (await res.json()) as Record<string, unknown> & { header?: { member_id: string } },
+  };
+}
+
+const ctl = (args: string[]) => etcdctl(c.endpoints, args);
+
+interface Listed {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+function memberList(): Listed[] {
+  const out = ctl(['member', 'list', '-w', 'json']);
+  if (out.status !== 0) throw new Error(out.stderr);
+  // IDs exceed 2^53: read them as strings.
+  const json = JSON.parse(out.stdout.replace(/"ID":(\d+)/g, '"ID":"$1"')) as { members: Partial<Listed>[] };
+  return json.members.map((m) => ({
+    ID: String(m.ID),
+    name: m.name ?? '',
+    peerURLs: m.peerURLs ?? [],
+    clientURLs: m.clientURLs ?? [],
+    isLearner: !!m.isLearner,
+  }));
+}
+
+async function addDurableObject(name: string, learner: boolean): Promise<void> {
+  const peerURL = `${worker.baseUrl}?member=${name}`;
+  const added = ctl(['member', 'add', name, `--peer-urls=${peerURL}`, ...(learner ? ['--learner'] : [])]);
+  expect(added.status, added.stderr).toBe(0);
+  const id = /Member\s+([0-9a-f]+) added/.exec(added.stdout)?.[1];
+  expect(id).toBeDefined();
+  ids.set(name, BigInt(`0x${id}`));
+  const peers = c.members.map((m) => `http://127.0.0.1:${m.peerPort}`);
+  const joined = await fetch(`${worker.baseUrl}/edgecd/v1/join/${name}`, {
+    method: 'POST',
+    headers: { [PEER_SECRET_HEADER]: SECRET },
+    body: JSON.stringify({ peers }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  expect(joined.status, await joined.clone().text()).toBe(200);
+  expect(((await joined.json()) as { memberId: string }).memberId).toBe(BigInt(`0x${id}`).toString());
+  // Started: it published its name through Raft, so the cluster heard from it and it applied the log.
+  await until(`${name} started`, 60_000, async () =>
+    memberList().some((m) => m.name === name) ? true : undefined,
+  );
+}
+
+beforeAll(async () => {
+  c = await TestCluster.start({ extraFlags: ['--experimental-peer-secret', SECRET] });
+  worker = await startWranglerDev(60_000, { vars: { EDGECD_PEER_SECRET: SECRET } });
+}, 120_000);
+
+afterAll(async () => {
+  await worker?.stop();
+  await c?.close();
+});
+
+describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
+  it('DO voters and a DO learner join with etcdctl member add; member list shows every URL', async () => {
+    await addDurableObject('do-1', false);
+    await addDurableObject('do-2', false);
+    await addDurableObject('do-edge-1', true);
+    const list = memberList();
+    expect(list).toHaveLength(6);
+    for (const name of ['do-1', 'do-2', 'do-edge-1']) {
+      const m = list.find((x) => x.name === name);
+      expect(m?.peerURLs).toEqual([`${worker.baseUrl}?member=${name}`]);
+      expect(m?.clientURLs).toEqual([`${worker.baseUrl}/edgecd/member/${name}`]);
+      expect(m?.isLearner).toBe(name === 'do-edge-1');
+    }
+    expect(list.filter((m) => m.isLearner).map((m) => m.name)).toEqual(['do-edge-1']);
+  }, 240_000);
+
+  it('a put through etcdctl is read linearizably through the Worker, and the other way round', async () => {
+    expect(ctl(['put', 'from-node', 'n']).status).toBe(0);
+    const read = await gateway(worker.baseUrl, '/v3/kv/range', { key: b64('from-node') });
+    expect(read.status).toBe(200);
+    expect(unb64((read.json.kvs as { value: string }[])[0].value)).toBe('n');
+    // Served by a Durable Object voter, not the learner.
+    const servedBy = BigInt(read.json.header?.member_id ?? '0');
+    expect([ids.get('do-1'), ids.get('do-2')]).toContain(servedBy);
+
+    const put = await gateway(worker.baseUrl, '/v3/kv/put', { key: b64('from-edge'), value: b64('e') });
+    expect(put.status).toBe(200);
+    expect(ctl(['get', 'from-edge', '--print-value-only']).stdout.trim()).toBe('e');
+  }, 60_000);
+
+  it('serializable reads go to the learner; the learner refuses linearizable reads and writes', async () => {
+    const learner = ids.get('do-edge-1');
+    const got = await until('the learner to serve from its replica', 30_000, async () => {
+      const r = await gateway(worker.baseUrl, '/v3/kv/range', { key: b64('from-edge'), serializable: true });
+      return r.status === 200 && (r.json.kvs as unknown[] | undefined)?.length === 1 ? r : undefined;
+    });
+    expect(BigInt(got.json.header?.member_id ?? '0')).toBe(learner);
+    const direct = `${worker.baseUrl}/edgecd/member/do-edge-1`;
+    const linearizable = await gateway(direct, '/v3/kv/range', { key: b64('from-edge') });
+    expect(linearizable.json).toMatchObject({ code: 14, error: 'etcdserver: rpc not supported for learner' });
+    const write = await gateway(direct, '/v3/kv/put', { key: b64('x'), value: b64('y') });
+    expect(write.json).toMatchObject({ code: 14, error: 'etcdserver: rpc not supported for learner' });
+    // etcdctl reads the learner's status through a Node member's view: it is not a voter.
+    expect(memberList().find((m) => m.name === 'do-edge-1')?.isLearner).toBe(true);
+  }, 60_000);
+
+  it('peer routes and joins refuse strangers: no secret, wrong secret, a non-member sender', async () => {
+    const batch = (secret?: string) =>
+      fetch(`${worker.baseUrl}/edgecd/peer/do-1`, {
+        method: 'POST',
+        headers: { 'content-type': PEER_CONTENT_TYPE, ...(secret ? { [PEER_SECRET_HEADER]: secret } : {}) },
+        body: new Uint8Array([0x80]),
+      });
+    expect((await batch()).status).toBe(403);
+    expect((await batch('wrong')).status).toBe(403);
+    const join = await fetch(`${worker.baseUrl}/edgecd/v1/join/do-9`, {
+      method: 'POST',
+      body: JSON.stringify({ peers: [`http://127.0.0.1:${c.members[0].peerPort}`] }),
+    });
+    expect(join.status).toBe(403);
+    // With the secret, but a name the cluster never added: the join is refused with the reason.
+    const unknown = await fetch(`${worker.baseUrl}/edgecd/v1/join/do-9`, {
+      method: 'POST',
+      headers: { [PEER_SECRET_HEADER]: SECRET },
+      body: JSON.stringify({ peers: [`http://127.0.0.1:${c.members[0].peerPort}`] }),
+    });
+    expect(unknown.status).toBe(409);
+    expect(await unknown.text()).toContain('etcdctl member add do-9');
+    // A Node member's peer port refuses an HTTP batch without the secret.
+    const node = await fetch(`http://127.0.0.1:${c.members[0].peerPort}/edgecd/peer/batch`, {
+      method: 'POST',
+      headers: { 'content-type': PEER_CONTENT_TYPE },
+      body: new Uint8Array([0x80]),
+    });
+    expect(node.status).toBe(403);
+  }, 60_000);
+
+  it('with two of the three Node members killed, writes through the Worker commit; they catch up', async () => {
+    c.kill9('m2');
+    c.kill9('m3');
+    // 3 of 5 voters remain (m1, do-1, do-2): the group elects if needed and commits.
+    const written: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const key = `during-outage-${i}`;
+      await until(`put ${key}`, 60_000, async () => {
+        const r = await gateway(
+          worker.baseUrl,
+          '/v3/kv/put',
+          { key: b64(key), value: b64(String(i)) },
+          10_000,
+        );
+        return r.status === 200 ? true : undefined;
+      });
+      written.push(key);
+    }
+    expect(etcdctl(c.endpoint('m1'), ['get', 'during-outage-', '--prefix', '--keys-only']).stdout).toContain(
+      'during-outage-4',
+    );
+    await c.restart('m2');
+    await c.restart('m3');
+    await c.waitHealthy(['m2', 'm3'], 60_000);
+    for (const name of ['m2', 'm3']) {
+      await until(`${name} caught up`, 60_000, async () => {
+        const out = etcdctl(c.endpoint(name), [
+          'get',
+          'during-outage-',
+          '--prefix',
+          '--keys-only',
+          '--consistency=s',
+        ]).stdout;
+        return written.every((k) => out.includes(k)) ? true : undefined;
+      });
+    }
+  }, 240_000);
+});
