@@ -9,6 +9,7 @@ import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
 import { startClient } from './client.ts';
+import { joinCluster } from './join.ts';
 import type { FromWorker, MemberState, ToWorker } from './protocol.ts';
 import { startReplay } from './replay.ts';
 import { $, el, termColor } from './ui.ts';
@@ -700,6 +701,28 @@ function boot(): void {
     }
   });
 
+  const joinStatus = (text: string) => {
+    $('#join-status').textContent = text;
+  };
+  const join = (url: string) => {
+    ($('#join') as HTMLButtonElement).disabled = true;
+    joinCluster(url, $('#learner'), joinStatus).then(
+      (tab) => {
+        (globalThis as { edgecdLearner?: unknown }).edgecdLearner = tab;
+      },
+      (err: unknown) => {
+        joinStatus(`join failed: ${(err as Error).message}`);
+        ($('#join') as HTMLButtonElement).disabled = false;
+      },
+    );
+  };
+  $('#join').addEventListener('click', () => join(($('#attach-url') as HTMLInputElement).value));
+  const joinUrl = new URLSearchParams(location.search).get('join');
+  if (joinUrl) {
+    showTab('attach');
+    ($('#attach-url') as HTMLInputElement).value = joinUrl;
+    join(joinUrl);
+  }
   const seed = new URLSearchParams(location.search).get('seed');
   if (seed !== null) {
     showTab('replay');

@@ -113,6 +113,8 @@ export function browserPeerUrl(address: string): string | undefined {
   }
   const scheme = { 'ws:': 'ws:', 'http:': 'ws:', 'wss:': 'wss:', 'https:': 'wss:' }[url.protocol];
   if (!scheme || !url.host) return undefined;
+  // A member behind a Worker (`…?member=<name>`, `…/edgecd/peer/<name>`) takes HTTP batches only.
+  if (url.searchParams.has('member') || /^\/edgecd\/peer\/./.test(url.pathname)) return undefined;
   const path = url.pathname === '/' || url.pathname === '' ? BROWSER_PEER_PATH : url.pathname;
   return `${scheme}//${url.host}${path}`;
 }

@@ -1,0 +1,42 @@
+// Messages between the page and the learner worker (this tab as a learner of a live cluster, ./join.ts).
+
+export interface LearnerKey {
+  readonly key: string;
+  readonly value: string;
+  readonly modRevision: number;
+}
+
+export interface LearnerState {
+  readonly role: string;
+  readonly term: number;
+  /** Hex, as etcdctl prints member IDs. */
+  readonly leader: string;
+  readonly commit: number;
+  readonly applied: number;
+  readonly revision: number;
+  readonly keys: readonly LearnerKey[];
+  readonly keyCount: number;
+  readonly members: readonly { readonly id: string; readonly name: string; readonly isLearner: boolean }[];
+}
+
+export type LearnerToWorker =
+  | {
+      kind: 'init';
+      /** Decimal strings: member and cluster IDs exceed 2^53. */
+      memberId: string;
+      clusterId: string;
+      name: string;
+      dbName: string;
+      peers: readonly { id: string; url: string }[];
+      tickMs: number;
+      electionTimeoutMs: number;
+    }
+  | { kind: 'http'; reqId: number; path: string; body: string }
+  | { kind: 'close' };
+
+export type LearnerFromWorker =
+  | { kind: 'ready'; recovered: number }
+  | { kind: 'state'; state: LearnerState }
+  | { kind: 'http'; reqId: number; status: number; text: string }
+  | { kind: 'closed' }
+  | { kind: 'error'; message: string };
