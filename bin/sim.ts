@@ -1,8 +1,10 @@
 // `npm run sim -- --seed N` / `--seeds 1..1000`: the deterministic simulator from the command line. Each seed
-// runs the Raft-level simulation and the whole-member simulation with client workloads.
+// runs the Raft-level simulation and the whole-member simulation with client workloads; `--mixed` runs the latter
+// as one group across runtimes (Node and Durable Object voters, Durable Object and browser-tab learners).
 
 import { parseArgs } from 'node:util';
 import type { KnownBug } from '../src/raft/config.ts';
+import { mixedGroup } from '../src/sim/profiles.ts';
 import { formatSummary, type RunOptions, runSeed, runSeeds, type SeedResult } from '../src/sim/runner.ts';
 
 const { values } = parseArgs({
@@ -15,6 +17,8 @@ const { values } = parseArgs({
     'raft-only': { type: 'boolean', default: false },
     'unsafe-commit-any-term': { type: 'boolean', default: false },
     bug: { type: 'string' },
+    // One group across runtimes (src/sim/profiles.ts): Node and Durable Object voters, DO and tab learners.
+    mixed: { type: 'boolean', default: false },
   },
 });
 
@@ -26,7 +30,7 @@ const options: RunOptions = {
     unsafeCommitAnyTerm: values['unsafe-commit-any-term'],
     bug: values.bug as KnownBug | undefined,
   },
-  kv: { nodes },
+  kv: values.mixed ? { profiles: mixedGroup() } : { nodes },
   raftOnly: values['raft-only'] || values['unsafe-commit-any-term'] || values.bug !== undefined,
 };
 

@@ -22,6 +22,7 @@ import {
   type KvOperation,
   type KvOutput,
 } from './linearizability/index.ts';
+import { type MemberProfile, RuntimeModel } from './profiles.ts';
 import { Rng } from './rng.ts';
 import { SafetyChecker, SafetyViolation } from './safety.ts';
 
@@ -36,6 +37,8 @@ export interface KvSimOptions {
   readonly traceSize: number;
   /** Search budget of the linearizability checker; running out fails the seed. */
   readonly checkBudget: number;
+  /** One runtime profile per member (./profiles.ts; overrides `nodes`). Absent: every member a Node voter. */
+  readonly profiles?: readonly MemberProfile[];
 }
 
 export const DEFAULT_KV_SIM_OPTIONS: Omit<KvSimOptions, 'seed'> = {
@@ -64,6 +67,8 @@ export interface KvSimStats {
   elections: number;
   snapshotsInstalled: number;
   linearizabilitySteps: number;
+  /** Times a member was frozen by its runtime (a background tab). */
+  runtimePauses: number;
 }
 
 export interface KvSimResult {
@@ -91,7 +96,11 @@ class Member {
   writing?: PersistBatch;
   lastLeaderTerm = 0;
   slowDiskMs = 0;
-  constructor(readonly id: NodeId) {}
+  constructor(
+    readonly id: NodeId,
+    /** Absent: a Node member, driven exactly as before profiles existed (seeds keep their runs). */
+    readonly runtime?: RuntimeModel,
+  ) {}
 }
 
 interface WatchClient {
@@ -137,6 +146,7 @@ class KvSimulation {
     elections: 0,
     snapshotsInstalled: 0,
     linearizabilitySteps: 0,
+    runtimePauses: 0,
   };
   private livenessDone = false;
   /** The lease client: its lease, its key, and the call time of its last successful keep-alive. */
@@ -168,10 +178,12 @@ class KvSimulation {
   }
 
   run(): KvSimResult {
-    for (let i = 1; i <= this.opts.nodes; i++) {
+    const profiles = this.opts.profiles;
+    for (let i = 1; i <= (profiles?.length ?? this.opts.nodes); i++) {
       const id = BigInt(i);
-      this.bootstrap.push({ id, name: `n${i}`, peerURLs: [`sim://n${i}`] });
-      this.members.set(id, new Member(id));
+      const profile = profiles?.[i - 1];
+      this.bootstrap.push({ id, name: `n${i}`, peerURLs: [`sim://n${i}`], isLearner: profile?.learner });
+      this.members.set(id, new Member(id, profile && new RuntimeModel(profile, this.rng.fork())));
     }
     for (const m of this.members.values()) this.start(m);
     for (let c = 0; c < this.opts.clients; c++) this.at(this.rng.range(50, 300), () => this.client(c));
@@ -246,7 +258,8 @@ class KvSimulation {
         persist: (batch, done) => {
           this.checker.entriesPersisted(m.id, batch.entries);
           m.writing = batch;
-          const latency = this.rng.range(1, 4) + (m.slowDiskMs > 0 ? this.rng.range(0, m.slowDiskMs) : 0);
+          const base = m.runtime ? m.runtime.diskLatency() : this.rng.range(1, 4);
+          const latency = base + (m.slowDiskMs > 0 ? this.rng.range(0, m.slowDiskMs) : 0);
           this.at(latency, () => {
             if (m.incarnation !== inc || !m.alive) return;
             m.disk.write(batch);
@@ -272,7 +285,7 @@ class KvSimulation {
     const tick = () => {
       if (m.incarnation !== inc || !m.alive) return;
       m.replica.tick();
-      this.at(TICK_MS, tick);
+      this.at(m.runtime ? m.runtime.nextTick(this.now, TICK_MS) - this.now : TICK_MS, tick);
     };
     this.at(this.rng.range(1, TICK_MS), tick);
   }
@@ -310,20 +323,32 @@ class KvSimulation {
     const to = this.members.get(msg.to);
     if (!to) return;
     for (const d of this.faults.plan(msg.from, msg.to)) {
-      this.at(d, () => {
+      const delay = to.runtime || from.runtime ? this.runtimeDelay(from, to, d) : d;
+      this.at(delay, () => {
         if (to.alive) to.replica.step(msg);
       });
     }
+  }
+
+  /** A message's delay through both members' runtimes (links, and a frozen receiver that handles it later). */
+  private runtimeDelay(from: Member, to: Member, d: number): number {
+    const at = this.now + d + (from.runtime?.netDelay() ?? 0) + (to.runtime?.netDelay() ?? 0);
+    return (to.runtime ? to.runtime.deliveryTime(at) : at) - this.now;
   }
 
   private live(): Member[] {
     return [...this.members.values()].filter((m) => m.alive);
   }
 
+  /** Where clients send linearizable reads and writes: the voters (learners refuse them, as etcd's do). */
+  private clientTargets(): Member[] {
+    return this.live().filter((m) => !m.runtime?.profile.learner);
+  }
+
   // Clients: each issues one operation at a time against a random live member.
 
   private client(c: number): void {
-    const live = this.live();
+    const live = this.clientTargets();
     if (live.length === 0) {
       this.at(50, () => this.client(c));
       return;
@@ -615,6 +640,11 @@ class KvSimulation {
     this.faults.setRates({ dropRate: 0, duplicateRate: 0, maxDelayMs: 6 });
     for (const m of this.members.values()) {
       m.slowDiskMs = 0;
+      if (m.runtime) {
+        this.stats.runtimePauses += m.runtime.pauses;
+        m.runtime.pauses = 0;
+        m.runtime.pausedUntil = 0;
+      }
       if (!m.alive) this.start(m);
     }
     this.log('heal');
@@ -622,7 +652,7 @@ class KvSimulation {
   }
 
   private livenessProbe(): void {
-    const live = this.live();
+    const live = this.clientTargets();
     const m = this.rng.pick(live);
     m.replica.submit(
       { type: 'put', request: { key: enc.encode('liveness'), value: enc.encode('ok') } },

@@ -2,6 +2,8 @@
 // workloads, must pass — and must have exercised every fault and workload, so the range cannot pass by doing
 // nothing.
 import { describe, expect, it } from 'vitest';
+import { type KvSimStats, runKvSimulation } from '../../src/sim/kv-simulation.ts';
+import { mixedGroup } from '../../src/sim/profiles.ts';
 import { formatSummary, kvTotals, raftTotals, runSeeds } from '../../src/sim/runner.ts';
 
 const failures = (rs: ReturnType<typeof runSeeds>) =>
@@ -37,6 +39,25 @@ describe('simulator, seeds 1..1000 (3 voters)', () => {
     expect(k.leaseKeepAlives).toBeGreaterThan(1000);
     expect(k.leasesExpired).toBeGreaterThan(10);
     expect(k.snapshotsInstalled).toBeGreaterThan(100);
+  });
+});
+
+describe('simulator, seeds 1..1000 (one group across runtimes)', () => {
+  it('keeps every invariant with Node and Durable Object voters, and Durable Object and tab learners', () => {
+    // Two Node voters, a Durable Object voter, a Durable Object learner, a background tab learner (profiles.ts):
+    // slower disks, late alarm-driven ticks, long links, frozen tabs; clients through the voters.
+    const results = Array.from({ length: 1000 }, (_, i) =>
+      runKvSimulation({ seed: i + 1, profiles: mixedGroup() }),
+    );
+    const failed = results.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.violation?.message}`);
+    expect(failed).toEqual([]);
+    const total = (k: keyof KvSimStats) => results.reduce((n, r) => n + r.stats[k], 0);
+    expect(total('opsOk')).toBeGreaterThan(150_000);
+    expect(total('crashes')).toBeGreaterThan(2000);
+    expect(total('partitions')).toBeGreaterThan(1500);
+    expect(total('runtimePauses')).toBeGreaterThan(200);
+    expect(total('snapshotsInstalled')).toBeGreaterThan(500);
+    expect(total('watchersChecked')).toBeGreaterThan(1000);
   });
 });
 
