@@ -214,6 +214,7 @@ describe('Node peer port ↔ fetch transport over HTTP', () => {
     const inboxD = new Inbox();
     const n = await tcp(N, inboxN);
     const wrong = await fetchMember(D, inboxD, CLUSTER + 1n);
+    wrong.transport.addPeer(N, peerUrl(n));
     n.addPeer(D, `${wrong.base}/edgecd/peer/member-2`);
     n.send([heartbeat(N, D, 1)]);
     await waitFor(() => inboxN.unreachable.includes(D), 'a refusal to be reported');
@@ -226,6 +227,7 @@ describe('Node peer port ↔ fetch transport over HTTP', () => {
     await waitFor(() => inboxN.unreachable.includes(D), 'a failed call to be reported');
 
     const good = await fetchMember(D, inboxD);
+    good.transport.addPeer(N, peerUrl(n)); // a receiver takes batches from its peers only
     n.addPeer(D, `${good.base}/edgecd/peer/member-2`);
     n.send([heartbeat(N, D, 3)]);
     await waitFor(() => inboxD.messages.length === 1, 'delivery after recovery');

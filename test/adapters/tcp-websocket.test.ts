@@ -4,7 +4,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { TcpTransport, type TcpTransportOptions } from '../../adapters/transport/tcp/index.ts';
-import { encodeFrame, encodeHello } from '../../adapters/transport/tcp/wire.ts';
+import {
+  decodeHandshakeReply,
+  encodeFrame,
+  encodeHello,
+  FRAME_HEADER_BYTES,
+} from '../../adapters/transport/tcp/wire.ts';
 import { PEER_WEBSOCKET_PATH, WebSocketTransport } from '../../adapters/transport/websocket/index.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { Inbox, runTransportConformance } from '../conformance/transport.ts';
@@ -106,6 +111,26 @@ describe('WebSocket peers on the peer port', () => {
     a.send([heartbeat(A, B, 1)]);
     await waitFor(() => inboxA.unreachable.includes(B), 'A to report B unreachable');
     expect(inboxB.messages).toEqual([]);
+  });
+
+  it('refuses a reverse link (listens: false) in the name of a member it dials: only browser members', async () => {
+    const inboxB = new Inbox();
+    const b = await startTransport('tcp', B, inboxB);
+    b.addPeer(A, `http://${HOST}:1`); // A is a dialed member: someone claiming to be A cannot take its traffic
+    const ws = new WebSocket(`ws://${HOST}:${b.address().port}${PEER_WEBSOCKET_PATH}`);
+    clients.push(ws);
+    const frames: Buffer[] = [];
+    ws.on('message', (d: Buffer) => frames.push(d));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise<void>((resolve) => ws.once('open', () => resolve()));
+    ws.send(encodeHello({ cluster: CLUSTER, from: A, to: B, listens: false }));
+    await closed;
+    const reply = Buffer.concat(frames);
+    expect(decodeHandshakeReply(reply.subarray(FRAME_HEADER_BYTES))).toMatchObject({
+      ok: false,
+      code: 'member',
+    });
+    expect(b.reverseConnected(A)).toBe(false);
   });
 
   it('closes a peer WebSocket that sends text, and answers other paths with 404', async () => {

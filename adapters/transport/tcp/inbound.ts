@@ -28,6 +28,11 @@ export interface AcceptContext {
   readonly handshakeTimeoutMs: number;
   /** Whether `member` is currently one of our peers. */
   isPeer(member: NodeId): boolean;
+  /**
+   * Whether `member` may link in reverse (`listens: false`): only members added as browsers. A member we dial
+   * must not be able to redirect our messages to it onto a connection someone opened in its name.
+   */
+  mayReverse(member: NodeId): boolean;
   /** A message passed the checks; false when the transport no longer takes messages. */
   deliver(message: Message, from: NodeId): void;
   /** The handshake succeeded: the transport may close this connection when the peer is removed. */
@@ -147,6 +152,12 @@ export class InboundConnection {
       this.refuse(
         'member',
         `member ${formatId(hello.from)} is not a peer of this member (unknown or removed)`,
+        hello.from,
+      );
+    } else if (hello.listens === false && !this.ctx.mayReverse(hello.from)) {
+      this.refuse(
+        'member',
+        `member ${formatId(hello.from)} is reached at its peer URL; only browser members link in reverse`,
         hello.from,
       );
     } else {

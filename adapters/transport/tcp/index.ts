@@ -89,6 +89,7 @@ import {
   type DeliveryReply,
   decodeBatch,
   encodeReply,
+  httpBatchUrl,
   PEER_CONTENT_TYPE,
   PEER_FETCH_PATH,
   PEER_SECRET_HEADER,
@@ -265,6 +266,7 @@ export class TcpTransport implements Transport {
       maxFrameBytes: this.maxFrameBytes,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       isPeer: (member) => this.links.has(member),
+      mayReverse: (member) => (this.peerAddresses.get(member) ?? '').startsWith(BROWSER_ADDRESS_PREFIX),
       deliver: (message, from) => this.deliver(message, from),
       accepted: (connection) => {
         if (this.stopped) connection.close();
@@ -364,7 +366,7 @@ export class TcpTransport implements Transport {
       return;
     }
     if (isHttpBatchAddress(address)) {
-      if (existing instanceof HttpLink && existing.url === address) return;
+      if (existing instanceof HttpLink && existing.url === (httpBatchUrl(address) ?? address)) return;
       existing?.close();
       this.links.set(peer, new HttpLink(this.httpContext, peer, address));
       return;
