@@ -5,6 +5,8 @@
 // runs the member in a Web Worker (./learner.worker.ts). The member ID is kept in localStorage per cluster: a
 // reload resumes from IndexedDB as the same member, as long as the cluster still lists it.
 //
+// With auth on, `?join=<url>&user=root&password=…` (or the fields beside the button) authenticates first.
+//
 // Test and automation hook: `window.edgecdLearner.request(path, body)` sends a request to this tab's replica
 // (its JSON gateway) and resolves with { status, text }.
 
@@ -31,17 +33,26 @@ export function normalizeClientUrl(input: string): string {
   return /^[a-z]+:\/\//i.test(trimmed) ? trimmed : `http://${trimmed}`;
 }
 
-async function call(base: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-  // text/plain keeps this a simple request (no CORS preflight); the gateway reads JSON regardless.
-  const res = await fetch(`${base}${path}`, { method: 'POST', body: JSON.stringify(body) });
+async function call(
+  base: string,
+  path: string,
+  body: unknown,
+  token?: string,
+): Promise<Record<string, unknown>> {
+  // Without a token this stays a simple request (no CORS preflight); the gateway reads JSON regardless.
+  const res = await fetch(`${base}${path}`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: token ? { Authorization: token } : {},
+  });
   const json = (await res.json()) as Record<string, unknown>;
   if (!res.ok) throw new Error(String(json.error ?? json.message ?? `HTTP ${res.status}`));
   return json;
 }
 
 /** Member lists with IDs as exact strings (the gateway writes uint64 as strings already). */
-async function memberList(base: string): Promise<{ clusterId: string; members: Listed[] }> {
-  const r = await call(base, '/v3/cluster/member/list', {});
+async function memberList(base: string, token?: string): Promise<{ clusterId: string; members: Listed[] }> {
+  const r = await call(base, '/v3/cluster/member/list', {}, token);
   return {
     clusterId: String((r.header as { cluster_id: string }).cluster_id),
     members: (r.members as Listed[] | undefined) ?? [],
@@ -60,10 +71,22 @@ export async function joinCluster(
   url: string,
   container: HTMLElement,
   status: (text: string) => void,
+  credentials?: { readonly user: string; readonly password: string },
 ): Promise<JoinedTab> {
   const base = normalizeClientUrl(url);
+  // With auth on, adding a member needs root (etcd's rule for every member add): authenticate first.
+  const token = credentials
+    ? String(
+        (
+          await call(base, '/v3/auth/authenticate', {
+            name: credentials.user,
+            password: credentials.password,
+          })
+        ).token,
+      )
+    : undefined;
   status(`asking ${base} for the member list…`);
-  const { clusterId, members } = await memberList(base);
+  const { clusterId, members } = await memberList(base, token);
   const storeKey = `edgecd-learner:${base}`;
   let saved = JSON.parse(localStorage.getItem(storeKey) ?? 'null') as Saved | null;
   if (saved && (saved.clusterId !== clusterId || !members.some((m) => m.ID === saved?.memberId)))
@@ -71,10 +94,12 @@ export async function joinCluster(
   if (!saved) {
     const name = `tab-${crypto.randomUUID().slice(0, 8)}`;
     status(`adding ${name} as a learner…`);
-    const added = await call(base, '/v3/cluster/member/add', {
-      peerURLs: [`browser:${name}`],
-      isLearner: true,
-    });
+    const added = await call(
+      base,
+      '/v3/cluster/member/add',
+      { peerURLs: [`browser:${name}`], isLearner: true },
+      token,
+    );
     saved = { memberId: String((added.member as Listed).ID), clusterId, name };
     localStorage.setItem(storeKey, JSON.stringify(saved));
   }
@@ -110,6 +135,7 @@ export async function joinCluster(
     peers,
     tickMs: 100,
     electionTimeoutMs: 1000,
+    ...(token ? { token } : {}),
   });
   return {
     memberId: self.memberId,

@@ -30,6 +30,8 @@ export type LearnerToWorker =
       peers: readonly { id: string; url: string }[];
       tickMs: number;
       electionTimeoutMs: number;
+      /** With auth on: the token of the credentials the tab joined with, for its own reads. */
+      token?: string;
     }
   | { kind: 'http'; reqId: number; path: string; body: string }
   | { kind: 'close' };

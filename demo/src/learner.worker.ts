@@ -26,6 +26,9 @@ const clock: Clock = {
 };
 
 let node: EdgeNode | undefined;
+/** With auth on, the joining credentials' token: a simple token is valid on every member once it has applied
+ * the Authenticate entry, this learner included (it waits until it has). */
+let token: string | undefined;
 let gateway: FetchHandler | undefined;
 const decoder = new TextDecoder();
 const KEY_LIMIT = 100;
@@ -45,6 +48,7 @@ scope.addEventListener('message', (event) => {
 });
 
 async function start(config: Extract<LearnerToWorker, { kind: 'init' }>): Promise<void> {
+  token = config.token;
   const storage = new IndexedDbStorage(config.dbName);
   const held = await storage.load();
   const recovered = held.entries.at(-1)?.index ?? held.snapshot?.metadata.index ?? 0;
@@ -89,12 +93,10 @@ async function report(): Promise<void> {
   let keys: LearnerKey[] = [];
   let keyCount = 0;
   try {
-    const r = await node.range({
-      key: Uint8Array.of(0),
-      rangeEnd: Uint8Array.of(0),
-      serializable: true,
-      limit: KEY_LIMIT,
-    });
+    const r = await node.range(
+      { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), serializable: true, limit: KEY_LIMIT },
+      token ? { token } : undefined,
+    );
     keyCount = r.count;
     keys = r.kvs.map((kv) => ({
       key: decoder.decode(kv.key),
@@ -129,7 +131,12 @@ async function serve(reqId: number, path: string, body: string): Promise<void> {
   const controller = new AbortController();
   try {
     const res = await gateway(
-      new Request(`http://learner${path}`, { method: 'POST', body, signal: controller.signal }),
+      new Request(`http://learner${path}`, {
+        method: 'POST',
+        body,
+        signal: controller.signal,
+        headers: token ? { Authorization: token } : {},
+      }),
     );
     let text = '';
     if (path === '/v3/watch' && res.body) {

@@ -704,9 +704,10 @@ function boot(): void {
   const joinStatus = (text: string) => {
     $('#join-status').textContent = text;
   };
-  const join = (url: string) => {
+  const join = (url: string, user?: string | null, password?: string | null) => {
     ($('#join') as HTMLButtonElement).disabled = true;
-    joinCluster(url, $('#learner'), joinStatus).then(
+    const credentials = user ? { user, password: password ?? '' } : undefined;
+    joinCluster(url, $('#learner'), joinStatus, credentials).then(
       (tab) => {
         (globalThis as { edgecdLearner?: unknown }).edgecdLearner = tab;
       },
@@ -717,11 +718,12 @@ function boot(): void {
     );
   };
   $('#join').addEventListener('click', () => join(($('#attach-url') as HTMLInputElement).value));
-  const joinUrl = new URLSearchParams(location.search).get('join');
+  const params = new URLSearchParams(location.search);
+  const joinUrl = params.get('join');
   if (joinUrl) {
     showTab('attach');
     ($('#attach-url') as HTMLInputElement).value = joinUrl;
-    join(joinUrl);
+    join(joinUrl, params.get('user'), params.get('password'));
   }
   const seed = new URLSearchParams(location.search).get('seed');
   if (seed !== null) {

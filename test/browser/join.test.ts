@@ -148,6 +148,45 @@ if (!chromiumPresent()) {
       expect(ctl(['get', 'closed/9', '--print-value-only']).stdout.trim()).toBe('v');
     }, 120_000);
 
+    it('with auth on, a tab joins only with root credentials (as every member add)', async () => {
+      const secured = await TestCluster.start({ extraFlags: ['--experimental-browser-learners'] });
+      let tab: DemoBrowser | undefined;
+      try {
+        const sctl = (args: string[]) => etcdctl(secured.endpoints, args);
+        expect(sctl(['user', 'add', 'root:rootpw']).status).toBe(0);
+        expect(sctl(['auth', 'enable']).status).toBe(0);
+        expect(sctl(['--user', 'root:rootpw', 'put', 'secret', 's']).status).toBe(0);
+        const base = `${server.url.replace(/\/$/, '')}/?join=${secured.endpoint('m1')}`;
+        tab = await openDemo(base);
+        const first = tab;
+        await first.page
+          .waitForFunction(
+            () =>
+              /join failed: .*user name is empty/.test(
+                document.querySelector('#join-status')?.textContent ?? '',
+              ),
+            undefined,
+            WAIT,
+          )
+          .catch(async (e: Error) => {
+            throw new Error(`${e.message}; status: ${await first.page.textContent('#join-status')}`);
+          });
+        await tab.close();
+        tab = await openDemo(`${base}&user=root&password=rootpw`);
+        const second = tab;
+        await second.page
+          .waitForFunction(() => document.querySelector('[data-key="secret"]') !== null, undefined, WAIT)
+          .catch(async (e: Error) => {
+            throw new Error(`${e.message}; status: ${await second.page.textContent('#join-status')}`);
+          });
+        const out = sctl(['--user', 'root:rootpw', 'member', 'list']).stdout;
+        expect(out).toMatch(/browser:tab-.*true/);
+      } finally {
+        await tab?.close();
+        await secured.close();
+      }
+    }, 120_000);
+
     it('members without --experimental-browser-learners refuse a browser member', async () => {
       const plain = await TestCluster.start();
       try {

@@ -46,4 +46,30 @@ describe('wrangler deploy --dry-run', () => {
     expect(/from\s*["']node:|require\(["']node:/.test(code), 'imports a Node built-in').toBe(false);
     expect(code.length).toBeLessThan(3 * 1024 * 1024); // well under the Workers script size limit
   }, 90_000);
+
+  it('bundles the multi-region example (docs/wrangler.multi-region.toml) with its location hints', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'edgecd-bundle-mr-'));
+    try {
+      const { stdout, stderr } = await promisify(execFile)(
+        join(ROOT, 'node_modules/.bin/wrangler'),
+        ['deploy', '--dry-run', '-c', 'docs/wrangler.multi-region.toml', '--outdir', dir],
+        {
+          cwd: ROOT,
+          timeout: 60_000,
+          env: {
+            ...process.env,
+            WRANGLER_SEND_METRICS: 'false',
+            CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+            WRANGLER_HIDE_BANNER: 'true',
+            CI: 'true',
+          },
+        },
+      );
+      const log = stdout + stderr;
+      expect(log).toContain('--dry-run: exiting now.');
+      expect(log).toContain('EDGECD_LOCATION_HINTS');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

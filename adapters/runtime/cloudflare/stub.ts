@@ -29,6 +29,8 @@ export interface EdgecdEnv extends EdgecdVars {
   readonly EDGECD_MEMBER: MemberNamespace;
   /** The cluster's peer secret (`wrangler secret put EDGECD_PEER_SECRET`): peer routes and joins need it. */
   readonly EDGECD_PEER_SECRET?: string;
+  /** Where joined members' objects are placed: `name=hint,…` (see worker.ts). */
+  readonly EDGECD_LOCATION_HINTS?: string;
 }
 
 /** A member's state as plain strings and numbers (what `memberStatus()` returns). */

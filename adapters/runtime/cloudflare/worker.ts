@@ -109,6 +109,19 @@ async function route(request: Request, env: EdgecdEnv): Promise<Response> {
   );
 }
 
+/**
+ * EDGECD_LOCATION_HINTS (`do-edge-eu=weur,do-edge-us=enam`): where to place each joined member's Durable Object
+ * (Cloudflare's locationHint, honoured when the object is first created), so edge learners sit near their users.
+ */
+function locationHints(env: EdgecdEnv): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of (env.EDGECD_LOCATION_HINTS ?? '').split(',')) {
+    const [name, hint] = part.split('=').map((x) => x.trim());
+    if (name && hint) out.set(name, hint);
+  }
+  return out;
+}
+
 /** The cluster's peer secret, when configured, presented by the caller. */
 function peerAuthorized(request: Request, env: EdgecdEnv): boolean {
   const expected = env.EDGECD_PEER_SECRET;
@@ -182,7 +195,8 @@ app.post('/edgecd/v1/join/:member', async (c) => {
   const origin = new URL(c.req.url).origin;
   const text = (v: unknown, fallback: string) => (typeof v === 'string' && v !== '' ? v : fallback);
   const namespace = c.env.EDGECD_MEMBER;
-  const hint = typeof body.locationHint === 'string' ? { locationHint: body.locationHint } : undefined;
+  const placed = typeof body.locationHint === 'string' ? body.locationHint : locationHints(c.env).get(name);
+  const hint = placed ? { locationHint: placed } : undefined;
   try {
     const record = await namespace.get(namespace.idFromName(name), hint).join({
       name,
