@@ -1,8 +1,12 @@
 /// <reference lib="dom" />
-// Attach to a live edgecd cluster (Node processes): reads the gateway's NDJSON feed
-// GET <url>/edgecd/v1/cluster-state from the given member, and from every other member whose http(s) client URL
-// it lists, and shows each member's own view live (role, term, leader, commit, applied, revision).
+// Attach to a live edgecd cluster: reads the gateway's NDJSON feed GET <url>/edgecd/v1/cluster-state from the
+// given member, and from every other member whose http(s) client URL it lists (Node members, and Durable Object
+// members through their Worker's /edgecd/member/<name>), and shows each member's own view live (role, term,
+// leader, commit, applied, revision). Members with no feed (browser tabs, members that are down) are listed from
+// the others' member lists, marked with their runtime and "no client URL" or "unreachable"; a lost feed is
+// retried with backoff. `127.0.0.1:2379` (what the CLI prints) means http://127.0.0.1:2379.
 
+import { normalizeClientUrl } from './join.ts';
 import { $, el } from './ui.ts';
 
 interface LiveState {
@@ -14,7 +18,15 @@ interface LiveState {
   commit: number;
   applied: number;
   revision: number;
-  members: { ID: string; name: string; clientURLs: string[] }[];
+  members: { ID: string; name: string; clientURLs: string[]; peerURLs?: string[]; isLearner?: boolean }[];
+}
+
+/** Which runtime a member runs on, from its peer URL. */
+export function runtimeOf(peerURL: string | undefined): 'node' | 'durable-object' | 'tab' {
+  if (!peerURL) return 'node';
+  if (peerURL.startsWith('browser:')) return 'tab';
+  if (/[?&]member=/.test(peerURL) || /\/edgecd\/peer\/./.test(peerURL)) return 'durable-object';
+  return 'node';
 }
 
 export function startAttach(): void {
@@ -23,30 +35,54 @@ export function startAttach(): void {
   const status = $('#attach-status');
   const attachBtn = $('#attach') as HTMLButtonElement;
   const detachBtn = $('#detach') as HTMLButtonElement;
+  const failures = new Map<string, number>();
+  let attached = false;
 
   function render(): void {
-    const names = new Map<string, string>();
-    for (const r of rows.values()) for (const m of r.state.members) names.set(m.ID, m.name || m.ID);
-    const body = $('#live tbody');
-    body.replaceChildren(
-      ...[...rows.values()]
-        .sort((a, b) => a.state.name.localeCompare(b.state.name))
-        .map(({ state: s, url }) =>
-          el('tr', { 'data-live-id': s.id, 'data-live-role': s.role, class: `live-${s.role}` }, [
-            el('td', { title: url }, [s.name || s.id]),
-            el('td', {}, [s.role]),
-            el('td', {}, [String(s.term)]),
-            el('td', {}, [s.leader === '0' ? '—' : (names.get(s.leader) ?? s.leader)]),
-            el('td', {}, [String(s.commit)]),
-            el('td', {}, [String(s.applied)]),
-            el('td', {}, [String(s.revision)]),
-          ]),
-        ),
-    );
+    const listed = new Map<string, LiveState['members'][number]>();
+    for (const r of rows.values()) for (const m of r.state.members) listed.set(m.ID, m);
+    const name = (id: string) => listed.get(id)?.name || id;
+    const live = [...rows.values()].map(({ state: s, url }) => {
+      const runtime = runtimeOf(listed.get(s.id)?.peerURLs?.[0]);
+      return el(
+        'tr',
+        { 'data-live-id': s.id, 'data-live-role': s.role, 'data-runtime': runtime, class: `live-${s.role}` },
+        [
+          el('td', { title: url }, [s.name || s.id]),
+          el('td', {}, [runtime]),
+          el('td', {}, [s.role]),
+          el('td', {}, [String(s.term)]),
+          el('td', {}, [s.leader === '0' ? '—' : name(s.leader)]),
+          el('td', {}, [String(s.commit)]),
+          el('td', {}, [String(s.applied)]),
+          el('td', {}, [String(s.revision)]),
+        ],
+      );
+    });
+    const silent = [...listed.values()]
+      .filter((m) => !rows.has(m.ID))
+      .map((m) => {
+        const runtime = runtimeOf(m.peerURLs?.[0]);
+        const why = m.clientURLs.some((u) => /^https?:/.test(u)) ? 'unreachable' : 'no client URL';
+        const role = m.isLearner ? 'learner' : 'voter';
+        return el(
+          'tr',
+          { 'data-live-id': m.ID, 'data-live-role': why, 'data-runtime': runtime, class: 'live-unreachable' },
+          [
+            el('td', { title: m.peerURLs?.[0] ?? '' }, [m.name || m.ID]),
+            el('td', {}, [runtime]),
+            el('td', { colspan: '6' }, [`${role} · ${why}`]),
+          ],
+        );
+      });
+    $('#live tbody').replaceChildren(...live.sort(byName), ...silent);
   }
 
+  const byName = (a: HTMLElement, b: HTMLElement) =>
+    (a.firstChild?.textContent ?? '').localeCompare(b.firstChild?.textContent ?? '');
+
   async function follow(url: string): Promise<void> {
-    const base = url.replace(/\/+$/, '');
+    const base = normalizeClientUrl(url);
     if (streams.has(base)) return;
     const controller = new AbortController();
     streams.set(base, controller);
@@ -54,6 +90,7 @@ export function startAttach(): void {
       const res = await fetch(`${base}/edgecd/v1/cluster-state`, { signal: controller.signal });
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       status.textContent = `streaming from ${[...streams.keys()].join(', ')}`;
+      failures.delete(base);
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       let buffer = '';
@@ -83,6 +120,14 @@ export function startAttach(): void {
       for (const [id, r] of rows) if (r.url === base) rows.delete(id);
       render();
     }
+    // Still attached: try this member again, waiting longer after each failure (at most 10 s).
+    if (!controller.signal.aborted && attached) {
+      const wait = Math.min(10_000, 500 * 2 ** (failures.get(base) ?? 0));
+      failures.set(base, (failures.get(base) ?? 0) + 1);
+      setTimeout(() => {
+        if (attached) void follow(base);
+      }, wait);
+    }
   }
 
   attachBtn.addEventListener('click', () => {
@@ -91,14 +136,11 @@ export function startAttach(): void {
     status.textContent = `connecting to ${url}…`;
     attachBtn.disabled = true;
     detachBtn.disabled = false;
-    void follow(url).finally(() => {
-      if (streams.size === 0) {
-        attachBtn.disabled = false;
-        detachBtn.disabled = true;
-      }
-    });
+    attached = true;
+    void follow(url);
   });
   detachBtn.addEventListener('click', () => {
+    attached = false;
     for (const c of streams.values()) c.abort();
     streams.clear();
     rows.clear();

@@ -5,30 +5,15 @@
 // two of the three Node members killed the group still commits through the Durable Object voters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PEER_CONTENT_TYPE, PEER_SECRET_HEADER } from '../../adapters/transport/fetch/index.ts';
-import { startWranglerDev, type WranglerDev } from '../cloudflare/wrangler.ts';
-import { etcdctl, sleep, TestCluster } from './cluster-harness.ts';
+import type { WranglerDev } from '../cloudflare/wrangler.ts';
+import { etcdctl, type TestCluster } from './cluster-harness.ts';
+import { MixedCluster, PEER_SECRET as SECRET, until } from './mixed-harness.ts';
 
-const SECRET = 'mixed-test-secret';
+let m: MixedCluster;
 let c: TestCluster;
 let worker: WranglerDev;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const unb64 = (s: string) => Buffer.from(s, 'base64').toString();
-const ids = new Map<string, bigint>();
-
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last ?? '')}`);
-    await sleep(200);
-  }
-}
 
 async function gateway(base: string, path: string, body: unknown, timeoutMs = 15_000) {
   const res = await fetch(`${base}${path}`, {
@@ -42,67 +27,24 @@ async function gateway(base: string, path: string, body: unknown, timeoutMs = 15
   };
 }
 
-const ctl = (args: string[]) => etcdctl(c.endpoints, args);
-
-interface Listed {
-  ID: string;
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
-  isLearner: boolean;
-}
-
-function memberList(): Listed[] {
-  const out = ctl(['member', 'list', '-w', 'json']);
-  if (out.status !== 0) throw new Error(out.stderr);
-  // IDs exceed 2^53: read them as strings.
-  const json = JSON.parse(out.stdout.replace(/"ID":(\d+)/g, '"ID":"$1"')) as { members: Partial<Listed>[] };
-  return json.members.map((m) => ({
-    ID: String(m.ID),
-    name: m.name ?? '',
-    peerURLs: m.peerURLs ?? [],
-    clientURLs: m.clientURLs ?? [],
-    isLearner: !!m.isLearner,
-  }));
-}
-
-async function addDurableObject(name: string, learner: boolean): Promise<void> {
-  const peerURL = `${worker.baseUrl}?member=${name}`;
-  const added = ctl(['member', 'add', name, `--peer-urls=${peerURL}`, ...(learner ? ['--learner'] : [])]);
-  expect(added.status, added.stderr).toBe(0);
-  const id = /Member\s+([0-9a-f]+) added/.exec(added.stdout)?.[1];
-  expect(id).toBeDefined();
-  ids.set(name, BigInt(`0x${id}`));
-  const peers = c.members.map((m) => `http://127.0.0.1:${m.peerPort}`);
-  const joined = await fetch(`${worker.baseUrl}/edgecd/v1/join/${name}`, {
-    method: 'POST',
-    headers: { [PEER_SECRET_HEADER]: SECRET },
-    body: JSON.stringify({ peers }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  expect(joined.status, await joined.clone().text()).toBe(200);
-  expect(((await joined.json()) as { memberId: string }).memberId).toBe(BigInt(`0x${id}`).toString());
-  // Started: it published its name through Raft, so the cluster heard from it and it applied the log.
-  await until(`${name} started`, 60_000, async () =>
-    memberList().some((m) => m.name === name) ? true : undefined,
-  );
-}
+const ctl = (args: string[]) => m.ctl(args);
+const memberList = () => m.memberList();
 
 beforeAll(async () => {
-  c = await TestCluster.start({ extraFlags: ['--experimental-peer-secret', SECRET] });
-  worker = await startWranglerDev(60_000, { vars: { EDGECD_PEER_SECRET: SECRET } });
+  m = await MixedCluster.start();
+  c = m.nodes;
+  worker = m.worker;
 }, 120_000);
 
 afterAll(async () => {
-  await worker?.stop();
-  await c?.close();
+  await m?.close();
 });
 
 describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
   it('DO voters and a DO learner join with etcdctl member add; member list shows every URL', async () => {
-    await addDurableObject('do-1', false);
-    await addDurableObject('do-2', false);
-    await addDurableObject('do-edge-1', true);
+    await m.addDurableObject('do-1', false);
+    await m.addDurableObject('do-2', false);
+    await m.addDurableObject('do-edge-1', true);
     const list = memberList();
     expect(list).toHaveLength(6);
     for (const name of ['do-1', 'do-2', 'do-edge-1']) {
@@ -121,7 +63,7 @@ describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
     expect(unb64((read.json.kvs as { value: string }[])[0].value)).toBe('n');
     // Served by a Durable Object voter, not the learner.
     const servedBy = BigInt(read.json.header?.member_id ?? '0');
-    expect([ids.get('do-1'), ids.get('do-2')]).toContain(servedBy);
+    expect([m.ids.get('do-1'), m.ids.get('do-2')]).toContain(servedBy);
 
     const put = await gateway(worker.baseUrl, '/v3/kv/put', { key: b64('from-edge'), value: b64('e') });
     expect(put.status).toBe(200);
@@ -129,7 +71,7 @@ describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
   }, 60_000);
 
   it('serializable reads go to the learner; the learner refuses linearizable reads and writes', async () => {
-    const learner = ids.get('do-edge-1');
+    const learner = m.ids.get('do-edge-1');
     const got = await until('the learner to serve from its replica', 30_000, async () => {
       const r = await gateway(worker.baseUrl, '/v3/kv/range', { key: b64('from-edge'), serializable: true });
       return r.status === 200 && (r.json.kvs as unknown[] | undefined)?.length === 1 ? r : undefined;
