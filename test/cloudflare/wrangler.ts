@@ -25,18 +25,18 @@ function freePort(): Promise<number> {
 export interface WranglerDev {
   readonly baseUrl: string;
   readonly output: () => string;
+  /** Stops it and removes its state. */
   stop(): Promise<void>;
+  /** Stops it (every Durable Object leaves memory, as an eviction or a reset does) and starts it again on the
+   * same port and persisted state. */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT of its process group: the Worker and its objects freeze, as if cut off. */
+  pause(): void;
+  resume(): void;
 }
 
-/** Starts `wrangler dev --local` on a free port; resolves once it answers, or rejects after `timeoutMs`. */
-export async function startWranglerDev(
-  timeoutMs = 60_000,
-  options: { readonly vars?: Readonly<Record<string, string>> } = {},
-): Promise<WranglerDev> {
-  const port = await freePort();
-  const state = await mkdtemp(join(tmpdir(), 'edgecd-wrangler-'));
-  let log = '';
-  const child: ChildProcess = spawn(
+function spawnWrangler(port: number, state: string, vars: Readonly<Record<string, string>>): ChildProcess {
+  return spawn(
     join(ROOT, 'node_modules/.bin/wrangler'),
     [
       'dev',
@@ -48,7 +48,7 @@ export async function startWranglerDev(
       '--persist-to',
       state,
       '--show-interactive-dev-session=false',
-      ...Object.entries(options.vars ?? {}).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
+      ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}:${v}`]),
     ],
     {
       cwd: ROOT,
@@ -63,46 +63,80 @@ export async function startWranglerDev(
       },
     },
   );
-  child.stdout?.on('data', (d) => (log += String(d)));
-  child.stderr?.on('data', (d) => (log += String(d)));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.pid !== undefined) {
+}
+
+/** Ends a child's process group by its ID (SIGTERM, then SIGKILL after 5 s) and waits for the child. */
+async function endGroup(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGCONT');
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {}
+  const ended = await Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+  ]);
+  if (!ended) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    await exited;
+  }
+}
+
+/** Starts `wrangler dev --local` on a free port; resolves once it answers, or rejects after `timeoutMs`. */
+export async function startWranglerDev(
+  timeoutMs = 60_000,
+  options: { readonly vars?: Readonly<Record<string, string>> } = {},
+): Promise<WranglerDev> {
+  const port = await freePort();
+  const state = await mkdtemp(join(tmpdir(), 'edgecd-wrangler-'));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  let log = '';
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const launch = async () => {
+    child = spawnWrangler(port, state, options.vars ?? {});
+    child.stdout?.on('data', (d) => (log += String(d)));
+    child.stderr?.on('data', (d) => (log += String(d)));
+    const current = child;
+    exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (current.exitCode !== null) throw new Error(`wrangler dev exited (${current.exitCode}):\n${log}`);
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        const res = await fetch(`${baseUrl}/`, { signal: AbortSignal.timeout(2000) });
+        if (res.ok) {
+          await res.text();
+          return;
+        }
       } catch {}
-      const killed = await Promise.race([
-        exited.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
-      ]);
-      if (!killed) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {}
-        await exited;
-      }
+      if (Date.now() > deadline) throw new Error(`wrangler dev not ready after ${timeoutMs} ms:\n${log}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
+  };
+  const stop = async () => {
+    await endGroup(child, exited);
     await rm(state, { recursive: true, force: true });
   };
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
-    }
-    try {
-      const res = await fetch(`${baseUrl}/`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) {
-        await res.text();
-        break;
-      }
-    } catch {}
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`wrangler dev not ready after ${timeoutMs} ms:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await launch();
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  return { baseUrl, output: () => log, stop };
+  const signal = (sig: NodeJS.Signals) => {
+    if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, sig);
+  };
+  return {
+    baseUrl,
+    output: () => log,
+    stop,
+    async restart() {
+      await endGroup(child, exited);
+      await launch();
+    },
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+  };
 }

@@ -86,6 +86,30 @@ describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
     expect(memberList().find((m) => m.name === 'do-edge-1')?.isLearner).toBe(true);
   }, 60_000);
 
+  it('right after the Worker restarts, it answers for the group or says unavailable, never for another cluster', async () => {
+    // Regression (found by mixed-faults.test.ts): with its members not yet answering, the Worker fell back to its
+    // own, empty EDGECD_MEMBERS cluster and answered a read with `null` at revision 1.
+    expect(ctl(['put', 'survives', 'restart']).status).toBe(0);
+    await worker.restart();
+    const group = new Set([...m.ids.values()].map(String));
+    const deadline = Date.now() + 20_000;
+    let answered = 0;
+    while (Date.now() < deadline && answered < 5) {
+      const r = await gateway(worker.baseUrl, '/v3/kv/range', { key: b64('survives') }).catch(
+        () => undefined,
+      );
+      if (!r) continue;
+      if (r.status === 200) {
+        expect(group).toContain(r.json.header?.member_id);
+        expect(unb64((r.json.kvs as { value: string }[])[0].value)).toBe('restart');
+        answered++;
+      } else {
+        expect(r.json).toMatchObject({ code: 14 });
+      }
+    }
+    expect(answered).toBe(5);
+  }, 60_000);
+
   it('peer routes and joins refuse strangers: no secret, wrong secret, a non-member sender', async () => {
     const batch = (secret?: string) =>
       fetch(`${worker.baseUrl}/edgecd/peer/do-1`, {

@@ -35,11 +35,20 @@ export function forgetView(): void {
   cached = undefined;
 }
 
-/** The members of the group hosted by this Worker, as the replicated member list has them. */
-export async function hostedMembers(env: EdgecdEnv): Promise<HostedMember[]> {
+/**
+ * The members of the group hosted by this Worker, as the replicated member list has them; undefined when the
+ * Worker hosts no joined member (it serves its own cluster, EDGECD_MEMBERS). Once a member has joined through
+ * it, the Worker never falls back to its own cluster: when none of its members answers (they are restarting,
+ * say), the list is empty and requests get "unavailable" rather than another cluster's answer.
+ */
+export async function hostedMembers(env: EdgecdEnv): Promise<HostedMember[] | undefined> {
   const now = Date.now();
   if (cached && now - cached.at < VIEW_TTL_MS) return cached.members;
   const names = (await directory(env).directoryList()).filter((n) => MEMBER_NAME.test(n));
+  if (names.length === 0) {
+    cached = undefined;
+    return undefined;
+  }
   let status: MemberStatus | undefined;
   for (const name of shuffle(names)) {
     try {
@@ -56,7 +65,8 @@ export async function hostedMembers(env: EdgecdEnv): Promise<HostedMember[]> {
     const name = at < 0 ? '' : decodeURIComponent(url.slice(at + WORKER_PEER_PREFIX.length));
     if (names.includes(name)) members.push({ name, id: m.id, isLearner: m.isLearner });
   }
-  cached = { at: now, members };
+  // Remember only an answer: with no member answering, ask again on the next request.
+  if (status) cached = { at: now, members };
   return members;
 }
 

@@ -97,7 +97,7 @@ async function forward(request: Request, env: EdgecdEnv, names: readonly string[
 /** The members to try: the joined group's when this Worker hosts one (./routing.ts), else its own cluster's. */
 async function route(request: Request, env: EdgecdEnv): Promise<Response> {
   const hosted = await hostedMembers(env);
-  if (hosted.length > 0) {
+  if (hosted !== undefined) {
     const path = normalize(new URL(request.url).pathname);
     return forward(request, env, candidates(hosted, await servableByLearner(path, request)));
   }
@@ -215,7 +215,7 @@ app.post('/edgecd/v1/join/:member', async (c) => {
 // One member's client API (a joined member's client URL): /edgecd/member/<name>/v3/... goes to that member only.
 app.all('/edgecd/member/:member/*', async (c) => {
   const name = c.req.param('member');
-  if (!MEMBER_NAME.test(name) || !(await hostedMembers(c.env)).some((m) => m.name === name)) {
+  if (!MEMBER_NAME.test(name) || !(await directory(c.env).directoryList()).includes(name)) {
     return c.text('404 page not found', 404);
   }
   const url = new URL(c.req.url);
