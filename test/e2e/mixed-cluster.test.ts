@@ -178,4 +178,32 @@ describe('one cluster: Node members and Durable Objects (wrangler dev)', () => {
       });
     }
   }, 240_000);
+
+  it('a removed Durable Object member stops; the Worker routes around it and refuses to rejoin it', async () => {
+    const id = m.ids.get('do-2') ?? 0n;
+    expect(ctl(['member', 'remove', id.toString(16)]).status).toBe(0);
+    expect(memberList().map((x) => x.name)).not.toContain('do-2');
+    await until('do-2 to stop', 30_000, async () => {
+      const r = await gateway(`${worker.baseUrl}/edgecd/member/do-2`, '/v3/kv/range', {
+        key: b64('k'),
+        serializable: true,
+      });
+      return r.status === 503 ? true : undefined;
+    });
+    for (let i = 0; i < 5; i++) {
+      const put = await gateway(worker.baseUrl, '/v3/kv/put', {
+        key: b64(`after-remove-${i}`),
+        value: b64('v'),
+      });
+      expect(put.status).toBe(200);
+      expect(BigInt(put.json.header?.member_id ?? '0')).not.toBe(id);
+    }
+    const rejoin = await fetch(`${worker.baseUrl}/edgecd/v1/join/do-2`, {
+      method: 'POST',
+      headers: { [PEER_SECRET_HEADER]: SECRET },
+      body: JSON.stringify({ peers: [`http://127.0.0.1:${c.members[0].peerPort}`] }),
+    });
+    expect(rejoin.status).toBe(409);
+    expect(await rejoin.text()).toContain('removed');
+  }, 120_000);
 });

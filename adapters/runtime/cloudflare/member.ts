@@ -10,13 +10,12 @@
 //   - of the Worker's own cluster: the object's name is one of EDGECD_MEMBERS (see ./config.ts), IDs derived;
 //   - of a running cluster it joined (./join.ts): `join()` stores the ID the cluster gave it, and from then on
 //     the object starts as that member. Its peers are whatever the replicated member list says: Node members,
-//     other objects of this Worker, members of other Workers.
+//     other objects of this Worker, members of other Workers. Once it applies its own removal it stops for good.
 // Construction: the constructor starts the member inside blockConcurrencyWhile, so nothing reaches the object
 // before createNode has loaded its state from storage — after a first start, an eviction or a reset alike. An
 // object that is no member (yet) refuses every call but `join` and the directory's.
 //
-// Cost note: a live Raft group exchanges heartbeats every tick, so its objects stay in memory (and billed for
-// duration) while the cluster runs; raise EDGECD_TICK_MS to trade failover speed for fewer requests.
+// Cost: heartbeats every tick keep the objects in memory (billed) while the cluster runs; see EDGECD_TICK_MS.
 
 import { DurableObject } from 'cloudflare:workers';
 import { EtcdError } from '../../../src/api/errors.ts';
@@ -62,6 +61,8 @@ interface MemberState {
 }
 
 const DIRECTORY_KEY = 'edgecd:directory';
+/** Set once a joined member applied its own removal. */
+const REMOVED_KEY = 'edgecd:removed';
 
 /** Gateway paths that can add data; refused with NOSPACE past the quota (as etcd refuses Put, Txn, LeaseGrant). */
 const WRITE_PATHS = new Set(['/v3/kv/put', '/v3/kv/txn', '/v3/lease/grant']);
@@ -104,6 +105,9 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
   private async start(): Promise<Running | undefined> {
     const config = clusterConfig(this.env);
     const joined = await this.state.storage.get<JoinRecord>(JOIN_KEY);
+    if (joined && (await this.state.storage.get<boolean>(REMOVED_KEY))) {
+      throw new Error(`member ${joined.name} was removed from the cluster`);
+    }
     if (joined) return this.startJoined(config, joined);
     const ownId = this.state.id.toString();
     const self = config.members.find((m) => this.env.EDGECD_MEMBER.idFromName(m.name).toString() === ownId);
@@ -163,6 +167,8 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       snapshotCount: config.snapshotCount,
       requestTimeoutMs: config.requestTimeoutMs,
       auth: config.auth,
+      // As etcd stops a removed member: stop serving; a joined object forgets its membership and may join again.
+      onRemoved: () => void this.removed(self.name),
     });
     // A joined member knows its peers from the join until its log tells it more.
     for (const p of membership.peers ?? []) if (p.id !== self.id) transport.addPeer(p.id, p.url);
@@ -186,6 +192,9 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
   async join(request: JoinRequest): Promise<JoinRecord> {
     const existing = await this.state.storage.get<JoinRecord>(JOIN_KEY);
     if (existing) {
+      if (await this.state.storage.get<boolean>(REMOVED_KEY)) {
+        throw new Error(`member ${existing.name} was removed from the cluster; join under another name`);
+      }
       if (existing.peerURL === request.peerURL) return existing;
       throw new Error(`this object is already member ${existing.name} (${existing.peerURL})`);
     }
@@ -197,6 +206,16 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       this.running = await this.startJoined(clusterConfig(this.env), record);
     });
     return record;
+  }
+
+  private async removed(name: string): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    this.failure = new Error(`member ${name} was removed from the cluster`);
+    console.warn(`[edgecd ${name}] removed from the cluster; stopping`);
+    await running?.node.close().catch(() => {});
+    // etcd wants a removed member's data dir deleted before reuse: this object stays stopped (join anew).
+    await this.state.storage.put(REMOVED_KEY, true);
   }
 
   /** RPCs of the Worker's directory object: the names of the members this Worker hosts (joined ones). */
