@@ -119,7 +119,8 @@ export async function joinCluster(
     const m = event.data;
     if (m.kind === 'ready') {
       recovered = m.recovered;
-      status(`${self.name} (${hexId}) runs; resumed from IndexedDB at index ${recovered}`);
+      const snap = m.snapshot > 0 ? ` (a snapshot at ${m.snapshot})` : '';
+      status(`${self.name} (${hexId}) runs; resumed from IndexedDB at index ${recovered}${snap}`);
     } else if (m.kind === 'state') render(card, m.state, self.name, hexId, recovered);
     else if (m.kind === 'http') {
       pending.get(m.reqId)?.({ status: m.status, text: m.text });

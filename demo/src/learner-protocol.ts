@@ -37,7 +37,8 @@ export type LearnerToWorker =
   | { kind: 'close' };
 
 export type LearnerFromWorker =
-  | { kind: 'ready'; recovered: number }
+  /** What IndexedDB held at start: the last log index, and the index of the snapshot it held (0: none). */
+  | { kind: 'ready'; recovered: number; snapshot: number }
   | { kind: 'state'; state: LearnerState }
   | { kind: 'http'; reqId: number; status: number; text: string }
   | { kind: 'closed' }

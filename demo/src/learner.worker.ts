@@ -72,7 +72,7 @@ async function start(config: Extract<LearnerToWorker, { kind: 'init' }>): Promis
   // Its peers from the member list until the log tells it more (the members it can dial: Node members).
   for (const p of config.peers) transport.addPeer(BigInt(p.id), p.url);
   gateway = createGateway(node, { clock });
-  scope.postMessage({ kind: 'ready', recovered });
+  scope.postMessage({ kind: 'ready', recovered, snapshot: held.snapshot?.metadata.index ?? 0 });
   let scheduled = false;
   const schedule = () => {
     if (scheduled) return;

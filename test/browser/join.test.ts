@@ -51,7 +51,12 @@ if (!chromiumPresent()) {
 
     beforeAll(async () => {
       mkdirSync(SHOTS, { recursive: true });
-      c = await TestCluster.start({ extraFlags: ['--experimental-browser-learners'] });
+      // Snapshots every 10 entries, keeping 5 behind: a tab that joins late catches up by snapshot (MsgSnap over
+      // its WebSocket), not by the whole log.
+      c = await TestCluster.start({
+        snapshotCount: 10,
+        extraFlags: ['--experimental-browser-learners', '--experimental-snapshot-catchup-entries', '5'],
+      });
       await buildDemo();
       server = await serveStatic();
     }, 120_000);
@@ -130,12 +135,13 @@ if (!chromiumPresent()) {
       await page.reload();
       await page.waitForSelector(card, { timeout: 30_000 });
       expect(await page.$eval(card, (e) => (e as HTMLElement).dataset.nodeId)).toBe(id);
-      // It started from what IndexedDB held, not from nothing.
+      // It started from what IndexedDB held, not from nothing: the snapshot the leader sent when it joined.
       await page.waitForFunction(
         () => /started from index [1-9]/.test(document.querySelector('#learner')?.textContent ?? ''),
         undefined,
         WAIT,
       );
+      expect(await page.textContent('#join-status')).toMatch(/a snapshot at [1-9]/);
       expect(members()).toHaveLength(count); // no second member for the same tab
       expect(ctl(['put', 'after', 'reload']).status).toBe(0);
       await page.waitForFunction(
