@@ -14,6 +14,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealClock } from '../../adapters/runtime/clock.ts';
 import { type ClientServer, startClientServer } from '../../adapters/runtime/node/client-server.ts';
+import { PROTO_DIR } from '../../adapters/runtime/node/grpc/proto.ts';
 import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
 import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
 import { createGateway } from '../../src/api/gateway/index.ts';
@@ -479,6 +480,26 @@ describe('the gRPC protocol edges', () => {
           ids.map((ID) => [ID, ID === '12345' ? undefined : '60']),
         );
       }
+    } finally {
+      c.close();
+    }
+  });
+
+  it('grpc.health.v1.Health/Check answers SERVING for the server, NOT_FOUND for an unknown service', async () => {
+    const health = protoLoader.loadSync('health.proto', { includeDirs: [PROTO_DIR], defaults: true });
+    const pkgDef = grpc.loadPackageDefinition(health) as unknown as {
+      grpc: { health: { v1: { Health: new (a: string, c: grpc.ChannelCredentials) => grpc.Client } } };
+    };
+    const c = new pkgDef.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const check = (service: string) =>
+      new Promise<{ status: number }>((resolve, reject) =>
+        (c as unknown as Record<string, Unary>).Check.call(c, { service }, (err, res) =>
+          err ? reject(err) : resolve(res as { status: number }),
+        ),
+      );
+    try {
+      expect(await check('')).toEqual({ status: 1 }); // SERVING
+      await expect(check('etcdserverpb.KV')).rejects.toMatchObject({ code: 5, details: 'unknown service' });
     } finally {
       c.close();
     }

@@ -31,6 +31,7 @@ export const SERVICE_NAMES = [
   'etcdserverpb.Auth',
   'v3lockpb.Lock',
   'v3electionpb.Election',
+  'grpc.health.v1.Health',
 ] as const;
 
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -39,7 +40,7 @@ let cached: Record<ServiceName, ServiceDefinition> | undefined;
 
 export function loadServices(): Record<ServiceName, ServiceDefinition> {
   if (cached) return cached;
-  const pkg = loadSync(['rpc.proto', 'v3lock.proto', 'v3election.proto'], LOADER_OPTIONS);
+  const pkg = loadSync(['rpc.proto', 'v3lock.proto', 'v3election.proto', 'health.proto'], LOADER_OPTIONS);
   const out = {} as Record<ServiceName, ServiceDefinition>;
   for (const name of SERVICE_NAMES) {
     const def = pkg[name];

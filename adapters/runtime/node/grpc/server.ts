@@ -18,6 +18,7 @@ import { authService } from './auth.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';
 import { clusterService } from './cluster.ts';
 import { electionService } from './election.ts';
+import { healthService } from './health.ts';
 import { kvService } from './kv.ts';
 import { leaseService } from './lease.ts';
 import { lockService } from './lock.ts';
@@ -78,7 +79,9 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     'grpc.enable_channelz': 0,
   });
 
+  const health = healthService();
   const implementations: Partial<Record<ServiceName, UntypedServiceImplementation>> = {
+    'grpc.health.v1.Health': health.implementation,
     'etcdserverpb.KV': kvService(ctx),
     'etcdserverpb.Watch': watchService(ctx),
     'etcdserverpb.Lease': leaseService(ctx),
@@ -129,6 +132,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     close: () => {
       closing ??= (async () => {
         clearInterval(monitor);
+        health.stop();
         for (const s of [...streams]) s.end(errors.stopped());
         // Let the status frames go out, then drop the connections.
         await new Promise<void>((resolve) => {
