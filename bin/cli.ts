@@ -5,7 +5,9 @@
 //   edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … (etcdctl's restore flags)
 //   edgecd --version
 
+import { readFileSync } from 'node:fs';
 import { parseMemberConfig } from '../adapters/runtime/node/config.ts';
+import { flagsHelp } from '../adapters/runtime/node/flags.ts';
 import { runLocalCluster } from '../adapters/runtime/node/local-cluster.ts';
 import { jsonLogger } from '../adapters/runtime/node/logger.ts';
 import { startMember } from '../adapters/runtime/node/member.ts';
@@ -20,8 +22,13 @@ if (args[0] === 'sim') {
 } else if (args[0] === 'snapshot') {
   await snapshotCommand(args.slice(1));
 } else if (args.includes('--version') || args.includes('-version')) {
-  console.log(`etcd Version: ${ETCD_VERSION}\nedgecd Version: 0.1.0\nNode Version: ${process.version}`);
-} else if (args.includes('--help') || args.includes('-h')) {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  console.log(
+    `etcd Version: ${ETCD_VERSION}\nedgecd Version: ${pkg.version}\nNode Version: ${process.version}`,
+  );
+} else if (args.includes('--help') || args.includes('-h') || args.includes('-help')) {
   console.log(`usage: edgecd                                 start a local 3-member cluster (data under ./data)
        edgecd --name NAME [etcd flags]         start one member (etcd's flags and ETCD_* variables)
        edgecd sim --seed N [--trace]           one deterministic simulation
@@ -29,7 +36,8 @@ if (args[0] === 'sim') {
        edgecd snapshot restore FILE --name NAME --data-dir DIR --initial-cluster … --initial-cluster-token …
                  --initial-advertise-peer-urls …   a member's data dir of a new cluster from a snapshot
                                                    (etcd 3.4's bbolt file, from etcd or edgecd; or edgecd's own)
-       edgecd --version`);
+       edgecd --version
+${flagsHelp()}`);
 } else if (args.length === 0) {
   await runLocalCluster();
 } else {

@@ -7,20 +7,67 @@ import type { KnownBug } from '../src/raft/config.ts';
 import { mixedGroup } from '../src/sim/profiles.ts';
 import { formatSummary, type RunOptions, runSeed, runSeeds, type SeedResult } from '../src/sim/runner.ts';
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: 'string' },
-    seeds: { type: 'string' },
-    nodes: { type: 'string', default: '3' },
-    duration: { type: 'string' },
-    trace: { type: 'boolean', default: false },
-    'raft-only': { type: 'boolean', default: false },
-    'unsafe-commit-any-term': { type: 'boolean', default: false },
-    bug: { type: 'string' },
-    // One group across runtimes (src/sim/profiles.ts): Node and Durable Object voters, DO and tab learners.
-    mixed: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: npm run sim -- [options]
+  --seed N                  one seed (prints its trace when it fails; --trace always)
+  --seeds A..B | N          a range of seeds (default 1..100), with a summary
+  --nodes K                 members per simulated cluster (default 3)
+  --duration MS             simulated time of the Raft-level run
+  --mixed                   the whole-member run as one group across runtimes (Node and Durable Object voters,
+                            Durable Object and browser-tab learners)
+  --raft-only               only the Raft-level simulation
+  --bug NAME                a Raft with a known bug compiled in (voteIgnoresLog, countSelfEarly): caught
+  --unsafe-commit-any-term  a Raft that commits entries of earlier terms by counting (caught)
+  --trace                   print every event
+  --help                    this text`;
+
+let parsed: ReturnType<typeof parse>;
+try {
+  parsed = parse();
+} catch (e) {
+  console.error(`sim: ${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+for (const [name, value] of [
+  ['nodes', values.nodes],
+  ['seed', values.seed],
+  ['duration', values.duration],
+] as const) {
+  if (value !== undefined && !/^\d+$/.test(value)) {
+    console.error(`sim: --${name}: not a whole number: "${value}"`);
+    process.exit(2);
+  }
+}
+if (values.seeds !== undefined && !/^(\d+|\d+\.\.\d+)$/.test(values.seeds)) {
+  console.error(`sim: --seeds: expected N or A..B, got "${values.seeds}"`);
+  process.exit(2);
+}
+if (values.bug !== undefined && !['voteIgnoresLog', 'countSelfEarly'].includes(values.bug)) {
+  console.error(`sim: --bug: unknown bug "${values.bug}" (voteIgnoresLog, countSelfEarly)`);
+  process.exit(2);
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      help: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      seeds: { type: 'string' },
+      nodes: { type: 'string', default: '3' },
+      duration: { type: 'string' },
+      trace: { type: 'boolean', default: false },
+      'raft-only': { type: 'boolean', default: false },
+      'unsafe-commit-any-term': { type: 'boolean', default: false },
+      bug: { type: 'string' },
+      // One group across runtimes (src/sim/profiles.ts): Node and Durable Object voters, DO and tab learners.
+      mixed: { type: 'boolean', default: false },
+    },
+  });
+}
 
 const nodes = Number(values.nodes);
 const options: RunOptions = {

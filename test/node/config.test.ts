@@ -1,6 +1,13 @@
 // etcd's flags, and member/cluster IDs identical to what a real etcd 3.4 computes for the same flags.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { computeClusterId, computeMemberId, parseMemberConfig } from '../../adapters/runtime/node/config.ts';
+import { FLAG_SPECS } from '../../adapters/runtime/node/flags.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 describe('etcd flags', () => {
   it('parses --flag value, --flag=value and ETCD_* variables', () => {
@@ -32,5 +39,91 @@ describe('etcd flags', () => {
     const id = computeMemberId(['http://127.0.0.1:42380'], 'etcd-cluster');
     expect(id.toString(16)).toBe('667880157b8812c8');
     expect(computeClusterId([id])).toBe(15875391935852295136n);
+  });
+
+  it('names the flag of a value that does not parse, and refuses a value flag without a value', () => {
+    expect(() => parseMemberConfig(['--heartbeat-interval', 'abc'], {})).toThrow(
+      '--heartbeat-interval: invalid number "abc"',
+    );
+    expect(() => parseMemberConfig(['--client-cert-auth=maybe'], {})).toThrow(
+      '--client-cert-auth: invalid boolean value "maybe"',
+    );
+    expect(() => parseMemberConfig(['--name'], {})).toThrow('flag needs an argument: -name');
+    expect(() => parseMemberConfig(['--name', '--data-dir', 'x'], {})).toThrow(
+      'flag needs an argument: -name',
+    );
+    expect(() => parseMemberConfig([], { ETCD_SNAPSHOT_COUNT: 'lots' })).toThrow(
+      '--snapshot-count: invalid number "lots"',
+    );
+  });
+
+  it("checks timings as etcd's embed.Config does", () => {
+    expect(() => parseMemberConfig(['--election-timeout', '400'], {})).toThrow(
+      '--election-timeout[400ms] should be at least as 5 times as --heartbeat-interval[100ms]',
+    );
+    expect(() => parseMemberConfig(['--election-timeout', '60000'], {})).toThrow(
+      '--election-timeout[60000ms] is too long, and should be set less than 50000ms',
+    );
+    expect(
+      parseMemberConfig(['--heartbeat-interval', '50', '--election-timeout', '250'], {}).electionTimeoutMs,
+    ).toBe(250);
+  });
+
+  it('lists flags accepted but not acted on; refuses --force-new-cluster; reads durations', () => {
+    const c = parseMemberConfig(['--pre-vote', '--enable-v2=false', '--logger', 'zap'], {});
+    expect(c.ignoredFlags).toEqual(['enable-v2', 'logger', 'pre-vote']);
+    expect(() => parseMemberConfig(['--force-new-cluster'], {})).toThrow(
+      /--force-new-cluster: not supported/,
+    );
+    expect(parseMemberConfig(['--force-new-cluster=false'], {}).ignoredFlags).toEqual([]);
+    const d = parseMemberConfig(
+      ['--experimental-watch-progress-notify-interval', '1m30s', '--experimental-corrupt-check-time=5s'],
+      {},
+    );
+    expect(d.watchProgressNotifyIntervalMs).toBe(90_000);
+    expect(d.corruptCheckTimeMs).toBe(5000);
+  });
+});
+
+describe('the edgecd command line', () => {
+  const run = (args: string[]) =>
+    spawnSync(process.execPath, [join(ROOT, 'bin/edgecd.js'), ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+
+  it('--help lists every flag with its default, grouped as etcd; --version reads the package version', () => {
+    const help = run(['--help']);
+    expect(help.status).toBe(0);
+    for (const flag of Object.keys(FLAG_SPECS)) expect(help.stdout).toContain(`--${flag}`);
+    expect(help.stdout).toMatch(/Clustering:[\s\S]*--initial-cluster VALUE\n\s+.*\(default: default=http/);
+    const version = run(['--version']);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version.stdout).toContain(`edgecd Version: ${pkg.version}`);
+  });
+
+  it('a bad flag value is one line naming the flag, exit 2', () => {
+    const r = run(['--name', 'x', '--heartbeat-interval', 'abc']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('edgecd: --heartbeat-interval: invalid number "abc"');
+  });
+
+  it('npm run sim -- --help prints its options; a bad option is a one-line error, not a stack trace', () => {
+    const sim = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bin/sim.ts'), ...args], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        cwd: ROOT,
+      });
+    const help = sim(['--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--mixed');
+    const bad = sim(['--nodes', 'x']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe('sim: --nodes: not a whole number: "x"');
+    const unknown = sim(['--bogus']);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^sim: Unknown option '--bogus'/);
+    expect(unknown.stderr).not.toContain('    at ');
   });
 });

@@ -1,9 +1,13 @@
-// etcd's server flags (ETCD-NOTES §6): `--flag value`, `--flag=value`, or the environment variable ETCD_<FLAG>
-// (upper snake case). Unknown flags are refused with etcd's wording; flags we accept but do not act on yet are
-// listed so that scripts written for etcd keep working.
+// etcd's server flags (ETCD-NOTES §6; the table with defaults and help is ./flags.ts): `--flag value`,
+// `--flag=value`, or the environment variable ETCD_<FLAG> (upper snake case; flags win). Unknown flags, values
+// that do not parse (named by their flag) and timings etcd would refuse are errors with etcd's wording; flags
+// accepted but not acted on are listed in `ignoredFlags` for one warning each at start.
 
 import { createHash } from 'node:crypto';
+import { bool, FLAG_SPECS, list, parseGoDuration } from './flags.ts';
 import type { MemberTlsConfig } from './tls.ts';
+
+export { parseGoDuration } from './flags.ts';
 
 export interface MemberConfig extends MemberTlsConfig {
   readonly name: string;
@@ -49,6 +53,12 @@ export interface MemberConfig extends MemberTlsConfig {
    * keyspace, whatever RBAC says. With auth on, adding one still needs root, as every member add does.
    */
   readonly browserLearners?: boolean;
+  /** etcd --experimental-corrupt-check-time (ms; 0: never). */
+  readonly corruptCheckTimeMs?: number;
+  /** etcd --experimental-watch-progress-notify-interval (ms; default 10 minutes). */
+  readonly watchProgressNotifyIntervalMs?: number;
+  /** Flags given that edgecd accepts but does not act on (one warning each at start). */
+  readonly ignoredFlags?: readonly string[];
   // Client and peer TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls and the
   // --peer-* ones) come from MemberTlsConfig (tls.ts).
 }
@@ -64,24 +74,6 @@ export type AuthTokenSpec =
       /** Token lifetime (etcd's `ttl=`, a Go duration; default 5m). */
       readonly ttlSeconds: number;
     };
-
-/** A Go duration (`5m`, `1h30m`, `300ms`, `10s`) in seconds. */
-export function parseGoDuration(v: string): number {
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
-  if (v === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
-  let total = 0;
-  let i = 0;
-  while (i < v.length) {
-    re.lastIndex = i;
-    const m = re.exec(v);
-    if (!m) throw new Error(`time: invalid duration "${v}"`);
-    total += Number(m[1]) * units[m[2]];
-    i = re.lastIndex;
-  }
-  if (v.length === 0) throw new Error(`time: invalid duration "${v}"`);
-  return total;
-}
 
 /** etcd's --auth-token value: `simple`, or `jwt` followed by comma-separated options. */
 export function parseAuthToken(v: string): AuthTokenSpec {
@@ -109,37 +101,9 @@ export function parseAuthToken(v: string): AuthTokenSpec {
   };
 }
 
-interface FlagSpec {
-  readonly key: keyof MemberConfig | null;
-  readonly parse?: (v: string) => unknown;
-}
-
-const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new Error(`invalid number "${v}"`);
-  return n;
-};
-
-/** Go's strconv.ParseBool, as etcd's boolean flags take it. */
-const bool = (v: string) => {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  throw new Error(`invalid boolean value "${v}"`);
-};
-
-const FLAGS: Record<string, FlagSpec> = {
-  name: { key: 'name' },
-  'data-dir': { key: 'dataDir' },
-  'listen-client-urls': { key: 'listenClientUrls', parse: list },
-  'advertise-client-urls': { key: 'advertiseClientUrls', parse: list },
-  'listen-peer-urls': { key: 'listenPeerUrls', parse: list },
-  'initial-advertise-peer-urls': { key: 'initialAdvertisePeerUrls', parse: list },
-  'initial-cluster': { key: 'initialCluster', parse: parseInitialCluster },
+const FLAGS: Record<string, { readonly key: string | null; readonly parse?: (v: string) => unknown }> = {
+  ...FLAG_SPECS,
+  'initial-cluster': { key: 'initialCluster', parse: (v) => parseInitialCluster(v) },
   'initial-cluster-state': {
     key: 'initialClusterState',
     parse: (v) => {
@@ -147,60 +111,31 @@ const FLAGS: Record<string, FlagSpec> = {
       return v;
     },
   },
-  'initial-cluster-token': { key: 'initialClusterToken' },
-  'heartbeat-interval': { key: 'heartbeatIntervalMs', parse: int },
-  'election-timeout': { key: 'electionTimeoutMs', parse: int },
-  'snapshot-count': { key: 'snapshotCount', parse: int },
-  'max-request-bytes': { key: 'maxRequestBytes', parse: int },
-  'max-txn-ops': { key: 'maxTxnOps', parse: int },
-  'quota-backend-bytes': { key: 'quotaBackendBytes', parse: int },
-  'log-level': { key: 'logLevel' },
-  'experimental-snapshot-catchup-entries': { key: 'snapshotCatchUpEntries', parse: int },
-  'auth-token': { key: 'authToken', parse: parseAuthToken },
-  'auth-token-ttl': { key: 'authTokenTtl', parse: int },
-  'bcrypt-cost': { key: 'bcryptCost', parse: int },
-  'cert-file': { key: 'certFile' },
-  'key-file': { key: 'keyFile' },
-  'trusted-ca-file': { key: 'trustedCaFile' },
-  'client-cert-auth': { key: 'clientCertAuth', parse: bool },
-  'auto-tls': { key: 'autoTls', parse: bool },
-  'peer-cert-file': { key: 'peerCertFile' },
-  'peer-key-file': { key: 'peerKeyFile' },
-  'peer-trusted-ca-file': { key: 'peerTrustedCaFile' },
-  'peer-client-cert-auth': { key: 'peerClientCertAuth', parse: bool },
-  'peer-auto-tls': { key: 'peerAutoTls', parse: bool },
-  'experimental-peer-secret': { key: 'peerSecret' },
-  'experimental-browser-learners': { key: 'browserLearners', parse: bool },
-  // Accepted for compatibility; not acted on yet (see the README).
-  'wal-dir': { key: null },
-  'auto-compaction-mode': { key: 'autoCompactionMode' },
-  'auto-compaction-retention': { key: 'autoCompactionRetention' },
-  'enable-grpc-gateway': { key: null },
-  'enable-v2': { key: null },
-  'strict-reconfig-check': { key: 'strictReconfigCheck', parse: (v) => v !== 'false' && v !== '0' },
-  'pre-vote': { key: null },
-  logger: { key: null },
-  'log-outputs': { key: null },
-  'max-snapshots': { key: null },
-  'max-wals': { key: null },
-  'experimental-enable-lease-checkpoint': { key: null },
-  'listen-metrics-urls': { key: null },
-  cors: { key: null },
+  'auth-token': { key: 'authToken', parse: (v) => parseAuthToken(v) },
+  'force-new-cluster': {
+    key: null,
+    parse: (v) => {
+      if (bool(v)) {
+        throw new Error(
+          "not supported: edgecd cannot force a new cluster from a member's data; take a snapshot " +
+            '(etcdctl snapshot save) and start a new cluster from it (edgecd snapshot restore)',
+        );
+      }
+      return false;
+    },
+  },
 };
 
 const BOOLEAN_FLAGS = new Set([
-  'client-cert-auth',
-  'auto-tls',
-  'peer-client-cert-auth',
-  'peer-auto-tls',
-  'experimental-browser-learners',
-  'enable-grpc-gateway',
-  'enable-v2',
-  'strict-reconfig-check',
-  'pre-vote',
-  'experimental-enable-lease-checkpoint',
+  ...Object.entries(FLAG_SPECS)
+    .filter(([, spec]) => spec.boolean)
+    .map(([name]) => name),
+  'force-new-cluster',
   'debug',
 ]);
+
+/** etcd's embed.Config limit on --election-timeout. */
+const MAX_ELECTION_MS = 50_000;
 
 export function parseInitialCluster(v: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -239,10 +174,18 @@ export function parseMemberConfig(
     authTokenTtl: 300,
     bcryptCost: 10,
   };
+  const ignoredFlags = new Set<string>();
   const set = (flag: string, raw: string) => {
     const spec = FLAGS[flag];
     if (!spec) throw new Error(`flag provided but not defined: -${flag}`);
-    if (spec.key) values[spec.key] = spec.parse ? spec.parse(raw) : raw;
+    let value: unknown;
+    try {
+      value = spec.parse ? spec.parse(raw) : raw;
+    } catch (e) {
+      throw new Error(`--${flag}: ${(e as Error).message}`);
+    }
+    if (spec.key) values[spec.key] = value;
+    else if (flag !== 'force-new-cluster') ignoredFlags.add(flag);
   };
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith('ETCD_') || v === undefined) continue;
@@ -260,9 +203,31 @@ export function parseMemberConfig(
     if (eq >= 0) raw = body.slice(eq + 1);
     else if (BOOLEAN_FLAGS.has(flag) && (argv[i + 1] === undefined || argv[i + 1].startsWith('-')))
       raw = 'true';
-    else raw = argv[++i] ?? '';
+    else {
+      const next = argv[i + 1];
+      // Go's flag package: a value flag at the end, or followed by another flag, has no value.
+      if (next === undefined || (next.startsWith('-') && next.length > 1 && Number.isNaN(Number(next)))) {
+        if (!FLAGS[flag]) throw new Error(`flag provided but not defined: -${flag}`);
+        throw new Error(`flag needs an argument: -${flag}`);
+      }
+      raw = argv[++i];
+    }
     set(flag, raw);
   }
+  const tick = values.heartbeatIntervalMs as number;
+  const election = values.electionTimeoutMs as number;
+  if (!(tick > 0)) throw new Error(`--heartbeat-interval[${tick}ms] must be positive`);
+  if (5 * tick > election) {
+    throw new Error(
+      `--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${tick}ms]`,
+    );
+  }
+  if (election > MAX_ELECTION_MS) {
+    throw new Error(
+      `--election-timeout[${election}ms] is too long, and should be set less than ${MAX_ELECTION_MS}ms`,
+    );
+  }
+  values.ignoredFlags = [...ignoredFlags].sort();
   if (values.dataDir === undefined) values.dataDir = `${values.name}.etcd`;
   if (values.initialCluster === undefined) {
     values.initialCluster = new Map([[values.name as string, values.initialAdvertisePeerUrls as string[]]]);

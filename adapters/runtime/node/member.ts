@@ -63,6 +63,9 @@ export function authOptions(config: MemberConfig, logger: Logger): NodeOptions['
 export async function startMember(config: MemberConfig, logger: Logger): Promise<RunningMember> {
   // TLS flags first: a bad combination must stop the member before it touches its data dir.
   const tls = memberTls(config);
+  for (const flag of config.ignoredFlags ?? []) {
+    logger.warn('flag accepted for compatibility with etcd, not acted on by edgecd', { flag: `--${flag}` });
+  }
   for (const w of ignoredTlsWarnings(config)) logger.warn(w.message, { url: w.url });
   const token = config.initialClusterToken;
   const members: BootstrapMember[] = [...config.initialCluster].map(([name, peerURLs]) => ({
@@ -132,6 +135,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     auth: authOptions(config, logger),
     onRemoved: () => onRemoved(),
     browserLearners: !!config.browserLearners,
+    ...(config.corruptCheckTimeMs ? { corruptCheckIntervalMs: config.corruptCheckTimeMs } : {}),
     promoteViaLeader: (leader, id) => {
       const url = nodeRef?.nodeStatus().members.find((m) => m.ID === leader)?.peerURLs[0];
       if (!url) return Promise.reject(new Error('etcdserver: no leader'));
