@@ -13,6 +13,7 @@
 // from the call's auth context, the gateway gets it as `handler(request, { commonName })`.
 
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -36,6 +37,8 @@ export interface ClientServerOptions {
   readonly host?: string;
   /** 0 (the default) picks a free port. */
   readonly port?: number;
+  /** Listen on this Unix socket instead of host:port (etcd's unix:// client URLs); a stale file is removed. */
+  readonly path?: string;
   /** Serves HTTP/1.1; without one, only GET /health and GET /version answer. */
   readonly gateway?: FetchHandler;
   /** etcd --max-request-bytes. Default 1.5 MiB. */
@@ -118,18 +121,21 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
       route(socket);
     });
   }
-  listener.listen(options.port ?? 0, host);
+  if (options.path !== undefined) {
+    rmSync(options.path, { force: true }); // a socket file left by an earlier run, as etcd removes it
+    listener.listen(options.path);
+  } else listener.listen(options.port ?? 0, host);
   try {
     await once(listener, 'listening');
   } catch (err) {
     await grpc.close(); // e.g. EADDRINUSE: leave nothing behind
     throw err;
   }
-  const address = listener.address() as net.AddressInfo;
+  const address = listener.address();
 
   let closing: Promise<void> | undefined;
   return {
-    port: address.port,
+    port: typeof address === 'object' && address !== null ? address.port : 0,
     close: () => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));

@@ -150,23 +150,39 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   });
   // A member joining an existing cluster learns its peers from the log; until then it knows those given.
   for (const m of peers) if (m.id !== memberId) transport.addPeer(m.id, m.url);
-  const client = hostPort(config.listenClientUrls[0]);
-  const server = await startClientServer({
-    node,
-    host: client.host,
-    port: client.port,
-    gateway: createGateway(node, { maxRequestBytes: config.maxRequestBytes }),
-    maxRequestBytes: config.maxRequestBytes,
-    logger,
-    ...(tls.client ? { tls: tls.client } : {}),
-  });
-  logger.info('serving client requests', {
-    name: config.name,
-    memberId: memberId.toString(16),
-    clusterId: clusterId.toString(16),
-    client: `${client.host}:${server.port}`,
-    peer: `${peer.host}:${peer.port}`,
-  });
+  // Every --listen-client-urls URL is served (etcd: one listener each): http(s)://host:port, and unix://NAME
+  // (unixs:// with TLS), a Unix socket named NAME in the working directory, as etcd names it.
+  const gateway = createGateway(node, { maxRequestBytes: config.maxRequestBytes });
+  const servers: Awaited<ReturnType<typeof startClientServer>>[] = [];
+  try {
+    for (const url of config.listenClientUrls) {
+      const unix = /^unixs?:\/\//.exec(url);
+      const secure = /^(https|unixs):/.test(url);
+      const where = unix ? { path: url.slice(unix[0].length) } : hostPort(url);
+      servers.push(
+        await startClientServer({
+          node,
+          ...where,
+          gateway,
+          maxRequestBytes: config.maxRequestBytes,
+          logger,
+          ...(secure && tls.client ? { tls: tls.client } : {}),
+        }),
+      );
+      logger.info('serving client requests', {
+        name: config.name,
+        memberId: memberId.toString(16),
+        clusterId: clusterId.toString(16),
+        client: 'path' in where ? url : `${where.host}:${servers.at(-1)?.port}`,
+        peer: `${peer.host}:${peer.port}`,
+      });
+    }
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.close()));
+    await node.close();
+    throw error;
+  }
+  const server = servers[0];
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -185,7 +201,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
         }
       }
       stopWatch();
-      await server.close();
+      await Promise.all(servers.map((s) => s.close()));
       await node.close();
       logger.info('stopped', { name: config.name });
     })();

@@ -127,10 +127,10 @@ export function memberTls(config: MemberTlsConfig): MemberTls {
       throw new Error(`cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`);
     }
   }
-  const clientUrl = config.listenClientUrls[0];
   const peerUrl = config.listenPeerUrls[0];
   return {
-    ...(clientUrl && isHttps(clientUrl) ? { client: serverTlsOptions(clientFlags) } : {}),
+    // For every https:// (or unixs://) client URL; the http:// ones stay plaintext, as in etcd.
+    ...(config.listenClientUrls.some(isHttps) ? { client: serverTlsOptions(clientFlags) } : {}),
     ...(peerUrl && isHttps(peerUrl) ? { peerServer: serverTlsOptions(peerFlags) } : {}),
     peerClient: clientTlsOptions(peerFlags),
   };
