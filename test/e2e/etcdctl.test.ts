@@ -109,6 +109,39 @@ describe('etcdctl against edgecd', () => {
     expect(health.stdout + health.stderr).toMatch(/is healthy: successfully committed proposal/);
   });
 
+  it('every endpoint form: http:// endpoints and --cluster for status, hashkv, defrag, move-leader', () => {
+    // Debian's etcdctl 3.4.23 sends the whole URL as the HTTP/2 :authority here (grpc/authority.ts).
+    const urls = c.members.map((m) => c.clientUrl(m.name)).join(',');
+    const withScheme = (args: string[]) => etcdctl(urls, args);
+    const status = withScheme(['endpoint', 'status', '-w', 'json']);
+    expect(status.status, status.stderr).toBe(0);
+    const parsed = JSON.parse(
+      status.stdout.replace(/"(member_id|cluster_id|leader)":(\d+)/g, '"$1":"$2"'),
+    ) as {
+      Endpoint: string;
+      Status: { header: { member_id: string }; leader: string };
+    }[];
+    expect(parsed.map((e) => e.Endpoint).sort()).toEqual(urls.split(',').sort());
+    const hashes = withScheme(['endpoint', 'hashkv']);
+    expect(hashes.status, hashes.stderr).toBe(0);
+    expect(hashes.stdout.trim().split('\n')).toHaveLength(3);
+    const cluster = ctl(['endpoint', 'status', '--cluster']);
+    expect(cluster.status, cluster.stderr).toBe(0);
+    expect(cluster.stdout.trim().split('\n')).toHaveLength(3);
+    const health = ctl(['endpoint', 'health', '--cluster']);
+    expect(health.stdout + health.stderr).not.toMatch(/unhealthy|PROTOCOL_ERROR/);
+    const defrag = withScheme(['defrag']);
+    expect(defrag.status, defrag.stderr).toBe(0);
+    expect(defrag.stdout).toMatch(/Finished defragmenting etcd member\[http:/);
+    // move-leader needs the leader among the endpoints; the target is another member.
+    const leader = parsed.find((e) => e.Status.header.member_id === e.Status.leader);
+    const target = parsed.find((e) => e !== leader);
+    expect(leader && target).toBeTruthy();
+    const moved = etcdctl(urls, ['move-leader', BigInt(target?.Status.header.member_id ?? '0').toString(16)]);
+    expect(moved.status, moved.stderr).toBe(0);
+    expect(moved.stdout).toMatch(/Leadership transferred from/);
+  });
+
   it('cluster state streams over WebSocket at /edgecd/v1/cluster-state', async () => {
     const ws = new WebSocket(`ws://${c.endpoint('m1')}/edgecd/v1/cluster-state`);
     const states: { name: string; role: string; leader: string; revision: number; members: unknown[] }[] = [];

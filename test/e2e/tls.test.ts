@@ -134,6 +134,16 @@ describe('a 3-member cluster with TLS on the client and peer ports', () => {
     }
   });
 
+  it('etcdctl with https:// endpoints and --cluster: endpoint status and hashkv', () => {
+    const status = ctl(['endpoint', 'status']);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/^https:\/\/127\.0\.0\.1:\d+, [0-9a-f]+, 3\.4\.23/m);
+    const cluster = ctl(['endpoint', 'status', '--cluster']);
+    expect(cluster.status, cluster.stderr).toBe(0);
+    const hashes = ctl(['endpoint', 'hashkv', '--cluster']);
+    expect(hashes.status, hashes.stderr).toBe(0);
+  });
+
   it('etcdctl without a client certificate is refused (--client-cert-auth)', () => {
     const r = ctl(['--command-timeout=3s', 'get', 'tls-key'], null);
     expect(r.status).not.toBe(0);

@@ -20,6 +20,7 @@ import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
+import { fixAuthority } from './grpc/authority.ts';
 import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
 import { certificateCommonName } from './tls.ts';
 
@@ -86,8 +87,8 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
         // Node's HTTP/2 server turns away a TLSSocket whose ALPN found nothing (alpnProtocol false); this one
         // spoke HTTP/2 anyway (a client without ALPN), so say so.
         if (socket instanceof tls.TLSSocket && socket.alpnProtocol === false) socket.alpnProtocol = 'h2';
-        // grpc-js reads the socket itself; resuming it here would lose the unshifted bytes.
-        grpc.injectConnection(socket);
+        // Via the :authority fix (grpc/authority.ts), which hands the socket over untouched for most clients.
+        fixAuthority(socket, (connection) => grpc.injectConnection(connection));
       } else {
         http1.emit('connection', socket);
         socket.resume();
@@ -102,7 +103,8 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   if (options.tls) {
     const secure = tls.createServer({ ...options.tls, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => {
       onConnection(socket);
-      if (socket.alpnProtocol === 'h2') grpc.injectConnection(socket);
+      if (socket.alpnProtocol === 'h2')
+        fixAuthority(socket, (connection) => grpc.injectConnection(connection));
       else if (socket.alpnProtocol === 'http/1.1') http1.emit('connection', socket);
       else route(socket); // no ALPN: the first bytes decide
     });
