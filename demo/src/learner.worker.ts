@@ -5,10 +5,11 @@
 // serves serializable reads and watches from its own replica through etcd's JSON gateway. A reload resumes from
 // IndexedDB with the same member ID (the page keeps it), so only what it missed travels again.
 
+import { RealClock } from '../../adapters/runtime/clock.ts';
 import { IndexedDbStorage } from '../../adapters/storage/indexeddb/index.ts';
 import { BrowserWebSocketTransport } from '../../adapters/transport/websocket/browser.ts';
 import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
-import type { Clock, TimerHandle } from '../../src/env.ts';
+import type { Clock } from '../../src/env.ts';
 import { createNode, type EdgeNode } from '../../src/server/node.ts';
 import type { LearnerFromWorker, LearnerKey, LearnerToWorker } from './learner-protocol.ts';
 
@@ -17,13 +18,7 @@ const scope = self as unknown as {
   addEventListener(type: 'message', listener: (event: MessageEvent<LearnerToWorker>) => void): void;
 };
 
-const clock: Clock = {
-  now: () => Date.now(),
-  setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const t = setTimeout(callback, delayMs);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+const clock: Clock = new RealClock();
 
 let node: EdgeNode | undefined;
 /** With auth on, the joining credentials' token: a simple token is valid on every member once it has applied

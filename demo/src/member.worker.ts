@@ -4,10 +4,11 @@
 // (createGateway) to the page's client panel. It reports its state (role, term, vote, log, keyspace, leases) to
 // the page after each change, at most every REPORT_MS.
 
+import { RealClock } from '../../adapters/runtime/clock.ts';
 import { IndexedDbStorage } from '../../adapters/storage/indexeddb/index.ts';
 import { InPageTransport, PausableClock } from '../../adapters/transport/in-page/index.ts';
 import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
-import type { Clock, TimerHandle } from '../../src/env.ts';
+import type { Clock } from '../../src/env.ts';
 import { decodeConfChange } from '../../src/raft/confchange.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { createNode, type EdgeNode } from '../../src/server/node.ts';
@@ -32,13 +33,7 @@ const scope = self as unknown as {
 
 const REPORT_MS = 60;
 
-const realClock: Clock = {
-  now: () => Date.now(),
-  setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const t = setTimeout(callback, delayMs);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+const realClock: Clock = new RealClock();
 
 let clock: PausableClock | undefined;
 let node: EdgeNode | undefined;

@@ -11,6 +11,26 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** `wrangler deploy --dry-run ARGS --outdir OUT`, offline; resolves with its output. */
+async function dryRun(args: readonly string[], out: string): Promise<string> {
+  const { stdout, stderr } = await promisify(execFile)(
+    join(ROOT, 'node_modules/.bin/wrangler'),
+    ['deploy', '--dry-run', ...args, '--outdir', out],
+    {
+      cwd: ROOT,
+      timeout: 60_000,
+      env: {
+        ...process.env,
+        WRANGLER_SEND_METRICS: 'false',
+        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+        WRANGLER_HIDE_BANNER: 'true',
+        CI: 'true',
+      },
+    },
+  );
+  return stdout + stderr;
+}
+
 describe('wrangler deploy --dry-run', () => {
   let out: string | undefined;
   afterAll(async () => {
@@ -19,22 +39,7 @@ describe('wrangler deploy --dry-run', () => {
 
   it('bundles the Worker and EdgecdMember offline, with no Node built-ins', async () => {
     out = await mkdtemp(join(tmpdir(), 'edgecd-bundle-'));
-    const { stdout, stderr } = await promisify(execFile)(
-      join(ROOT, 'node_modules/.bin/wrangler'),
-      ['deploy', '--dry-run', '--outdir', out],
-      {
-        cwd: ROOT,
-        timeout: 60_000,
-        env: {
-          ...process.env,
-          WRANGLER_SEND_METRICS: 'false',
-          CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-          WRANGLER_HIDE_BANNER: 'true',
-          CI: 'true',
-        },
-      },
-    );
-    const log = stdout + stderr;
+    const log = await dryRun([], out);
     expect(log).toContain('--dry-run: exiting now.');
     expect(log).toContain('EDGECD_MEMBER');
     const files = await readdir(out);
@@ -50,22 +55,7 @@ describe('wrangler deploy --dry-run', () => {
   it('bundles the multi-region example (docs/wrangler.multi-region.toml) with its location hints', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'edgecd-bundle-mr-'));
     try {
-      const { stdout, stderr } = await promisify(execFile)(
-        join(ROOT, 'node_modules/.bin/wrangler'),
-        ['deploy', '--dry-run', '-c', 'docs/wrangler.multi-region.toml', '--outdir', dir],
-        {
-          cwd: ROOT,
-          timeout: 60_000,
-          env: {
-            ...process.env,
-            WRANGLER_SEND_METRICS: 'false',
-            CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-            WRANGLER_HIDE_BANNER: 'true',
-            CI: 'true',
-          },
-        },
-      );
-      const log = stdout + stderr;
+      const log = await dryRun(['-c', 'docs/wrangler.multi-region.toml'], dir);
       expect(log).toContain('--dry-run: exiting now.');
       expect(log).toContain('EDGECD_LOCATION_HINTS');
     } finally {
