@@ -4,7 +4,7 @@
 // isAdminPermitted) that apply-time (writes) and serve-time (reads) code calls.
 
 import { errors } from '../api/errors.ts';
-import type { Permission, TxnRequest } from '../api/types.ts';
+import type { Permission, PutRequest, TxnRequest } from '../api/types.ts';
 import { bytesEqual, compareBytes } from '../mvcc/bytes.ts';
 import { isRangePermitted, type UnifiedPermissions, unifyPermissions } from './permissions.ts';
 import { SimpleTokens } from './tokens.ts';
@@ -35,6 +35,9 @@ export interface AuthInfo {
   readonly user: string;
   readonly revision: number;
 }
+
+/** The keys attached to a lease (none when it does not exist): what the lease checks look at. */
+export type LeaseKeys = (lease: bigint) => Iterable<Uint8Array>;
 
 /** A request with no credentials (etcd: AuthInfo{}). */
 export const ANONYMOUS: AuthInfo = { user: '', revision: 0 };
@@ -289,21 +292,50 @@ export class AuthStore {
     if (!user.roles.includes(ROOT_ROLE)) throw errors.permissionDenied();
   }
 
-  /** etcd's checkTxnAuth: READ on every compare; every op of both branches (nested txns too). */
-  checkTxn(info: AuthInfo, txn: TxnRequest): void {
+  /** IsAdminPermitted as a yes/no (auth off counts as yes): the early exit of etcd's per-key lease checks. */
+  isAdmin(info: AuthInfo): boolean {
+    if (!this.enabledFlag) return true;
+    return info.user !== '' && (this.users.get(info.user)?.roles.includes(ROOT_ROLE) ?? false);
+  }
+
+  /**
+   * etcd's checks over the keys attached to leases (checkLeasePutsKeys: WRITE; checkLeaseRenew: WRITE;
+   * checkLeaseTimeToLive and checkLeaseLeases: READ): the root role passes at once, anyone else needs `type` on
+   * every key (each a single key), else the first failure (ErrPermissionDenied, ErrAuthOldRevision…).
+   */
+  checkKeys(info: AuthInfo, type: 'READ' | 'WRITE', keys: Iterable<Uint8Array>): void {
+    if (this.isAdmin(info)) return;
+    for (const key of keys) this.checkOp(info, type, key);
+  }
+
+  /**
+   * etcd's checkPutAuth, for a Put alone or inside a txn (GHSA-x35m-3gp4-4fh5): WRITE on the key; attaching a
+   * lease needs WRITE on the lease's keys (who cannot revoke a lease may not add keys to it); prev_kv needs READ.
+   */
+  checkPut(info: AuthInfo, put: PutRequest, leaseKeys: LeaseKeys): void {
+    this.checkOp(info, 'WRITE', put.key);
+    if (put.lease !== undefined && BigInt(put.lease) !== 0n) {
+      this.checkKeys(info, 'WRITE', leaseKeys(BigInt(put.lease)));
+    }
+    if (put.prevKv) this.checkOp(info, 'READ', put.key);
+  }
+
+  /**
+   * etcd's checkTxnAuth: READ on every compare; every op of both branches, nested txns too (GHSA-rfx7-8w68-q57q),
+   * puts as checkPut.
+   */
+  checkTxn(info: AuthInfo, txn: TxnRequest, leaseKeys: LeaseKeys): void {
     if (!this.enabledFlag) return;
     for (const c of txn.compare ?? []) this.checkOp(info, 'READ', c.key, c.rangeEnd);
     for (const branch of [txn.success ?? [], txn.failure ?? []]) {
       for (const op of branch) {
         if (op.requestRange) this.checkOp(info, 'READ', op.requestRange.key, op.requestRange.rangeEnd);
-        else if (op.requestPut) {
-          this.checkOp(info, 'WRITE', op.requestPut.key);
-          if (op.requestPut.prevKv) this.checkOp(info, 'READ', op.requestPut.key);
-        } else if (op.requestDeleteRange) {
+        else if (op.requestPut) this.checkPut(info, op.requestPut, leaseKeys);
+        else if (op.requestDeleteRange) {
           const d = op.requestDeleteRange;
           if (d.prevKv) this.checkOp(info, 'READ', d.key, d.rangeEnd);
           this.checkOp(info, 'WRITE', d.key, d.rangeEnd);
-        } else if (op.requestTxn) this.checkTxn(info, op.requestTxn);
+        } else if (op.requestTxn) this.checkTxn(info, op.requestTxn, leaseKeys);
       }
     }
   }

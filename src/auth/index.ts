@@ -1,7 +1,15 @@
 // Authentication and RBAC (etcd 3.4's auth package): the replicated auth store, range permissions, password
 // hashing and tokens.
 
-export { ANONYMOUS, type AuthInfo, type AuthState, AuthStore, ROOT_ROLE, ROOT_USER } from './auth-store.ts';
+export {
+  ANONYMOUS,
+  type AuthInfo,
+  type AuthState,
+  AuthStore,
+  type LeaseKeys,
+  ROOT_ROLE,
+  ROOT_USER,
+} from './auth-store.ts';
 export { DEFAULT_BCRYPT_COST, DummyHash, hashPassword, validBcryptCost, verifyPassword } from './password.ts';
 export { toPkcs8Pem, toSpkiPem } from './pem.ts';
 export {

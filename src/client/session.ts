@@ -2,7 +2,7 @@
 // elections attach their keys to it, so a crashed owner's keys vanish when the lease expires.
 
 import type { Clock, TimerHandle } from '../env.ts';
-import type { EdgeNode } from '../server/node.ts';
+import type { EdgeNode, RequestOptions } from '../server/node.ts';
 
 export interface SessionOptions {
   /** Drives the keep-alives (no global timers in portable code). */
@@ -11,6 +11,8 @@ export interface SessionOptions {
   readonly ttl?: number;
   /** Use this existing lease instead of granting one (its TTL is then read from the server). */
   readonly lease?: bigint;
+  /** Who the session's lease calls run as when auth is on (`token` or `commonName`; lease calls need a user). */
+  readonly credentials?: Pick<RequestOptions, 'token' | 'commonName'>;
 }
 
 /**
@@ -32,6 +34,7 @@ export class Session {
     /** The lease's granted TTL in seconds. */
     readonly ttl: number,
     private readonly clock: Clock,
+    private readonly credentials: RequestOptions = {},
   ) {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
@@ -42,12 +45,12 @@ export class Session {
 
   static async create(node: EdgeNode, options: SessionOptions): Promise<Session> {
     if (options.lease !== undefined && options.lease !== 0n) {
-      const ttl = await node.leaseTimeToLive({ ID: options.lease });
+      const ttl = await node.leaseTimeToLive({ ID: options.lease }, options.credentials);
       if (ttl.TTL <= 0) throw new Error(`edgecd: lease ${options.lease.toString(16)} not found`);
-      return new Session(node, options.lease, ttl.grantedTTL, options.clock);
+      return new Session(node, options.lease, ttl.grantedTTL, options.clock, options.credentials);
     }
-    const granted = await node.leaseGrant({ TTL: options.ttl ?? 60 });
-    return new Session(node, granted.ID, granted.TTL, options.clock);
+    const granted = await node.leaseGrant({ TTL: options.ttl ?? 60 }, options.credentials);
+    return new Session(node, granted.ID, granted.TTL, options.clock, options.credentials);
   }
 
   /** True while the lease is believed alive. */
@@ -73,7 +76,7 @@ export class Session {
   private async renew(): Promise<void> {
     if (this.state !== 'live') return;
     try {
-      const r = await this.node.leaseKeepAliveOnce({ ID: this.lease });
+      const r = await this.node.leaseKeepAliveOnce({ ID: this.lease }, this.credentials);
       if (this.state !== 'live') return;
       if (r.TTL <= 0) return this.expire();
       this.lastRenewed = this.clock.now();
@@ -106,6 +109,6 @@ export class Session {
   async close(): Promise<void> {
     const wasLive = this.state === 'live';
     this.orphan();
-    if (wasLive) await this.node.leaseRevoke({ ID: this.lease }).catch(() => undefined);
+    if (wasLive) await this.node.leaseRevoke({ ID: this.lease }, this.credentials).catch(() => undefined);
   }
 }

@@ -174,6 +174,8 @@ export interface NodeStatus {
   readonly revision: number;
   readonly compactRevision: number;
   readonly members: readonly Member[];
+  /** Status' dbSize, for the host (Status itself needs a user once auth is on). */
+  readonly dbSize: number;
   /** Active alarms (replicated): any of them makes /health false, as in etcd 3.4. */
   readonly alarms: readonly AlarmMember[];
   /** Proposals made through this member and not yet applied (etcd_server_proposals_pending). */
@@ -492,6 +494,17 @@ class LocalNode implements EdgeNode {
     return info;
   }
 
+  /**
+   * etcd's requireAuthInfo (GHSA-q8m4-xhhv-38mg): with auth on, the caller must be someone — a valid token or a
+   * client certificate CN — whatever its permissions; else `user name is empty`. Returns who it is.
+   */
+  private async requireUser(opts: RequestOptions | undefined): Promise<AuthInfo> {
+    if (!this.auth.enabled) return ANONYMOUS;
+    const info = await this.identify(opts);
+    if (info.user === '') throw errors.userEmpty();
+    return info;
+  }
+
   /** doSerialize's auth: READ permission on what a read serves, checked after the read barrier. */
   private async checkRead(opts: RequestOptions | undefined, check: (info: AuthInfo) => void): Promise<void> {
     const auth = this.auth;
@@ -526,7 +539,8 @@ class LocalNode implements EdgeNode {
     if (isReadOnlyTxn(req)) {
       // etcd serves read-only txns through the read path (linearizable unless every range is serializable).
       await this.barrier();
-      if (this.auth.enabled) await this.checkRead(opts, (i) => this.auth.checkTxn(i, req));
+      const leaseKeys = this.replica.sm.leaseKeys;
+      if (this.auth.enabled) await this.checkRead(opts, (i) => this.auth.checkTxn(i, req, leaseKeys));
       return this.withHeader(this.replica.sm.mvcc.txn(req).response);
     }
     const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
@@ -534,7 +548,7 @@ class LocalNode implements EdgeNode {
   }
 
   async compact(req: CompactionRequest, opts?: RequestOptions): Promise<CompactionResponse> {
-    // Root only (etcd 3.4 lets any caller compact away everyone's history; edgecd's documented deviation).
+    // Root only, as etcd since 3.4.42 (GHSA-q8m4-xhhv-38mg; 3.4.23 let any caller compact everyone's history).
     const auth = await this.requireAdmin(opts);
     return this.withHeader(
       await this.propose<CompactionResponse>({ type: 'compact', request: req, auth }, opts),
@@ -622,8 +636,7 @@ class LocalNode implements EdgeNode {
   }
 
   async leaseGrant(req: LeaseGrantRequest, opts?: RequestOptions): Promise<LeaseGrantResponse> {
-    // etcd 3.4: any caller (a given token must be valid); no permission applies.
-    if (this.auth.enabled) await this.identify(opts);
+    await this.requireUser(opts); // any identified caller; no key permission applies
     if (req.TTL > MAX_LEASE_TTL) throw errors.leaseTTLTooLarge();
     const ID = req.ID && req.ID !== 0n ? req.ID : this.replica.randomId();
     const r = await this.propose<{ ID: bigint; TTL: number }>(
@@ -634,14 +647,19 @@ class LocalNode implements EdgeNode {
   }
 
   async leaseRevoke(req: { readonly ID: bigint }, opts?: RequestOptions): Promise<LeaseRevokeResponse> {
-    // WRITE on every key attached to the lease, checked when the revoke applies (etcd's checkLeasePuts).
-    const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
+    // An identified caller, then WRITE on every key attached to the lease when the revoke applies (checkLeasePuts).
+    const auth = await this.requireUser(opts);
     await this.propose({ type: 'leaseRevoke', id: req.ID, auth }, opts);
     return { header: this.header() };
   }
 
-  /** etcd 3.4 checks no credentials on keep-alives, TimeToLive, Leases, MemberList, Status and MoveLeader. */
-  async leaseKeepAliveOnce(req: { readonly ID: bigint }): Promise<LeaseKeepAliveResponse> {
+  /** etcd's checkLeaseRenew (GHSA-q8m4-xhhv-38mg): an identified caller with WRITE on the lease's keys (root: any). */
+  async leaseKeepAliveOnce(
+    req: { readonly ID: bigint },
+    opts?: RequestOptions,
+  ): Promise<LeaseKeepAliveResponse> {
+    const info = await this.requireUser(opts);
+    if (this.auth.enabled) this.auth.checkKeys(info, 'WRITE', this.replica.sm.leaseKeys(req.ID));
     return new Promise((resolve, reject) => {
       this.replica.keepAlive(req.ID, (ttl) => {
         if (ttl instanceof EtcdError) {
@@ -654,7 +672,7 @@ class LocalNode implements EdgeNode {
     });
   }
 
-  leaseKeepAlive(): KeepAliveStream {
+  leaseKeepAlive(opts?: RequestOptions): KeepAliveStream {
     const queue: LeaseKeepAliveResponse[] = [];
     let waiting: (() => void) | undefined;
     let closed = false;
@@ -670,7 +688,7 @@ class LocalNode implements EdgeNode {
       send: (request) => {
         if (ending) return;
         inFlight++;
-        this.leaseKeepAliveOnce(request).then(
+        this.leaseKeepAliveOnce(request, opts).then(
           (r) => {
             inFlight--;
             queue.push(r);
@@ -704,9 +722,15 @@ class LocalNode implements EdgeNode {
     };
   }
 
-  async leaseTimeToLive(req: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+  async leaseTimeToLive(
+    req: LeaseTimeToLiveRequest,
+    opts?: RequestOptions,
+  ): Promise<LeaseTimeToLiveResponse> {
+    const info = await this.requireUser(opts);
     await this.barrier();
     const sm = this.replica.sm;
+    // etcd's checkLeaseTimeToLive (CVE-2023-32082): listing the keys needs READ on each of them (root: any).
+    if (req.keys && this.auth.enabled) this.auth.checkKeys(info, 'READ', sm.leaseKeys(req.ID));
     const ttl = sm.lessor.timeToLive(req.ID, this.options.clock.now());
     if (!ttl) return { header: this.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     return {
@@ -718,12 +742,20 @@ class LocalNode implements EdgeNode {
     };
   }
 
-  async leaseLeases(): Promise<LeaseLeasesResponse> {
+  async leaseLeases(opts?: RequestOptions): Promise<LeaseLeasesResponse> {
+    const info = await this.requireUser(opts);
     await this.barrier();
-    return { header: this.header(), leases: this.replica.sm.lessor.leases().map((l) => ({ ID: l.id })) };
+    const sm = this.replica.sm;
+    const leases = sm.lessor.leases();
+    // etcd's checkLeaseLeases: READ on every key of every lease, else the whole list is refused (root: any).
+    const keys = this.auth.isAdmin(info) ? [] : leases.flatMap((l) => sm.leaseKeys(l.id));
+    this.auth.checkKeys(info, 'READ', keys);
+    return { header: this.header(), leases: leases.map((l) => ({ ID: l.id })) };
   }
 
-  async memberList(): Promise<MemberListResponse> {
+  /** Any identified caller (etcd 3.4.43: "allow non-admin to fetch member list and alarms"). */
+  async memberList(opts?: RequestOptions): Promise<MemberListResponse> {
+    await this.requireUser(opts);
     await this.barrier();
     return { header: this.memberHeader(), members: this.replica.sm.members.list() };
   }
@@ -845,7 +877,11 @@ class LocalNode implements EdgeNode {
     return { header: this.memberHeader(), members: r.members };
   }
 
-  async status(): Promise<StatusResponse> {
+  /** Root only with auth on, as the release-3.4 line since 3.4.42 (3.5.32+ and 3.6 open it to any identified user). */
+  async status(opts?: RequestOptions): Promise<StatusResponse> {
+    // Any identified caller, as etcd 3.5.32+/3.6 ("allow non-admin maintenance status"): release-3.4 keeps it
+    // root only, which breaks `etcdctl endpoint status` for ordinary users; edgecd takes the later rule.
+    await this.requireUser(opts);
     const s = this.replica.raw.status();
     const dbSize = this.replica.sm.dbSize();
     // etcd lists "no leader" and every active alarm (its proto text form) in Status.errors.
@@ -896,10 +932,11 @@ class LocalNode implements EdgeNode {
   async alarm(req: AlarmRequest, opts?: RequestOptions): Promise<AlarmResponse> {
     const alarm = req.alarm ?? 'NONE';
     if (req.action === 'GET') {
+      await this.requireUser(opts); // any identified caller (etcd 3.4.43)
       await this.barrier();
       return { header: this.header(), alarms: this.replica.sm.alarms.list(alarm) };
     }
-    // Raising or disarming an alarm is root only (etcd 3.4 does not check); listing them stays open.
+    // Raising or disarming an alarm is root only (etcd since 3.4.42).
     await this.requireAdmin(opts);
     const r = await this.propose<{ alarms: AlarmResponse['alarms'] }>(
       { type: 'alarm', action: req.action, memberID: req.memberID ?? 0n, alarm },
@@ -1114,6 +1151,7 @@ class LocalNode implements EdgeNode {
       revision: this.replica.sm.mvcc.revision,
       compactRevision: this.replica.sm.mvcc.compactRevision,
       members: this.replica.sm.members.list(),
+      dbSize: this.replica.sm.dbSize(),
       alarms: this.replica.sm.alarms.list(),
       proposalsPending: this.replica.proposalsPending,
       proposalsFailed: this.replica.proposalsFailed,

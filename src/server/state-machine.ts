@@ -4,7 +4,7 @@
 
 import { decode, encode } from '@msgpack/msgpack';
 import { EtcdError, errors } from '../api/errors.ts';
-import type { Event, PutRequest } from '../api/types.ts';
+import type { Event } from '../api/types.ts';
 import { type AuthInfo, type AuthState, AuthStore } from '../auth/auth-store.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
@@ -101,7 +101,7 @@ export class ServerStateMachine {
     const info: AuthInfo = { user: String(op.auth.user ?? ''), revision: Number(op.auth.revision ?? 0) };
     switch (op.type) {
       case 'put':
-        this.checkPut(info, op.request);
+        auth.checkPut(info, op.request, this.leaseKeys);
         return;
       case 'deleteRange': {
         const r = op.request;
@@ -110,10 +110,11 @@ export class ServerStateMachine {
         return;
       }
       case 'txn':
-        auth.checkTxn(info, op.request);
+        auth.checkTxn(info, op.request, this.leaseKeys);
         return;
       case 'leaseRevoke':
-        this.checkLeasePuts(info, BigInt(op.id));
+        // etcd's checkLeasePuts: revoking deletes the lease's keys, so it needs WRITE on every one of them.
+        auth.checkKeys(info, 'WRITE', this.leaseKeys(BigInt(op.id)));
         return;
       case 'compact':
         auth.checkAdmin(info);
@@ -125,17 +126,8 @@ export class ServerStateMachine {
     }
   }
 
-  private checkPut(info: AuthInfo, r: PutRequest): void {
-    this.auth.checkOp(info, 'WRITE', r.key);
-    // etcd's checkLeasePuts: attaching a lease needs WRITE on the lease's other keys (revoking would delete them).
-    if (r.lease !== undefined && BigInt(r.lease) !== 0n) this.checkLeasePuts(info, BigInt(r.lease));
-    if (r.prevKv) this.auth.checkOp(info, 'READ', r.key);
-  }
-
-  private checkLeasePuts(info: AuthInfo, id: bigint): void {
-    if (!this.lessor.get(id)) return;
-    for (const key of this.mvcc.keysForLease(id)) this.auth.checkOp(info, 'WRITE', key);
-  }
+  /** The live keys attached to a lease; none when the lease does not exist (etcd's lessor.Lookup → nil). */
+  readonly leaseKeys = (id: bigint): Uint8Array[] => (this.lessor.get(id) ? this.mvcc.keysForLease(id) : []);
 
   private applyAuth(op: AuthOperation, now: number, index: number): unknown {
     const auth = this.auth;

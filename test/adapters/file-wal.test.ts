@@ -86,6 +86,24 @@ describe('file-wal', () => {
     await expect(stat(join(tmp.dir, 'LOCK'))).rejects.toThrow();
   });
 
+  it('CVE-2020-15113: creates the data directory 0700 and its files 0600 (etcd 3.4.10+)', async () => {
+    const dir = join(tmp.dir, 'member');
+    const storage = await FileWalStorage.open(dir);
+    opened.push(storage);
+    await storage.load();
+    await storage.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 1n, commit: 2 } });
+    await storage.saveSnapshot(snapshot(2, 1));
+    const mode = async (path: string) => ((await stat(path)).mode & 0o777).toString(8);
+    for (const d of [dir, join(dir, 'wal'), join(dir, 'snap')]) expect(await mode(d), d).toBe('700');
+    const files = [
+      join(dir, 'LOCK'),
+      ...(await readdir(join(dir, 'wal'))).map((f) => join(dir, 'wal', f)),
+      ...(await readdir(join(dir, 'snap'))).map((f) => join(dir, 'snap', f)),
+    ];
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect(await mode(f), f).toBe('600');
+  });
+
   it('loads 100,000 entries saved in batches of 100, across rolled segments and after compaction', async () => {
     const storage = await open({ segmentSize: 128 * 1024 });
     await storage.load();

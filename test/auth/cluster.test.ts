@@ -192,7 +192,7 @@ describe('auth on a 3-member cluster (simple tokens)', () => {
     expect(await errorOf(n.authorizeAdmin(alice))).toBe(DENIED);
     expect(await errorOf(n.hashKV({}, alice))).toBe(DENIED);
     expect(await errorOf(n.snapshot(alice))).toBe(DENIED);
-    // Stricter than etcd 3.4 (documented): compaction and raising/disarming alarms are root only.
+    // As patched etcd (3.4.42+, GHSA-q8m4-xhhv-38mg): compaction and raising/disarming alarms are root only.
     expect(await errorOf(n.compact({ revision: 1 }, alice))).toBe(DENIED);
     expect(await errorOf(n.compact({ revision: 1 }))).toBe(EMPTY_USER);
     expect(await errorOf(n.alarm({ action: 'DEACTIVATE' }, alice))).toBe(DENIED);
@@ -200,7 +200,10 @@ describe('auth on a 3-member cluster (simple tokens)', () => {
     expect(await errorOf(n.compact({ revision: 1 }, root))).toBe('ok');
     expect(await errorOf(n.memberAdd({ peerURLs: ['mem://n9'] }, alice))).toBe(DENIED);
     expect(await errorOf(n.memberList(alice))).toBe('ok');
+    // Status: any identified user, as etcd 3.5.32+/3.6 (release-3.4 keeps it root only).
     expect(await errorOf(n.status(alice))).toBe('ok');
+    expect(await errorOf(n.status())).toBe(EMPTY_USER);
+    expect(await errorOf(n.status(root))).toBe('ok');
     expect((await n.userGet({ name: 'alice' }, alice)).roles).toEqual(['app']);
     expect(await errorOf(n.userGet({ name: 'root' }, alice))).toBe(DENIED);
     expect((await n.roleGet({ role: 'app' }, alice)).perm).toEqual([
@@ -212,11 +215,12 @@ describe('auth on a 3-member cluster (simple tokens)', () => {
     );
     const lease = await n.leaseGrant({ TTL: 30 }, alice);
     expect((await n.leaseKeepAliveOnce({ ID: lease.ID }, alice)).TTL).toBe(30);
-    // As etcd 3.4: lease grants, member list and status need no credentials (a bad token still fails).
-    expect(await errorOf(n.leaseGrant({ TTL: 30 }))).toBe('ok');
+    // GHSA-q8m4-xhhv-38mg: lease grants, member list, alarms and status need a user (a bad token still fails).
+    expect(await errorOf(n.leaseGrant({ TTL: 30 }))).toBe(EMPTY_USER);
     expect(await errorOf(n.leaseGrant({ TTL: 30 }, { token: 'garbled' }))).toBe(INVALID_TOKEN);
-    expect(await errorOf(n.memberList())).toBe('ok');
-    expect(await errorOf(n.status())).toBe('ok');
+    expect(await errorOf(n.memberList())).toBe(EMPTY_USER);
+    expect(await errorOf(n.alarm({ action: 'GET' }))).toBe(EMPTY_USER);
+    expect(await errorOf(n.status())).toBe(EMPTY_USER);
     expect(await errorOf(n.leaseRevoke({ ID: lease.ID }, alice))).toBe('ok');
   });
 

@@ -254,6 +254,168 @@ describe('Auth over gRPC', () => {
   });
 });
 
+/** Opens a stream (Watch or LeaseKeepAlive), writes one request; the first response, or the status it ends with. */
+function firstOfStream(
+  service: 'Watch' | 'Lease',
+  request: object,
+  md: Record<string, string>,
+): Promise<Reply> {
+  const c = new loaded.etcdserverpb[service](`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(md)) metadata.set(k, v);
+  const method = service === 'Watch' ? 'Watch' : 'LeaseKeepAlive';
+  const stream = (
+    c as unknown as Record<string, (md: grpc.Metadata) => grpc.ClientDuplexStream<object, Reply>>
+  )[method].call(c, metadata);
+  return new Promise<Reply>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+      stream.cancel();
+      c.close();
+    };
+    const timer = setTimeout(() => settle(() => reject(new Error('no response'))), 5000);
+    stream.on('data', (r: Reply) => settle(() => resolve(r)));
+    stream.on('error', (e: grpc.ServiceError) => settle(() => reject(e)));
+    stream.write(request);
+  });
+}
+
+// The security advisories etcd fixed after 3.4.23, as its patched release-3.4 line answers them over gRPC (and
+// GHSA-xg4h-6gfc-h4m8 as 3.5.33 / 3.6); the same rules as the gateway (test/gateway/auth.test.ts), since both
+// reach the node's checks. alice: READWRITE /app/, READ /pub, and here WRITE only on /wo/.
+describe('security advisories over gRPC (patched etcd)', () => {
+  const DENIED = { code: 7, details: 'etcdserver: permission denied' };
+  const EMPTY_USER = { code: 3, details: 'etcdserver: user name is empty' };
+  const bytes = (s: string) => Buffer.from(s);
+  let root: Record<string, string>;
+  let alice: Record<string, string>;
+  let rootLease: string;
+  let aliceLease: string;
+
+  beforeAll(async () => {
+    root = { token: await tokenOf('root', 'rootpw') };
+    await call('Auth', 'RoleAdd', { name: 'wo' }, root);
+    const perm = { permType: 1, key: bytes('/wo/'), range_end: bytes('/wo0') };
+    await call('Auth', 'RoleGrantPermission', { name: 'wo', perm }, root);
+    await call('Auth', 'UserGrantRole', { user: 'alice', role: 'wo' }, root);
+    alice = { token: await tokenOf('alice', 'alicepw') };
+    rootLease = (await call('Lease', 'LeaseGrant', { TTL: 600 }, root)).ID;
+    await call('KV', 'Put', { key: bytes('/secret/k'), value: bytes('s'), lease: rootLease }, root);
+    aliceLease = (await call('Lease', 'LeaseGrant', { TTL: 600 }, alice)).ID;
+    await call('KV', 'Put', { key: bytes('/app/a'), value: bytes('a'), lease: aliceLease }, alice);
+  });
+
+  it('CVE-2023-32082 / GHSA-3p4g-rcw5-8298: LeaseTimeToLive with keys needs READ on every key', async () => {
+    await expect(
+      call('Lease', 'LeaseTimeToLive', { ID: rootLease, keys: true }, alice),
+    ).rejects.toMatchObject(DENIED);
+    const bare = await call('Lease', 'LeaseTimeToLive', { ID: rootLease }, alice);
+    expect(bare).toMatchObject({ ID: rootLease, grantedTTL: '600' });
+    expect(bare.keys).toBeUndefined();
+    const own = await call('Lease', 'LeaseTimeToLive', { ID: aliceLease, keys: true }, alice);
+    expect(own.keys.map(String)).toEqual(['/app/a']);
+    const asRoot = await call('Lease', 'LeaseTimeToLive', { ID: rootLease, keys: true }, root);
+    expect(asRoot.keys.map(String)).toEqual(['/secret/k']);
+  });
+
+  it('GHSA-q8m4-xhhv-38mg: no credentials → user name is empty on Lease, MemberList, Alarm, Status, Compact', async () => {
+    const anonymous: [string, string, object][] = [
+      ['Lease', 'LeaseGrant', { TTL: 60 }],
+      ['Lease', 'LeaseRevoke', { ID: aliceLease }],
+      ['Lease', 'LeaseTimeToLive', { ID: aliceLease }],
+      ['Lease', 'LeaseLeases', {}],
+      ['Cluster', 'MemberList', {}],
+      ['Maintenance', 'Alarm', {}],
+      ['Maintenance', 'Status', {}],
+      ['Maintenance', 'MoveLeader', { targetID: '1' }],
+      ['KV', 'Compact', { revision: 1 }],
+    ];
+    for (const [service, method, req] of anonymous) {
+      await expect(call(service, method, req), method).rejects.toMatchObject(EMPTY_USER);
+    }
+    await expect(firstOfStream('Lease', { ID: aliceLease }, {})).rejects.toMatchObject(EMPTY_USER);
+    await expect(call('Cluster', 'MemberList', {}, { token: 'forged.1' })).rejects.toMatchObject({
+      code: 16,
+    });
+  });
+
+  it('GHSA-q8m4-xhhv-38mg: any user lists members and alarms and reads Status; alarm changes, Compact, MoveLeader: root', async () => {
+    expect((await call('Cluster', 'MemberList', {}, alice)).members).toHaveLength(1);
+    expect(await call('Maintenance', 'Alarm', { action: 0 }, alice)).toEqual({});
+    // Status: any identified user, as etcd 3.5.32+/3.6 (release-3.4 keeps it root only; see docs/security.md).
+    expect((await call('Maintenance', 'Status', {}, alice)).version).toBe('3.4.23');
+    await expect(
+      call('Maintenance', 'Alarm', { action: 1, memberID: '1', alarm: 1 }, alice),
+    ).rejects.toMatchObject(DENIED);
+    await expect(call('KV', 'Compact', { revision: 1 }, alice)).rejects.toMatchObject(DENIED);
+    await expect(call('Maintenance', 'MoveLeader', { targetID: '1' }, alice)).rejects.toMatchObject(DENIED);
+    expect((await call('Maintenance', 'Status', {}, root)).version).toBe('3.4.23');
+  });
+
+  it('GHSA-q8m4-xhhv-38mg: LeaseKeepAlive, LeaseRevoke and LeaseLeases need permission on the keys', async () => {
+    await expect(firstOfStream('Lease', { ID: rootLease }, alice)).rejects.toMatchObject(DENIED);
+    expect(await firstOfStream('Lease', { ID: aliceLease }, alice)).toMatchObject({
+      ID: aliceLease,
+      TTL: '600',
+    });
+    expect(await firstOfStream('Lease', { ID: rootLease }, root)).toMatchObject({ TTL: '600' });
+    await expect(call('Lease', 'LeaseRevoke', { ID: rootLease }, alice)).rejects.toMatchObject(DENIED);
+    await expect(call('Lease', 'LeaseLeases', {}, alice)).rejects.toMatchObject(DENIED);
+    expect((await call('Lease', 'LeaseLeases', {}, root)).leases.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('GHSA-rfx7-8w68-q57q: nested txn ops are checked like top-level ones', async () => {
+    const put = { request_put: { key: bytes('/secret/x'), value: bytes('x') } };
+    const range = { request_range: { key: bytes('/secret/k') } };
+    for (const op of [put, range]) {
+      const txn = { success: [{ request_txn: { success: [{ request_txn: { failure: [op] } }] } }] };
+      await expect(call('KV', 'Txn', txn, alice)).rejects.toMatchObject(DENIED);
+    }
+    const inside = { request_put: { key: bytes('/app/nested'), value: bytes('x') } };
+    expect(
+      (await call('KV', 'Txn', { success: [{ request_txn: { success: [inside] } }] }, alice)).succeeded,
+    ).toBe(true);
+  });
+
+  it('GHSA-x35m-3gp4-4fh5 / CVE-2026-44283: prev_kv needs READ; txn puts may not attach a foreign lease', async () => {
+    await call('KV', 'Put', { key: bytes('/wo/k'), value: bytes('old') }, root);
+    const wo = { key: bytes('/wo/k'), value: bytes('new') };
+    await call('KV', 'Put', wo, alice);
+    await expect(call('KV', 'Put', { ...wo, prev_kv: true }, alice)).rejects.toMatchObject(DENIED);
+    await expect(call('KV', 'DeleteRange', { key: wo.key, prev_kv: true }, alice)).rejects.toMatchObject(
+      DENIED,
+    );
+    const foreign = { key: bytes('/app/l'), value: bytes('1'), lease: rootLease };
+    await expect(call('KV', 'Put', foreign, alice)).rejects.toMatchObject(DENIED);
+    for (const op of [{ ...wo, prev_kv: true }, foreign]) {
+      await expect(call('KV', 'Txn', { success: [{ request_put: op }] }, alice)).rejects.toMatchObject(
+        DENIED,
+      );
+      const deep = { success: [{ request_txn: { success: [{ request_put: op }] } }] };
+      await expect(call('KV', 'Txn', deep, alice)).rejects.toMatchObject(DENIED);
+    }
+    const own = { key: bytes('/app/l'), value: bytes('1'), lease: aliceLease };
+    expect((await call('KV', 'Txn', { success: [{ request_put: own }] }, alice)).succeeded).toBe(true);
+  });
+
+  it('GHSA-xg4h-6gfc-h4m8: a watch from a readable key to the end of the keyspace is refused', async () => {
+    const exact = await firstOfStream('Watch', { create_request: { key: bytes('/pub') } }, alice);
+    expect(exact.created).toBe(true);
+    expect(exact.canceled).toBeUndefined();
+    const toEnd = { create_request: { key: bytes('/pub'), range_end: Buffer.from([0]) } };
+    const refused = await firstOfStream('Watch', toEnd, alice);
+    expect(refused).toMatchObject({ created: true, canceled: true, watch_id: '-1' });
+    expect(refused.cancel_reason).toBe(
+      'rpc error: code = PermissionDenied desc = etcdserver: permission denied',
+    );
+    expect((await firstOfStream('Watch', toEnd, root)).canceled).toBeUndefined();
+  });
+});
+
 describe('requestOptions: what a gRPC call tells the node', () => {
   const md = (pairs: Record<string, string>) => {
     const m = new grpc.Metadata();

@@ -430,6 +430,8 @@ describe("etcd's TLS flags", () => {
     );
     expect(t.client).toMatchObject({ requestCert: true, rejectUnauthorized: true });
     expect(t.peerServer).toBeUndefined();
+    // GHSA-6vch-q96h-7gc3: a client's TLS handshake gets 10 s, as etcd's tlsListener (Node's default: 120 s).
+    expect(t.client?.handshakeTimeout).toBe(10_000);
     const noCa = memberTls(
       parseMemberConfig([...base, '--cert-file', files.cert, '--key-file', files.key], {}),
     );

@@ -173,12 +173,8 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
     // A joined member knows its peers from the join until its log tells it more.
     for (const p of membership.peers ?? []) if (p.id !== self.id) transport.addPeer(p.id, p.url);
     const quotaCheck = () => {
-      void node.status().then(
-        (s) => {
-          this.overQuota = s.dbSize > config.quotaBytes;
-        },
-        () => {},
-      );
+      // The host's own view (Status needs a user once auth is on).
+      this.overQuota = node.nodeStatus().dbSize > config.quotaBytes;
       this.clock.setTimer(5000, quotaCheck);
     };
     this.clock.setTimer(5000, quotaCheck);

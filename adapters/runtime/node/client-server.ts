@@ -1,6 +1,5 @@
 // edgecd's client port on Node, as etcd serves it: gRPC and HTTP/1.1 (the JSON gateway, /health, /version) on one
-// TCP port. Each connection's first bytes decide: the HTTP/2 client preface goes to grpc-js, anything else to an
-// http.Server that turns requests into web-standard Request/Response calls of the gateway's fetch handler.
+// port. The first bytes decide: the HTTP/2 preface goes to grpc-js, anything else to the gateway.
 //
 // With TLS (an https:// client URL, etcd's --cert-file/--key-file) the port is a TLS server announcing ALPN
 // `http/1.1` and `h2`, in that order of preference (the server's preference decides): gRPC clients (grpc-go as in

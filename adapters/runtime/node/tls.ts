@@ -69,6 +69,9 @@ function keyPair(flags: TlsFlags): { cert: string; key: string } {
   return { cert: read(flags.certFile), key: read(flags.keyFile) };
 }
 
+/** How long a client's TLS handshake may take (etcd's tlsHandshakeTimeout). */
+export const CLIENT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** etcd's TLSInfo.ServerConfig, as node:tls server options. */
 export function serverTlsOptions(flags: TlsFlags): TlsOptions {
   const verify = !!flags.trustedCaFile || !!flags.clientCertAuth;
@@ -129,8 +132,11 @@ export function memberTls(config: MemberTlsConfig): MemberTls {
   }
   const peerUrl = config.listenPeerUrls[0];
   return {
-    // For every https:// (or unixs://) client URL; the http:// ones stay plaintext, as in etcd.
-    ...(config.listenClientUrls.some(isHttps) ? { client: serverTlsOptions(clientFlags) } : {}),
+    // For every https:// (or unixs://) client URL; the http:// ones stay plaintext, as in etcd. A handshake gets
+    // 10 s, as etcd's tlsListener since GHSA-6vch-q96h-7gc3 (Node's own default: 120 s).
+    ...(config.listenClientUrls.some(isHttps)
+      ? { client: { ...serverTlsOptions(clientFlags), handshakeTimeout: CLIENT_TLS_HANDSHAKE_TIMEOUT_MS } }
+      : {}),
     ...(peerUrl && isHttps(peerUrl) ? { peerServer: serverTlsOptions(peerFlags) } : {}),
     peerClient: clientTlsOptions(peerFlags),
   };

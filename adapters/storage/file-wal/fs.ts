@@ -77,8 +77,10 @@ class NodeWalFile implements WalFile {
 
 /** The real file system (node:fs/promises). */
 export const nodeFs: WalFs = {
+  // Files 0600 and directories 0700 (etcd's PrivateFileMode / PrivateDirMode, CVE-2020-15113): the WAL holds every
+  // key and the auth store's password hashes.
   async open(path, mode) {
-    return new NodeWalFile(await open(path, mode));
+    return new NodeWalFile(await open(path, mode, 0o600));
   },
   async readFile(path) {
     const buffer = await readFile(path);
@@ -88,7 +90,7 @@ export const nodeFs: WalFs = {
     return readdir(path);
   },
   async mkdir(path) {
-    await mkdir(path, { recursive: true });
+    await mkdir(path, { recursive: true, mode: 0o700 });
   },
   rename(from, to) {
     return rename(from, to);

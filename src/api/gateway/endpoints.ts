@@ -43,8 +43,8 @@ function metric(lines: string[], name: string, type: string, help: string, sampl
 
 /** The etcd metric names dashboards rely on (ETCD-NOTES §6b) that edgecd can compute, in Prometheus text. */
 export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCounter): Promise<string> {
+  // The host's own view: /metrics needs no credentials in etcd, while Status is root only once auth is on.
   const s = node.nodeStatus();
-  const status = await node.status();
   const lines: string[] = [];
   metric(
     lines,
@@ -61,14 +61,14 @@ export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCou
     'etcd_mvcc_db_total_size_in_bytes',
     'gauge',
     'Total size of the underlying database physically allocated in bytes.',
-    [['', status.dbSize]],
+    [['', s.dbSize]],
   );
   metric(
     lines,
     'etcd_mvcc_db_total_size_in_use_in_bytes',
     'gauge',
     'Total size of the underlying database logically in use in bytes.',
-    [['', status.dbSizeInUse]],
+    [['', s.dbSize]],
   );
   metric(
     lines,

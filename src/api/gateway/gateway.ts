@@ -180,7 +180,7 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
       return encode.hashResponse(await node.hashKV({ revision: 0 }, o));
     }),
     '/maintenance/transfer-leadership': m('MoveLeader', 'MoveLeaderRequest', async (b, o) => {
-      // Root only, as the other maintenance operations (etcd 3.4 does not check MoveLeader).
+      // Root only, as etcd since 3.4.42 (GHSA-q8m4-xhhv-38mg; 3.4.23 did not check MoveLeader).
       await node.authorizeAdmin(o);
       await node.moveLeader(decodeMoveLeader(b), o);
       return '{}';

@@ -217,6 +217,24 @@ function filtered(socket: Socket, rest: Buffer, head: Buffer, pending: HeaderBlo
     buf = Buffer.from(buf.subarray(at));
     if (out.length > 0 && !duplex.push(Buffer.concat(out))) socket.pause();
   };
+  // What grpc-js and Node's HTTP/2 read off a connection: its peer, and for TLS its verified certificate (the
+  // caller's identity with --client-cert-auth).
+  const view = duplex as unknown as Record<string, unknown>;
+  const source = socket as unknown as Record<string, unknown>;
+  for (const key of [
+    'remoteAddress',
+    'remotePort',
+    'remoteFamily',
+    'encrypted',
+    'authorized',
+    'alpnProtocol',
+  ]) {
+    if (source[key] !== undefined) view[key] = source[key];
+  }
+  for (const key of ['getPeerCertificate', 'getCipher', 'getProtocol', 'setNoDelay', 'setKeepAlive']) {
+    const fn = source[key];
+    if (typeof fn === 'function') view[key] = fn.bind(socket);
+  }
   duplex.push(head);
   pump();
   socket.on('data', (chunk: Buffer) => {

@@ -4,6 +4,7 @@
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { authorizeMaintenance } from '../../../../src/api/gateway/auth.ts';
 import type { AlarmType } from '../../../../src/api/types.ts';
+import type { RequestOptions } from '../../../../src/server/node.ts';
 import { snapshotChunks } from '../../../../src/server/snapshot-file.ts';
 import { admit, type CallContext, requestOptions, toStatus, unary } from './calls.ts';
 import * as wire from './wire.ts';
@@ -13,7 +14,8 @@ const ALARM_TYPES: readonly AlarmType[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 
 export function maintenanceService(ctx: CallContext): UntypedServiceImplementation {
   const { node } = ctx;
-  const currentHeader = async () => wire.header((await node.status()).header);
+  // Only after an admin check passed (MoveLeader, Defragment): Status is root only once auth is on.
+  const currentHeader = async (opts: RequestOptions) => wire.header((await node.status(opts)).header);
   // etcd's authMaintenanceServer: Defragment, Snapshot, Hash and HashKV need an admin (root) once auth is on.
   return {
     Status: unary<object>(ctx, 'Maintenance/Status', async (_req, opts) =>
@@ -36,10 +38,10 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       };
     }),
     MoveLeader: unary<{ targetID?: wire.Int64 }>(ctx, 'Maintenance/MoveLeader', async (req, opts) => {
-      // Root only, as the other maintenance operations (etcd 3.4 does not check MoveLeader).
+      // Root only, as etcd since 3.4.42 (GHSA-q8m4-xhhv-38mg; 3.4.23 did not check MoveLeader).
       await node.authorizeAdmin(opts);
       await node.moveLeader({ targetID: wire.big(req.targetID) }, opts);
-      return { header: await currentHeader() };
+      return { header: await currentHeader(opts) };
     }),
     // etcd answers Alarm without a header (the gateway shows `{}` with none active).
     Alarm: unary<{ action?: number; memberID?: wire.Int64; alarm?: number }>(
@@ -64,7 +66,7 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
     // Nothing to defragment: the store keeps no free pages. Answer as a finished defragmentation.
     Defragment: unary<object>(ctx, 'Maintenance/Defragment', async (_req, opts) => {
       await authorizeMaintenance(node, opts);
-      return { header: await currentHeader() };
+      return { header: await currentHeader(opts) };
     }),
     // SnapshotResponse{header, remaining_bytes, blob}: the file (taken after a read barrier) in 32 KiB chunks,
     // written with backpressure; etcdctl concatenates the blobs and checks the sha256 trailer's alignment.
