@@ -100,6 +100,11 @@ export interface NodeOptions {
   readonly quotaBytes?: number;
   /** How often the leader runs the corruption check (ms); 0 or absent: never, as etcd by default. */
   readonly corruptCheckIntervalMs?: number;
+  /**
+   * etcd --experimental-watch-progress-notify-interval: how often idle watchers that asked for progress_notify get
+   * an empty response at the current revision. Default 10 minutes; 0 disables.
+   */
+  readonly watchProgressNotifyIntervalMs?: number;
   /** etcd --strict-reconfig-check (default true): refuse changes that leave fewer started voters than a quorum. */
   readonly strictReconfigCheck?: boolean;
   /** Authentication (etcd's --auth-token, --auth-token-ttl, --bcrypt-cost); see AuthNodeOptions. */
@@ -280,6 +285,7 @@ class LocalNode implements EdgeNode {
   private readonly replica: Replica;
   private readonly logger: Logger;
   private ticker?: TimerHandle;
+  private progressTicker?: TimerHandle;
   private closed = false;
   /** Storage calls run one at a time (save and saveSnapshot may not overlap). */
   private storageQueue: Promise<unknown> = Promise.resolve();
@@ -351,6 +357,16 @@ class LocalNode implements EdgeNode {
       this.ticker = clock.setTimer(tickMs, tick);
     };
     this.ticker = clock.setTimer(tickMs, tick);
+    const progressMs = options.watchProgressNotifyIntervalMs ?? 10 * 60_000;
+    if (progressMs > 0) {
+      // etcd's watch progress ticker: one round per interval for watchers with progress_notify.
+      const progress = () => {
+        if (this.closed) return;
+        this.replica.watchable.progressTick();
+        this.progressTicker = clock.setTimer(progressMs, progress);
+      };
+      this.progressTicker = clock.setTimer(progressMs, progress);
+    }
     this.publishOnce();
   }
 
@@ -1166,6 +1182,7 @@ class LocalNode implements EdgeNode {
     if (this.closed) return;
     this.closed = true;
     this.ticker?.cancel();
+    this.progressTicker?.cancel();
     this.replica.stop();
     await this.options.transport.close();
     await this.storageQueue.catch(() => {});

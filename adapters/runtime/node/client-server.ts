@@ -4,12 +4,10 @@
 // With TLS (an https:// client URL, etcd's --cert-file/--key-file) the port is a TLS server announcing ALPN
 // `http/1.1` and `h2`, in that order of preference (the server's preference decides): gRPC clients (grpc-go as in
 // etcdctl, grpc-js) offer only `h2` and get it; curl, browsers and fetch offer `http/1.1` and get the gateway.
-// After the handshake, `h2` goes to grpc-js (the TLSSocket itself is injected, so grpc-js's getAuthContext() sees
-// the verified client certificate), `http/1.1` to the HTTP/1.1 server, and a client without ALPN is told apart by
-// the HTTP/2 preface as on plaintext. Plaintext connections to a TLS port fail in the handshake. With
-// --client-cert-auth (or --trusted-ca-file, as etcd) client certificates are required and verified; the
-// certificate's CN is the caller's identity when a request has no token (etcd's mTLS auth): gRPC handlers read it
-// from the call's auth context, the gateway gets it as `handler(request, { commonName })`.
+// After the handshake `h2` goes to grpc-js (getAuthContext() sees the verified client certificate), `http/1.1` to
+// the HTTP/1.1 server; without ALPN the HTTP/2 preface decides. With --client-cert-auth (or --trusted-ca-file)
+// client certificates are required; their CN is the caller's identity when a request has no token (etcd's mTLS
+// auth): gRPC handlers read it from the call's auth context, the gateway gets `handler(request, { commonName })`.
 
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';

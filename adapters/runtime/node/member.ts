@@ -136,6 +136,9 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     onRemoved: () => onRemoved(),
     browserLearners: !!config.browserLearners,
     ...(config.corruptCheckTimeMs ? { corruptCheckIntervalMs: config.corruptCheckTimeMs } : {}),
+    ...(config.watchProgressNotifyIntervalMs !== undefined
+      ? { watchProgressNotifyIntervalMs: config.watchProgressNotifyIntervalMs }
+      : {}),
     promoteViaLeader: (leader, id) => {
       const url = nodeRef?.nodeStatus().members.find((m) => m.ID === leader)?.peerURLs[0];
       if (!url) return Promise.reject(new Error('etcdserver: no leader'));

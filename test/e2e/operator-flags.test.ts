@@ -1,5 +1,6 @@
-// Every --listen-client-urls URL is served, as etcd serves each: two TCP ports and a unix:// socket (named as etcd
-// names it, in the working directory), all answering etcdctl (gRPC) and the JSON gateway for one member.
+// etcd's operator flags on a real member process: every --listen-client-urls URL is served, as etcd serves each
+// (two TCP ports and a unix:// socket, named as etcd names it, in the working directory), all answering etcdctl
+// (gRPC) and the JSON gateway; --experimental-watch-progress-notify-interval paces progress notifications.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -30,6 +31,7 @@ beforeAll(async () => {
       `--listen-peer-urls=http://127.0.0.1:${peer}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
       `--initial-cluster=l1=http://127.0.0.1:${peer}`,
+      '--experimental-watch-progress-notify-interval=300ms',
     ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -80,5 +82,40 @@ describe('--listen-client-urls with several URLs', () => {
       req.end(JSON.stringify({ key: Buffer.from('k').toString('base64') }));
     });
     expect(JSON.parse(body).kvs[0].value).toBe(Buffer.from('v').toString('base64'));
+  });
+});
+
+describe('--experimental-watch-progress-notify-interval', () => {
+  it('an idle watch with progress_notify gets progress responses at the current revision', async () => {
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${ports[0]}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify({
+        create_request: { key: Buffer.from('idle').toString('base64'), progress_notify: true },
+      }),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    const lines: { result?: { created?: boolean; events?: unknown[]; header: { revision: string } } }[] = [];
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    try {
+      while (lines.filter((l) => !l.result?.created).length < 2 && Date.now() < deadline) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+        const parts = text.split('\n');
+        text = parts.pop() ?? '';
+        for (const p of parts) if (p.trim()) lines.push(JSON.parse(p));
+      }
+    } finally {
+      ac.abort();
+    }
+    const progress = lines.filter((l) => !l.result?.created);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (const p of progress) {
+      expect(p.result?.events ?? []).toEqual([]);
+      expect(Number(p.result?.header.revision)).toBeGreaterThanOrEqual(2); // the put above, or later
+    }
   });
 });
