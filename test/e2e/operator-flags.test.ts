@@ -2,7 +2,7 @@
 // (two TCP ports and a unix:// socket, named as etcd names it, in the working directory), all answering etcdctl
 // (gRPC) and the JSON gateway; --experimental-watch-progress-notify-interval paces progress notifications.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,4 +118,45 @@ describe('--experimental-watch-progress-notify-interval', () => {
       expect(Number(p.result?.header.revision)).toBeGreaterThanOrEqual(2); // the put above, or later
     }
   });
+});
+
+describe('--config-file', () => {
+  it("a member started from etcd's YAML configuration serves etcdctl", async () => {
+    const [client, peer] = [await freePort(), await freePort()];
+    const path = join(dir, 'etcd.conf.yml');
+    writeFileSync(
+      path,
+      [
+        "name: 'from-file'",
+        `data-dir: ${join(dir, 'from-file')}`,
+        `listen-client-urls: http://127.0.0.1:${client}`,
+        `advertise-client-urls: http://127.0.0.1:${client}`,
+        `listen-peer-urls: http://127.0.0.1:${peer}`,
+        `initial-advertise-peer-urls: http://127.0.0.1:${peer}`,
+        `initial-cluster: from-file=http://127.0.0.1:${peer}`,
+        'heartbeat-interval: 50',
+        'election-timeout: 500',
+      ].join('\n'),
+    );
+    const member = spawn(process.execPath, [join(ROOT, 'bin/edgecd.js'), '--config-file', path], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    member.stdout?.on('data', (d) => (out += String(d)));
+    member.stderr?.on('data', (d) => (out += String(d)));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (etcdctl(`127.0.0.1:${client}`, ['put', 'f', 'yaml']).status !== 0) {
+        if (Date.now() > deadline || member.exitCode !== null)
+          throw new Error(`no member from the file:\n${out}`);
+        await sleep(200);
+      }
+      expect(etcdctl(`127.0.0.1:${client}`, ['member', 'list']).stdout).toContain(', from-file, ');
+    } finally {
+      const exited = new Promise((r) => member.once('exit', r));
+      member.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
 });

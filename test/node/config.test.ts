@@ -1,6 +1,7 @@
 // etcd's flags, and member/cluster IDs identical to what a real etcd 3.4 computes for the same flags.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +83,81 @@ describe('etcd flags', () => {
     );
     expect(d.watchProgressNotifyIntervalMs).toBe(90_000);
     expect(d.corruptCheckTimeMs).toBe(5000);
+  });
+});
+
+describe('--config-file (etcd.conf.yml)', () => {
+  const write = (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgecd-conf-'));
+    const path = join(dir, 'etcd.conf.yml');
+    writeFileSync(path, text);
+    return path;
+  };
+  // The layout of etcd's etcd.conf.yml.sample: empty values, quoted strings, transport-security sections.
+  const SAMPLE = [
+    "name: 'infra1'",
+    'data-dir:',
+    'wal-dir:',
+    'snapshot-count: 5000',
+    'heartbeat-interval: 50',
+    'election-timeout: 500',
+    'listen-peer-urls: http://127.0.0.1:12380',
+    'listen-client-urls: http://127.0.0.1:12379,http://127.0.0.1:12389',
+    'initial-advertise-peer-urls: http://127.0.0.1:12380',
+    'advertise-client-urls: http://127.0.0.1:12379',
+    "initial-cluster: 'infra1=http://127.0.0.1:12380'",
+    "initial-cluster-token: 'tok'",
+    "initial-cluster-state: 'new'",
+    'strict-reconfig-check: false',
+    'enable-v2: true',
+    'enable-pprof: true',
+    "proxy: 'off'",
+    'client-transport-security:',
+    '  cert-file: /etc/ssl/server.pem',
+    '  key-file: /etc/ssl/server-key.pem',
+    '  client-cert-auth: true',
+    '  trusted-ca-file:',
+    '  auto-tls: false',
+    'peer-transport-security:',
+    '  cert-file: /etc/ssl/peer.pem',
+    '  client-cert-auth: true',
+    'log-outputs: [stderr]',
+    'force-new-cluster: false',
+    'auto-compaction-mode: revision',
+    "auto-compaction-retention: '100'",
+  ].join('\n');
+
+  it("reads etcd's keys, transport-security sections included; flags and ETCD_* are then ignored", () => {
+    const path = write(SAMPLE);
+    const c = parseMemberConfig(['--config-file', path, '--name', 'ignored'], { ETCD_NAME: 'also-ignored' });
+    expect(c.name).toBe('infra1');
+    expect(c.dataDir).toBe('infra1.etcd');
+    expect(c.snapshotCount).toBe(5000);
+    expect([c.heartbeatIntervalMs, c.electionTimeoutMs]).toEqual([50, 500]);
+    expect(c.listenClientUrls).toEqual(['http://127.0.0.1:12379', 'http://127.0.0.1:12389']);
+    expect([...c.initialCluster.keys()]).toEqual(['infra1']);
+    expect(c.initialClusterToken).toBe('tok');
+    expect(c.strictReconfigCheck).toBe(false);
+    expect([c.certFile, c.keyFile, c.clientCertAuth]).toEqual([
+      '/etc/ssl/server.pem',
+      '/etc/ssl/server-key.pem',
+      true,
+    ]);
+    expect([c.peerCertFile, c.peerClientCertAuth]).toEqual(['/etc/ssl/peer.pem', true]);
+    expect([c.autoCompactionMode, c.autoCompactionRetention]).toEqual(['revision', '100']);
+    expect(c.ignoredFlags).toEqual(
+      expect.arrayContaining(['enable-v2', 'enable-pprof', 'proxy', 'log-outputs']),
+    );
+    expect(c.configFileOverrides).toBe(true);
+    expect(parseMemberConfig([], { ETCD_CONFIG_FILE: path }).name).toBe('infra1');
+  });
+
+  it('a bad value names its key; a broken file names the file', () => {
+    expect(() => parseMemberConfig([`--config-file=${write('heartbeat-interval: fast')}`], {})).toThrow(
+      '--heartbeat-interval: invalid number "fast"',
+    );
+    const broken = write('name: [unclosed');
+    expect(() => parseMemberConfig(['--config-file', broken], {})).toThrow(`--config-file ${broken}:`);
   });
 });
 

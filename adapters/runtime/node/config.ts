@@ -4,6 +4,7 @@
 // accepted but not acted on are listed in `ignoredFlags` for one warning each at start.
 
 import { createHash } from 'node:crypto';
+import { readConfigFile } from './config-file.ts';
 import { bool, FLAG_SPECS, list, parseGoDuration } from './flags.ts';
 import type { MemberTlsConfig } from './tls.ts';
 
@@ -57,6 +58,8 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly corruptCheckTimeMs?: number;
   /** etcd --experimental-watch-progress-notify-interval (ms; default 10 minutes). */
   readonly watchProgressNotifyIntervalMs?: number;
+  /** Set when --config-file was given together with other flags or ETCD_* variables (ignored, as etcd does). */
+  readonly configFileOverrides?: boolean;
   /** Flags given that edgecd accepts but does not act on (one warning each at start). */
   readonly ignoredFlags?: readonly string[];
   // Client and peer TLS (etcd --cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls and the
@@ -152,6 +155,24 @@ export function parseMemberConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): MemberConfig {
+  // etcd: with a configuration file, the command line and the ETCD_* variables are ignored.
+  const fileFlag = argv.findIndex((a) => /^--?config-file(=|$)/.test(a));
+  const file = fileFlag >= 0 ? (argv[fileFlag].split('=')[1] ?? argv[fileFlag + 1]) : env.ETCD_CONFIG_FILE;
+  if (file !== undefined) {
+    if (file === '' || file.startsWith('-')) throw new Error('flag needs an argument: -config-file');
+    const fromFile = readConfigFile(file);
+    const config = parseMemberConfig(fromFile.args, {});
+    const inline = fileFlag >= 0 && argv[fileFlag].includes('=');
+    const consumed = new Set(fileFlag < 0 ? [] : inline ? [fileFlag] : [fileFlag, fileFlag + 1]);
+    const others = argv.filter((_, i) => !consumed.has(i));
+    return {
+      ...config,
+      ignoredFlags: [...(config.ignoredFlags ?? []), ...fromFile.ignored],
+      ...(others.length > 0 || Object.keys(env).some((k) => k.startsWith('ETCD_') && k !== 'ETCD_CONFIG_FILE')
+        ? { configFileOverrides: true }
+        : {}),
+    };
+  }
   const values: Record<string, unknown> = {
     name: 'default',
     listenClientUrls: ['http://localhost:2379'],

@@ -222,6 +222,11 @@ export const MORE_FLAGS: Record<string, Omit<FlagSpec, 'key' | 'parse'>> = {
     default: 'simple',
     help: "'simple' or 'jwt,pub-key=PATH,priv-key=PATH,sign-method=RS256[,ttl=5m]'.",
   },
+  'config-file': {
+    group: 'Member',
+    default: '',
+    help: "etcd's YAML configuration file (etcd.conf.yml keys); the command line and ETCD_* are then ignored.",
+  },
   'force-new-cluster': {
     group: 'Clustering',
     default: 'false',

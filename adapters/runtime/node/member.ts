@@ -63,6 +63,11 @@ export function authOptions(config: MemberConfig, logger: Logger): NodeOptions['
 export async function startMember(config: MemberConfig, logger: Logger): Promise<RunningMember> {
   // TLS flags first: a bad combination must stop the member before it touches its data dir.
   const tls = memberTls(config);
+  if (config.configFileOverrides) {
+    logger.warn(
+      '--config-file is given: other command-line flags and ETCD_* variables are ignored, as in etcd',
+    );
+  }
   for (const flag of config.ignoredFlags ?? []) {
     logger.warn('flag accepted for compatibility with etcd, not acted on by edgecd', { flag: `--${flag}` });
   }
