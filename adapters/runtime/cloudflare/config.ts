@@ -47,6 +47,8 @@ export interface EdgecdVars {
   readonly EDGECD_SNAPSHOT_COUNT?: string;
   readonly EDGECD_QUOTA_BYTES?: string;
   readonly EDGECD_REQUEST_TIMEOUT_MS?: string;
+  /** etcd --experimental-corrupt-check-time in ms: how often the leader compares HashKV; 0 or unset: never. */
+  readonly EDGECD_CORRUPT_CHECK_MS?: string;
   /** debug | info | warn | error (default warn). */
   readonly EDGECD_LOG_LEVEL?: string;
   /** etcd --bcrypt-cost (4..31); default 8 on Workers. */
@@ -77,6 +79,8 @@ export interface ClusterConfig {
   readonly snapshotCount: number;
   readonly quotaBytes: number;
   readonly requestTimeoutMs: number;
+  /** 0: no corruption check. */
+  readonly corruptCheckMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly auth: NonNullable<NodeOptions['auth']>;
 }
@@ -148,6 +152,10 @@ export function clusterConfig(vars: EdgecdVars): ClusterConfig {
     ),
     snapshotCount: positive(vars.EDGECD_SNAPSHOT_COUNT, DEFAULT_SNAPSHOT_COUNT, 'EDGECD_SNAPSHOT_COUNT'),
     quotaBytes: positive(vars.EDGECD_QUOTA_BYTES, DEFAULT_QUOTA_BYTES, 'EDGECD_QUOTA_BYTES'),
+    corruptCheckMs:
+      vars.EDGECD_CORRUPT_CHECK_MS && vars.EDGECD_CORRUPT_CHECK_MS !== '0'
+        ? positive(vars.EDGECD_CORRUPT_CHECK_MS, 0, 'EDGECD_CORRUPT_CHECK_MS')
+        : 0,
     requestTimeoutMs: positive(
       vars.EDGECD_REQUEST_TIMEOUT_MS,
       DEFAULT_REQUEST_TIMEOUT_MS,

@@ -166,6 +166,7 @@ export class EdgecdMember extends DurableObject<EdgecdEnv> {
       electionTimeoutMs: config.electionTimeoutMs,
       snapshotCount: config.snapshotCount,
       requestTimeoutMs: config.requestTimeoutMs,
+      corruptCheckIntervalMs: config.corruptCheckMs,
       auth: config.auth,
       // As etcd stops a removed member: stop serving; a joined object forgets its membership and may join again.
       onRemoved: () => void this.removed(self.name),
