@@ -10,6 +10,7 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LOCAL_MEMBERS } from '../adapters/runtime/node/local-cluster.ts';
 import { PEER_SECRET_HEADER } from '../adapters/transport/fetch/index.ts';
@@ -77,7 +78,9 @@ async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const worker = `http://127.0.0.1:${options.workerPort}`;
   const client = `http://127.0.0.1:${LOCAL_MEMBERS[0].client}`;
-  mkdirSync('data/wrangler', { recursive: true });
+  // Next to the Node members' ./data, in the directory dev:mixed runs in (wrangler itself runs in the project).
+  const wranglerState = resolve('data/wrangler');
+  mkdirSync(wranglerState, { recursive: true });
   const children: ChildProcess[] = [];
   let stopping = false;
   const stop = () => {
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
       '--port',
       String(options.workerPort),
       '--persist-to',
-      'data/wrangler',
+      wranglerState,
       '--var',
       `EDGECD_PEER_SECRET:${options.secret}`,
       '--show-interactive-dev-session=false',
