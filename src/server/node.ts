@@ -223,6 +223,12 @@ export interface EdgeNode {
    */
   snapshot(opts?: RequestOptions): Promise<{ readonly header: ResponseHeader; readonly file: Uint8Array }>;
   /**
+   * Maintenance.Defragment for edgecd's storage: a snapshot of the state machine at the applied index, after which
+   * the storage drops the log before it (the file WAL deletes its older segments and snapshot files), so the data
+   * dir holds the live state and what came after it. The caller checks admin rights (authorizeAdmin).
+   */
+  defragment(): Promise<void>;
+  /**
    * Refuses (EtcdError) unless the caller may run admin operations: always while auth is off, else only users
    * with the root role. For operations served outside the node (e.g. Defragment).
    */
@@ -561,6 +567,12 @@ class LocalNode implements EdgeNode {
     }
     const auth = this.auth.enabled ? await this.identify(opts) : ANONYMOUS;
     return this.withHeader(await this.propose<TxnResponse>({ type: 'txn', request: req, auth }, opts));
+  }
+
+  defragment(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.replica.forceSnapshot((error) => (error ? reject(error) : resolve()));
+    });
   }
 
   async compact(req: CompactionRequest, opts?: RequestOptions): Promise<CompactionResponse> {

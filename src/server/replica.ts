@@ -501,13 +501,16 @@ export class Replica {
     });
   }
 
-  /** Takes a snapshot now (tests, the simulator, etcdctl snapshot save later). */
-  forceSnapshot(): Snapshot | undefined {
+  /**
+   * Takes a snapshot now at the applied index (Defragment; tests); `done` runs once it is saved and the log before
+   * it compacted, or at once when there is nothing newer to snapshot.
+   */
+  forceSnapshot(done: (error?: unknown) => void = () => {}): Snapshot | undefined {
     const snapshot = this.raw.createSnapshot(this.sm.snapshot());
     if (snapshot) {
       this.lastSnapshotIndex = snapshot.metadata.index;
-      this.io.saveSnapshot(snapshot, () => {});
-    }
+      this.io.saveSnapshot(snapshot, done);
+    } else done();
     return snapshot;
   }
 

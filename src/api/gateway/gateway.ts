@@ -188,9 +188,10 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     '/maintenance/alarm': m('Alarm', 'AlarmRequest', async (b, o) =>
       encode.alarmResponse(await node.alarm(decodeAlarm(b), o)),
     ),
-    // The in-memory key space has nothing to defragment; etcd replies `{}` on success (admins only, as etcd).
+    // A snapshot, then the storage drops the log before it (EdgeNode.defragment); etcd replies `{}` (admins only).
     '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async (_b, o) => {
       await authorizeMaintenance(node, o);
+      await node.defragment();
       return '{}';
     }),
     // '/maintenance/snapshot' streams: served below (serveSnapshot).

@@ -1,4 +1,4 @@
-// etcdserverpb.Maintenance: Status, Hash, HashKV, MoveLeader, Alarm, Defragment (nothing to do), and Snapshot
+// etcdserverpb.Maintenance: Status, Hash, HashKV, MoveLeader, Alarm, Defragment (a snapshot), and Snapshot
 // (a server stream of edgecd's snapshot file in 32 KiB chunks; src/server/snapshot-file.ts).
 
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -14,7 +14,7 @@ const ALARM_TYPES: readonly AlarmType[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 
 export function maintenanceService(ctx: CallContext): UntypedServiceImplementation {
   const { node } = ctx;
-  // Only after an admin check passed (MoveLeader, Defragment): Status is root only once auth is on.
+  // Only after an admin check passed (MoveLeader, Defragment): Status needs a user once auth is on.
   const currentHeader = async (opts: RequestOptions) => wire.header((await node.status(opts)).header);
   // etcd's authMaintenanceServer: Defragment, Snapshot, Hash and HashKV need an admin (root) once auth is on.
   return {
@@ -63,9 +63,10 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
         return { alarms: alarms.length > 0 ? alarms : undefined };
       },
     ),
-    // Nothing to defragment: the store keeps no free pages. Answer as a finished defragmentation.
+    // A snapshot, then the storage drops the log before it (EdgeNode.defragment).
     Defragment: unary<object>(ctx, 'Maintenance/Defragment', async (_req, opts) => {
       await authorizeMaintenance(node, opts);
+      await node.defragment();
       return { header: await currentHeader(opts) };
     }),
     // SnapshotResponse{header, remaining_bytes, blob}: the file (taken after a read barrier) in 32 KiB chunks,
