@@ -18,8 +18,8 @@ let log = '';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgecd-listen-'));
-  ports = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const [a, b, sock, peer] = ports;
+  ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [a, b, sock, peer, peer2] = ports;
   child = spawn(
     process.execPath,
     [
@@ -28,7 +28,7 @@ beforeAll(async () => {
       `--data-dir=${join(dir, 'data')}`,
       `--listen-client-urls=http://127.0.0.1:${a},http://127.0.0.1:${b},unix://localhost:${sock}`,
       `--advertise-client-urls=http://127.0.0.1:${a}`,
-      `--listen-peer-urls=http://127.0.0.1:${peer}`,
+      `--listen-peer-urls=http://127.0.0.1:${peer},http://127.0.0.1:${peer2}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
       `--initial-cluster=l1=http://127.0.0.1:${peer}`,
       '--experimental-watch-progress-notify-interval=300ms',
@@ -82,6 +82,16 @@ describe('--listen-client-urls with several URLs', () => {
       req.end(JSON.stringify({ key: Buffer.from('k').toString('base64') }));
     });
     expect(JSON.parse(body).kvs[0].value).toBe(Buffer.from('v').toString('base64'));
+  });
+});
+
+describe('--listen-peer-urls with several URLs', () => {
+  it("serves the peer port's routes on every URL", async () => {
+    for (const port of [ports[3], ports[4]]) {
+      const res = await fetch(`http://127.0.0.1:${port}/members`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('"name":"l1"');
+    }
   });
 });
 

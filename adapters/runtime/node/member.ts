@@ -3,6 +3,7 @@
 
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createGateway } from '../../../src/api/gateway/index.ts';
 import { cryptoRandom, type Logger } from '../../../src/env.ts';
@@ -191,6 +192,18 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     throw error;
   }
   const server = servers[0];
+  // Every further --listen-peer-urls URL: its connections go to the same transport (the first one it binds itself).
+  const peerListeners: Server[] = [];
+  for (const url of config.listenPeerUrls.slice(1)) {
+    const extra = hostPort(url);
+    const listener = createServer((socket) => transport.takeConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(extra.port, extra.host, () => resolve());
+    });
+    peerListeners.push(listener);
+    logger.info('serving peer traffic', { peer: `${extra.host}:${extra.port}` });
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -209,6 +222,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
         }
       }
       stopWatch();
+      for (const l of peerListeners) l.close();
       await Promise.all(servers.map((s) => s.close()));
       await node.close();
       logger.info('stopped', { name: config.name });

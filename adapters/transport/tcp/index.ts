@@ -545,6 +545,11 @@ export class TcpTransport implements Transport {
     link.attach(connection);
   }
 
+  /** Takes a connection accepted by another listener of this member (etcd serves every --listen-peer-urls URL). */
+  takeConnection(socket: Socket): void {
+    this.accept(socket);
+  }
+
   private accept(socket: Socket): void {
     if (this.stopped) {
       socket.destroy();
