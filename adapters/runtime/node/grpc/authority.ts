@@ -76,6 +76,9 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
     if (!ready && held.length < MAX_HELD) return;
     socket.off('data', onData);
     socket.pause();
+    // `held` was rebuilt by each chunk and each dropped frame; the bytes of recorded fragments kept their offsets
+    // (frames are only ever dropped after them), so point the fragments at the final buffer before rewriting.
+    for (const b of [...blocks, ...(open ? [open] : [])]) for (const f of b.fragments) f.buffer = held;
     const needsFilter = blocks.some((b) => rewriteAuthority(held, b, false));
     if (!needsFilter) {
       socket.unshift(held);
@@ -91,7 +94,7 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
 
 /** Where a header block fragment lies in a buffer: [start, end). */
 interface HeaderBlock {
-  fragments: { buffer: Buffer; start: number; end: number }[];
+  fragments: { buffer: Buffer; readonly start: number; readonly end: number }[];
 }
 
 function fragmentOf(buf: Buffer, at: number, type: number, flags: number, length: number) {
