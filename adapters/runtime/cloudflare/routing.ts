@@ -24,7 +24,7 @@ export interface HostedMember {
 }
 
 const VIEW_TTL_MS = 1000;
-let cached: { at: number; members: HostedMember[] } | undefined;
+let cached: { at: number; members: HostedMember[] | undefined } | undefined;
 
 export function directory(env: EdgecdEnv) {
   return memberStub(env, DIRECTORY_NAME);
@@ -46,7 +46,7 @@ export async function hostedMembers(env: EdgecdEnv): Promise<HostedMember[] | un
   if (cached && now - cached.at < VIEW_TTL_MS) return cached.members;
   const names = (await directory(env).directoryList()).filter((n) => MEMBER_NAME.test(n));
   if (names.length === 0) {
-    cached = undefined;
+    cached = { at: now, members: undefined }; // the Worker's own cluster: no directory call per request
     return undefined;
   }
   let status: MemberStatus | undefined;

@@ -79,13 +79,13 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
     // `held` was rebuilt by each chunk and each dropped frame; the bytes of recorded fragments kept their offsets
     // (frames are only ever dropped after them), so point the fragments at the final buffer before rewriting.
     for (const b of [...blocks, ...(open ? [open] : [])]) for (const f of b.fragments) f.buffer = held;
-    const needsFilter = blocks.some((b) => rewriteAuthority(held, b, false));
+    const needsFilter = blocks.some((b) => rewriteAuthority(b, false));
     if (!needsFilter) {
       socket.unshift(held);
       inject(socket);
       return;
     }
-    for (const b of blocks) rewriteAuthority(held, b, true);
+    for (const b of blocks) rewriteAuthority(b, true);
     inject(filtered(socket, held.subarray(parsed), held.subarray(0, parsed), open));
   };
   socket.on('data', onData);
@@ -114,7 +114,7 @@ function fragmentOf(buf: Buffer, at: number, type: number, flags: number, length
  * Finds :authority literals with a `/` in a header block; with `apply`, turns each `/` into `-` in place.
  * Returns whether there was any.
  */
-function rewriteAuthority(_held: Buffer, block: HeaderBlock, apply: boolean): boolean {
+function rewriteAuthority(block: HeaderBlock, apply: boolean): boolean {
   // The block as one array, and where each of its bytes lives.
   const total = block.fragments.reduce((n, f) => n + f.end - f.start, 0);
   const bytes = new Uint8Array(total);
@@ -211,7 +211,7 @@ function filtered(socket: Socket, rest: Buffer, head: Buffer, pending: HeaderBlo
       open.fragments.push(fragmentOf(frame, 0, type, flags, length));
       blockFrames.push(frame);
       if (flags & END_HEADERS) {
-        rewriteAuthority(frame, open, true);
+        rewriteAuthority(open, true);
         out.push(...blockFrames);
         blockFrames = [];
         open = undefined;
