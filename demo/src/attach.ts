@@ -81,9 +81,12 @@ export function startAttach(): void {
   const byName = (a: HTMLElement, b: HTMLElement) =>
     (a.firstChild?.textContent ?? '').localeCompare(b.firstChild?.textContent ?? '');
 
+  /** Members waiting out their backoff: discovering them again in another member's list must not retry early. */
+  const backingOff = new Set<string>();
+
   async function follow(url: string): Promise<void> {
     const base = normalizeClientUrl(url);
-    if (streams.has(base)) return;
+    if (streams.has(base) || backingOff.has(base)) return;
     const controller = new AbortController();
     streams.set(base, controller);
     try {
@@ -124,7 +127,9 @@ export function startAttach(): void {
     if (!controller.signal.aborted && attached) {
       const wait = Math.min(10_000, 500 * 2 ** (failures.get(base) ?? 0));
       failures.set(base, (failures.get(base) ?? 0) + 1);
+      backingOff.add(base);
       setTimeout(() => {
+        backingOff.delete(base);
         if (attached) void follow(base);
       }, wait);
     }
@@ -141,6 +146,8 @@ export function startAttach(): void {
   });
   detachBtn.addEventListener('click', () => {
     attached = false;
+    backingOff.clear();
+    failures.clear();
     for (const c of streams.values()) c.abort();
     streams.clear();
     rows.clear();

@@ -82,10 +82,38 @@ export function startClient(cluster: Cluster): void {
   const kvLine = (kv: Kv) =>
     `${unb64(kv.key)} = ${unb64(kv.value)}  (version ${kv.version ?? 0}, mod rev ${kv.mod_revision ?? 0}${kv.lease ? `, lease ${BigInt(kv.lease).toString(16)}` : ''})`;
 
+  // The put form's lease: cleared once the lease is gone (expired or revoked), so later puts do not all fail with
+  // "requested lease not found". Gone means: the leader listed it before and lists it no more, or a put said so.
+  const leaseField = $('#put-lease') as HTMLInputElement;
+  const leasesSeen = new Set<string>();
+  const leaseHex = (id: string) => {
+    try {
+      return BigInt(id.trim()).toString(16);
+    } catch {
+      return undefined;
+    }
+  };
+  function dropLease(why: string): void {
+    const id = leaseField.value.trim();
+    if (!id) return;
+    leaseField.value = '';
+    leaseField.dataset.cleared = id;
+    cluster.log('client', `lease ${leaseHex(id) ?? id} ${why}: cleared from the put form`);
+  }
+  cluster.onState((m) => {
+    const hex = leaseHex(leaseField.value);
+    if (!hex || m.state?.role !== 'leader') return;
+    if (m.state.leases.some((l) => l.id === hex)) leasesSeen.add(hex);
+    else if (leasesSeen.has(hex) && m.state.leases.length < 20) dropLease('expired or was revoked');
+  });
+
   $('#put').addEventListener('click', () => {
     const body: Json = { key: b64(input('key')), value: b64(input('value')) };
     if (input('put-lease').trim()) body.lease = input('put-lease').trim();
-    void run(`put ${input('key')}`, '/v3/kv/put', body, (j) => `OK, revision ${revision(j)}`);
+    void (async () => {
+      const ok = await run(`put ${input('key')}`, '/v3/kv/put', body, (j) => `OK, revision ${revision(j)}`);
+      if (!ok && body.lease && /lease not found/.test(out.textContent ?? '')) dropLease('does not exist');
+    })();
   });
   $('#get').addEventListener('click', () => {
     void run(`get ${input('key')}`, '/v3/kv/range', { key: b64(input('key')) }, (j) => {

@@ -3,14 +3,15 @@
 // (the in-page network with faults), shows their state, animates their messages, and offers fault controls and
 // a client panel that speaks etcd's JSON gateway. See demo/README.md.
 
-import { InPageHub, type WireMessage } from '../../adapters/transport/in-page/index.ts';
+import { InPageHub, type PortLike, type WireMessage } from '../../adapters/transport/in-page/index.ts';
 import type { Clock, TimerHandle } from '../../src/env.ts';
+import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
 import { startClient } from './client.ts';
 import { joinCluster } from './join.ts';
-import type { FromWorker, MemberState, ToWorker } from './protocol.ts';
+import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
 import { startReplay } from './replay.ts';
 import { $, el, termColor } from './ui.ts';
 
@@ -34,6 +35,7 @@ const realClock: Clock = {
 
 const faults = new FaultModel(new Rng(Date.now() & 0x7fffffff), { minDelayMs: 4, maxDelayMs: 40 });
 const hub = new InPageHub(faults, realClock);
+const startedAt = hub.clock.now();
 
 type HttpListener = {
   onHead?(status: number, contentType: string): void;
@@ -41,7 +43,7 @@ type HttpListener = {
   onEnd(error?: string): void;
 };
 
-interface Member {
+export interface Member {
   readonly id: number;
   worker?: Worker;
   up: boolean;
@@ -57,21 +59,83 @@ export interface Cluster {
   /** The member a request goes to: `via` or, for auto, the leader (else any live member). */
   pick(via: string): Member | undefined;
   http(member: Member, path: string, body: string, listener: HttpListener): () => void;
-  log(kind: 'election' | 'commit' | 'fault' | 'client' | 'info', text: string): void;
+  log(kind: TimelineKind, text: string): void;
+  /** Called after any member reports a new state. */
+  onState(listener: (m: Member) => void): void;
 }
+
+const stateListeners = new Set<(m: Member) => void>();
 
 const members = new Map<number, Member>();
 const httpListeners = new Map<number, HttpListener>();
 let nextReqId = 1;
-const startedAt = performance.now();
 
 // ---------------------------------------------------------------- timeline
 
-function log(kind: 'election' | 'commit' | 'fault' | 'client' | 'info', text: string): void {
+export type TimelineKind = 'election' | 'commit' | 'log' | 'snapshot' | 'fault' | 'client' | 'info' | 'step';
+
+/**
+ * One line on the timeline, stamped with the cluster's own (dilated, pausable) time. `collapse`: a line with the
+ * same key right on top is updated in place (its count grows) instead of adding another, so that stepping through
+ * quiet time does not flood the list.
+ */
+function log(
+  kind: TimelineKind,
+  text: string,
+  collapse?: { key: string; text: (n: number) => string },
+): void {
   const list = $('#timeline-list');
-  const secs = ((performance.now() - startedAt) / 1000).toFixed(1);
-  list.prepend(el('li', { class: `ev-${kind}`, 'data-kind': kind }, [el('time', {}, [`${secs}s`]), text]));
+  const secs = ((hub.clock.now() - startedAt) / 1000).toFixed(1);
+  const top = list.firstElementChild as HTMLElement | null;
+  if (collapse && top?.dataset.collapse === collapse.key) {
+    const n = Number(top.dataset.count ?? 1) + 1;
+    top.dataset.count = String(n);
+    top.replaceChildren(el('time', {}, [`${secs}s`]), collapse.text(n));
+    return;
+  }
+  const attrs: Record<string, string> = { class: `ev-${kind}`, 'data-kind': kind };
+  if (collapse) Object.assign(attrs, { 'data-collapse': collapse.key, 'data-count': '1' });
+  list.prepend(el('li', attrs, [el('time', {}, [`${secs}s`]), collapse ? collapse.text(1) : text]));
   while (list.children.length > 300) list.lastElementChild?.remove();
+}
+
+/** The timeline from a member's own events (reported at the change, not sampled). */
+function logMemberEvent(m: Member, e: MemberEvent): void {
+  const n = `n${m.id}`;
+  switch (e.type) {
+    case 'role':
+      if (e.to === 'leader') log('election', `${n} becomes leader for term ${e.term}`);
+      else if (e.from === 'leader') log('election', `${n} steps down in term ${e.term} (now ${e.to})`);
+      else if (e.to === 'candidate') log('election', `${n} campaigns: candidate for term ${e.term}`);
+      else if (e.to === 'preCandidate')
+        log('election', `${n} election timeout: pre-candidate (asks before term ${e.term + 1})`);
+      else if (e.from === 'candidate' || e.from === 'preCandidate')
+        log('election', `${n} gives up its campaign (now ${e.to}, term ${e.term})`);
+      break;
+    case 'term':
+      if (e.role !== 'candidate' && e.role !== 'leader')
+        log('election', `${n} moves to term ${e.to} (from ${e.from})`);
+      break;
+    case 'truncated':
+      log(
+        'log',
+        `${n} drops uncommitted ${e.from === e.to ? `entry #${e.from}` : `entries #${e.from}…#${e.to}`} (term ${e.terms.join(', ')}): the leader's log wins`,
+      );
+      break;
+    case 'snapshot-installed':
+      log('snapshot', `${n} installed a snapshot up to #${e.index} from the leader`);
+      break;
+    case 'compacted':
+      log('snapshot', `${n} took a snapshot: log before #${e.firstIndex} compacted`);
+      break;
+    case 'commit':
+      log('commit', `${n} commits #${e.index}${e.label ? ` (${e.label})` : ''}`, {
+        key: `commit-${m.id}`,
+        text: (k) =>
+          `${n} commits #${e.index}${e.label ? ` (${e.label})` : ''}${k > 1 ? ` · ${k} commits in a row` : ''}`,
+      });
+      break;
+  }
 }
 
 // ---------------------------------------------------------------- members
@@ -114,7 +178,7 @@ function start(m: Member): void {
   const worker = new Worker(new URL('./member.worker.ts', import.meta.url), { type: 'module' });
   m.worker = worker;
   const channel = new MessageChannel();
-  hub.attach(BigInt(m.id), channel.port1);
+  hub.attach(BigInt(m.id), tapPort(channel.port1));
   worker.addEventListener('message', (e: MessageEvent<FromWorker>) => onWorkerMessage(m, worker, e.data));
   worker.addEventListener('error', (e) => log('fault', `n${m.id} worker error: ${e.message}`));
   const msg: ToWorker = {
@@ -166,10 +230,13 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
       );
       updateVia();
       break;
+    case 'events':
+      for (const e of msg.events) logMemberEvent(m, e);
+      break;
     case 'state':
-      observe(m, msg.state);
       m.state = msg.state;
       render(m);
+      for (const l of stateListeners) l(m);
       break;
     case 'http-head':
       httpListeners.get(msg.reqId)?.onHead?.(msg.status, msg.contentType);
@@ -191,38 +258,38 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
   }
 }
 
-/** Timeline entries from state changes: elections, leader commits. */
-function observe(m: Member, next: MemberState): void {
-  const prev = m.state;
-  if (next.role === 'leader' && (prev?.role !== 'leader' || prev.term !== next.term)) {
-    log('election', `n${m.id} elected leader for term ${next.term}`);
-  } else if (next.role === 'candidate' && prev?.role !== 'candidate') {
-    log('election', `n${m.id} campaigns in term ${next.term}`);
-  }
-  if (next.role === 'leader' && prev && next.commit > prev.commit && prev.role === 'leader') {
-    const last = next.log.find((e) => e.index === next.commit);
-    log('commit', `commit → ${next.commit}${last ? ` (${last.label})` : ''} by n${m.id}`);
-  }
+/** What a member is, as the card and its circle both show it (one source, so they never disagree). */
+function roleOf(m: Member): MemberState['role'] | 'starting' | 'down' {
+  if (m.up && m.state) return m.state.role;
+  return m.starting || m.up ? 'starting' : 'down';
+}
+
+function roleLabel(role: ReturnType<typeof roleOf>): string {
+  return role === 'preCandidate' ? 'pre-candidate' : role;
 }
 
 function render(m: Member): void {
   const card = m.card;
   const s = m.state;
-  const role = m.up && s ? s.role : m.starting ? 'starting' : 'down';
+  const role = roleOf(m);
   const dataRole = role === 'preCandidate' ? 'candidate' : role === 'starting' ? 'down' : role;
   card.dataset.role = dataRole;
   card.dataset.up = String(m.up);
-  card.querySelector('.role')!.textContent = role === 'preCandidate' ? 'pre-candidate' : role;
+  card.querySelector('.role')!.textContent = roleLabel(role);
+  drawNodes();
   card.querySelector('.kill')!.textContent = m.up || m.starting ? 'Kill' : 'Restart';
   card.querySelector('.isolate')!.textContent = isAlone(m) ? 'Rejoin' : 'Isolate';
   card.style.setProperty('--group', GROUP_COLORS[m.group] ?? '#64748b');
   card.dataset.group = String(m.group);
   if (m.recoveredLastIndex !== undefined) {
     card.dataset.recoveredLastIndex = String(m.recoveredLastIndex);
+    // Say what IndexedDB held at start only until this run has written to it; then say what it holds now.
     card.querySelector('.recovered')!.textContent =
       m.recoveredLastIndex > 0
         ? `recovered ${m.recoveredLastIndex} entries from IndexedDB`
-        : 'fresh IndexedDB';
+        : s && s.stable > 0
+          ? `IndexedDB: log to #${s.stable}`
+          : 'fresh IndexedDB';
   }
   if (!s) return;
   card.dataset.term = String(s.term);
@@ -231,11 +298,14 @@ function render(m: Member): void {
   card.dataset.lastIndex = String(s.lastIndex);
   card.dataset.stable = String(s.stable);
   card.dataset.revision = String(s.revision);
-  card.querySelector('.term')!.textContent = `term ${s.term}`;
-  card.querySelector('.vote')!.textContent = s.vote ? `voted n${s.vote}` : 'no vote';
-  card.querySelector('.stats')!.textContent =
-    `log ${s.firstIndex}…${s.lastIndex} · commit ${s.commit} · applied ${s.applied} · rev ${s.revision}` +
-    (s.leader ? ` · leader n${s.leader}` : ' · no leader');
+  const live = role !== 'down' && role !== 'starting';
+  card.querySelector('.term')!.textContent = live ? `term ${s.term}` : `last term ${s.term}`;
+  card.querySelector('.vote')!.textContent = !live ? '' : s.vote ? `voted n${s.vote}` : 'no vote';
+  // A member that is down has no view of the cluster: show what it last held, never a leader it no longer knows.
+  card.querySelector('.stats')!.textContent = live
+    ? `log ${s.firstIndex}…${s.lastIndex} · commit ${s.commit} · applied ${s.applied} · rev ${s.revision}` +
+      (s.leader ? ` · leader n${s.leader}` : ' · no leader')
+    : `${role === 'down' ? 'worker terminated' : 'starting'} · last seen: log ${s.firstIndex}…${s.lastIndex}, commit ${s.commit}`;
 
   const logEl = card.querySelector('.log')!;
   logEl.replaceChildren(
@@ -281,7 +351,14 @@ function render(m: Member): void {
       : s.leases.map((l) =>
           el('li', { 'data-lease': l.id }, [
             el('code', {}, [l.id]),
-            ` TTL ${l.ttl}s · ${l.remaining >= 0 ? `${l.remaining}s left` : 'expired'} · ${l.keys} keys`,
+            // Only the leader's lessor counts down (etcd's primary lessor); a follower's figure would jump.
+            ` TTL ${l.ttl}s · ${
+              s.role !== 'leader'
+                ? 'expiry kept by the leader'
+                : l.remaining >= 0
+                  ? `${l.remaining}s left`
+                  : 'expired'
+            } · ${l.keys} keys`,
           ]),
         )),
   );
@@ -307,10 +384,12 @@ function freeGroup(): number {
 }
 
 function joinGroup(m: Member, group: number): void {
+  const before = describeGroups();
   m.group = group;
   applyTopology();
   const groups = describeGroups();
-  log('fault', groups ? `partition ${groups}` : 'partition healed');
+  // Only what changed: dropping a member where it already was is no event.
+  if (groups !== before) log('fault', groups ? `partition ${groups}` : 'partition healed');
   for (const x of members.values()) render(x);
 }
 
@@ -422,11 +501,11 @@ function drawNodes(): void {
       netNodes.set(m.id, node);
     }
     const p = dragging?.id === m.id ? dragging.at : POS[m.id];
-    const role = m.up && m.state ? m.state.role : 'down';
+    const role = roleOf(m);
     node.setAttribute('class', `net-node role-${role}`);
     node.setAttribute('transform', `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})`);
     node.querySelector('.halo')!.setAttribute('fill', GROUP_COLORS[m.group] ?? '#64748b');
-    const label = role === 'preCandidate' ? 'pre-cand.' : role;
+    const label = role === 'preCandidate' ? 'pre-cand.' : roleLabel(role);
     const roleText = node.querySelector('.node-role')!;
     if (roleText.textContent !== label) roleText.textContent = label;
   }
@@ -496,11 +575,75 @@ function msgLabel(w: WireMessage): string {
   return short[t] ?? t;
 }
 
-const drops: { w: WireMessage; at: number }[] = [];
+// The hub's observers see a message's type and size only; to label messages with term and index the page taps
+// each member's port and hands the hub one message at a time, so that the hub's synchronous 'sent' event can be
+// matched to the full message.
+const detail = new Map<number, Message>();
+let tapped: Message | undefined;
+
+type PortListener = (event: { data: unknown }) => void;
+function tapPort(port: MessagePort): PortLike {
+  const wrapped = new Map<PortListener, PortListener>();
+  return {
+    postMessage: (data) => port.postMessage(data),
+    start: () => port.start(),
+    addEventListener(type, listener) {
+      const w: PortListener = (event) => {
+        const data = event.data as { kind?: string; messages?: Message[] } | undefined;
+        if (data?.kind !== 'send' || !Array.isArray(data.messages)) return listener(event);
+        for (const message of data.messages) {
+          tapped = message;
+          listener({ data: { kind: 'send', messages: [message] } });
+        }
+        tapped = undefined;
+      };
+      wrapped.set(listener, w);
+      port.addEventListener(type, w);
+    },
+    removeEventListener(type, listener) {
+      const w = wrapped.get(listener);
+      if (w) port.removeEventListener(type, w);
+      wrapped.delete(listener);
+    },
+  };
+}
+
+const drops: { w: WireMessage; m?: Message; at: number }[] = [];
 hub.onEvent((e) => {
-  if (e.kind === 'dropped' && e.reason !== 'down') drops.push({ w: e.message, at: performance.now() });
+  const w = e.message;
+  if (tapped && tapped.type === w.type && tapped.to === w.to && (e.kind === 'sent' || e.kind === 'dropped'))
+    detail.set(w.seq, tapped);
+  const m = detail.get(w.seq);
+  if (e.kind === 'dropped' && e.reason !== 'down') drops.push({ w, m, at: performance.now() });
   if (drops.length > 30) drops.shift();
+  if (e.kind === 'sent' && m) logMessage(w, m);
+  if (e.kind === 'delivered' && m) logDelivery(w, m);
+  if (e.kind !== 'sent') detail.delete(w.seq);
 });
+
+/** Timeline lines from the messages themselves: votes asked and granted, snapshots sent. */
+function logMessage(w: WireMessage, m: Message): void {
+  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
+    const what = m.type === 'MsgVote' ? 'vote' : 'pre-vote';
+    log(
+      'election',
+      `n${w.from} asks n${w.to} for a ${what} in term ${m.term} (last entry #${m.index ?? 0}, term ${m.logTerm ?? 0})`,
+    );
+  } else if (m.type === 'MsgSnap' && (m.snapshot?.offset ?? 0) === 0) {
+    const md = m.snapshot?.metadata;
+    log(
+      'snapshot',
+      `n${w.from} → n${w.to} snapshot (MsgSnap) up to #${md?.index ?? '?'}, term ${md?.term ?? '?'}`,
+    );
+  }
+}
+
+function logDelivery(w: WireMessage, m: Message): void {
+  if (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') {
+    const what = m.type === 'MsgVoteResp' ? 'vote' : 'pre-vote';
+    log('election', `n${w.from} ${m.reject ? 'refuses' : 'grants'} n${w.to} its ${what} for term ${m.term}`);
+  }
+}
 
 function animate(): void {
   const g = $('#msgs');
@@ -569,13 +712,16 @@ function step(): void {
   if (!hub.paused) setPaused(true);
   const w = hub.step();
   if (w) {
-    log('info', `step: ${w.type} n${w.from} → n${w.to}`);
+    log('step', `step: delivered ${w.type} n${w.from} → n${w.to}`);
     return;
   }
   hub.clock.advance(TICK_MS);
   for (const m of members.values())
     m.worker?.postMessage({ kind: 'advance', ms: TICK_MS } satisfies ToWorker);
-  log('info', `step: no message in flight, time +${TICK_MS} ms (one tick)`);
+  log('step', '', {
+    key: 'tick',
+    text: (n) => `step: nothing in flight, time +${n * TICK_MS} ms (${n} tick${n > 1 ? 's' : ''})`,
+  });
 }
 
 // ---------------------------------------------------------------- reset
@@ -651,6 +797,13 @@ function activeTab(): string {
 
 // ---------------------------------------------------------------- boot
 
+function typingInField(e: KeyboardEvent): boolean {
+  const isField = (x: EventTarget | null | undefined) =>
+    x instanceof HTMLElement &&
+    (x.isContentEditable || x.closest('input, select, textarea, [contenteditable]') !== null);
+  return isField(e.target) || isField(document.activeElement);
+}
+
 function boot(): void {
   for (const id of IDS) {
     const card = buildCard(id);
@@ -678,14 +831,14 @@ function boot(): void {
   for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
     b.addEventListener('click', () => showTab(b.dataset.tab!));
 
-  const cluster: Cluster = { members, pick, http, log };
+  const cluster: Cluster = { members, pick, http, log, onState: (l) => void stateListeners.add(l) };
   startClient(cluster);
   const replay = startReplay();
   startAttach();
 
   window.addEventListener('keydown', (e) => {
-    const t = e.target as HTMLElement;
-    if (t.closest('input, select, textarea') || e.ctrlKey || e.metaKey || e.altKey) return;
+    // Keys typed into a field are text, not commands (whatever element the event was retargeted to).
+    if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing || typingInField(e)) return;
     if (e.key === ' ') {
       e.preventDefault();
       if (activeTab() === 'replay') replay.togglePlay();

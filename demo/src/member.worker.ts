@@ -21,6 +21,7 @@ import {
   LOG_VIEW_ENTRIES,
   type LogEntryView,
   type MemberConfig,
+  type MemberEvent,
   type MemberState,
   type ToWorker,
 } from './protocol.ts';
@@ -32,6 +33,8 @@ const scope = self as unknown as {
 };
 
 const REPORT_MS = 60;
+const DEMO_SNAPSHOT_COUNT = 40;
+const DEMO_SNAPSHOT_CATCH_UP = 10;
 
 const realClock: Clock = new RealClock();
 
@@ -111,17 +114,80 @@ async function start(config: MemberConfig, port: MessagePort): Promise<void> {
     tickMs: config.tickMs,
     electionTimeoutMs: config.electionTimeoutMs,
     requestTimeoutMs: 6_000,
-    // Small enough that a long-running demo shows snapshots (MsgSnap) to a member that fell behind.
-    snapshotCount: 200,
+    // Small enough that the demo shows snapshots: every 40 applied entries a member snapshots its keyspace and
+    // keeps only 10 entries before it, so a member that missed more than that catches up by MsgSnap (etcd keeps
+    // --snapshot-count 10,000 and 5,000 catch-up entries: a demo would never get there).
+    snapshotCount: DEMO_SNAPSHOT_COUNT,
+    raft: { snapshotCatchUpEntries: DEMO_SNAPSHOT_CATCH_UP },
   });
   // createNode keeps its Replica private; the demo reads the Raft log and lessor straight from it (read-only).
   replica = (node as unknown as { replica?: Replica }).replica;
   gateway = createGateway(node, { clock });
   post({ kind: 'ready', id: config.id, recovered });
-  node.onChange(scheduleReport);
+  node.onChange(() => {
+    detectEvents();
+    scheduleReport();
+  });
   report();
   // Lease countdowns change without any Raft activity.
   setInterval(scheduleReport, 500);
+}
+
+/** What the last change left, to tell what the next one did (every change is seen: onChange runs per Ready). */
+let seen:
+  | {
+      role: MemberState['role'];
+      term: number;
+      commit: number;
+      firstIndex: number;
+      lastIndex: number;
+      /** Index → term of the entries past the commit index: the only ones that may be replaced. */
+      uncommitted: [number, number][];
+    }
+  | undefined;
+
+function detectEvents(): void {
+  if (!node || !replica) return;
+  const ns = node.nodeStatus();
+  const s = replica.raw.status();
+  const log = replica.raw.raft.log;
+  const events: MemberEvent[] = [];
+  if (seen) {
+    if (ns.term !== seen.term) events.push({ type: 'term', from: seen.term, to: ns.term, role: ns.role });
+    if (ns.role !== seen.role) events.push({ type: 'role', from: seen.role, to: ns.role, term: ns.term });
+    if (s.firstIndex > seen.lastIndex + 1) {
+      events.push({ type: 'snapshot-installed', index: s.firstIndex - 1 });
+    } else if (s.firstIndex > seen.firstIndex) {
+      events.push({ type: 'compacted', firstIndex: s.firstIndex });
+    }
+    const gone = seen.uncommitted.filter(([i, t]) => i >= s.firstIndex && log.term(i) !== t);
+    if (gone.length > 0) {
+      events.push({
+        type: 'truncated',
+        from: gone[0][0],
+        to: gone.at(-1)![0],
+        terms: [...new Set(gone.map(([, t]) => t))],
+      });
+    }
+    if (ns.role === 'leader' && ns.commit > seen.commit) {
+      const e = log.slice(ns.commit, ns.commit + 1)[0];
+      events.push({ type: 'commit', index: ns.commit, label: e ? entryLabel(e) : '' });
+    }
+  }
+  const uncommitted: [number, number][] = [];
+  for (let i = Math.max(ns.commit + 1, s.firstIndex); i <= s.lastIndex && uncommitted.length < 200; i++) {
+    const t = log.term(i);
+    if (t !== undefined) uncommitted.push([i, t]);
+  }
+  seen = {
+    role: ns.role,
+    term: ns.term,
+    commit: ns.commit,
+    firstIndex: s.firstIndex,
+    lastIndex: s.lastIndex,
+    uncommitted,
+  };
+  if (events.length > 0) post({ kind: 'events', events });
 }
 
 let reportTimer: ReturnType<typeof setTimeout> | undefined;

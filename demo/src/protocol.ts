@@ -70,11 +70,32 @@ export type FromWorker =
       recovered: { lastIndex: number; term: number; commit: number; hasSnapshot: boolean };
     }
   | { kind: 'state'; state: MemberState }
+  /** What happened inside the member, seen at the change itself (not sampled): for the timeline. */
+  | { kind: 'events'; events: readonly MemberEvent[] }
   | { kind: 'http-head'; reqId: number; status: number; contentType: string }
   | { kind: 'http-chunk'; reqId: number; text: string }
   | { kind: 'http-end'; reqId: number; error?: string }
   | { kind: 'closed'; id: number }
   | { kind: 'error'; id: number; message: string };
+
+export type MemberEvent =
+  | {
+      readonly type: 'role';
+      readonly from: MemberState['role'];
+      readonly to: MemberState['role'];
+      readonly term: number;
+    }
+  | { readonly type: 'term'; readonly from: number; readonly to: number; readonly role: MemberState['role'] }
+  /** Uncommitted entries replaced or dropped (Raft §5.3: a follower's log is made to match the leader's). */
+  | {
+      readonly type: 'truncated';
+      readonly from: number;
+      readonly to: number;
+      readonly terms: readonly number[];
+    }
+  | { readonly type: 'snapshot-installed'; readonly index: number }
+  | { readonly type: 'compacted'; readonly firstIndex: number }
+  | { readonly type: 'commit'; readonly index: number; readonly label: string };
 
 export const LOG_VIEW_ENTRIES = 40;
 export const KEY_VIEW_LIMIT = 40;

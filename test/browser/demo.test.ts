@@ -368,15 +368,20 @@ if (!chromiumPresent()) {
       const frozen = await cards();
       await page.waitForTimeout(1_500);
       expect((await cards())['1'].term).toBe(frozen['1'].term);
-      const steps = await page.locator('#timeline-list li', { hasText: 'step:' }).count();
+      // Steps through quiet time collapse into one line whose data-count grows.
+      const countSteps = () =>
+        page.$$eval('#timeline-list li[data-kind="step"]', (lis) =>
+          lis.reduce((sum, li) => sum + Number((li as HTMLElement).dataset.count ?? 1), 0),
+        );
+      const steps = await countSteps();
       for (let i = 0; i < 5; i++) await page.keyboard.press('n');
       await page.waitForFunction(
         (n) =>
-          document.querySelectorAll('#timeline-list li').length > 0 &&
-          Array.from(document.querySelectorAll('#timeline-list li')).filter((li) =>
-            li.textContent?.includes('step:'),
-          ).length >=
-            n + 5,
+          Array.from(document.querySelectorAll<HTMLElement>('#timeline-list li[data-kind="step"]')).reduce(
+            (sum, li) => sum + Number(li.dataset.count ?? 1),
+            0,
+          ) >=
+          n + 5,
         steps,
         WAIT,
       );
