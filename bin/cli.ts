@@ -5,7 +5,7 @@
 //   edgecd snapshot restore FILE --name … --data-dir … --initial-cluster … (etcdctl's restore flags)
 //   edgecd --version
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseMemberConfig } from '../adapters/runtime/node/config.ts';
 import { flagsHelp } from '../adapters/runtime/node/flags.ts';
 import { runLocalCluster } from '../adapters/runtime/node/local-cluster.ts';
@@ -22,9 +22,11 @@ if (args[0] === 'sim') {
 } else if (args[0] === 'snapshot') {
   await snapshotCommand(args.slice(1));
 } else if (args.includes('--version') || args.includes('-version')) {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
+  // The package root is one level up from bin/cli.ts, two from the build's dist/bin/cli.js.
+  const path = ['../package.json', '../../package.json']
+    .map((p) => new URL(p, import.meta.url))
+    .find((url) => existsSync(url));
+  const pkg = JSON.parse(readFileSync(path!, 'utf8')) as { version: string };
   console.log(
     `etcd Version: ${ETCD_VERSION}\nedgecd Version: ${pkg.version}\nNode Version: ${process.version}`,
   );

@@ -1,6 +1,23 @@
 #!/usr/bin/env node
-// The `edgecd` command. Node 20 cannot run TypeScript directly, so load the sources through tsx.
-import { register } from 'tsx/esm/api';
+// The `edgecd` command. It runs the built JavaScript: dist/bin/cli.js, made by `npm run build` (which `npm ci`
+// runs through `prepare`, and `npm pack` through `prepack`). The build copies this file beside cli.js, where the
+// local cluster finds it to start its members.
+//
+// In a source checkout, EDGECD_FROM_SOURCE=1 runs the TypeScript sources through tsx (a devDependency) instead:
+// the tests set it (vitest.config.ts), so they always run the code as it is, never a stale build.
+import { existsSync } from 'node:fs';
 
-register();
-await import('./cli.ts');
+const here = (path) => new URL(path, import.meta.url);
+
+if (process.env.EDGECD_FROM_SOURCE === '1' && existsSync(here('./cli.ts'))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./cli.ts');
+} else {
+  const built = existsSync(here('./cli.js')) ? here('./cli.js') : here('../dist/bin/cli.js');
+  if (!existsSync(built)) {
+    console.error('edgecd: the build is missing (dist/bin/cli.js): run `npm run build`');
+    process.exit(1);
+  }
+  await import(built.href);
+}
