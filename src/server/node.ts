@@ -57,6 +57,7 @@ import type { LogStorage } from '../storage.ts';
 import type { Transport } from '../transport.ts';
 import { etcdStateOf } from './etcd-snapshot.ts';
 import { encodeMemberContext } from './members.ts';
+import { HeartbeatMonitor, type MemberMetrics } from './metrics.ts';
 import type { OpAuth, Operation } from './ops.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from './replica.ts';
 import { encodeEtcdSnapshotFile } from './snapshot-file.ts';
@@ -121,6 +122,13 @@ export interface NodeOptions {
    * links to the members over WebSocket). Off by default: a learner holds the whole keyspace, whatever RBAC says.
    */
   readonly browserLearners?: boolean;
+  /** Reports for etcd's metrics only the host loop sees (./metrics.ts); none by default. */
+  readonly metrics?: MemberMetrics;
+  /**
+   * What the member's data takes on disk (bytes), for Status.dbSize and etcd_mvcc_db_total_size_in_bytes; absent:
+   * the live size (dbSizeInUse) is reported for both.
+   */
+  readonly diskSize?: () => Promise<number>;
 }
 
 /**
@@ -187,6 +195,12 @@ export interface NodeStatus {
   readonly proposalsPending: number;
   /** Proposals that failed: refused, timed out, or cut short (etcd_server_proposals_failed_total). */
   readonly proposalsFailed: number;
+  /** Keys the index holds, live or deleted with uncompacted history (etcd_debugging_mvcc_keys_total). */
+  readonly keys: number;
+  /** Watchers on this member (etcd_debugging_mvcc_watcher_total). */
+  readonly watchers: number;
+  /** --quota-backend-bytes in effect (etcd_server_quota_backend_bytes). */
+  readonly quotaBytes: number;
 }
 
 export interface EdgeNode {
@@ -273,6 +287,13 @@ export interface EdgeNode {
   health(timeoutMs?: number): Promise<boolean>;
   /** Test hook: corrupts this member's keyspace behind Raft's back (the corruption check should notice). */
   testingCorrupt(): void;
+  /**
+   * HashKV without an auth check: for the peer port's /members/hashkv (etcd's peerHashKVHTTPHandler) and the
+   * host's initial corruption check. Throws etcd's compacted / future-revision errors.
+   */
+  peerHashKV(revision: number): HashKVResponse;
+  /** What the member's data takes on disk (NodeOptions.diskSize), or the live size without that hook. */
+  diskSize(): Promise<number>;
   /** What the demo and the cluster-state stream show. */
   nodeStatus(): NodeStatus;
   /** Called after every state change (debounced by the caller if needed); returns an unsubscribe function. */
@@ -323,12 +344,16 @@ class LocalNode implements EdgeNode {
       corruptCheckIntervalMs: options.corruptCheckIntervalMs,
     };
     const { storage, transport, clock } = options;
+    const heartbeats = options.metrics && new HeartbeatMonitor(options.metrics, tickMs, this.logger);
     this.replica = new Replica(
       config,
       loaded,
       options.members,
       {
-        send: (messages) => transport.send(messages),
+        send: (messages) => {
+          heartbeats?.sent(messages);
+          transport.send(messages);
+        },
         persist: (batch, done) => this.enqueueStorage(() => storage.save(batch), done),
         saveSnapshot: (snapshot, done) =>
           this.enqueueStorage(async () => {
@@ -337,6 +362,7 @@ class LocalNode implements EdgeNode {
           }, done),
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       },
       options.random,
       this.logger,
@@ -350,7 +376,10 @@ class LocalNode implements EdgeNode {
       if (m.ID !== this.id) for (const url of m.peerURLs.slice(0, 1)) transport.addPeer(m.ID, url);
     }
     void transport.start({
-      onMessage: (m) => this.replica.step(m),
+      onMessage: (m) => {
+        heartbeats?.received(m);
+        this.replica.step(m);
+      },
       // As etcd's ReportUnreachable: the peer goes back to probing, nothing more. (A made-up heartbeat response
       // here once marked an unreachable peer "recently active", so a cut-off leader never stepped down.)
       onUnreachable: (peer: NodeId) => this.replica.raw.reportUnreachable(peer),
@@ -911,7 +940,8 @@ class LocalNode implements EdgeNode {
     // root only, which breaks `etcdctl endpoint status` for ordinary users; edgecd takes the later rule.
     await this.requireUser(opts);
     const s = this.replica.raw.status();
-    const dbSize = this.replica.sm.dbSize();
+    const dbSizeInUse = this.replica.sm.dbSize();
+    const dbSize = await this.diskSize();
     // etcd lists "no leader" and every active alarm (its proto text form) in Status.errors.
     const statusErrors = [
       ...(s.lead === 0n ? [errors.noLeader().message] : []),
@@ -926,7 +956,7 @@ class LocalNode implements EdgeNode {
       raftTerm: s.term,
       raftAppliedIndex: s.applied,
       errors: statusErrors,
-      dbSizeInUse: dbSize,
+      dbSizeInUse,
       isLearner: s.conf.learners.includes(this.id),
     };
   }
@@ -1164,6 +1194,20 @@ class LocalNode implements EdgeNode {
     this.replica.testingCorrupt();
   }
 
+  peerHashKV(revision: number): HashKVResponse {
+    return this.withHeader(this.replica.sm.mvcc.hashKV(revision));
+  }
+
+  async diskSize(): Promise<number> {
+    if (!this.options.diskSize) return this.replica.sm.dbSize();
+    try {
+      return await this.options.diskSize();
+    } catch (error) {
+      this.logger.warn('cannot measure the data dir; reporting the live size', { error: String(error) });
+      return this.replica.sm.dbSize();
+    }
+  }
+
   nodeStatus(): NodeStatus {
     const s = this.replica.raw.status();
     const isLearner = s.conf.learners.includes(this.id);
@@ -1183,6 +1227,9 @@ class LocalNode implements EdgeNode {
       alarms: this.replica.sm.alarms.list(),
       proposalsPending: this.replica.proposalsPending,
       proposalsFailed: this.replica.proposalsFailed,
+      keys: this.replica.sm.mvcc.stats.keys,
+      watchers: this.replica.watchable.syncedCount + this.replica.watchable.unsyncedCount,
+      quotaBytes: this.replica.quotaBytes,
     };
   }
 

@@ -18,6 +18,7 @@ import { WatchableStore } from '../watch/index.ts';
 import { DEFAULT_QUOTA_BYTES, quotaCost } from './alarms.ts';
 import { type AutoCompactionConfig, AutoCompactor } from './auto-compaction.ts';
 import { decodeMemberContext, encodeMemberContext, type MemberContext } from './members.ts';
+import { ApplyTimer, type MemberMetrics } from './metrics.ts';
 import { decodeProposal, encodeProposal, type Operation, type RequestId, requestKey } from './ops.ts';
 import { type ApplyResult, ServerStateMachine } from './state-machine.ts';
 
@@ -31,6 +32,8 @@ export interface ReplicaIO {
   now(): number;
   /** Observes every applied entry (the simulator checks state-machine safety with it). */
   applied?(entry: Entry): void;
+  /** Times applies for etcd's backend-commit and slow-apply series (./metrics.ts). */
+  readonly metrics?: MemberMetrics;
   /**
    * Runs `fn` soon, after the current burst of work (a microtask on real runtimes). With it, proposals and
    * messages arriving together are handled by one Ready: one write, one MsgApp per follower (batching). Without
@@ -111,6 +114,8 @@ export class Replica {
   private raisedWhileApplying: Operation[] = [];
   private lastHashCheck: number;
 
+  private readonly applyTimer: ApplyTimer;
+
   constructor(
     readonly config: ReplicaConfig,
     loaded: LoadedState,
@@ -120,6 +125,7 @@ export class Replica {
     private readonly logger: Logger,
   ) {
     this.nonce = Math.floor(random.next() * 0x7fffffff);
+    this.applyTimer = new ApplyTimer(io.metrics);
     this.lastHashCheck = io.now();
     if (config.autoCompaction) this.compactor = new AutoCompactor(config.autoCompaction);
     this.sm = new ServerStateMachine(
@@ -397,13 +403,18 @@ export class Replica {
   /** Applies the committed entries of `rd` up to its first membership change (see pump). */
   private applyCommittedEarly(rd: Ready): void {
     const before = this.sm.appliedIndex;
+    const timer = this.applyTimer;
+    timer.begin();
     for (const e of rd.committedEntries) {
       if (e.type === 'confChange') break;
       if (e.index <= this.sm.appliedIndex) continue;
+      const t = timer.now();
       if (e.data.length > 0) this.applyNormal(e.data, e.index);
+      timer.entryDone(t);
       this.sm.appliedIndex = e.index;
       this.io.applied?.(e);
     }
+    timer.end();
     if (this.sm.appliedIndex !== before) this.releaseReads();
   }
 
@@ -414,17 +425,22 @@ export class Replica {
       this.watchable.restore(this.sm.mvcc);
       this.lastSnapshotIndex = rd.snapshot.metadata.index;
     }
+    const timer = this.applyTimer;
+    timer.begin();
     for (const e of rd.committedEntries) {
       if (e.index <= this.sm.appliedIndex) {
         // Already in the state we restored from a snapshot, but Raft must still see membership changes.
         if (e.type === 'confChange') this.raw.applyConfChange(decodeConfChange(e.data));
         continue;
       }
+      const t = timer.now();
       if (e.type === 'confChange') this.applyConfChange(e.data);
       else if (e.data.length > 0) this.applyNormal(e.data, e.index);
+      timer.entryDone(t);
       this.sm.appliedIndex = e.index;
       this.io.applied?.(e);
     }
+    timer.end();
     for (const rs of rd.readStates) {
       const batch = this.readBatches.find((b) => sameBytes(b.context, rs.context));
       if (batch) batch.index = rs.index;

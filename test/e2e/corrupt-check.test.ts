@@ -2,14 +2,12 @@
 // it is down — the value of a put it holds is changed, its checksums made valid again, as silent disk corruption
 // would leave it — and once it is back, the leader's periodic HashKV comparison makes that member raise the
 // CORRUPT alarm, which `etcdctl alarm list` shows and which stops writes (`etcdserver: corrupt cluster`), as in etcd.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileWalStorage } from '../../adapters/storage/file-wal/index.ts';
 import { etcdctl, sleep, TestCluster } from './cluster-harness.ts';
+import { alterEntryHolding } from './wal-alter.ts';
 
 let c: TestCluster;
 const ctl = (args: string[]) => etcdctl(c.endpoints, args);
-const enc = new TextEncoder();
 
 beforeAll(async () => {
   c = await TestCluster.start({ extraFlags: ['--experimental-corrupt-check-time=1s'] });
@@ -17,33 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
 });
-
-/**
- * Replaces `from` with `to` (same length) in the last entry of a member's WAL that holds it. That entry and the
- * ones after it are written again (the WAL keeps what comes before an entry it rewrites, with fresh checksums), so
- * only those bytes differ: what silent disk corruption would leave.
- */
-async function alterEntryHolding(dataDir: string, from: string, to: string): Promise<number> {
-  const storage = await FileWalStorage.open(join(dataDir, 'member'));
-  try {
-    const { entries } = await storage.load();
-    const needle = enc.encode(from);
-    const at = (data: Uint8Array) => {
-      for (let i = 0; i + needle.length <= data.length; i++) {
-        if (needle.every((b, k) => data[i + k] === b)) return i;
-      }
-      return -1;
-    };
-    const k = entries.findLastIndex((e) => at(e.data) >= 0);
-    if (k < 0) throw new Error(`no entry holds "${from}"`);
-    const data = Uint8Array.from(entries[k].data);
-    data.set(enc.encode(to), at(data));
-    await storage.save({ entries: [{ ...entries[k], data }, ...entries.slice(k + 1)] });
-    return entries[k].index;
-  } finally {
-    await storage.close();
-  }
-}
 
 describe('--experimental-corrupt-check-time', () => {
   it('a member whose data was silently altered raises CORRUPT, and writes stop', async () => {

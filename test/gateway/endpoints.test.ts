@@ -31,10 +31,12 @@ describe('gateway on a healthy cluster', () => {
     expect(ok.status).toBe(200);
   });
 
-  it('options.metrics replaces the /metrics text', async () => {
-    const gw = createGateway(cluster.nodes[0], { metrics: () => 'custom_metric 1\n' });
+  it('options.extraMetrics follows the gateway own gauges on /metrics', async () => {
+    const gw = createGateway(cluster.nodes[0], { extraMetrics: async () => 'custom_metric 1\n' });
     const res = await gw(new Request('http://gw.test/metrics'));
-    expect(await res.text()).toBe('custom_metric 1\n');
+    const text = await res.text();
+    expect(text).toMatch(/^etcd_server_has_leader 1\n/m);
+    expect(text.endsWith('\ncustom_metric 1\n')).toBe(true);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   });
 

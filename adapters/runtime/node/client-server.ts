@@ -18,6 +18,7 @@ import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { fixAuthority } from './grpc/authority.ts';
+import type { GrpcRecorder } from './grpc/metrics.ts';
 import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
 import { certificateCommonName } from './tls.ts';
 
@@ -46,6 +47,8 @@ export interface ClientServerOptions {
   readonly noLeaderTimeoutMs?: number;
   /** Serve TLS with these (key, cert, ca, requestCert/rejectUnauthorized: see tls.ts); absent = plaintext. */
   readonly tls?: tls.TlsOptions;
+  /** Counts gRPC calls and bytes for /metrics. */
+  readonly metrics?: GrpcRecorder;
 }
 
 export interface ClientServer {
@@ -65,6 +68,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     logger,
     maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
     noLeaderTimeoutMs: options.noLeaderTimeoutMs,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const handler = options.gateway ?? minimalHandler(node);
   const http1 = http.createServer((req, res) => {

@@ -56,6 +56,10 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly browserLearners?: boolean;
   /** etcd --experimental-corrupt-check-time (ms; 0: never). */
   readonly corruptCheckTimeMs?: number;
+  /** etcd --experimental-initial-corrupt-check: compare HashKV with the peers before serving (corrupt-check.ts). */
+  readonly initialCorruptCheck?: boolean;
+  /** etcd --listen-metrics-urls: more listeners for /metrics and /health. */
+  readonly listenMetricsUrls?: readonly string[];
   /** etcd --experimental-watch-progress-notify-interval (ms; default 10 minutes). */
   readonly watchProgressNotifyIntervalMs?: number;
   /** Set when --config-file was given together with other flags or ETCD_* variables (ignored, as etcd does). */

@@ -96,7 +96,13 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
   ),
   'max-txn-ops': f('maxTxnOps', 'Member', '128', 'Most operations in one transaction.', int),
   'max-request-bytes': f('maxRequestBytes', 'Member', '1572864', 'Largest client request, in bytes.', int),
-  'listen-metrics-urls': ignored('Member', '', 'URLs to serve /metrics and /health on'),
+  'listen-metrics-urls': f(
+    'listenMetricsUrls',
+    'Member',
+    '',
+    'More URLs to serve /metrics and /health on (http://, or https:// with the client TLS files).',
+    list,
+  ),
   'initial-advertise-peer-urls': f(
     'initialAdvertisePeerUrls',
     'Clustering',
@@ -180,10 +186,12 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
     'How often the leader compares its HashKV with the members (raises CORRUPT); 0 disables.',
     (v) => parseGoDuration(v) * 1000,
   ),
-  'experimental-initial-corrupt-check': ignored(
+  'experimental-initial-corrupt-check': f(
+    'initialCorruptCheck',
     'Experimental',
     'false',
-    'Check HashKV with peers before serving',
+    "Before serving clients, compare this member's HashKV with its peers'; refuse to start on a mismatch.",
+    bool,
     true,
   ),
   'experimental-watch-progress-notify-interval': f(

@@ -10,12 +10,16 @@ import { cryptoRandom, type Logger } from '../../../src/env.ts';
 import { parseAutoCompaction } from '../../../src/server/auto-compaction.ts';
 import { createNode, type EdgeNode, type NodeOptions } from '../../../src/server/node.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
-import { FileWalStorage } from '../../storage/file-wal/index.ts';
+import { FileWalStorage, nodeFs } from '../../storage/file-wal/index.ts';
+import { abstractSocketLock } from '../../storage/file-wal/lock.ts';
 import { TcpTransport } from '../../transport/tcp/index.ts';
 import { RealClock } from '../clock.ts';
 import { startClientServer } from './client-server.ts';
 import { computeClusterId, computeMemberId, hostPort, type MemberConfig } from './config.ts';
+import { checkInitialHashKV, peerHashKVRoute } from './corrupt-check.ts';
+import { directorySize } from './disk-usage.ts';
 import { peerMembershipRoutes, promoteViaLeader, resolveExistingMember, watchForRemoval } from './join.ts';
+import { NodeMetrics, serveMetricsUrl } from './metrics.ts';
 import { ignoredTlsWarnings, memberTls } from './tls.ts';
 
 export interface RunningMember {
@@ -101,18 +105,27 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     });
   }
   let nodeRef: EdgeNode | undefined;
+  const membershipRoutes = peerMembershipRoutes(() => nodeRef);
+  const hashKVRoute = peerHashKVRoute(() => nodeRef);
   let onRemoved = () => {};
   const removed = new Promise<void>((resolve) => {
     onRemoved = resolve;
   });
-  const storage = await FileWalStorage.open(join(config.dataDir, 'member'), { logger });
+  const metrics = new NodeMetrics();
+  const memberDir = join(config.dataDir, 'member');
+  // The real file system with its fsyncs timed (and the kernel lock a wrapped file layer does not get by default).
+  const storage = await FileWalStorage.open(memberDir, {
+    logger,
+    fs: metrics.timedFs(nodeFs),
+    kernelLock: abstractSocketLock,
+  });
   const peer = hostPort(config.listenPeerUrls[0]);
   const transport = new TcpTransport({
     clusterId,
     memberId,
     listen: peer,
     logger,
-    onHttpRequest: peerMembershipRoutes(() => nodeRef),
+    onHttpRequest: (req, res) => membershipRoutes(req, res) || hashKVRoute(req, res),
     tls: { ...(tls.peerServer ? { server: tls.peerServer } : {}), client: tls.peerClient },
     ...(config.peerSecret ? { peerSecret: config.peerSecret } : {}),
   });
@@ -141,6 +154,8 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     auth: authOptions(config, logger),
     onRemoved: () => onRemoved(),
     browserLearners: !!config.browserLearners,
+    metrics,
+    diskSize: () => directorySize(memberDir),
     ...(config.corruptCheckTimeMs ? { corruptCheckIntervalMs: config.corruptCheckTimeMs } : {}),
     ...(config.watchProgressNotifyIntervalMs !== undefined
       ? { watchProgressNotifyIntervalMs: config.watchProgressNotifyIntervalMs }
@@ -152,6 +167,20 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     },
   });
   nodeRef = node;
+  metrics.attach(node, transport);
+  if (config.initialCorruptCheck) {
+    // etcd runs it before serving clients; a member whose data differs from its peers' does not start.
+    try {
+      await checkInitialHashKV(node, {
+        logger,
+        timeoutMs: 5000 + 2 * config.electionTimeoutMs,
+        tls: tls.peerClient,
+      });
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+  }
   const stopWatch = watchForRemoval(node, () => onRemoved(), {
     intervalMs: Math.max(1000, 3 * config.electionTimeoutMs),
     logger,
@@ -161,7 +190,10 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   for (const m of peers) if (m.id !== memberId) transport.addPeer(m.id, m.url);
   // Every --listen-client-urls URL is served (etcd: one listener each): http(s)://host:port, and unix://NAME
   // (unixs:// with TLS), a Unix socket named NAME in the working directory, as etcd names it.
-  const gateway = createGateway(node, { maxRequestBytes: config.maxRequestBytes });
+  const gateway = createGateway(node, {
+    maxRequestBytes: config.maxRequestBytes,
+    extraMetrics: () => metrics.text(),
+  });
   const servers: Awaited<ReturnType<typeof startClientServer>>[] = [];
   try {
     for (const url of config.listenClientUrls) {
@@ -176,6 +208,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
           maxRequestBytes: config.maxRequestBytes,
           logger,
           ...(secure && tls.client ? { tls: tls.client } : {}),
+          metrics,
         }),
       );
       logger.info('serving client requests', {
@@ -185,6 +218,18 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
         client: 'path' in where ? url : `${where.host}:${servers.at(-1)?.port}`,
         peer: `${peer.host}:${peer.port}`,
       });
+    }
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.close()));
+    await node.close();
+    throw error;
+  }
+  // etcd --listen-metrics-urls: /metrics and /health on listeners of their own.
+  try {
+    for (const url of config.listenMetricsUrls ?? []) {
+      const m = await serveMetricsUrl(url, (request) => gateway(request), tls.client);
+      servers.push(m);
+      logger.info('serving metrics', { url, port: m.port });
     }
   } catch (error) {
     await Promise.all(servers.map((s) => s.close()));

@@ -48,6 +48,7 @@ export class HttpLink {
   readonly peer: NodeId;
   readonly url: string;
   sent = 0;
+  sentBytes = 0;
   dropped = 0;
   /** Messages the peer acknowledged. */
   acknowledged = 0;
@@ -126,6 +127,7 @@ export class HttpLink {
     }
     this.inFlight = count;
     this.sent += count;
+    this.sentBytes += body.length;
     const controller = new AbortController();
     this.controller = controller;
     const timer = this.ctx.clock.setTimer(this.ctx.requestTimeoutMs, () => controller.abort());

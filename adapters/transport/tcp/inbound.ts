@@ -33,8 +33,8 @@ export interface AcceptContext {
    * must not be able to redirect our messages to it onto a connection someone opened in its name.
    */
   mayReverse(member: NodeId): boolean;
-  /** A message passed the checks; false when the transport no longer takes messages. */
-  deliver(message: Message, from: NodeId): void;
+  /** A message passed the checks (`bytes`: its frame's size); false when the transport no longer takes messages. */
+  deliver(message: Message, from: NodeId, bytes: number): void;
   /** The handshake succeeded: the transport may close this connection when the peer is removed. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -188,7 +188,7 @@ export class InboundConnection {
       });
       return;
     }
-    this.ctx.deliver(message, peer);
+    this.ctx.deliver(message, peer, frame.length);
   }
 
   private reply(reply: HandshakeReply): void {

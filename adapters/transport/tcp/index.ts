@@ -185,6 +185,9 @@ export interface PeerStats {
   readonly sent: number;
   /** Messages from this peer delivered to the handler. */
   readonly received: number;
+  /** Bytes of frames (or batch bodies) sent to / delivered from this peer. */
+  readonly sentBytes: number;
+  readonly receivedBytes: number;
   /** Messages to this peer dropped (queue full, disconnected, backing off, too large). */
   readonly dropped: number;
   /** Messages waiting in this peer's queue. */
@@ -215,6 +218,7 @@ export class TcpTransport implements Transport {
   /** Serves HTTP on the peer port when no onHttpConnection is given: WebSocket peers, else 404. */
   private http: HttpServer | undefined;
   private readonly received = new Map<NodeId, number>();
+  private readonly receivedBytes = new Map<NodeId, number>();
   private readonly droppedUnknown = new Map<NodeId, number>();
   private readonly sendContext: SendContext;
   private handler: TransportHandler | undefined;
@@ -267,7 +271,7 @@ export class TcpTransport implements Transport {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       isPeer: (member) => this.links.has(member),
       mayReverse: (member) => (this.peerAddresses.get(member) ?? '').startsWith(BROWSER_ADDRESS_PREFIX),
-      deliver: (message, from) => this.deliver(message, from),
+      deliver: (message, from, bytes) => this.deliver(message, from, bytes),
       accepted: (connection) => {
         if (this.stopped) connection.close();
         else {
@@ -492,6 +496,8 @@ export class TcpTransport implements Transport {
     return {
       sent: link?.sent ?? 0,
       received: this.received.get(peer) ?? 0,
+      sentBytes: link?.sentBytes ?? 0,
+      receivedBytes: this.receivedBytes.get(peer) ?? 0,
       dropped: (link?.dropped ?? 0) + (this.droppedUnknown.get(peer) ?? 0),
       queued: link?.queued ?? 0,
       queuedBytes: link?.bytesQueued ?? 0,
@@ -527,7 +533,11 @@ export class TcpTransport implements Transport {
       this.logger.warn('refusing a peer batch', { code: 'member', reason });
       return { ok: false, code: 'member', reason };
     }
-    for (const message of batch.messages) this.deliver(message, batch.from);
+    let bytes = body.length;
+    for (const message of batch.messages) {
+      this.deliver(message, batch.from, bytes);
+      bytes = 0;
+    }
     return { ok: true };
   }
 
@@ -644,10 +654,11 @@ export class TcpTransport implements Transport {
     stream.closed.then(() => this.streams.delete(stream));
   }
 
-  private deliver(message: Message, from: NodeId): void {
+  private deliver(message: Message, from: NodeId, bytes: number): void {
     const handler = this.handler;
     if (this.stopped || !handler) return;
     this.received.set(from, (this.received.get(from) ?? 0) + 1);
+    this.receivedBytes.set(from, (this.receivedBytes.get(from) ?? 0) + bytes);
     try {
       handler.onMessage(message);
     } catch (error) {

@@ -63,6 +63,8 @@ export class PeerLink {
   readonly address: PeerAddress;
   /** Messages written to the socket (not necessarily received). */
   sent = 0;
+  /** Bytes written to the connection (frames, as etcd_network_peer_sent_bytes_total counts them). */
+  sentBytes = 0;
   dropped = 0;
   private readonly ctx: LinkContext;
   private state: LinkState = 'idle';
@@ -247,6 +249,7 @@ export class PeerLink {
       const frames = this.queue.takeBatch(this.ctx.maxBatchBytes);
       this.sent += frames.length;
       const data = concatFrames(frames);
+      this.sentBytes += data.length;
       if (!socket.write(data)) this.blocked = true;
     }
   }

@@ -22,6 +22,7 @@ export class ReverseLink {
   /** What addPeer was given (e.g. `browser:` or the peer's unusable URL). */
   readonly addressText: string;
   sent = 0;
+  sentBytes = 0;
   dropped = 0;
   private readonly ctx: ReverseLinkContext;
   private connection: InboundConnection | undefined;
@@ -120,6 +121,7 @@ export class ReverseLink {
       const frames = this.queue.takeBatch(this.ctx.maxBatchBytes);
       this.sent += frames.length;
       const data = concatFrames(frames);
+      this.sentBytes += data.length;
       if (!connection.write(data)) this.blocked = true;
     }
   }

@@ -45,6 +45,7 @@ function metric(lines: string[], name: string, type: string, help: string, sampl
 export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCounter): Promise<string> {
   // The host's own view: /metrics needs no credentials in etcd, while Status is root only once auth is on.
   const s = node.nodeStatus();
+  const diskSize = await node.diskSize();
   const lines: string[] = [];
   metric(
     lines,
@@ -56,12 +57,16 @@ export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCou
   metric(lines, 'etcd_debugging_mvcc_current_revision', 'gauge', 'The current revision of store.', [
     ['', s.revision],
   ]);
+  metric(lines, 'etcd_debugging_mvcc_keys_total', 'gauge', 'Total number of keys.', [['', s.keys]]);
+  metric(lines, 'etcd_debugging_mvcc_watcher_total', 'gauge', 'Total number of watchers.', [
+    ['', s.watchers],
+  ]);
   metric(
     lines,
     'etcd_mvcc_db_total_size_in_bytes',
     'gauge',
     'Total size of the underlying database physically allocated in bytes.',
-    [['', s.dbSize]],
+    [['', diskSize]],
   );
   metric(
     lines,
@@ -77,7 +82,16 @@ export async function metricsText(node: EdgeNode, leaderChanges: LeaderChangeCou
     'Whether or not a leader exists. 1 is existence, 0 is not.',
     [['', s.leader !== 0n ? 1 : 0]],
   );
-  metric(lines, 'etcd_server_id', 'gauge', 'Etcd server ID', [[`{server_id="${s.id.toString(16)}"}`, 1]]);
+  metric(lines, 'etcd_server_quota_backend_bytes', 'gauge', 'Current backend storage quota size in bytes.', [
+    ['', s.quotaBytes],
+  ]);
+  metric(
+    lines,
+    'etcd_server_id',
+    'gauge',
+    "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+    [[`{server_id="${s.id.toString(16)}"}`, 1]],
+  );
   metric(
     lines,
     'etcd_server_is_leader',

@@ -73,8 +73,11 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 export interface GatewayOptions {
   /** etcd --max-request-bytes: a larger request body (or streamed message) is `request is too large`. */
   readonly maxRequestBytes?: number;
-  /** Supplies the whole /metrics text instead of the gateway's own etcd-named gauges. */
-  readonly metrics?: () => string;
+  /**
+   * Series appended to the gateway's own etcd-named gauges on /metrics: the runtime's (Node: disk, peer, gRPC and
+   * process series from prom-client, adapters/runtime/node/metrics.ts).
+   */
+  readonly extraMetrics?: () => Promise<string>;
   /** Paces the /edgecd/v1/cluster-state feed to ≤ 20 snapshots/s; without it the feed follows the reader. */
   readonly clock?: Clock;
 }
@@ -347,7 +350,9 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   app.all('/health', (c) => getOnly(c.req.raw, () => healthResponse(node)));
   app.all('/version', (c) => getOnly(c.req.raw, versionResponse));
   app.all('/metrics', async () =>
-    metricsResponse(options.metrics ? options.metrics() : await metricsText(node, leaderChanges)),
+    metricsResponse(
+      (await metricsText(node, leaderChanges)) + (options.extraMetrics ? await options.extraMetrics() : ''),
+    ),
   );
   app.get('/edgecd/v1/cluster-state', (c) => clusterStateResponse(node, c.req.raw, options.clock));
 

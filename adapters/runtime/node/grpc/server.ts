@@ -23,6 +23,7 @@ import { kvService } from './kv.ts';
 import { leaseService } from './lease.ts';
 import { lockService } from './lock.ts';
 import { maintenanceService } from './maintenance.ts';
+import { countBytes, type GrpcRecorder, metricsInterceptor } from './metrics.ts';
 import { loadServices, type ServiceName } from './proto.ts';
 import { watchService } from './watch.ts';
 
@@ -41,6 +42,8 @@ export interface GrpcServerOptions {
    * leader this long (etcd's monitorLeader: three election timeouts). Default 3000 ms.
    */
   readonly noLeaderTimeoutMs?: number;
+  /** Where gRPC calls and bytes are counted for /metrics (./metrics.ts); none by default. */
+  readonly metrics?: GrpcRecorder;
 }
 
 export interface EdgeGrpcServer {
@@ -77,6 +80,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     'grpc.max_concurrent_streams': 0x7fffffff,
     // channelz (per-call counters and traces for a debugging service edgecd does not serve) costs ~2% of a put.
     'grpc.enable_channelz': 0,
+    ...(options.metrics ? { interceptors: [metricsInterceptor(options.metrics)] } : {}),
   });
 
   const health = healthService();
@@ -94,7 +98,8 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
 
   const services = loadServices();
   for (const name of Object.keys(services) as ServiceName[]) {
-    const definition = measureRequests(services[name], maxRequestBytes, oversized);
+    const measured = measureRequests(services[name], maxRequestBytes, oversized);
+    const definition = options.metrics ? countBytes(measured, options.metrics) : measured;
     const implementation: UntypedServiceImplementation = { ...implementations[name] };
     const service = name.slice(name.indexOf('.') + 1);
     for (const [method, def] of Object.entries(definition)) {
