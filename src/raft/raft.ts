@@ -374,6 +374,11 @@ export class Raft {
         this.handleSnapshotChunk(m);
         return;
       case 'MsgProp':
+        // A proposal another member sent us (it took us for the leader) goes on in our name: peer links refuse a
+        // message whose sender is not the link's peer (no member may speak for another), so a relay keeping the
+        // original sender was dropped on the way, and the client's write with it.
+        if (this.lead !== NONE) this.msgs.push({ ...m, from: this.id, to: this.lead, term: 0 });
+        return;
       case 'MsgTransferLeader':
       case 'MsgReadIndex':
         if (this.lead !== NONE) this.msgs.push({ ...m, to: this.lead, term: 0 });

@@ -29,6 +29,25 @@ describe('log replication (Raft §5.3)', () => {
     for (const id of c.ids()) expect(c.member(id).data).toEqual(['via-follower']);
   });
 
+  it('a proposal relayed by a follower goes on in its own name (peer links refuse a sender other than the peer)', () => {
+    const c = new Cluster();
+    const l = c.tickUntilLeader();
+    const [f, g] = others(c, l);
+    // g took f for the leader: f relays the proposal to the real leader.
+    c.node(f).step({
+      type: 'MsgProp',
+      from: g,
+      to: f,
+      term: 0,
+      entries: [{ type: 'normal', term: 0, index: 0, data: new TextEncoder().encode('relayed') }],
+    });
+    c.stabilize();
+    const relayed = c.sent.filter((m) => m.type === 'MsgProp' && m.to === l);
+    expect(relayed.length).toBe(1);
+    expect(relayed[0].from).toBe(f);
+    for (const id of c.ids()) expect(c.member(id).data).toEqual(['relayed']);
+  });
+
   it('batching: many proposals before one ready() go out as one MsgApp per follower', () => {
     const c = new Cluster();
     const l = c.tickUntilLeader();
