@@ -79,8 +79,15 @@ export interface DemoBrowser {
   close(): Promise<void>;
 }
 
-/** Opens `url` in headless Chromium with a fresh profile, at 1280×800. */
-export async function openDemo(url: string): Promise<DemoBrowser> {
+export interface OpenDemoOptions {
+  /** Default 1280×800. */
+  readonly viewport?: { width: number; height: number };
+  /** A phone: touch events and the mobile viewport meta tag honoured. */
+  readonly mobile?: boolean;
+}
+
+/** Opens `url` in headless Chromium with a fresh profile, at 1280×800 unless told otherwise. */
+export async function openDemo(url: string, options: OpenDemoOptions = {}): Promise<DemoBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'edgecd-demo-chromium-'));
   const errors: string[] = [];
   let context: BrowserContext | undefined;
@@ -90,7 +97,9 @@ export async function openDemo(url: string): Promise<DemoBrowser> {
       headless: true,
       args: CHROMIUM_ARGS,
       timeout: 30_000,
-      viewport: { width: 1280, height: 800 },
+      viewport: options.viewport ?? { width: 1280, height: 800 },
+      hasTouch: options.mobile === true,
+      isMobile: options.mobile === true,
     });
     context.setDefaultTimeout(15_000);
     const page = context.pages()[0] ?? (await context.newPage());

@@ -1,5 +1,6 @@
 // `npm run screenshot`: builds the demo, serves it, opens it in headless Chromium at 1280×800, waits for a
-// leader, puts a few keys through the client panel and saves docs/demo.png.
+// leader, puts a few keys through the client panel and saves docs/demo.png (at the default slow-motion speed, so
+// messages are seen in flight).
 
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

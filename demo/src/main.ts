@@ -4,7 +4,6 @@
 // a client panel that speaks etcd's JSON gateway. See demo/README.md.
 
 import { InPageHub, type PortLike, type WireMessage } from '../../adapters/transport/in-page/index.ts';
-import type { Clock, TimerHandle } from '../../src/env.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
@@ -13,28 +12,48 @@ import { startClient } from './client.ts';
 import { joinCluster } from './join.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
 import { startReplay } from './replay.ts';
+import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
 import { $, el, termColor } from './ui.ts';
 
 const IDS = [1, 2, 3] as const;
 const TICK_MS = 100;
 const ELECTION_MS = 1000;
-const POS: Record<number, { x: number; y: number }> = {
-  1: { x: 380, y: 42 },
-  2: { x: 150, y: 168 },
-  3: { x: 610, y: 168 },
-};
+/** Where the members sit in the graph: a wide triangle, or a taller one on narrow screens (bigger circles). */
+const LAYOUTS = {
+  wide: {
+    w: 760,
+    h: 215,
+    pos: { 1: { x: 380, y: 42 }, 2: { x: 150, y: 168 }, 3: { x: 610, y: 168 } },
+  },
+  narrow: {
+    w: 420,
+    h: 300,
+    pos: { 1: { x: 210, y: 50 }, 2: { x: 70, y: 240 }, 3: { x: 350, y: 240 } },
+  },
+} as const;
+const narrowScreen = matchMedia('(max-width: 600px)');
+let POS: Record<number, { x: number; y: number }> = LAYOUTS.wide.pos;
+
+function applyLayout(): void {
+  const layout = narrowScreen.matches ? LAYOUTS.narrow : LAYOUTS.wide;
+  POS = layout.pos;
+  const net = $('#net');
+  net.setAttribute('viewBox', `0 0 ${layout.w} ${layout.h}`);
+  net.style.setProperty('--net-aspect', `${layout.w} / ${layout.h}`);
+  document.body.dataset.layout = narrowScreen.matches ? 'narrow' : 'wide';
+  drawLinks();
+  drawNodes();
+}
 const GROUP_COLORS = ['transparent', '#f59e0b', '#a855f7'];
 
-const realClock: Clock = {
-  now: () => performance.now(),
-  setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const t = setTimeout(callback, delayMs);
-    return { cancel: () => clearTimeout(t) };
-  },
-};
+const speedParam = Number(new URLSearchParams(location.search).get('speed'));
+let speed = speedParam > 0 && speedParam <= 10 ? speedParam : DEFAULT_SPEED;
+/** The page's time base (the network's clock runs on it); each worker has its own at the same rate. */
+const scaledClock = new ScaledClock(speed);
 
-const faults = new FaultModel(new Rng(Date.now() & 0x7fffffff), { minDelayMs: 4, maxDelayMs: 40 });
-const hub = new InPageHub(faults, realClock);
+// Delays from half the latency setting up to all of it, so a message is never a one-frame flash.
+const faults = new FaultModel(new Rng(Date.now() & 0x7fffffff), { minDelayMs: 20, maxDelayMs: 40 });
+const hub = new InPageHub(faults, scaledClock);
 const startedAt = hub.clock.now();
 
 type HttpListener = {
@@ -191,6 +210,7 @@ function start(m: Member): void {
       tickMs: TICK_MS,
       electionTimeoutMs: ELECTION_MS,
       paused: hub.paused,
+      speed,
     },
     port: channel.port2,
   };
@@ -548,6 +568,7 @@ function beginDrag(m: Member, e: PointerEvent): void {
 const MSG_CLASS: Record<string, string> = {
   MsgApp: 'append',
   MsgAppResp: 'append',
+  MsgTimeoutNow: 'vote',
   MsgHeartbeat: 'heartbeat',
   MsgHeartbeatResp: 'heartbeat',
   MsgVote: 'vote',
@@ -558,21 +579,56 @@ const MSG_CLASS: Record<string, string> = {
   MsgSnapResp: 'snapshot',
 };
 
-function msgLabel(w: WireMessage): string {
-  const t = w.type.replace(/^Msg/, '');
-  const short: Record<string, string> = {
-    App: w.entries > 0 ? `append ${w.entries}` : 'append',
-    AppResp: w.reject ? 'append ✗' : 'append ✓',
-    Heartbeat: 'heartbeat',
-    HeartbeatResp: 'hb ✓',
-    Vote: 'vote?',
-    VoteResp: w.reject ? 'vote ✗' : 'vote ✓',
-    PreVote: 'pre-vote?',
-    PreVoteResp: w.reject ? 'pre-vote ✗' : 'pre-vote ✓',
-    Snap: 'snapshot',
-    SnapResp: 'snap ✓',
-  };
-  return short[t] ?? t;
+const RESPONSES = new Set([
+  'MsgAppResp',
+  'MsgHeartbeatResp',
+  'MsgVoteResp',
+  'MsgPreVoteResp',
+  'MsgSnapResp',
+  'MsgReadIndexResp',
+]);
+
+/** A message's label: what it is, its term, and the log range or commit it carries (from the tapped message). */
+function msgLabel(w: WireMessage, m?: Message): string {
+  const ok = w.reject ? '✗' : '✓';
+  const t = m?.term ? ` t${m.term}` : '';
+  const i = m?.index ?? 0;
+  switch (w.type) {
+    case 'MsgApp': {
+      const n = m?.entries?.length ?? w.entries;
+      const range = n === 0 ? '' : n === 1 ? ` #${i + 1}` : ` #${i + 1}–${i + n}`;
+      return `append${t}${range}${m?.commit ? ` c${m.commit}` : ''}`;
+    }
+    case 'MsgAppResp':
+      return `append ${ok}${t}${m ? ` #${i}` : ''}`;
+    case 'MsgHeartbeat':
+      return `hb${t}${m?.commit ? ` c${m.commit}` : ''}`;
+    case 'MsgHeartbeatResp':
+      return `hb ✓${t}`;
+    case 'MsgVote':
+      return `vote?${t}${m ? ` last #${i}` : ''}`;
+    case 'MsgVoteResp':
+      return `vote ${ok}${t}`;
+    case 'MsgPreVote':
+      return `pre-vote?${t}${m ? ` last #${i}` : ''}`;
+    case 'MsgPreVoteResp':
+      return `pre-vote ${ok}${t}`;
+    case 'MsgSnap':
+      return `snapshot${t}${m?.snapshot ? ` to #${m.snapshot.metadata.index}` : ''}`;
+    case 'MsgSnapResp':
+      return `snap ✓${t}`;
+    case 'MsgProp':
+      // A follower forwards a client's write to the leader (no term: it is not a Raft RPC).
+      return `propose${m?.entries?.length ? ` ${m.entries.length}` : ''}`;
+    case 'MsgReadIndex':
+      return `read-index?${t}`;
+    case 'MsgReadIndexResp':
+      return `read-index ✓${t}${m?.index ? ` #${m.index}` : ''}`;
+    case 'MsgTimeoutNow':
+      return `timeout-now${t}`;
+    default:
+      return `${w.type.replace(/^Msg/, '')}${t}`;
+  }
 }
 
 // The hub's observers see a message's type and size only; to label messages with term and index the page taps
@@ -645,36 +701,61 @@ function logDelivery(w: WireMessage, m: Message): void {
   }
 }
 
+/** Messages in flight with a label, at most (one per link direction): the rest are shapes only. */
+const LABELLED = 6;
+const NODE_R = 34;
+
 function animate(): void {
   const g = $('#msgs');
   g.replaceChildren();
   const now = hub.clock.now();
   const inflight = hub.inFlight();
-  const shown = inflight.slice(-40);
+  const shown = inflight.slice(0, 40);
+  let labelled = 0;
+  const labelledLinks = new Set<string>();
   for (const w of shown) {
     const p = POS[Number(w.from)];
     const q = POS[Number(w.to)];
     if (!p || !q) continue;
     const span = Math.max(1, w.dueAt - w.sentAt);
     const f = Math.min(1, Math.max(0, (now - w.sentAt) / span));
-    // Offset each direction to one side of the wire so requests and replies do not overlap.
-    const nx = -(q.y - p.y);
-    const ny = q.x - p.x;
-    const len = Math.hypot(nx, ny) || 1;
-    const x = p.x + (q.x - p.x) * f + (nx / len) * 7;
-    const y = p.y + (q.y - p.y) * f + (ny / len) * 7;
+    // From the sender's edge to the receiver's edge (not from under the circle), each direction on its own side
+    // of the wire so that requests and replies do not overlap.
+    const dx = q.x - p.x;
+    const dy = q.y - p.y;
+    const len = Math.hypot(dx, dy) || 1;
+    const ux = dx / len;
+    const uy = dy / len;
+    const along = NODE_R + (len - 2 * NODE_R) * f;
+    const x = p.x + ux * along - uy * 8;
+    const y = p.y + uy * along + ux * 8;
     const cls = MSG_CLASS[w.type] ?? 'other';
+    const response = RESPONSES.has(w.type);
     const dot = svg('g', {
-      class: `msg msg-${cls}`,
+      class: `msg msg-${cls} ${response ? 'msg-response' : 'msg-request'}`,
       transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`,
+      'data-msg': w.type,
+      'data-seq': w.seq,
     });
-    dot.append(svg('circle', { r: 5 }), svg('text', { x: 8, y: 4 }, msgLabel(w)));
+    dot.append(
+      response ? svg('rect', { x: -5, y: -5, width: 10, height: 10, rx: 1.5 }) : svg('circle', { r: 6 }),
+    );
+    // One label per direction of each link (the next message on it), so labels do not pile up.
+    const link = `${w.from}>${w.to}`;
+    if (!labelledLinks.has(link) && labelled < LABELLED) {
+      labelledLinks.add(link);
+      labelled++;
+      // Labels sit on the outer side of the wire, away from the other direction's traffic.
+      dot.append(
+        svg('text', { x: -uy * 10 + 9, y: ux * 10 + 4, class: 'msg-label' }, msgLabel(w, detail.get(w.seq))),
+      );
+    }
     g.append(dot);
   }
   const t = performance.now();
   for (const d of drops) {
     const age = t - d.at;
-    if (age > 700) continue;
+    if (age > 1200) continue;
     const p = POS[Number(d.w.from)];
     const q = POS[Number(d.w.to)];
     if (!p || !q) continue;
@@ -682,14 +763,14 @@ function animate(): void {
     const y = p.y + (q.y - p.y) * 0.3;
     const mark = svg(
       'text',
-      { x, y, class: 'drop', opacity: (1 - age / 700).toFixed(2) },
-      `✕ ${msgLabel(d.w)}`,
+      { x, y, class: 'drop', opacity: (1 - age / 1200).toFixed(2) },
+      `✕ ${msgLabel(d.w, d.m)}`,
     );
     g.append(mark);
   }
   drawNodes();
   $('#inflight').textContent = inflight.length
-    ? `${inflight.length} in flight · next: ${inflight[0].type} n${inflight[0].from}→n${inflight[0].to}`
+    ? `${inflight.length} in flight · next: ${msgLabel(inflight[0], detail.get(inflight[0].seq))} n${inflight[0].from}→n${inflight[0].to}`
     : 'nothing in flight';
   requestAnimationFrame(animate);
 }
@@ -810,7 +891,6 @@ function boot(): void {
     $('#members').append(card);
     members.set(id, { id, up: false, starting: false, group: 0, card });
   }
-  drawLinks();
   $('#pause').addEventListener('click', () => setPaused(!hub.paused));
   $('#step').addEventListener('click', step);
   $('#heal').addEventListener('click', healAll);
@@ -824,12 +904,29 @@ function boot(): void {
   const latency = $('#latency') as HTMLInputElement;
   latency.addEventListener('input', () => {
     const max = Number(latency.value);
-    faults.setRates({ minDelayMs: Math.min(4, max), maxDelayMs: max });
+    faults.setRates({ minDelayMs: Math.max(2, Math.round(max / 2)), maxDelayMs: max });
     $('#latency-out').textContent = `≤${max} ms`;
   });
   latency.addEventListener('change', () => log('fault', `latency up to ${latency.value} ms`));
   for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
     b.addEventListener('click', () => showTab(b.dataset.tab!));
+  const speedSelect = $('#speed') as HTMLSelectElement;
+  if (![...speedSelect.options].some((o) => Number(o.value) === speed))
+    speedSelect.append(el('option', { value: String(speed) }, [`${speed}×`]));
+  speedSelect.value = String(speed);
+  document.body.dataset.speed = String(speed);
+  speedSelect.addEventListener('change', () => {
+    speed = Number(speedSelect.value);
+    setSpeed(hub.clock, scaledClock, speed);
+    for (const m of members.values())
+      m.worker?.postMessage({ kind: 'speed', rate: speed } satisfies ToWorker);
+    document.body.dataset.speed = String(speed);
+    log('info', `speed ${speed}× (cluster time runs at ${speed}× real time)`);
+  });
+  narrowScreen.addEventListener('change', applyLayout);
+  applyLayout();
+  // On a phone the legend starts folded (one tap opens it); on a wider screen it is open.
+  if (narrowScreen.matches) ($('#legend') as HTMLDetailsElement).open = false;
 
   const cluster: Cluster = { members, pick, http, log, onState: (l) => void stateListeners.add(l) };
   startClient(cluster);

@@ -4,11 +4,9 @@
 // (createGateway) to the page's client panel. It reports its state (role, term, vote, log, keyspace, leases) to
 // the page after each change, at most every REPORT_MS.
 
-import { RealClock } from '../../adapters/runtime/clock.ts';
 import { IndexedDbStorage } from '../../adapters/storage/indexeddb/index.ts';
 import { InPageTransport, PausableClock } from '../../adapters/transport/in-page/index.ts';
 import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
-import type { Clock } from '../../src/env.ts';
 import { decodeConfChange } from '../../src/raft/confchange.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { createNode, type EdgeNode } from '../../src/server/node.ts';
@@ -25,6 +23,7 @@ import {
   type MemberState,
   type ToWorker,
 } from './protocol.ts';
+import { ScaledClock, setSpeed } from './scaled-clock.ts';
 
 /** The worker's global scope, typed as far as this file needs it (the program's lib is DOM, not WebWorker). */
 const scope = self as unknown as {
@@ -36,7 +35,8 @@ const REPORT_MS = 60;
 const DEMO_SNAPSHOT_COUNT = 40;
 const DEMO_SNAPSHOT_CATCH_UP = 10;
 
-const realClock: Clock = new RealClock();
+/** Real time scaled by the page's speed setting (one per worker; the page sends each change). */
+let baseClock = new ScaledClock(1);
 
 let clock: PausableClock | undefined;
 let node: EdgeNode | undefined;
@@ -68,6 +68,9 @@ scope.addEventListener('message', (event) => {
     case 'advance':
       clock?.advance(msg.ms);
       break;
+    case 'speed':
+      if (clock) setSpeed(clock, baseClock, msg.rate);
+      break;
     case 'http':
       void serveHttp(msg.reqId, msg.path, msg.body);
       break;
@@ -85,7 +88,8 @@ scope.addEventListener('message', (event) => {
 
 async function start(config: MemberConfig, port: MessagePort): Promise<void> {
   memberId = config.id;
-  clock = new PausableClock(realClock, config.paused);
+  baseClock = new ScaledClock(config.speed);
+  clock = new PausableClock(baseClock, config.paused);
   const storage = new IndexedDbStorage(config.dbName);
   const transport = new InPageTransport(BigInt(config.id), port);
   // What IndexedDB holds before the member starts (createNode loads it again; bootstrap entries of a fresh

@@ -9,6 +9,8 @@ export interface MemberConfig {
   readonly tickMs: number;
   readonly electionTimeoutMs: number;
   readonly paused: boolean;
+  /** Cluster time per real time (slow motion below 1). */
+  readonly speed: number;
 }
 
 export type ToWorker =
@@ -16,6 +18,7 @@ export type ToWorker =
   | { kind: 'pause' }
   | { kind: 'resume' }
   | { kind: 'advance'; ms: number }
+  | { kind: 'speed'; rate: number }
   | { kind: 'http'; reqId: number; path: string; body: string }
   | { kind: 'http-cancel'; reqId: number }
   | { kind: 'close' };

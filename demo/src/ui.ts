@@ -19,9 +19,23 @@ export function el(
   return e;
 }
 
-/** A distinct, legible colour per Raft term. */
+/**
+ * A colour per Raft term, from a palette that never reuses a role's colour (leader green, follower blue,
+ * candidate yellow, down grey) nor the error red: violet, pink, teal, orange, indigo, fuchsia, brown, cyan.
+ */
+export const TERM_PALETTE = [
+  '#7c3aed',
+  '#db2777',
+  '#0d9488',
+  '#ea580c',
+  '#4f46e5',
+  '#c026d3',
+  '#92400e',
+  '#0e7490',
+];
+
 export function termColor(term: number): string {
-  return `hsl(${(term * 137.5 + 200) % 360} 65% 42%)`;
+  return TERM_PALETTE[term % TERM_PALETTE.length];
 }
 
 const encoder = new TextEncoder();

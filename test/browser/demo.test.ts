@@ -59,7 +59,7 @@ if (!chromiumPresent()) {
       mkdirSync(SHOTS, { recursive: true });
       await buildDemo();
       server = await serveStatic();
-      browser = await openDemo(server.url);
+      browser = await openDemo(`${server.url}?speed=1`);
       page = browser.page;
     }, 90_000);
 
@@ -422,7 +422,7 @@ if (!chromiumPresent()) {
     });
 
     it('?seed=N replays a simulator seed step by step', async () => {
-      await page.goto(`${server.url}?seed=7`);
+      await page.goto(`${server.url}?speed=1&seed=7`);
       await page.waitForFunction(
         () => Number(document.querySelector<HTMLElement>('#panel-replay')?.dataset.events ?? 0) > 5,
         null,
