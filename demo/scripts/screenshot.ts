@@ -43,7 +43,10 @@ try {
   await page.fill('#key', 'config/');
   await page.click('#get-prefix');
   await page.waitForFunction(() => document.querySelector('#response')?.getAttribute('data-state') === 'ok');
-  await page.waitForTimeout(300);
+  // A moment with messages on the wires (heartbeats at least), so the picture shows them.
+  await page
+    .waitForFunction(() => document.querySelectorAll('#msgs .msg text').length >= 2, null, { timeout: 10_000 })
+    .catch(() => {});
   await mkdir(fileURLToPath(new URL('../../docs/', import.meta.url)), { recursive: true });
   await page.screenshot({ path: OUT });
   console.log(`saved ${OUT}`);
