@@ -21,6 +21,14 @@ export interface PersistBatch {
    */
   readonly entries: readonly Entry[];
   readonly hardState?: HardState;
+  /**
+   * Only the hard state's commit index changed (etcd-io/raft's MustSync is false: no entries, no snapshot, the
+   * same term and vote). The commit index is not needed for safety after a crash (the leader tells it again), so
+   * an adapter may resolve such a batch once written, before it is durable, as etcd writes it without fsync. A
+   * later durable batch must still leave no holes: it makes what was written before it durable too, or the
+   * adapter recovers a torn tail.
+   */
+  readonly commitOnly?: boolean;
 }
 
 /** What a node recovers on start. */

@@ -12,7 +12,7 @@ import { decodeConfChange } from '../raft/confchange.ts';
 import type { RaftOptions } from '../raft/config.ts';
 import type { ProposalRejection } from '../raft/raft.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
-import { type ConfChange, type Entry, type Message, NONE, type Snapshot } from '../raft/types.ts';
+import { type ConfChange, type Entry, type HardState, type Message, NONE, type Snapshot } from '../raft/types.ts';
 import type { LoadedState, PersistBatch } from '../storage.ts';
 import { WatchableStore } from '../watch/index.ts';
 import { DEFAULT_QUOTA_BYTES, quotaCost } from './alarms.ts';
@@ -115,6 +115,8 @@ export class Replica {
   private lastHashCheck: number;
 
   private readonly applyTimer: ApplyTimer;
+  /** The hard state last handed to storage (MustSync compares a Ready's with it). */
+  private persistedHardState: HardState;
 
   constructor(
     readonly config: ReplicaConfig,
@@ -126,6 +128,7 @@ export class Replica {
   ) {
     this.nonce = Math.floor(random.next() * 0x7fffffff);
     this.applyTimer = new ApplyTimer(io.metrics);
+    this.persistedHardState = loaded.hardState;
     this.lastHashCheck = io.now();
     if (config.autoCompaction) this.compactor = new AutoCompactor(config.autoCompaction);
     this.sm = new ServerStateMachine(
@@ -352,7 +355,14 @@ export class Replica {
         if (rd.entries.length > 0 || rd.hardState || rd.snapshot) {
           this.writing = true;
           let syncDone = false;
-          this.io.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }, (err) => {
+          const hs = rd.hardState;
+          const last = this.persistedHardState;
+          // etcd-io/raft's MustSync: a Ready that only moves the commit index is written without a sync.
+          const commitOnly =
+            rd.entries.length === 0 && !rd.snapshot && !!hs && hs.term === last.term && hs.vote === last.vote;
+          if (hs) this.persistedHardState = hs;
+          const batch = { snapshot: rd.snapshot, entries: rd.entries, hardState: hs };
+          this.io.persist(commitOnly ? { ...batch, commitOnly } : batch, (err) => {
             if (err) return this.fail(err);
             this.writing = false;
             if (this.pumping) syncDone = true;

@@ -178,6 +178,43 @@ describe('file-wal', () => {
     expect(loaded.hardState.commit).toBe(12);
   });
 
+  it('writes a commit-index-only batch without fdatasync (MustSync); the next batch makes it durable', async () => {
+    const counting = new CountingFs(nodeFs);
+    const storage = await open({ fs: counting });
+    await storage.load();
+    await storage.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 1n, commit: 1 } });
+    counting.datasyncs = 0;
+    counting.writes = 0;
+    await storage.save({ entries: [], hardState: { term: 1, vote: 1n, commit: 3 }, commitOnly: true });
+    expect(counting.writes).toBe(1);
+    expect(counting.datasyncs).toBe(0);
+    await storage.save({ entries: [entry(4, 1)] });
+    expect(counting.datasyncs).toBe(1);
+    await storage.close();
+    opened.length = 0;
+    const loaded = await (await open()).load();
+    expect(loaded.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
+    expect(loaded.hardState).toEqual({ term: 1, vote: 1n, commit: 3 });
+  });
+
+  it('a power cut may lose an unsynced commit index, never a durable entry or the term and vote', async () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const fs = new CrashableFs(seed);
+      const options = { fs, isProcessAlive: () => false };
+      const storage = await FileWalStorage.open('/d', options);
+      await storage.load();
+      await storage.save({ entries: entries(1, 3, 2), hardState: { term: 2, vote: 1n, commit: 1 } });
+      await storage.save({ entries: [], hardState: { term: 2, vote: 1n, commit: 3 }, commitOnly: true });
+      fs.powerCut({ zeroFill: seed % 2 === 0 });
+      fs.restore();
+      const loaded = await (await FileWalStorage.open('/d', options)).load();
+      expect(loaded.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+      expect(loaded.hardState.term).toBe(2);
+      expect(loaded.hardState.vote).toBe(1n);
+      expect([1, 3]).toContain(loaded.hardState.commit);
+    }
+  });
+
   it('refuses every write after a failed fdatasync', async () => {
     const failing = new CountingFs(nodeFs);
     const storage = await open({ fs: failing });

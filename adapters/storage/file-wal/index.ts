@@ -353,7 +353,9 @@ export class FileWalStorage implements LogStorage {
       const record = this.writer.frame(RECORD_BATCH, encodeBatch(ops));
       const active = this.active!;
       await active.write(record, this.activeSize);
-      await active.datasync();
+      // Commit-index-only batches are written without a sync (PersistBatch.commitOnly); the next synced write
+      // makes them durable with it, and recovery drops a torn tail.
+      if (accepted.some((job) => !job.batch.commitOnly)) await active.datasync();
       this.activeSize += record.length;
       const segment = this.segments[this.segments.length - 1];
       for (const op of ops) this.apply(op, segment);

@@ -116,7 +116,8 @@ export class IndexedDbStorage implements LogStorage {
       }
     }
     const db = await this.database();
-    await write(db, async (tx) => {
+    // A commit-index-only batch need not be durable before it resolves (PersistBatch.commitOnly).
+    await write(db, batch.commitOnly ? 'relaxed' : 'strict', async (tx) => {
       const writes: Promise<unknown>[] = [];
       // A received snapshot replaces the whole log.
       if (snapshot) writes.push(tx.objectStore('entries').clear(), ...putSnapshot(tx, snapshot));
@@ -140,7 +141,7 @@ export class IndexedDbStorage implements LogStorage {
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
     const db = await this.database();
-    await write(db, async (tx) => {
+    await write(db, 'strict', async (tx) => {
       const current = (await tx.objectStore('meta').get('snapshot')) as SnapshotRecord | undefined;
       // A snapshot older than the one stored adds nothing; keep the newer one.
       if (current && current.metadata.index > snapshot.metadata.index) return [];
@@ -150,7 +151,7 @@ export class IndexedDbStorage implements LogStorage {
 
   async compact(index: number): Promise<void> {
     const db = await this.database();
-    await write(db, async (tx) => [tx.objectStore('entries').delete(IDBKeyRange.upperBound(index))]);
+    await write(db, 'strict', async (tx) => [tx.objectStore('entries').delete(IDBKeyRange.upperBound(index))]);
   }
 
   async close(): Promise<void> {
@@ -205,15 +206,16 @@ export class IndexedDbStorage implements LogStorage {
 }
 
 /**
- * Runs `body` in one strict-durability read-write transaction over all stores and resolves once the
- * transaction has completed. `body` returns the write requests it made; if it throws, the transaction is
+ * Runs `body` in one read-write transaction over all stores (strict durability unless told otherwise) and
+ * resolves once the transaction has completed. `body` returns the write requests it made; if it throws, the transaction is
  * aborted so that nothing of it is written.
  */
 async function write(
   db: IDBPDatabase<StorageSchema>,
+  durability: 'strict' | 'relaxed',
   body: (tx: WriteTransaction) => Promise<Promise<unknown>[]>,
 ): Promise<void> {
-  const tx = db.transaction(ALL_STORES, 'readwrite', { durability: 'strict' });
+  const tx = db.transaction(ALL_STORES, 'readwrite', { durability });
   let writes: Promise<unknown>[];
   try {
     writes = await body(tx);
