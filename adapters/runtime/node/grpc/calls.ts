@@ -15,6 +15,7 @@ import { learnerMayServe } from '../../../../src/api/learner.ts';
 import type { Logger } from '../../../../src/env.ts';
 import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
 import { certificateCommonName } from '../tls.ts';
+import { MalformedRequest } from './strict.ts';
 import type { WireMessage } from './wire.ts';
 
 export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
@@ -75,7 +76,7 @@ export function requiresLeader(metadata: Metadata): boolean {
 export interface LiveStream {
   readonly requireLeader: boolean;
   /** Ends the stream: OK without an error, else with the error's status. */
-  end(err?: EtcdError): void;
+  end(err?: EtcdError | GrpcStatus): void;
 }
 
 export interface CallContext {
@@ -201,6 +202,8 @@ export function bidi<Req, Res>(
     ctx.streams.add(live);
     call.on('data', (request: Req) => {
       if (ended) return;
+      // grpc-go ends the stream when a message does not decode (strict.ts).
+      if (request instanceof MalformedRequest) return live.end(request.status);
       try {
         session.send(request);
       } catch (err) {

@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import { loadSync, type Options } from '@grpc/proto-loader';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 
 export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
 
@@ -37,10 +37,20 @@ export const SERVICE_NAMES = [
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 let cached: Record<ServiceName, ServiceDefinition> | undefined;
+let cachedPackage: PackageDefinition | undefined;
+
+/** Every service, message and enum of the vendored protos, by full name. */
+export function loadPackage(): PackageDefinition {
+  cachedPackage ??= loadSync(
+    ['rpc.proto', 'v3lock.proto', 'v3election.proto', 'health.proto'],
+    LOADER_OPTIONS,
+  );
+  return cachedPackage;
+}
 
 export function loadServices(): Record<ServiceName, ServiceDefinition> {
   if (cached) return cached;
-  const pkg = loadSync(['rpc.proto', 'v3lock.proto', 'v3election.proto', 'health.proto'], LOADER_OPTIONS);
+  const pkg = loadPackage();
   const out = {} as Record<ServiceName, ServiceDefinition>;
   for (const name of SERVICE_NAMES) {
     const def = pkg[name];

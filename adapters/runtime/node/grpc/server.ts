@@ -25,6 +25,7 @@ import { lockService } from './lock.ts';
 import { maintenanceService } from './maintenance.ts';
 import { countBytes, type GrpcRecorder, metricsInterceptor } from './metrics.ts';
 import { loadServices, type ServiceName } from './proto.ts';
+import { refuseMalformed, strictRequests } from './strict.ts';
 import { watchService } from './watch.ts';
 
 /** etcd's default --max-request-bytes (1.5 MiB). */
@@ -98,9 +99,10 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
 
   const services = loadServices();
   for (const name of Object.keys(services) as ServiceName[]) {
-    const measured = measureRequests(services[name], maxRequestBytes, oversized);
+    const strict = strictRequests(name, services[name]);
+    const measured = measureRequests(strict, maxRequestBytes, oversized);
     const definition = options.metrics ? countBytes(measured, options.metrics) : measured;
-    const implementation: UntypedServiceImplementation = { ...implementations[name] };
+    const implementation = refuseMalformed(definition, implementations[name] ?? {});
     const service = name.slice(name.indexOf('.') + 1);
     for (const [method, def] of Object.entries(definition)) {
       if (implementation[method]) continue;
