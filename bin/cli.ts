@@ -74,6 +74,15 @@ ${flagsHelp()}`);
       );
       setTimeout(() => shutdown('removed'), 500);
     });
+    // etcd panics when its WAL cannot write or sync: nothing after a failed fsync can be trusted. Exit at once
+    // (no graceful stop, no more writes); a restart after the disk is fixed recovers from the WAL and the peers.
+    void member.failed.then((error) => {
+      logger.error('storage failed; exiting', {
+        memberId: member.memberId.toString(16),
+        error: error instanceof Error ? error.message : String(error),
+      });
+      process.exit(1);
+    });
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   } catch (e) {

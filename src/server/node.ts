@@ -113,6 +113,12 @@ export interface NodeOptions {
   /** Called once when this member applies its own removal (etcd then stops: "permanently removed"). */
   readonly onRemoved?: () => void;
   /**
+   * Called once when storage fails (a write or fsync): the member has stopped serving and will not continue, as
+   * etcd panics on a failed WAL fsync. The host should end the process (the Node CLI exits non-zero); after the
+   * disk is fixed, a restart recovers every acknowledged write from the WAL and the other members.
+   */
+  readonly onFatal?: (error: unknown) => void;
+  /**
    * On a follower, MemberPromote asks the leader to check and propose it (etcd: POST /members/promote/<id> to the
    * leader's peer URL); without this hook a follower proposes the promotion itself, unchecked.
    */
@@ -363,6 +369,7 @@ class LocalNode implements EdgeNode {
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),
         ...(options.metrics ? { metrics: options.metrics } : {}),
+        fatal: (error) => options.onFatal?.(error),
       },
       options.random,
       this.logger,

@@ -12,7 +12,14 @@ import { decodeConfChange } from '../raft/confchange.ts';
 import type { RaftOptions } from '../raft/config.ts';
 import type { ProposalRejection } from '../raft/raft.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
-import { type ConfChange, type Entry, type HardState, type Message, NONE, type Snapshot } from '../raft/types.ts';
+import {
+  type ConfChange,
+  type Entry,
+  type HardState,
+  type Message,
+  NONE,
+  type Snapshot,
+} from '../raft/types.ts';
 import type { LoadedState, PersistBatch } from '../storage.ts';
 import { WatchableStore } from '../watch/index.ts';
 import { DEFAULT_QUOTA_BYTES, quotaCost } from './alarms.ts';
@@ -32,6 +39,11 @@ export interface ReplicaIO {
   now(): number;
   /** Observes every applied entry (the simulator checks state-machine safety with it). */
   applied?(entry: Entry): void;
+  /**
+   * Storage failed (a write or fsync): the replica has stopped and will not continue — after a failed fsync
+   * nothing it wrote can be trusted (etcd panics). The host decides how to end (the Node CLI exits non-zero).
+   */
+  fatal?(error: unknown): void;
   /** Times applies for etcd's backend-commit and slow-apply series (./metrics.ts). */
   readonly metrics?: MemberMetrics;
   /**
@@ -386,9 +398,14 @@ export class Replica {
     for (const l of this.listeners) l();
   }
 
+  private storageFailed = false;
+
   private fail(err: unknown): void {
+    if (this.storageFailed) return;
+    this.storageFailed = true;
     this.logger.error('storage failed; stopping this member', { error: String(err) });
     this.stop();
+    this.io.fatal?.(err);
   }
 
   private observeSoftState(rd: Ready): void {
@@ -522,8 +539,9 @@ export class Replica {
     const snapshot = this.raw.createSnapshot(this.sm.snapshot());
     if (!snapshot) return;
     this.lastSnapshotIndex = snapshot.metadata.index;
+    // etcd panics when it cannot save a snapshot: the member stops as on any storage failure.
     this.io.saveSnapshot(snapshot, (err) => {
-      if (err) this.logger.error('saving a snapshot failed', { error: String(err) });
+      if (err) this.fail(err);
     });
   }
 

@@ -31,6 +31,8 @@ export interface RunningMember {
   stop(): Promise<void>;
   /** Resolves when this member has applied its own removal (etcd then stops the process). */
   readonly removed: Promise<void>;
+  /** Resolves with the error when storage failed and the member stopped (etcd panics: the CLI exits 1). */
+  readonly failed: Promise<unknown>;
 }
 
 /**
@@ -108,6 +110,10 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   const membershipRoutes = peerMembershipRoutes(() => nodeRef);
   const hashKVRoute = peerHashKVRoute(() => nodeRef);
   let onRemoved = () => {};
+  let onFatal: (error: unknown) => void = () => {};
+  const failed = new Promise<unknown>((resolve) => {
+    onFatal = resolve;
+  });
   const removed = new Promise<void>((resolve) => {
     onRemoved = resolve;
   });
@@ -153,6 +159,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     strictReconfigCheck: config.strictReconfigCheck,
     auth: authOptions(config, logger),
     onRemoved: () => onRemoved(),
+    onFatal: (error) => onFatal(error),
     browserLearners: !!config.browserLearners,
     metrics,
     diskSize: () => directorySize(memberDir),
@@ -274,5 +281,5 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     })();
     return stopping;
   };
-  return { node, memberId, clusterId, clientPort: server.port, stop, removed };
+  return { node, memberId, clusterId, clientPort: server.port, stop, removed, failed };
 }

@@ -320,7 +320,13 @@ export class FileWalStorage implements LogStorage {
 
   private fail(error: unknown): void {
     this.failed ??= error instanceof Error ? error : new Error(String(error));
-    this.logger.error('file WAL write failed; storage refuses further writes', { error: String(error) });
+    // etcd's WAL panics here; the member stops (ReplicaIO.fatal). After a failed fsync the kernel may have dropped
+    // the dirty pages, so a later fsync that "succeeds" proves nothing: no write is taken again (fsyncgate).
+    const segment = this.segments.at(-1)?.name;
+    this.logger.error('file WAL write failed; storage refuses further writes', {
+      error: String(error),
+      ...(segment ? { file: join(this.walDir, segment) } : { dir: this.dir }),
+    });
   }
 
   private async writeGroup(jobs: Extract<Job, { kind: 'save' }>[]): Promise<void> {
