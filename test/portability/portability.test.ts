@@ -67,7 +67,11 @@ describe('src/ portability check', () => {
 
   it('finds no ambient clock, timer or randomness in src/ (time and randomness are injected)', () => {
     const offenders: string[] = [];
-    const banned = /\b(Date\.now|new Date\(|Math\.random|performance\.now|setTimeout|setInterval)\s*\(/;
+    // `new Date()` and `Date()` read the clock; `new Date(ms)` with an injected time does not.
+    const banned = /\b(Date\.now|Math\.random|performance\.now|setTimeout|setInterval)\s*\(|\bDate\s*\(\s*\)/;
+    for (const ambient of ['new Date()', 'Date()', 'Date.now()', 'setTimeout(f, 1)'])
+      expect(banned.test(`const x = ${ambient};`), ambient).toBe(true);
+    expect(banned.test('const x = new Date(nowMs);')).toBe(false);
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
