@@ -1,23 +1,89 @@
-// npm run bench — the same workload against a local 3-member edgecd and a local 3-member etcd (Debian's
-// etcd-server) started with the same flags, alternating them for several rounds, reporting medians and the
-// ratio edgecd/etcd. Workload: N clients × M puts of 256-byte values over gRPC (the etcd3 npm client). If etcd's
-// own `benchmark` tool has been built (../shared/tools/build-etcd-benchmark.sh → /tmp/etcdbench/benchmark),
-// its put / range / txn-put figures are reported for both as well. A benchmark, never a test.
+// npm run bench — etcd's own `benchmark` tool (v3.4, built from Debian's sources by
+// ../shared/tools/build-etcd-benchmark.sh) against a local 3-member edgecd and a local 3-member etcd (Debian's
+// etcd-server), started with the same flags on 127.0.0.1, alternating them for several rounds; it prints each
+// run's figures and latency histogram, then medians and the ratio edgecd/etcd per test (throughput ≥ 1.0 and
+// p99 ≤ etcd's is the goal), plus each member's RSS and the time a killed member takes to serve again.
+// A benchmark, never a test.
+//
+//   npm run bench                              all tests, 3 rounds
+//   npm run bench -- --rounds 1 --only put-1   one test
+//   npm run bench -- --endpoints h:p,h:p,h:p   measure a running cluster instead (no etcd, no restart)
+//   BENCH_SCALE=0.2 npm run bench              fewer requests per test
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
+import { parseArgs } from 'node:util';
 
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const CLIENTS = Number(process.env.CLIENTS ?? 32);
-const PUTS = Number(process.env.PUTS ?? 200); // per client
-const BENCHMARK_TOOL = process.env.ETCD_BENCHMARK ?? '/tmp/etcdbench/benchmark';
 const ROOT = join(import.meta.dirname, '..');
+const { values: opts } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: process.env.ROUNDS ?? '3' },
+    only: { type: 'string' },
+    endpoints: { type: 'string' },
+    tool: { type: 'string', default: process.env.ETCD_BENCHMARK },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const TOOL = [opts.tool, '/tmp/etcdbench/benchmark', '/tmp/etcd-benchmark'].find((p) => p && existsSync(p));
+const n = (x: number) => String(Math.max(1, Math.round(x * SCALE)));
+
+/** etcd's benchmark invocations of Step 10's table (global flags first, then the command). */
+const TESTS: Record<string, { readonly args: string[]; readonly leader?: boolean }> = {
+  'put-1': {
+    args: [
+      '--conns=1',
+      '--clients=1',
+      'put',
+      '--key-size=8',
+      '--sequential-keys',
+      `--total=${n(3000)}`,
+      '--val-size=256',
+    ],
+    leader: true,
+  },
+  'put-200': {
+    args: [
+      '--conns=20',
+      '--clients=200',
+      'put',
+      '--key-size=8',
+      '--sequential-keys',
+      `--total=${n(40000)}`,
+      '--val-size=256',
+    ],
+  },
+  'range-l': {
+    args: ['--conns=20', '--clients=200', 'range', 'foo', '--consistency=l', `--total=${n(40000)}`],
+  },
+  'range-s': {
+    args: ['--conns=20', '--clients=200', 'range', 'foo', '--consistency=s', `--total=${n(60000)}`],
+  },
+  'txn-put': {
+    args: ['--conns=20', '--clients=200', 'txn-put', '--key-size=8', `--total=${n(20000)}`, '--val-size=256'],
+  },
+  watch: { args: ['watch', `--put-total=${n(1000)}`] },
+  'lease-keepalive': { args: ['--conns=20', '--clients=200', 'lease-keepalive', `--total=${n(40000)}`] },
+};
 
 type Kind = 'etcd' | 'edgecd';
+
+interface Run {
+  readonly rps: number;
+  readonly p50?: number;
+  readonly p99?: number;
+}
+
+interface Cluster {
+  readonly endpoints: string[];
+  readonly pids: () => number[];
+  /** kill -9 one follower, start it again, and return the ms until it serves a serializable get. */
+  restartFollower?(): Promise<number>;
+  close(): Promise<void>;
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -29,175 +95,209 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface Cluster {
-  endpoints: string[];
-  close(): Promise<void>;
+async function healthy(endpoint: string, deadline: number): Promise<void> {
+  for (;;) {
+    try {
+      const r = await fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      if (((await r.json()) as { health: string }).health === 'true') return;
+    } catch {
+      // starting
+    }
+    if (Date.now() > deadline) throw new Error(`${endpoint} did not become healthy`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function startCluster(kind: Kind): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${kind}-`));
-  const members = [];
+  const members: { name: string; client: number; peer: number }[] = [];
   for (let i = 1; i <= 3; i++)
     members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
   const initial = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
-  const procs: ChildProcess[] = members.map((m) => {
+  const spawnMember = (m: (typeof members)[number], state: 'new' | 'existing'): ChildProcess => {
     const flags = [
-      '--name',
-      m.name,
-      '--data-dir',
-      join(dir, m.name),
-      '--listen-client-urls',
-      `http://127.0.0.1:${m.client}`,
-      '--advertise-client-urls',
-      `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls',
-      `http://127.0.0.1:${m.peer}`,
-      '--initial-advertise-peer-urls',
-      `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster',
-      initial,
-      '--initial-cluster-token',
-      `bench-${kind}`,
-      '--initial-cluster-state',
-      'new',
-      '--heartbeat-interval',
-      '100',
-      '--election-timeout',
-      '1000',
-      '--snapshot-count',
-      '10000',
+      ...['--name', m.name, '--data-dir', join(dir, m.name)],
+      ...[
+        '--listen-client-urls',
+        `http://127.0.0.1:${m.client}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${m.client}`,
+      ],
+      ...[
+        '--listen-peer-urls',
+        `http://127.0.0.1:${m.peer}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${m.peer}`,
+      ],
+      ...[
+        '--initial-cluster',
+        initial,
+        '--initial-cluster-token',
+        `bench-${kind}`,
+        '--initial-cluster-state',
+        state,
+      ],
+      ...['--heartbeat-interval', '100', '--election-timeout', '1000', '--snapshot-count', '10000'],
     ];
     const [cmd, args] =
       kind === 'etcd' ? ['etcd', flags] : [process.execPath, [join(ROOT, 'bin', 'edgecd.js'), ...flags]];
     return spawn(cmd, args as string[], { stdio: 'ignore' });
-  });
+  };
+  const procs = members.map((m) => spawnMember(m, 'new'));
   const endpoints = members.map((m) => `127.0.0.1:${m.client}`);
   const deadline = Date.now() + 30_000;
-  for (const ep of endpoints) {
-    for (;;) {
-      try {
-        const r = await fetch(`http://${ep}/health`, { signal: AbortSignal.timeout(1000) });
-        if (((await r.json()) as { health: string }).health === 'true') break;
-      } catch {
-        // starting
-      }
-      if (Date.now() > deadline) throw new Error(`${kind} did not become healthy`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  for (const ep of endpoints) await healthy(ep, deadline);
+  const exited = (p: ChildProcess) =>
+    p.exitCode === null && p.signalCode === null ? new Promise((r) => p.once('exit', r)) : undefined;
   return {
     endpoints,
+    pids: () => procs.map((p) => p.pid ?? 0),
+    async restartFollower() {
+      const leader = await leaderIndex(endpoints);
+      const i = (leader + 1) % 3;
+      procs[i].kill('SIGKILL');
+      await exited(procs[i]);
+      const start = performance.now();
+      procs[i] = spawnMember(members[i], 'new');
+      for (;;) {
+        const r = spawnSync(
+          'etcdctl',
+          [`--endpoints=${endpoints[i]}`, 'get', 'foo', '--consistency=s', '--command-timeout=1s'],
+          {
+            encoding: 'utf8',
+          },
+        );
+        if (r.status === 0) return performance.now() - start;
+        if (performance.now() - start > 120_000) throw new Error('the restarted member never served');
+      }
+    },
     async close() {
       for (const p of procs) p.kill('SIGKILL');
-      await Promise.all(
-        procs.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)),
-      );
+      await Promise.all(procs.map(exited));
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
-interface Result {
-  readonly throughput: number;
-  readonly p50: number;
-  readonly p99: number;
-}
-
-async function putWorkload(endpoints: string[]): Promise<Result> {
-  const client = new Etcd3({ hosts: endpoints.map((e) => `http://${e}`) });
-  const value = 'x'.repeat(256);
-  await client.put('warmup').value(value);
-  const latencies: number[] = [];
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = 0; i < PUTS; i++) {
-        const t = performance.now();
-        await client.put(`bench/${c}/${i}`).value(value);
-        latencies.push(performance.now() - t);
-      }
-    }),
+async function leaderIndex(endpoints: string[]): Promise<number> {
+  const r = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'], {
+    encoding: 'utf8',
+  });
+  const statuses = JSON.parse(r.stdout.replace(/"(leader|member_id)":(\d+)/g, '"$1":"$2"')) as {
+    Status: { leader: string; header: { member_id: string } };
+  }[];
+  return Math.max(
+    0,
+    statuses.findIndex((s) => s.Status.leader === s.Status.header.member_id),
   );
-  const seconds = (performance.now() - start) / 1000;
-  client.close();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { throughput: latencies.length / seconds, p50: pct(0.5), p99: pct(0.99) };
 }
 
-function etcdBenchmark(endpoints: string[], args: string[]): number | undefined {
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function runTool(endpoints: string[], name: string): { run?: Run; output: string } {
+  const test = TESTS[name];
   const r = spawnSync(
-    BENCHMARK_TOOL,
-    [`--endpoints=${endpoints.join(',')}`, '--conns=20', '--clients=200', ...args],
+    TOOL as string,
+    [`--endpoints=${endpoints.join(',')}`, ...(test.leader ? ['--target-leader'] : []), ...test.args],
     {
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 300_000,
     },
   );
-  const m = /Requests\/sec:\s+([\d.]+)/.exec(r.stdout ?? '');
-  return m ? Number(m[1]) : undefined;
+  const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  if (!rps) return { output };
+  const pct = (p: string) => {
+    const m = new RegExp(`${p}% in ([\\d.]+) secs`).exec(output);
+    return m ? Number(m[1]) * 1000 : undefined;
+  };
+  return { run: { rps: Number(rps[1]), p50: pct('50'), p99: pct('99') }, output };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
+const ms = (x: number | undefined) => (x === undefined ? '-' : `${x.toFixed(2)} ms`);
 
 async function main(): Promise<void> {
-  const results: Record<Kind, Result[]> = { etcd: [], edgecd: [] };
-  const tool: Record<Kind, Record<string, number[]>> = { etcd: {}, edgecd: {} };
-  const toolRuns: Record<string, string[]> = {
-    put: ['put', '--key-size=8', '--sequential-keys', '--total=20000', '--val-size=256'],
-    'range (linearizable)': ['range', 'foo', '--consistency=l', '--total=20000'],
-    'range (serializable)': ['range', 'foo', '--consistency=s', '--total=20000'],
-    'txn-put': ['txn-put', '--key-size=8', '--total=10000', '--val-size=256'],
-  };
-  const haveTool = existsSync(BENCHMARK_TOOL);
+  if (!TOOL) {
+    console.error(
+      "npm run bench needs etcd's benchmark tool. Build it once (Debian packages, no internet beyond them):\n" +
+        '  bash ../shared/tools/build-etcd-benchmark.sh            # → /tmp/etcdbench/benchmark\n' +
+        'or point to one: npm run bench -- --tool /path/to/benchmark',
+    );
+    process.exit(2);
+  }
+  const names = opts.only ? opts.only.split(',') : Object.keys(TESTS);
+  for (const name of names)
+    if (!TESTS[name]) throw new Error(`unknown test ${name}; tests: ${Object.keys(TESTS).join(', ')}`);
+  const rounds = Number(opts.rounds);
+  const kinds: Kind[] = opts.endpoints ? ['edgecd'] : ['etcd', 'edgecd'];
+  const runs: Record<Kind, Record<string, Run[]>> = { etcd: {}, edgecd: {} };
+  const rss: Record<Kind, number[]> = { etcd: [], edgecd: [] };
+  const restart: Record<Kind, number[]> = { etcd: [], edgecd: [] };
   console.log(
-    `bench: ${CLIENTS} clients × ${PUTS} puts of 256-byte values over gRPC, 3 members each, ${ROUNDS} rounds alternating` +
-      (haveTool
-        ? `; etcd's benchmark tool: ${Object.keys(toolRuns).join(', ')}`
-        : ' (etcd benchmark tool not built)'),
+    `bench: etcd's benchmark (${TOOL}), ${names.join(', ')}; ${rounds} round(s)${opts.endpoints ? ` against ${opts.endpoints}` : ', etcd and edgecd alternating'}`,
   );
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const kind of round % 2 === 1 ? (['etcd', 'edgecd'] as const) : (['edgecd', 'etcd'] as const)) {
-      const cluster = await startCluster(kind);
+  for (let round = 1; round <= rounds; round++) {
+    for (const kind of round % 2 === 1 ? kinds : [...kinds].reverse()) {
+      const cluster: Cluster = opts.endpoints
+        ? { endpoints: opts.endpoints.split(','), pids: () => [], close: async () => {} }
+        : await startCluster(kind);
       try {
-        const r = await putWorkload(cluster.endpoints);
-        results[kind].push(r);
-        console.log(
-          `round ${round} ${kind.padEnd(6)} ${fmt(r.throughput)} puts/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms`,
-        );
-        if (haveTool) {
-          for (const [name, args] of Object.entries(toolRuns)) {
-            const rps = etcdBenchmark(cluster.endpoints, args);
-            if (rps !== undefined) (tool[kind][name] ??= []).push(rps);
-            console.log(
-              `round ${round} ${kind.padEnd(6)} benchmark ${name}: ${rps === undefined ? 'failed' : `${fmt(rps)} req/s`}`,
-            );
+        for (const name of names) {
+          const { run, output } = runTool(cluster.endpoints, name);
+          if (!run) {
+            console.log(`round ${round} ${kind.padEnd(6)} ${name.padEnd(16)} FAILED\n${output.slice(-2000)}`);
+            continue;
           }
+          (runs[kind][name] ??= []).push(run);
+          console.log(
+            `round ${round} ${kind.padEnd(6)} ${name.padEnd(16)} ${fmt(run.rps).padStart(8)} req/s  p50 ${ms(run.p50)}  p99 ${ms(run.p99)}`,
+          );
+          if (opts.verbose) console.log(output.slice(output.indexOf('Response time histogram')));
+        }
+        for (const pid of cluster.pids()) {
+          const mb = rssMb(pid);
+          if (mb !== undefined) rss[kind].push(mb);
+        }
+        if (cluster.restartFollower) {
+          const t = await cluster.restartFollower();
+          restart[kind].push(t);
+          console.log(`round ${round} ${kind.padEnd(6)} restart a killed follower to serving: ${fmt(t)} ms`);
         }
       } finally {
         await cluster.close();
       }
     }
   }
-  const m = (k: Kind, f: keyof Result) => median(results[k].map((r) => r[f]));
-  console.log('\nmedians:');
-  for (const k of ['etcd', 'edgecd'] as const) {
+  console.log('\nmedians (edgecd/etcd: throughput ratio, and p99 ratio where lower is better):');
+  for (const name of names) {
+    const e = runs.etcd[name];
+    const g = runs.edgecd[name];
+    const line = (k: Kind, rs: Run[] | undefined) =>
+      rs?.length
+        ? `${k} ${fmt(median(rs.map((r) => r.rps)))} req/s p99 ${ms(median(rs.map((r) => r.p99 ?? 0)))}`
+        : `${k} -`;
+    const ratio =
+      e?.length && g?.length ? (median(g.map((r) => r.rps)) / median(e.map((r) => r.rps))).toFixed(2) : '-';
+    const p99 =
+      e?.length && g?.length
+        ? (median(g.map((r) => r.p99 ?? 0)) / median(e.map((r) => r.p99 ?? 1))).toFixed(2)
+        : '-';
     console.log(
-      `  ${k.padEnd(6)} ${fmt(m(k, 'throughput'))} puts/s  p50 ${m(k, 'p50').toFixed(1)} ms  p99 ${m(k, 'p99').toFixed(1)} ms`,
+      `  ${name.padEnd(16)} ${line('etcd', e)} | ${line('edgecd', g)} | ratio ${ratio} (p99 ${p99})`,
     );
   }
-  console.log(
-    `  ratio edgecd/etcd (throughput): ${(m('edgecd', 'throughput') / m('etcd', 'throughput')).toFixed(2)}`,
-  );
-  for (const name of Object.keys(toolRuns)) {
-    const e = tool.etcd[name];
-    const g = tool.edgecd[name];
-    if (e?.length && g?.length) {
-      console.log(
-        `  benchmark ${name}: etcd ${fmt(median(e))} req/s, edgecd ${fmt(median(g))} req/s, ratio ${(median(g) / median(e)).toFixed(2)}`,
-      );
-    }
+  for (const k of kinds) {
+    if (rss[k].length) console.log(`  RSS per member after the run, ${k}: median ${fmt(median(rss[k]))} MB`);
+    if (restart[k].length) console.log(`  restart to serving, ${k}: median ${fmt(median(restart[k]))} ms`);
   }
 }
 
