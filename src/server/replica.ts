@@ -11,13 +11,14 @@ import { minLeaseTtl } from '../lease/index.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
 import type { RaftOptions } from '../raft/config.ts';
 import type { ProposalRejection } from '../raft/raft.ts';
-import { RawNode, type Ready } from '../raft/raw-node.ts';
+import { RawNode, type Ready, type Status } from '../raft/raw-node.ts';
 import {
   type ConfChange,
   type Entry,
   type HardState,
   type Message,
   NONE,
+  type NodeId,
   type Snapshot,
 } from '../raft/types.ts';
 import type { LoadedState, PersistBatch } from '../storage.ts';
@@ -201,6 +202,11 @@ export class Replica {
     return this.raw.raft.lead;
   }
 
+  /** Raft's view of this member (etcd-io/raft's Status). */
+  status(): Status {
+    return this.raw.status();
+  }
+
   get electionTimeoutMs(): number {
     return this.config.electionTicks * this.config.tickMs;
   }
@@ -216,6 +222,20 @@ export class Replica {
     if (this.stopped) return;
     this.raw.step(m);
     this.schedulePump();
+  }
+
+  /** The transport could not reach `peer` (etcd's ReportUnreachable): it goes back to probing. */
+  reportUnreachable(peer: NodeId): void {
+    this.raw.reportUnreachable(peer);
+  }
+
+  /**
+   * MoveLeader: asks Raft to hand leadership to `target`, and steps a heartbeat response from it so that the
+   * leader checks its progress (and sends TimeoutNow if it has caught up) without waiting for the next beat.
+   */
+  transferLeadership(target: NodeId): void {
+    this.raw.transferLeader(target);
+    this.step({ type: 'MsgHeartbeatResp', from: target, to: this.config.id, term: 0 });
   }
 
   tick(): void {
