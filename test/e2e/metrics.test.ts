@@ -97,7 +97,10 @@ describe('/metrics for etcd dashboards', () => {
       for (const [series, type] of Object.entries(EXPECTED)) {
         expect(m.get(series)?.type, `${name}: ${series}`).toBe(type);
       }
-      expect(value(m, 'etcd_server_quota_backend_bytes')).toBe(2 * 1024 ** 3);
+      // etcd's 2 GiB default, or less when this process's heap limit cannot hold that much (heap.ts).
+      const quota = value(m, 'etcd_server_quota_backend_bytes');
+      expect(quota).toBeGreaterThan(64 * 1024 ** 2);
+      expect(quota).toBeLessThanOrEqual(2 * 1024 ** 3);
     }
   });
 

@@ -18,6 +18,7 @@ import { startClientServer } from './client-server.ts';
 import { computeClusterId, computeMemberId, hostPort, type MemberConfig } from './config.ts';
 import { checkInitialHashKV, peerHashKVRoute } from './corrupt-check.ts';
 import { directorySize } from './disk-usage.ts';
+import { effectiveQuota } from './heap.ts';
 import { peerMembershipRoutes, promoteViaLeader, resolveExistingMember, watchForRemoval } from './join.ts';
 import { NodeMetrics, serveMetricsUrl } from './metrics.ts';
 import { ignoredTlsWarnings, memberTls } from './tls.ts';
@@ -149,8 +150,8 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger,
     tickMs: config.heartbeatIntervalMs,
     electionTimeoutMs: config.electionTimeoutMs,
-    // etcd: 0 means the 2 GiB default.
-    quotaBytes: config.quotaBackendBytes,
+    // etcd: 0 means the 2 GiB default; no more than the heap can hold (heap.ts).
+    quotaBytes: effectiveQuota(config.quotaBackendBytes, logger),
     snapshotCount: config.snapshotCount,
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
