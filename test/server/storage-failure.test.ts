@@ -51,8 +51,7 @@ describe('storage failure', () => {
     expect(acked.length).toBeGreaterThan(0);
     for (const n of c.nodes.slice(0, 2)) {
       // A put whose answer was lost may still have committed: every acknowledged one is there, maybe more.
-      for (const key of acked)
-        expect((await n.range({ key: enc.encode(key) })).count).toBe(1);
+      for (const key of acked) expect((await n.range({ key: enc.encode(key) })).count).toBe(1);
     }
   });
 });

@@ -151,7 +151,9 @@ export class IndexedDbStorage implements LogStorage {
 
   async compact(index: number): Promise<void> {
     const db = await this.database();
-    await write(db, 'strict', async (tx) => [tx.objectStore('entries').delete(IDBKeyRange.upperBound(index))]);
+    await write(db, 'strict', async (tx) => [
+      tx.objectStore('entries').delete(IDBKeyRange.upperBound(index)),
+    ]);
   }
 
   async close(): Promise<void> {
