@@ -45,7 +45,9 @@ try {
   await page.waitForFunction(() => document.querySelector('#response')?.getAttribute('data-state') === 'ok');
   // A moment with messages on the wires (heartbeats at least), so the picture shows them.
   await page
-    .waitForFunction(() => document.querySelectorAll('#msgs .msg text').length >= 2, null, { timeout: 10_000 })
+    .waitForFunction(() => document.querySelectorAll('#msgs .msg text').length >= 2, null, {
+      timeout: 10_000,
+    })
     .catch(() => {});
   await mkdir(fileURLToPath(new URL('../../docs/', import.meta.url)), { recursive: true });
   await page.screenshot({ path: OUT });
