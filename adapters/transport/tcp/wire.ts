@@ -3,7 +3,7 @@
 // described at the top of ./index.ts. Nothing here does I/O.
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { Message, NodeId } from '../../../src/raft/types.ts';
+import type { Message, MessageType, NodeId } from '../../../src/raft/types.ts';
 
 /** First bytes of every peer connection: 0x89 'E' 'D' 'C'. The high first byte never starts a text protocol. */
 export const MAGIC = Uint8Array.of(0x89, 0x45, 0x44, 0x43);
@@ -189,8 +189,60 @@ export function decodeMessage(payload: Uint8Array): Message {
     numbers(value.snapshot, CHUNK_NUMBER_FIELDS);
     if (isRecord(value.snapshot.metadata)) numbers(value.snapshot.metadata, ENTRY_NUMBER_FIELDS);
   }
-  if (typeof value.term !== 'number') throw new ProtocolError('malformed message: term');
+  checkMessage(value);
   return value as unknown as Message;
+}
+
+/** Every type Raft defines; the local ones (MsgHup, …) pass here and are dropped by RawNode.step. */
+// biome-ignore format: a table
+const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'MsgHup', 'MsgBeat', 'MsgProp', 'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgPreVote', 'MsgPreVoteResp',
+  'MsgSnap', 'MsgSnapResp', 'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgUnreachable', 'MsgCheckQuorum',
+  'MsgTransferLeader', 'MsgTimeoutNow', 'MsgReadIndex', 'MsgReadIndexResp',
+]);
+
+const isCount = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown) => typeof v === 'bigint' && v >= 0n;
+
+/**
+ * Refuses a message Raft could not trust its types in (found by test/fuzz/peer-wire.test.ts: a term of -1, a
+ * snapshot of 0, an entry without data all reached Raft). Absent fields are absent: our encoder never sends null.
+ */
+function checkMessage(m: Record<string, unknown>): void {
+  const check = (ok: boolean, field: string) => {
+    if (!ok) throw new ProtocolError(`malformed message: ${field}`);
+  };
+  const optional = (field: string, ok: (v: unknown) => boolean) =>
+    check(!(field in m) || ok(m[field]), field);
+  check(MESSAGE_TYPES.has(m.type as string), 'type');
+  check(isId(m.from) && isId(m.to), 'from/to');
+  check(isCount(m.term), 'term');
+  for (const field of ['index', 'logTerm', 'commit', 'rejectHint', 'offset']) optional(field, isCount);
+  optional('reject', (v) => typeof v === 'boolean');
+  optional('transfer', (v) => typeof v === 'boolean');
+  optional('context', (v) => v instanceof Uint8Array);
+  optional('entries', (v) => Array.isArray(v) && v.every(isEntry));
+  optional('snapshot', isSnapshotChunk);
+}
+
+function isEntry(e: unknown): boolean {
+  return (
+    isRecord(e) &&
+    isCount(e.term) &&
+    isCount(e.index) &&
+    (e.type === 'normal' || e.type === 'confChange') &&
+    e.data instanceof Uint8Array
+  );
+}
+
+function isSnapshotChunk(s: unknown): boolean {
+  if (!isRecord(s) || !isCount(s.offset) || !isCount(s.total) || !(s.data instanceof Uint8Array))
+    return false;
+  const meta = s.metadata;
+  if (!isRecord(meta) || !isCount(meta.index) || !isCount(meta.term) || !isRecord(meta.confState))
+    return false;
+  const { voters, learners } = meta.confState;
+  return Array.isArray(voters) && voters.every(isId) && Array.isArray(learners) && learners.every(isId);
 }
 
 const MESSAGE_NUMBER_FIELDS = ['term', 'index', 'logTerm', 'commit', 'rejectHint', 'offset'] as const;
