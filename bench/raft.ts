@@ -64,7 +64,7 @@ function processNode(id: NodeId): void {
     send(rd.messagesAfterPersist);
     for (const e of rd.committedEntries) {
       n.applied = e.index;
-      if (waiting.delete(e.index) && n.raw.raft.role === 'leader') freeProposers++;
+      if (waiting.delete(e.index) && n.raw.basicStatus().role === 'leader') freeProposers++;
     }
     n.raw.advance();
   }
@@ -87,7 +87,7 @@ for (let i = 0; i < 50; i++) {
   deliver();
 }
 const leader = nodes.get(1n)!;
-if (leader.raw.raft.role !== 'leader') throw new Error('no leader');
+if (leader.raw.basicStatus().role !== 'leader') throw new Error('no leader');
 
 const payload = new Uint8Array(ENTRY_BYTES).fill(7);
 const start = performance.now();

@@ -6,6 +6,8 @@ export * from './auth/index.ts';
 export * from './client/index.ts';
 export * from './env.ts';
 export * from './raft/index.ts';
+export type { LeaseInspection, NodeInspection } from './server/inspect.ts';
+export { inspectNode } from './server/inspect.ts';
 export type {
   AuthNodeOptions,
   EdgeNode,

@@ -169,6 +169,11 @@ export class Raft {
 
   // Ticks.
 
+  /** Ticks since the election timer last reset, and the (randomized) number at which it fires. */
+  electionTimer(): { readonly elapsed: number; readonly timeout: number } {
+    return { elapsed: this.electionElapsed, timeout: this.randomizedElectionTimeout };
+  }
+
   tick(): void {
     if (this.role === 'leader') this.tickHeartbeat();
     else this.tickElection();

@@ -60,7 +60,8 @@ export interface Bootstrap extends ConfState {
   readonly contexts?: ReadonlyMap<NodeId, Uint8Array>;
 }
 
-export interface Status {
+/** etcd-io/raft's BasicStatus: what this node knows of itself. */
+export interface BasicStatus {
   readonly id: NodeId;
   readonly term: number;
   readonly vote: NodeId;
@@ -70,9 +71,14 @@ export interface Status {
   readonly applied: number;
   readonly lastIndex: number;
   readonly firstIndex: number;
+  /** Entries up to here are durable in storage. */
   readonly stable: number;
-  readonly conf: ConfState;
   readonly leadTransferee: NodeId;
+}
+
+/** etcd-io/raft's Status: BasicStatus plus the configuration and, on a leader, every member's progress. */
+export interface Status extends BasicStatus {
+  readonly conf: ConfState;
   /** The leader's view of each member: match index and replication state. */
   readonly progress: ReadonlyMap<NodeId, { match: number; next: number; state: string }>;
 }
@@ -80,8 +86,19 @@ export interface Status {
 /** Message types that only the node itself generates; stepping them in from the network is refused. */
 const LOCAL_TYPES: ReadonlySet<MessageType> = new Set<MessageType>(['MsgHup', 'MsgBeat', 'MsgCheckQuorum']);
 
+/** A read-only look at the in-memory log (entries still held, from firstIndex to lastIndex). */
+export interface LogView {
+  firstIndex(): number;
+  lastIndex(): number;
+  /** The term of the entry at `index`; undefined when compacted away or past the end. */
+  term(index: number): number | undefined;
+  /** Entries in [lo, hi), all held (lo ≥ firstIndex, hi ≤ lastIndex + 1). */
+  slice(lo: number, hi: number): Entry[];
+}
+
 export class RawNode {
-  readonly raft: Raft;
+  /** The state machine is the host's only through this class: step, tick, propose in; Ready and Status out. */
+  readonly #raft: Raft;
   private prevSoft: SoftState;
   private prevHard: HardState;
   private outstanding?: { committedTo: number; selfMessages: Message[] };
@@ -95,7 +112,7 @@ export class RawNode {
   constructor(options: RaftOptions, loaded: LoadedState, bootstrap?: Bootstrap) {
     const config = raftConfig(options);
     const fresh = loaded.snapshot === undefined && loaded.entries.length === 0 && loaded.hardState.term === 0;
-    this.raft = new Raft(config, loaded.hardState, loaded.snapshot, loaded.entries);
+    this.#raft = new Raft(config, loaded.hardState, loaded.snapshot, loaded.entries);
     this.prevSoft = this.softState();
     this.prevHard = loaded.hardState;
     if (fresh && bootstrap && bootstrap.voters.length > 0) this.bootstrap(bootstrap);
@@ -115,60 +132,60 @@ export class RawNode {
       type: 'confChange',
       data: encodeConfChange(cc),
     }));
-    this.raft.becomeFollower(1, NONE);
-    this.raft.log.append(entries);
-    this.raft.log.commitTo(entries.length);
+    this.#raft.becomeFollower(1, NONE);
+    this.#raft.log.append(entries);
+    this.#raft.log.commitTo(entries.length);
     // Also take effect at once: the host will see them again as committed entries and re-apply them (harmless).
-    this.raft.setConf({ voters: conf.voters, learners: conf.learners });
+    this.#raft.setConf({ voters: conf.voters, learners: conf.learners });
   }
 
   private softState(): SoftState {
-    return { lead: this.raft.lead, role: this.raft.role };
+    return { lead: this.#raft.lead, role: this.#raft.role };
   }
 
   tick(): void {
-    this.raft.tick();
+    this.#raft.tick();
   }
 
   /** Steps a message received from a peer. */
   step(m: Message): void {
     if (LOCAL_TYPES.has(m.type)) return;
     // Responses from nodes we know nothing about are dropped (etcd: "ignore response from unknown peer").
-    if (m.type.endsWith('Resp') && !this.raft.tracker.progress.has(m.from) && this.raft.role === 'leader')
+    if (m.type.endsWith('Resp') && !this.#raft.tracker.progress.has(m.from) && this.#raft.role === 'leader')
       return;
-    this.raft.step(m);
+    this.#raft.step(m);
   }
 
   /** Starts an election now (tests, demos), subject to the usual rules. */
   campaign(): void {
-    this.raft.step({ type: 'MsgHup', from: this.raft.id, to: this.raft.id, term: 0 });
+    this.#raft.step({ type: 'MsgHup', from: this.#raft.id, to: this.#raft.id, term: 0 });
   }
 
   propose(data: Uint8Array): ProposalResult {
-    return this.raft.propose([{ type: 'normal', data }]);
+    return this.#raft.propose([{ type: 'normal', data }]);
   }
 
   proposeConfChange(cc: ConfChange): ProposalResult {
-    return this.raft.propose([{ type: 'confChange', data: encodeConfChange(cc) }]);
+    return this.#raft.propose([{ type: 'confChange', data: encodeConfChange(cc) }]);
   }
 
   /** Asks for a linearizable read point; the answer comes as a ReadState carrying `context`. */
   readIndex(context: Uint8Array): boolean {
-    return this.raft.readIndex(context);
+    return this.#raft.readIndex(context);
   }
 
   /** Asks the leader to hand leadership to `transferee` (TimeoutNow once it has caught up). */
   transferLeader(transferee: NodeId): void {
-    this.raft.step({ type: 'MsgTransferLeader', from: transferee, to: this.raft.id, term: 0 });
+    this.#raft.step({ type: 'MsgTransferLeader', from: transferee, to: this.#raft.id, term: 0 });
   }
 
   reportUnreachable(peer: NodeId): void {
-    this.raft.step({ type: 'MsgUnreachable', from: peer, to: this.raft.id, term: 0 });
+    this.#raft.step({ type: 'MsgUnreachable', from: peer, to: this.#raft.id, term: 0 });
   }
 
   /** Applies a committed membership change; call while applying its entry. */
   applyConfChange(cc: ConfChange): ConfState {
-    return this.raft.applyConfChange(cc);
+    return this.#raft.applyConfChange(cc);
   }
 
   /**
@@ -179,14 +196,14 @@ export class RawNode {
    * replaced, so there is nothing worth saving.
    */
   createSnapshot(data: Uint8Array): Snapshot | undefined {
-    const log = this.raft.log;
+    const log = this.#raft.log;
     if (log.pendingSnapshot) return undefined;
     const index = log.applied;
     const term = log.term(index);
     if (term === undefined) throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
-    const snapshot: Snapshot = { metadata: { index, term, confState: this.raft.tracker.confState() }, data };
+    const snapshot: Snapshot = { metadata: { index, term, confState: this.#raft.tracker.confState() }, data };
     log.latestSnapshot = snapshot;
-    const keepFrom = index - this.raft.config.snapshotCatchUpEntries;
+    const keepFrom = index - this.#raft.config.snapshotCatchUpEntries;
     if (keepFrom > 0) log.compact(keepFrom);
     return snapshot;
   }
@@ -198,7 +215,7 @@ export class RawNode {
    * §10.2.1). Never returns votes or append acknowledgements: those wait for ready()/persist.
    */
   takeMessages(): Message[] {
-    const r = this.raft;
+    const r = this.#raft;
     r.flush();
     const out = r.msgs;
     r.msgs = [];
@@ -207,7 +224,7 @@ export class RawNode {
 
   hasReady(): boolean {
     if (this.outstanding) return false;
-    const r = this.raft;
+    const r = this.#raft;
     const soft = this.prevSoft;
     const hard = this.prevHard;
     return (
@@ -227,7 +244,7 @@ export class RawNode {
 
   ready(): Ready {
     if (this.outstanding) throw new Error('raft: ready() called again before advance()');
-    const r = this.raft;
+    const r = this.#raft;
     r.flush();
     const soft = this.softState();
     const hard = r.hardState();
@@ -268,18 +285,14 @@ export class RawNode {
     const outstanding = this.outstanding;
     if (!outstanding) throw new Error('raft: advance() without an outstanding Ready');
     this.outstanding = undefined;
-    this.raft.log.advance(outstanding.committedTo);
-    this.raft.onStable();
-    for (const m of outstanding.selfMessages) this.raft.step(m);
+    this.#raft.log.advance(outstanding.committedTo);
+    this.#raft.onStable();
+    for (const m of outstanding.selfMessages) this.#raft.step(m);
   }
 
-  status(): Status {
-    const r = this.raft;
-    const progress = new Map<NodeId, { match: number; next: number; state: string }>();
-    if (r.role === 'leader') {
-      for (const [id, pr] of r.tracker.progress)
-        progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
-    }
+  /** etcd-io/raft's BasicStatus: the hard and soft state and the log marks, without configuration or progress. */
+  basicStatus(): BasicStatus {
+    const r = this.#raft;
     return {
       id: r.id,
       term: r.term,
@@ -291,9 +304,47 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       firstIndex: r.log.firstIndex(),
       stable: r.log.stable,
-      conf: r.tracker.confState(),
       leadTransferee: r.leadTransferee,
-      progress,
     };
+  }
+
+  /** The in-memory log, read-only (inspection, the simulator's checks). */
+  logView(): LogView {
+    const log = this.#raft.log;
+    return {
+      firstIndex: () => log.firstIndex(),
+      lastIndex: () => log.lastIndex(),
+      term: (index) => log.term(index),
+      slice: (lo, hi) => log.slice(lo, hi),
+    };
+  }
+
+  /** The election timer in ticks (visualisers draw it; Status does not carry it, as in etcd-io/raft). */
+  electionTimer(): { readonly elapsed: number; readonly timeout: number } {
+    return this.#raft.electionTimer();
+  }
+
+  /**
+   * @deprecated The demo (demo/src/member.worker.ts) still reads `raw.raft.log` and the election timer's fields;
+   * it should use inspectNode (src/server/inspect.ts). Only these read-only values are left here; remove this once
+   * the demo has moved.
+   */
+  get raft(): {
+    readonly log: LogView;
+    readonly electionElapsed: number;
+    readonly randomizedElectionTimeout: number;
+  } {
+    const timer = this.#raft.electionTimer();
+    return { log: this.logView(), electionElapsed: timer.elapsed, randomizedElectionTimeout: timer.timeout };
+  }
+
+  status(): Status {
+    const r = this.#raft;
+    const progress = new Map<NodeId, { match: number; next: number; state: string }>();
+    if (r.role === 'leader') {
+      for (const [id, pr] of r.tracker.progress)
+        progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
+    }
+    return { ...this.basicStatus(), conf: r.tracker.confState(), progress };
   }
 }

@@ -13,6 +13,7 @@ import type { LogStorage } from '../storage.ts';
 import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../watch/index.ts';
 import { etcdStateOf } from './etcd-snapshot.ts';
 import { Identity } from './identity.ts';
+import type { NodeInspection } from './inspect.ts';
 import { encodeMemberContext } from './members.ts';
 import { HeartbeatMonitor } from './metrics.ts';
 import type { NodeOptions, NodeStatus, RequestOptions } from './node.ts';
@@ -259,6 +260,24 @@ export class NodeHost implements ServiceContext {
 
   onChange(listener: () => void): () => void {
     return this.replica.onChange(listener);
+  }
+
+  /** The read-only inspection view (./inspect.ts). */
+  inspection(): NodeInspection {
+    const replica = this.replica;
+    return {
+      raftStatus: () => replica.status(),
+      electionTimer: () => replica.raw.electionTimer(),
+      log: () => replica.raw.logView(),
+      range: (req) => replica.sm.mvcc.range(req),
+      leases: (now) =>
+        replica.sm.lessor.leases().map((l) => ({
+          id: l.id,
+          ttl: l.ttl,
+          remaining: replica.sm.lessor.timeToLive(l.id, now)?.ttl ?? -1,
+          keys: replica.sm.mvcc.keysForLease(l.id).length,
+        })),
+    };
   }
 
   nodeStatus(): NodeStatus {

@@ -51,6 +51,7 @@ import type { Clock, Logger, Random } from '../env.ts';
 import type { LogStorage } from '../storage.ts';
 import type { Transport } from '../transport.ts';
 import { NodeHost } from './host.ts';
+import { registerInspection } from './inspect.ts';
 import type { MemberMetrics } from './metrics.ts';
 import type { BootstrapMember, ReplicaConfig } from './replica.ts';
 import { authService } from './services/auth.ts';
@@ -317,6 +318,7 @@ export async function createNode(options: NodeOptions): Promise<EdgeNode> {
     onChange: (listener) => host.onChange(listener),
     close: () => host.close(),
   };
+  registerInspection(node, host.inspection());
   // Deprecated, for the demo only (demo/src/member.worker.ts casts to it): read-only inspection belongs to
   // inspectNode (./inspect.ts). Remove once the demo has moved.
   Object.defineProperty(node, 'replica', { value: host.replica, enumerable: false });

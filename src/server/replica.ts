@@ -194,12 +194,12 @@ export class Replica {
       clusterId: this.config.clusterId,
       memberId: this.config.id,
       revision: this.sm.mvcc.revision,
-      raftTerm: this.raw.raft.term,
+      raftTerm: this.raw.basicStatus().term,
     };
   }
 
   get leaderId(): bigint {
-    return this.raw.raft.lead;
+    return this.raw.basicStatus().lead;
   }
 
   /** Raft's view of this member (etcd-io/raft's Status). */
@@ -313,7 +313,7 @@ export class Replica {
       if (w.deadline <= now) {
         this.proposalsFailed++;
         w.cb({ ok: false, error: errors.noLeader() });
-      } else if (this.raw.raft.lead === NONE) this.waitingForLeader.push(w);
+      } else if (this.leaderId === NONE) this.waitingForLeader.push(w);
       else this.propose(w.id, w.data, w.cb, w.deadline);
     }
   }
@@ -434,14 +434,14 @@ export class Replica {
     if (leader && !this.isLeader) {
       // The lessor is promoted only once the entry that opened our term applies: then every lease entry of
       // earlier terms (grants, renews, checkpoints) is reflected in the state it extends.
-      this.promoteAt = this.raw.raft.log.lastIndex();
+      this.promoteAt = this.raw.basicStatus().lastIndex;
     } else if (!leader && this.isLeader) {
       this.promoteAt = undefined;
       this.compactor?.reset();
       this.sm.lessor.demote();
     }
     this.isLeader = leader;
-    if (rd.softState.lead !== this.raw.raft.lead || rd.softState.role !== 'leader') {
+    if (rd.softState.lead !== this.leaderId || rd.softState.role !== 'leader') {
       // Reads waiting on an answer from a leader that is gone are asked again.
       this.retryReadBatches(true);
     }
@@ -634,7 +634,7 @@ export class Replica {
       if (expired.length > 0) b.reads.splice(0, b.reads.length, ...b.reads.filter((r) => r.deadline > now));
     }
     const expiredQueued = this.queuedReads.filter((r) => r.deadline <= now);
-    const noLeader = this.raw.raft.lead === NONE;
+    const noLeader = this.leaderId === NONE;
     for (const r of expiredQueued) r.cb(noLeader ? errors.noLeader() : errors.timeout());
     if (expiredQueued.length > 0) this.queuedReads = this.queuedReads.filter((r) => r.deadline > now);
   }

@@ -291,13 +291,13 @@ class KvSimulation {
   }
 
   private observe(m: Member): void {
-    const raft = m.replica.raw.raft;
+    const raft = m.replica.raw.basicStatus();
     if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
       m.lastLeaderTerm = raft.term;
       this.stats.elections++;
       this.log(`n${m.id} leads term ${raft.term}`);
       this.checker.leaderElected(m.id, raft.term, m.disk);
-      this.checker.leaderCompleteness(m.id, raft.term, raft.log);
+      this.checker.leaderCompleteness(m.id, raft.term, m.replica.raw.logView());
     }
   }
 
@@ -588,7 +588,7 @@ class KvSimulation {
     if (this.healed) return;
     const roll = this.rng.int(100);
     const live = this.live();
-    const leader = live.find((m) => m.replica.raw.raft.role === 'leader');
+    const leader = live.find((m) => m.replica.raw.basicStatus().role === 'leader');
     if (roll < 30 && live.length > 0) {
       const victim = leader && this.rng.chance(0.5) ? leader : this.rng.pick(live);
       this.crash(victim);
@@ -612,7 +612,7 @@ class KvSimulation {
         maxDelayMs: this.rng.pick([6, 30, 60]),
       });
     } else if (roll < 80 && leader) {
-      const voters = leader.replica.raw.raft.tracker.voters.filter((v) => v !== leader.id);
+      const voters = leader.replica.status().conf.voters.filter((v) => v !== leader.id);
       if (voters.length > 0) leader.replica.raw.transferLeader(this.rng.pick(voters));
     } else if (roll < 90 && live.length > 0) {
       const victim = this.rng.pick(live);

@@ -312,19 +312,20 @@ class Simulation {
   }
 
   private observeReady(node: SimNode, rd: Ready): void {
-    const raft = node.raw.raft;
+    const raft = node.raw.status();
+    const log = node.raw.logView();
     if (rd.softState?.role === 'leader') {
       this.stats.elections++;
       this.log(`n${node.id} becomes leader of term ${raft.term}`);
       this.checker.leaderElected(node.id, raft.term, node.disk);
-      this.checker.leaderCompleteness(node.id, raft.term, raft.log);
+      this.checker.leaderCompleteness(node.id, raft.term, log);
       if (this.pendingTransfer?.to === node.id) {
         this.stats.transfers++;
         this.pendingTransfer = undefined;
       }
     }
     if (rd.entries.length > 0) this.checker.entriesPersisted(node.id, rd.entries);
-    const commit = raft.log.committed;
+    const commit = raft.commit;
     if (commit < node.lastCommit) {
       throw new SafetyViolation(
         'monotonic commit',
@@ -335,16 +336,16 @@ class Simulation {
       // The commit may have been counted under the configuration before a change applied since the last
       // Ready (changes take effect when applied): either configuration's majority must hold it.
       const disks = (id: NodeId) => this.nodes.get(id)?.disk;
-      const term = raft.log.term(commit);
+      const term = log.term(commit);
       try {
-        this.checker.leaderCommitted(node.id, commit, term, raft.tracker.voters, disks);
+        this.checker.leaderCommitted(node.id, commit, term, raft.conf.voters, disks);
       } catch (e) {
-        if (node.prevVoters === raft.tracker.voters) throw e;
+        if (sameIds(node.prevVoters, raft.conf.voters)) throw e;
         this.checker.leaderCommitted(node.id, commit, term, node.prevVoters, disks);
       }
     }
     node.lastCommit = commit;
-    node.prevVoters = raft.tracker.voters;
+    node.prevVoters = raft.conf.voters;
   }
 
   private finish(node: SimNode, rd: Ready, batch: PersistBatch): void {
@@ -386,7 +387,7 @@ class Simulation {
 
   private applyConfChange(node: SimNode, index: number, cc: ConfChange): void {
     const conf = node.raw.applyConfChange(cc);
-    if (index > this.opts.nodes && node.raw.raft.role === 'leader') {
+    if (index > this.opts.nodes && node.raw.basicStatus().role === 'leader') {
       this.stats.membershipChanges++;
       this.log(`n${node.id} applied ${cc.type} n${cc.nodeId} at ${index}: voters ${conf.voters.join(',')}`);
     }
@@ -443,8 +444,9 @@ class Simulation {
   private leader(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes.values()) {
-      if (n.alive && n.raw.raft.role === 'leader' && (!best || n.raw.raft.term > best.raw.raft.term))
-        best = n;
+      if (!n.alive) continue;
+      const s = n.raw.basicStatus();
+      if (s.role === 'leader' && (!best || s.term > best.raw.basicStatus().term)) best = n;
     }
     return best;
   }
@@ -490,7 +492,7 @@ class Simulation {
       this.membershipChange();
     } else if (roll < 90) {
       if (lead) {
-        const voters = lead.raw.raft.tracker.voters.filter((v) => v !== lead.id);
+        const voters = lead.raw.status().conf.voters.filter((v) => v !== lead.id);
         if (voters.length > 0) {
           const to = this.rng.pick(voters);
           this.log(`transfer leadership n${lead.id} -> n${to}`);
@@ -523,7 +525,7 @@ class Simulation {
   private membershipChange(): void {
     const lead = this.leader();
     if (!lead) return;
-    const { voters, learners } = lead.raw.raft.tracker;
+    const { voters, learners } = lead.raw.status().conf;
     let cc: ConfChange | undefined;
     const roll = this.rng.int(3);
     if (roll === 0 && voters.length + learners.length < 6) {
@@ -578,8 +580,8 @@ class Simulation {
     if (!key || !this.committed.has(key)) return false;
     const lead = this.leader();
     if (!lead) return false;
-    const { voters, learners } = lead.raw.raft.tracker;
-    const commit = lead.raw.raft.log.committed;
+    const { conf, commit } = lead.raw.status();
+    const { voters, learners } = conf;
     for (const id of [...voters, ...learners]) {
       const n = this.nodes.get(id);
       if (!n?.alive || n.sm.applied < commit) return false;
@@ -602,9 +604,14 @@ class Simulation {
     const live = [...this.nodes.values()].filter((n) => n.alive);
     for (let i = 0; i < live.length; i++) {
       for (let j = i + 1; j < live.length; j++) {
-        this.checker.logsMatch(live[i].id, live[i].raw.raft.log, live[j].id, live[j].raw.raft.log);
+        this.checker.logsMatch(live[i].id, live[i].raw.logView(), live[j].id, live[j].raw.logView());
       }
     }
     if (reschedule) this.at(100, () => this.checkLogs());
   }
+}
+
+/** The same members in the same order (configurations are kept sorted). */
+function sameIds(a: readonly NodeId[], b: readonly NodeId[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }

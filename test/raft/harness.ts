@@ -255,7 +255,7 @@ export class Cluster {
         this.violation(`node ${id}: committed entry ${e.index} handed out before it is durable`);
     }
     if (rd.softState?.role === 'leader') {
-      const term = m.node.raft.term;
+      const term = m.node.basicStatus().term;
       const prev = this.leaders.get(term);
       if (prev !== undefined && prev !== id) this.violation(`two leaders in term ${term}: ${prev} and ${id}`);
       this.leaders.set(term, id);

@@ -64,8 +64,8 @@ describe('regressions found by the simulator', () => {
     expect(rd.hardState?.vote).toBe(1n);
     n.step({ type: 'MsgVoteResp', from: 2n, to: 1n, term: rd.hardState!.term });
     n.step({ type: 'MsgVoteResp', from: 3n, to: 1n, term: rd.hardState!.term });
-    expect(n.raft.role).toBe('candidate');
+    expect(n.basicStatus().role).toBe('candidate');
     n.advance();
-    expect(n.raft.role).toBe('leader');
+    expect(n.basicStatus().role).toBe('leader');
   });
 });
