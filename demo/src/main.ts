@@ -911,7 +911,7 @@ function boot(): void {
   for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
     b.addEventListener('click', () => showTab(b.dataset.tab!));
   const speedSelect = $('#speed') as HTMLSelectElement;
-  if (![...speedSelect.options].some((o) => Number(o.value) === speed))
+  if (!Array.from(speedSelect.options).some((o) => Number(o.value) === speed))
     speedSelect.append(el('option', { value: String(speed) }, [`${speed}×`]));
   speedSelect.value = String(speed);
   document.body.dataset.speed = String(speed);
