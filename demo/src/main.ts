@@ -68,6 +68,8 @@ export interface Member {
   up: boolean;
   starting: boolean;
   state?: MemberState;
+  /** Cluster time when the state arrived (the election timer counts down from it). */
+  reportedAt?: number;
   recoveredLastIndex?: number;
   group: number;
   card: HTMLElement;
@@ -255,6 +257,7 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
       break;
     case 'state':
       m.state = msg.state;
+      m.reportedAt = hub.clock.now();
       render(m);
       for (const l of stateListeners) l(m);
       break;
@@ -297,6 +300,7 @@ function render(m: Member): void {
   card.dataset.up = String(m.up);
   card.querySelector('.role')!.textContent = roleLabel(role);
   drawNodes();
+  queueGrid();
   card.querySelector('.kill')!.textContent = m.up || m.starting ? 'Kill' : 'Restart';
   card.querySelector('.isolate')!.textContent = isAlone(m) ? 'Rejoin' : 'Isolate';
   card.style.setProperty('--group', GROUP_COLORS[m.group] ?? '#64748b');
@@ -382,6 +386,77 @@ function render(m: Member): void {
           ]),
         )),
   );
+}
+
+// ---------------------------------------------------------------- the aligned log grid
+
+/** Columns of the grid: the last indexes any member holds. */
+const GRID_COLUMNS = 24;
+let gridQueued = false;
+
+function queueGrid(): void {
+  if (gridQueued) return;
+  gridQueued = true;
+  requestAnimationFrame(() => {
+    gridQueued = false;
+    renderGrid();
+  });
+}
+
+/**
+ * One row per member, one column per log index, so the members' logs line up: where they agree, where a follower
+ * lags, where an uncommitted tail differs. The commit line is the leader's commit index; on the follower rows the
+ * leader's view of them shows as `m` (match index) and `n` (next index to send).
+ */
+function renderGrid(): void {
+  const known = [...members.values()].filter((m) => m.state);
+  if (known.length === 0) return;
+  const hi = Math.max(...known.map((m) => m.state!.lastIndex));
+  const lo = Math.max(1, hi - GRID_COLUMNS + 1);
+  const leader = known.find((m) => m.up && m.state!.role === 'leader');
+  const commit = leader?.state?.commit ?? 0;
+  const progress = new Map((leader?.state?.progress ?? []).map((p) => [p.id, p]));
+  const grid = $('#log-grid');
+  grid.dataset.commit = String(commit);
+  grid.style.setProperty('--cols', String(hi - lo + 1));
+  const indexes = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k);
+  const edge = (i: number) => (i === commit ? ' commit-edge' : '');
+  const head = el('div', { class: 'grid-row grid-head' }, [
+    el('span', { class: 'grid-name' }, ['index']),
+    ...indexes.map((i) => el('span', { class: `grid-idx${edge(i)}`, 'data-index': String(i) }, [String(i)])),
+  ]);
+  const rows = [...members.values()].map((m) => {
+    const s = m.state;
+    const p = m !== leader ? progress.get(m.id) : undefined;
+    const cells = indexes.map((i) => {
+      const e = s?.log.find((x) => x.index === i);
+      let cls = 'cell';
+      let title = `#${i}`;
+      let style = '';
+      if (!s || i > s.lastIndex) cls += ' none';
+      else if (i < s.firstIndex) {
+        cls += ' compacted';
+        title += ': in the snapshot (log compacted)';
+      } else if (e) {
+        style = `--term:${termColor(e.term)}`;
+        cls += `${i <= s.commit ? ' committed' : ''}${i <= s.applied ? ' applied' : ''}${i > s.stable ? ' unstable' : ''}`;
+        title += ` term ${e.term}: ${e.label}`;
+      } else cls += ' none';
+      if (!m.up) cls += ' stale';
+      const mark = p && i === p.match ? 'm' : p && i === p.next ? 'n' : '';
+      return el(
+        'span',
+        { class: cls + edge(i), style, title, 'data-index': String(i) },
+        mark ? [el('b', {}, [mark])] : [],
+      );
+    });
+    if (p && p.next > hi) cells.push(el('span', { class: 'cell none next-out' }, [el('b', {}, ['n'])]));
+    return el('div', { class: 'grid-row', 'data-grid-node': String(m.id) }, [
+      el('span', { class: 'grid-name' }, [`n${m.id}`]),
+      ...cells,
+    ]);
+  });
+  grid.replaceChildren(head, ...rows);
 }
 
 // ---------------------------------------------------------------- topology: groups, cuts, slow links
@@ -513,8 +588,13 @@ function drawNodes(): void {
       node.append(
         svg('circle', { r: 34, class: 'halo' }),
         svg('circle', { r: 27, class: 'body' }),
-        svg('text', { y: -3, class: 'node-name' }, `n${m.id}`),
-        svg('text', { y: 13, class: 'node-role' }),
+        // The election timer: a ring that empties as the timeout nears (followers and candidates); the leader's
+        // ring flashes as it sends heartbeats.
+        svg('circle', { r: 30.5, class: 'timer', pathLength: 100, transform: 'rotate(-90)' }),
+        svg('circle', { r: 30.5, class: 'pulse' }),
+        svg('text', { y: -7, class: 'node-name' }, `n${m.id}`),
+        svg('text', { y: 5, class: 'node-role' }),
+        svg('text', { y: 16, class: 'node-term' }),
       );
       node.addEventListener('pointerdown', (e) => beginDrag(m, e as PointerEvent));
       g.append(node);
@@ -528,8 +608,28 @@ function drawNodes(): void {
     const label = role === 'preCandidate' ? 'pre-cand.' : roleLabel(role);
     const roleText = node.querySelector('.node-role')!;
     if (roleText.textContent !== label) roleText.textContent = label;
+    const s = m.state;
+    const live = role !== 'down' && role !== 'starting';
+    const termText = live && s ? `t${s.term}${s.vote ? ` · v n${s.vote}` : ''}` : '';
+    const termEl = node.querySelector('.node-term')!;
+    if (termEl.textContent !== termText) termEl.textContent = termText;
+    // Election timer: ticks left before this member campaigns, counted down between reports on the cluster clock.
+    const timer = node.querySelector('.timer')!;
+    let left = 0;
+    if (live && s?.timer && role !== 'leader') {
+      const elapsedMs = s.timer.elapsed * TICK_MS + (hub.clock.now() - (m.reportedAt ?? hub.clock.now()));
+      left = Math.max(0, Math.min(1, 1 - elapsedMs / (s.timer.timeout * TICK_MS)));
+    }
+    timer.setAttribute('stroke-dasharray', `${(left * 100).toFixed(1)} 100`);
+    node.dataset.timerLeft = left.toFixed(2);
+    const pulse = node.querySelector('.pulse')!;
+    const age = performance.now() - (heartbeatAt.get(m.id) ?? -1e9);
+    pulse.setAttribute('opacity', role === 'leader' && age < 350 ? (1 - age / 350).toFixed(2) : '0');
   }
 }
+
+/** When each leader last sent heartbeats (real time, for the pulse). */
+const heartbeatAt = new Map<number, number>();
 
 let dragging: { id: number; at: { x: number; y: number }; moved: boolean } | undefined;
 
@@ -672,6 +772,7 @@ hub.onEvent((e) => {
   const m = detail.get(w.seq);
   if (e.kind === 'dropped' && e.reason !== 'down') drops.push({ w, m, at: performance.now() });
   if (drops.length > 30) drops.shift();
+  if (e.kind === 'sent' && w.type === 'MsgHeartbeat') heartbeatAt.set(Number(w.from), performance.now());
   if (e.kind === 'sent' && m) logMessage(w, m);
   if (e.kind === 'delivered' && m) logDelivery(w, m);
   if (e.kind !== 'sent') detail.delete(w.seq);
@@ -697,7 +798,10 @@ function logMessage(w: WireMessage, m: Message): void {
 function logDelivery(w: WireMessage, m: Message): void {
   if (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') {
     const what = m.type === 'MsgVoteResp' ? 'vote' : 'pre-vote';
-    log('election', `n${w.from} ${m.reject ? 'refuses' : 'grants'} n${w.to} its ${what} for term ${m.term}`);
+    log(
+      'election',
+      `n${w.from} ${m.reject ? 'refuses' : 'grants'} its ${what} to n${w.to} for term ${m.term}`,
+    );
   }
 }
 
@@ -938,6 +1042,8 @@ function boot(): void {
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing || typingInField(e)) return;
     if (e.key === ' ') {
       e.preventDefault();
+      // A focused button would also take the space (on key up) and undo the toggle: let go of it.
+      if (document.activeElement instanceof HTMLButtonElement) document.activeElement.blur();
       if (activeTab() === 'replay') replay.togglePlay();
       else setPaused(!hub.paused);
     } else if (e.key === 'n' || e.key === 'ArrowRight') {

@@ -307,8 +307,31 @@ function report(): void {
     keys,
     keyCount,
     leases,
+    timer: electionTimer(),
+    progress:
+      s && ns.role === 'leader'
+        ? [...s.progress]
+            .filter(([id]) => Number(id) !== memberId)
+            .map(([id, p]) => ({ id: Number(id), match: p.match, next: p.next }))
+        : [],
   };
   post({ kind: 'state', state });
+}
+
+/**
+ * The Raft election timer, for the page's shrinking ring. Raft keeps it private (no Status field carries it), so
+ * it is read here as the log already is; absent if the fields are not there.
+ */
+function electionTimer(): MemberState['timer'] {
+  const raft = replica?.raw.raft as unknown as {
+    electionElapsed?: number;
+    randomizedElectionTimeout?: number;
+  };
+  const elapsed = raft?.electionElapsed;
+  const timeout = raft?.randomizedElectionTimeout;
+  return typeof elapsed === 'number' && typeof timeout === 'number' && timeout > 0
+    ? { elapsed, timeout }
+    : undefined;
 }
 
 /** Serves one client-panel request through etcd's JSON gateway, streaming the body back (watch is NDJSON). */

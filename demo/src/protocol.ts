@@ -63,6 +63,10 @@ export interface MemberState {
   readonly keys: readonly KeyView[];
   readonly keyCount: number;
   readonly leases: readonly LeaseView[];
+  /** Election timer in ticks: elapsed since it last heard from a leader (or voted), and this round's timeout. */
+  readonly timer?: { readonly elapsed: number; readonly timeout: number };
+  /** On the leader: its view of each other member (Raft's Progress: match index, next index to send). */
+  readonly progress: readonly { readonly id: number; readonly match: number; readonly next: number }[];
 }
 
 export type FromWorker =

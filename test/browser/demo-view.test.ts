@@ -64,23 +64,16 @@ describeWithChromium('browser demo: what a visitor sees', () => {
       expect(l).toMatch(
         /^((append|hb|vote|pre-vote|snapshot|snap|read-index|timeout-now)\S* ?[✓✗?]?.* t\d+|propose)/,
       );
-    // Slow enough to watch: the first message seen stays in flight (drawn) for many frames.
-    const seen = await page.evaluate(
-      () =>
-        new Promise<number>((resolve) => {
-          // The latest message (the list runs from the next due to the last sent): it has its whole trip ahead.
-          const seq = Array.from(document.querySelectorAll('#msgs .msg')).at(-1)?.getAttribute('data-seq');
-          let frames = 0;
-          const tick = () => {
-            if (!document.querySelector(`#msgs .msg[data-seq="${seq}"]`) || frames > 600)
-              return resolve(frames);
-            frames++;
-            requestAnimationFrame(tick);
-          };
-          tick();
-        }),
-    );
-    expect(seen).toBeGreaterThan(3);
+    // Slow enough to watch: at 0.25× every message in flight takes at least 80 ms of real time (several frames)
+    // from sender to receiver: its cluster-time trip (at least half the 40 ms latency setting) stretched 4×.
+    const trips = await page.evaluate(() => {
+      const demo = (
+        globalThis as { edgecdDemo?: { hub: { inFlight(): { sentAt: number; dueAt: number }[] } } }
+      ).edgecdDemo!;
+      const speed = Number(document.body.dataset.speed);
+      return demo.hub.inFlight().map((w) => (w.dueAt - w.sentAt) / speed);
+    });
+    for (const realMs of trips) expect(realMs).toBeGreaterThanOrEqual(80);
   });
 
   it('the legend names every colour, shape and marker the page uses', async () => {
@@ -146,6 +139,103 @@ describeWithChromium('browser demo: what a visitor sees', () => {
     });
     expect(clash).toEqual([]);
     await page.screenshot({ path: `${SHOTS}1280x800.png` });
+  });
+
+  it('each circle shows term, vote and an election timer; the logs line up in one grid with the commit line', async () => {
+    const leader = await waitForLeader(page);
+    // Term and vote inside the circle agree with the card.
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll<HTMLElement>('.member[data-node-id]')).every((card) => {
+          const inCircle = document.querySelector(
+            `[data-net-node="${card.dataset.nodeId}"] .node-term`,
+          )?.textContent;
+          return inCircle?.startsWith(`t${card.dataset.term}`);
+        }),
+      null,
+      WAIT,
+    );
+    expect(await page.textContent(`[data-net-node="${leader}"] .node-term`)).toMatch(/^t\d+ · v n\d$/);
+    // Followers have a running election timer (a partly full ring); the leader has none.
+    await page.waitForFunction(
+      (l) =>
+        Array.from(document.querySelectorAll<SVGGElement>('[data-net-node]')).every((n) => {
+          const left = Number(n.dataset.timerLeft);
+          return n.dataset.netNode === l ? left === 0 : left > 0 && left <= 1;
+        }),
+      leader,
+      WAIT,
+    );
+    // Kill the leader: the followers' timers run down (no heartbeats reset them) until one campaigns.
+    await page.click(`.member[data-node-id="${leader}"] .kill`);
+    const follower = ['1', '2', '3'].find((id) => id !== leader)!;
+    const start = Number(await page.getAttribute(`[data-net-node="${follower}"]`, 'data-timer-left'));
+    await page.waitForFunction(
+      ([id, s]) =>
+        Number(document.querySelector<SVGGElement>(`[data-net-node="${id}"]`)?.dataset.timerLeft) < s - 0.2,
+      [follower, start] as const,
+      WAIT,
+    );
+    await waitForLeader(
+      page,
+      30_000,
+      ['1', '2', '3'].filter((id) => id !== leader),
+    );
+    await page.click(`.member[data-node-id="${leader}"] .kill`); // Restart
+    const now = await waitForLeader(page);
+    await page.fill('#key', 'view/b');
+    await page.click('#put');
+    await page.waitForFunction(
+      () =>
+        new Set(Array.from(document.querySelectorAll<HTMLElement>('.member')).map((c) => c.dataset.applied))
+          .size === 1 && document.querySelectorAll('.member[data-role="follower"]').length === 2,
+      null,
+      WAIT,
+    );
+
+    // The grid: a header and one row per member; a column's cells share one x in every row.
+    await page.waitForFunction(
+      () => document.querySelectorAll('#log-grid [data-grid-node]').length === 3,
+      null,
+      WAIT,
+    );
+    const aligned = await page.evaluate(() => {
+      const rows = Array.from(document.querySelectorAll('#log-grid [data-grid-node]'));
+      const xs = new Map<string, Set<number>>();
+      for (const row of rows)
+        for (const cell of Array.from(row.querySelectorAll<HTMLElement>('.cell[data-index]')))
+          xs.set(
+            cell.dataset.index!,
+            (xs.get(cell.dataset.index!) ?? new Set()).add(Math.round(cell.getBoundingClientRect().x)),
+          );
+      return [...xs.values()].every((set) => set.size === 1) && xs.size > 3;
+    });
+    expect(aligned).toBe(true);
+    // The commit line is at the leader's commit index, in every row; followers carry the leader's match mark.
+    await page.waitForFunction(
+      (l) => {
+        const grid = document.querySelector<HTMLElement>('#log-grid')!;
+        const c = grid.dataset.commit;
+        return (
+          c === document.querySelector<HTMLElement>(`.member[data-node-id="${l}"]`)?.dataset.commit &&
+          grid.querySelectorAll(`[data-grid-node] .commit-edge[data-index="${c}"]`).length === 3
+        );
+      },
+      now,
+      WAIT,
+    );
+    await page.waitForFunction(
+      (l) =>
+        Array.from(
+          document.querySelectorAll(`#log-grid [data-grid-node]:not([data-grid-node="${l}"])`),
+        ).every((row) => Array.from(row.querySelectorAll('.cell b')).some((b) => b.textContent === 'm')),
+      now,
+      WAIT,
+    );
+    expect(await page.locator(`#log-grid [data-grid-node="${now}"] .cell b`).count()).toBe(0);
+    expect(await page.textContent('#legend [data-legend="timer"]')).toContain('election timer');
+    expect(await page.textContent('#legend [data-legend="grid"]')).toContain('commit');
+    await page.screenshot({ path: `${SHOTS}1280x800-grid.png` });
   });
 
   it('at 1920×1080 the graph grows with the viewport', async () => {
