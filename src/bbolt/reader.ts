@@ -70,6 +70,9 @@ export function readBolt(file: Uint8Array): BoltDatabase {
 
 class TreeReader {
   private readonly view: DataView;
+  /** Pages walked so far: each belongs to one tree once, so a second visit is corruption (or a DAG crafted to
+   * make the walk exponential: 40 branch pages that each list the next one twice would take 2^40 steps). */
+  private readonly seen = new Set<number>();
 
   constructor(
     private readonly file: Uint8Array,
@@ -83,11 +86,15 @@ class TreeReader {
     if (pgid < 2 || pgid >= this.meta.pgid) {
       throw new BoltError(`page ${pgid}: out of bounds (high water mark ${this.meta.pgid})`);
     }
+    if (this.seen.has(pgid)) throw new BoltError(`page ${pgid}: referenced more than once (a cycle?)`);
+    this.seen.add(pgid);
     const offset = pgid * this.meta.pageSize;
     const header = readPageHeader(this.view, offset);
     const end = offset + (header.overflow + 1) * this.meta.pageSize;
     if (end > this.file.length) throw new BoltError(`page ${pgid}: overflow runs past the end of the file`);
     if (header.flags === BRANCH_PAGE_FLAG) {
+      if (offset + PAGE_HEADER_SIZE + header.count * BRANCH_ELEMENT_SIZE > end)
+        throw new BoltError(`page ${pgid}: ${header.count} branch elements run past the page`);
       for (let i = 0; i < header.count; i++) {
         const elem = offset + PAGE_HEADER_SIZE + i * BRANCH_ELEMENT_SIZE;
         this.walk(readU64(this.view, elem + 8), depth + 1, out);
@@ -101,6 +108,8 @@ class TreeReader {
 
   /** The elements of the leaf page at `offset` (a real page, or an inline bucket's page inside a value). */
   private leafItems(offset: number, count: number, end: number, depth: number, out: BoltItem[]): void {
+    if (offset + PAGE_HEADER_SIZE + count * LEAF_ELEMENT_SIZE > end)
+      throw new BoltError(`leaf page at ${offset}: ${count} elements run past the page`);
     for (let i = 0; i < count; i++) {
       const elem = offset + PAGE_HEADER_SIZE + i * LEAF_ELEMENT_SIZE;
       const flags = this.view.getUint32(elem, true);
@@ -123,6 +132,8 @@ class TreeReader {
   /** A nested bucket from its value: a header {root, sequence}; root 0 = an inline page follows it. */
   private bucketValue(value: Uint8Array, at: number, depth: number): BoltBucket {
     if (value.length < BUCKET_HEADER_SIZE) throw new BoltError(`bucket value at ${at} is too short`);
+    // Inline buckets nest inside values without visiting pages: bound them as walk() bounds the page tree.
+    if (depth > 64) throw new BoltError(`bucket at ${at}: nested too deep`);
     const root = readU64(this.view, at);
     const sequence = this.view.getBigUint64(at + 8, true);
     if (root !== 0) return { sequence, items: this.pageItems(root, depth + 1) };
