@@ -141,7 +141,7 @@ describe('WAL records', () => {
           [b, decodeBatch],
           [h, decodeSegmentHeader],
           [s, decodeSnapshot],
-        ] as const) {
+        ] as [unknown, (p: Uint8Array) => unknown][]) {
           decodeOrMalformed(encoder.encode(value), decode);
           decodeOrMalformed(noise, decode);
         }
