@@ -6,13 +6,10 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeMessage,
-  MAX_DEPTH,
-  ONEOFS,
-  ProtoDecodeError,
-} from '../../adapters/runtime/node/grpc/decode.ts';
+import { decodeMessage, MAX_DEPTH } from '../../adapters/runtime/node/grpc/decode.ts';
 import { loadPackage, loadServices } from '../../adapters/runtime/node/grpc/proto.ts';
+import { ProtoDecodeError } from '../../adapters/runtime/node/grpc/proto-reader.ts';
+import { ONEOFS } from '../../adapters/runtime/node/grpc/proto-schema.ts';
 import { requestSchemas } from '../../adapters/runtime/node/grpc/strict.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);

@@ -12,8 +12,10 @@ import type {
 } from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import type { GrpcStatus } from './calls.ts';
-import { decodeMessage, type MessageSchema, messageSchemas, ProtoDecodeError } from './decode.ts';
+import { decodeMessage } from './decode.ts';
 import { loadPackage } from './proto.ts';
+import { ProtoDecodeError } from './proto-reader.ts';
+import { type MessageSchema, messageSchemas } from './proto-schema.ts';
 
 /** A request grpc-go would not have handed to etcd: the deserializer's answer instead of a message. */
 export class MalformedRequest {
