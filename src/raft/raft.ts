@@ -1,14 +1,14 @@
-// The Raft state machine (etcd-io/raft raft.go): roles, terms, votes, replication, commit, snapshots,
-// membership, ReadIndex and leadership transfer. Pure: no I/O, no clock, no randomness except the injected
-// Random that draws election timeouts. Hosts drive it through RawNode (raw-node.ts).
+// The Raft state machine (etcd-io/raft raft.go): roles and terms, ticks, elections (pre-vote, leader lease), the
+// message dispatch per role, the follower side (appends, heartbeats, InstallSnapshot in chunks) and membership.
+// What a leader does — proposals, replication, commit, ReadIndex, transfer — and the state every role shares are
+// in raft-leader.ts, which this class extends. Pure: no I/O, no clock, no randomness except the injected Random
+// that draws election timeouts. Hosts drive it through RawNode (raw-node.ts).
 
 import { randomInt } from '../env.ts';
 import { applyChange, decodeConfChange } from './confchange.ts';
 import type { RaftConfig } from './config.ts';
 import { RaftLog } from './log.ts';
-import type { Progress } from './progress.ts';
-import { ReadOnly } from './read-only.ts';
-import { ProgressTracker } from './tracker.ts';
+import { RaftLeader } from './raft-leader.ts';
 import {
   type ConfChange,
   type ConfState,
@@ -18,53 +18,15 @@ import {
   type MessageType,
   NONE,
   type NodeId,
-  type ReadState,
   type Snapshot,
   type SnapshotChunk,
-  type StateRole,
 } from './types.ts';
 
-/** Why a proposal was not accepted. The server maps these to etcd's errors. */
-export type ProposalRejection =
-  | 'noLeader' // nobody to forward to
-  | 'transferring' // leadership transfer in progress (etcd: leader changed)
-  | 'confChangePending' // a previous membership change is not applied yet
-  | 'leaderNotReady' // the new leader has not committed an entry of its term yet
-  | 'tooManyRequests'; // applied lags committed too far, or too much is uncommitted
+export type { ProposalRejection, ProposalResult } from './raft-leader.ts';
 
-export type ProposalResult =
-  | { readonly ok: true; readonly index?: number; readonly term?: number }
-  | { readonly ok: false; readonly reason: ProposalRejection };
-
-/** Messages whose sending vouches for durable state: they go out only after the Ready is persisted. */
-const AFTER_PERSIST: ReadonlySet<MessageType> = new Set<MessageType>(['MsgAppResp', 'MsgVoteResp']);
-
-export class Raft {
-  readonly id: NodeId;
-  term = 0;
-  vote: NodeId = NONE;
-  lead: NodeId = NONE;
-  role: StateRole = 'follower';
-
-  readonly log: RaftLog;
-  readonly tracker: ProgressTracker;
-
-  /** Messages that may be sent at once, and those that must wait until the current Ready is durable. */
-  msgs: Message[] = [];
-  msgsAfterPersist: Message[] = [];
-  readStates: ReadState[] = [];
-
-  private electionElapsed = 0;
+export class Raft extends RaftLeader {
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
-  /** Index of the latest membership change proposed; a new one waits until it is applied. */
-  private pendingConfIndex = 0;
-  leadTransferee: NodeId = NONE;
-  private uncommittedBytes = 0;
-  private readonly readOnly = new ReadOnly();
-  /** Replication messages are batched: proposals mark the log dirty, flush() sends once per Ready. */
-  private appendsDirty = false;
-  private commitDirty = false;
   /** A snapshot arriving in chunks (follower side). */
   private incoming?: {
     from: NodeId;
@@ -76,37 +38,20 @@ export class Raft {
   };
 
   constructor(
-    readonly config: RaftConfig,
+    config: RaftConfig,
     hardState: HardState,
     snapshot: Snapshot | undefined,
     entries: readonly Entry[],
   ) {
-    this.id = config.id;
-    this.log = RaftLog.recover(snapshot, entries, hardState.commit);
-    this.tracker = new ProgressTracker(config.maxInflightMsgs, config.maxInflightBytes);
+    super(config, RaftLog.recover(snapshot, entries, hardState.commit));
     this.tracker.setConf(snapshot?.metadata.confState ?? { voters: [], learners: [] }, this.log.lastIndex());
     this.term = hardState.term;
     this.vote = hardState.vote;
     this.becomeFollower(this.term, NONE);
   }
 
-  hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
-  }
-
   private get electionTimeout(): number {
     return this.config.electionTick;
-  }
-
-  /** A voter in its own configuration, with no snapshot pending, may campaign. */
-  promotable(): boolean {
-    return this.tracker.isVoter(this.id) && this.log.pendingSnapshot === undefined;
-  }
-
-  private send(m: Omit<Message, 'from' | 'term'> & { term?: number }): void {
-    const msg: Message = { ...m, from: this.id, term: m.term ?? this.term };
-    if (AFTER_PERSIST.has(msg.type)) this.msgsAfterPersist.push(msg);
-    else this.msgs.push(msg);
   }
 
   // Role transitions.
@@ -510,293 +455,6 @@ export class Raft {
     this.log.restore(snapshot);
     this.tracker.setConf(confState, this.log.lastIndex());
     return true;
-  }
-
-  private stepLeader(m: Message): void {
-    switch (m.type) {
-      case 'MsgBeat':
-        this.bcastHeartbeat(this.readOnly.lastContext());
-        return;
-      case 'MsgCheckQuorum':
-        if (!this.tracker.quorumActive(this.id)) {
-          this.config.logger?.warn('raft: leader steps down, quorum not active', { term: this.term });
-          this.becomeFollower(this.term, NONE);
-          return;
-        }
-        for (const [id, pr] of this.tracker.progress) if (id !== this.id) pr.recentActive = false;
-        return;
-      case 'MsgProp':
-        this.propose(m.entries ?? []);
-        return;
-      case 'MsgReadIndex':
-        this.readIndex(m.context ?? new Uint8Array(0), m.from);
-        return;
-      case 'MsgTransferLeader':
-        this.handleTransferLeader(m.from);
-        return;
-    }
-
-    const pr = this.tracker.progress.get(m.from);
-    if (!pr) return;
-    switch (m.type) {
-      case 'MsgAppResp':
-        pr.recentActive = true;
-        this.handleAppendResponse(m, pr);
-        return;
-      case 'MsgHeartbeatResp':
-        pr.recentActive = true;
-        pr.probeSent = false;
-        if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
-        if (pr.state === 'snapshot') this.sendSnapshotChunk(m.from, pr);
-        // A lagging follower gets an append even if we have nothing new for it: if our earlier appends were
-        // lost, its rejection moves it back to probing (else an idle cluster would never repair it).
-        else if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, pr, true);
-        if (m.context && m.context.length > 0)
-          this.releaseReads(this.readOnly.ack(m.from, m.context, this.tracker));
-        return;
-      case 'MsgSnapResp':
-        pr.recentActive = true;
-        if (pr.state === 'snapshot' && pr.snapshot && m.index === pr.snapshot.metadata.index) {
-          // Only an acknowledgement that changes our view sends: an equal one is a reply to a duplicate. A
-          // lower one means the follower lost chunks (it restarted, or switched snapshots): go back to it.
-          const offset = m.offset ?? 0;
-          if (offset !== pr.snapshotOffset) {
-            pr.snapshotOffset = offset;
-            this.sendSnapshotChunk(m.from, pr);
-          }
-        }
-        return;
-      case 'MsgUnreachable':
-        if (pr.state !== 'probe') pr.becomeProbe();
-        return;
-    }
-  }
-
-  private handleAppendResponse(m: Message, pr: Progress): void {
-    const index = m.index ?? 0;
-    if (m.reject) {
-      let next = m.rejectHint ?? 0;
-      if ((m.logTerm ?? 0) > 0) next = this.log.findConflictByTerm(next, m.logTerm ?? 0).index;
-      if (pr.maybeDecrTo(index, next)) {
-        if (pr.state === 'replicate') pr.becomeProbe();
-        this.sendAppend(m.from, pr, true);
-      }
-      return;
-    }
-    const oldPaused = pr.isPaused();
-    if (!pr.maybeUpdate(index)) {
-      if (pr.state === 'snapshot' && pr.match >= (pr.snapshot?.metadata.index ?? 0)) pr.becomeProbe();
-      return;
-    }
-    if (pr.state === 'probe') pr.becomeReplicate();
-    else if (pr.state === 'snapshot' && pr.match >= (pr.snapshot?.metadata.index ?? 0)) {
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === 'replicate') pr.inflights.freeLE(index);
-
-    if (this.maybeCommit()) {
-      this.commitDirty = true;
-    } else if (oldPaused || pr.next <= this.log.lastIndex()) {
-      // A follower that was paused gets at least an empty append, which also carries the commit index.
-      this.sendAppend(m.from, pr, oldPaused);
-    }
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-      this.send({ type: 'MsgTimeoutNow', to: m.from });
-    }
-  }
-
-  private handleTransferLeader(transferee: NodeId): void {
-    const pr = this.tracker.progress.get(transferee);
-    if (!pr || pr.isLearner || transferee === this.id) return;
-    if (this.leadTransferee === transferee) return;
-    this.leadTransferee = transferee;
-    this.electionElapsed = 0;
-    if (pr.match === this.log.lastIndex()) this.send({ type: 'MsgTimeoutNow', to: transferee });
-    else this.sendAppend(transferee, pr, true);
-  }
-
-  // Leader: proposals, replication, commit.
-
-  /** Appends proposed entries on the leader, or forwards them to the leader. */
-  propose(entries: readonly Pick<Entry, 'type' | 'data'>[]): ProposalResult {
-    if (this.role !== 'leader') {
-      if (this.lead === NONE) return { ok: false, reason: 'noLeader' };
-      this.msgs.push({ type: 'MsgProp', from: this.id, to: this.lead, term: 0, entries: entries as Entry[] });
-      return { ok: true };
-    }
-    if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring' };
-    if (this.log.committed - this.log.applied > this.config.maxApplyLag)
-      return { ok: false, reason: 'tooManyRequests' };
-    let bytes = 0;
-    for (const e of entries) bytes += e.data.length;
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
-      return { ok: false, reason: 'tooManyRequests' };
-    }
-    if (entries.some((e) => e.type === 'confChange')) {
-      if (entries.length !== 1) return { ok: false, reason: 'confChangePending' };
-      if (this.pendingConfIndex > this.log.applied) return { ok: false, reason: 'confChangePending' };
-      // The single-server change bug (Ongaro, raft-dev 2015): a new leader must commit an entry of its own
-      // term before it changes membership.
-      if (!this.committedInCurrentTerm()) return { ok: false, reason: 'leaderNotReady' };
-      this.pendingConfIndex = this.log.lastIndex() + 1;
-    }
-    const last = this.appendEntries(entries);
-    this.uncommittedBytes += bytes;
-    return { ok: true, index: last, term: this.term };
-  }
-
-  private appendEntries(entries: readonly Pick<Entry, 'type' | 'data'>[]): number {
-    let index = this.log.lastIndex();
-    const full: Entry[] = entries.map((e) => ({
-      term: this.term,
-      index: ++index,
-      type: e.type,
-      data: e.data,
-    }));
-    this.log.append(full);
-    this.appendsDirty = true;
-    if (this.config.testingBug === 'countSelfEarly') this.tracker.progress.get(this.id)?.maybeUpdate(index);
-    // The leader's own acknowledgement comes from advance(), once its entries are durable.
-    return index;
-  }
-
-  committedInCurrentTerm(): boolean {
-    return this.log.term(this.log.committed) === this.term;
-  }
-
-  /** Raft §5.4.2: only entries of the current term are committed by counting replicas. */
-  maybeCommit(): boolean {
-    const index = this.tracker.committed();
-    if (index <= this.log.committed) return false;
-    const term = this.log.term(Math.min(index, this.log.lastIndex()));
-    if (term !== this.term && !this.config.testingUnsafeCommitAnyTerm) return false;
-    const before = this.log.committed;
-    this.log.commitTo(Math.min(index, this.log.lastIndex()));
-    this.uncommittedBytes = Math.max(
-      0,
-      this.uncommittedBytes - this.committedBytes(before, this.log.committed),
-    );
-    return true;
-  }
-
-  private committedBytes(from: number, to: number): number {
-    let bytes = 0;
-    const lo = Math.max(from + 1, this.log.firstIndex());
-    if (lo > to) return 0;
-    for (const e of this.log.slice(lo, to + 1)) bytes += e.data.length;
-    return bytes;
-  }
-
-  /** Our own entries became durable up to `stable`: count ourselves (leader), maybe commit. */
-  onStable(): void {
-    if (this.role !== 'leader') return;
-    const self = this.tracker.progress.get(this.id);
-    if (self?.maybeUpdate(this.log.stable) && this.maybeCommit()) this.commitDirty = true;
-  }
-
-  /** Sends entries to one follower; in replicate state, as many messages as the inflight window allows. */
-  private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    let sent = false;
-    while (!pr.isPaused()) {
-      const prevIndex = pr.next - 1;
-      const prevTerm = this.log.term(prevIndex);
-      if (prevTerm === undefined) {
-        this.sendSnapshot(to, pr);
-        return true;
-      }
-      const entries =
-        pr.next <= this.log.lastIndex()
-          ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.config.maxSizePerMsg)
-          : [];
-      if (entries.length === 0 && !sendIfEmpty) return sent;
-      let bytes = 0;
-      for (const e of entries) bytes += e.data.length;
-      this.send({
-        type: 'MsgApp',
-        to,
-        index: prevIndex,
-        logTerm: prevTerm,
-        entries,
-        commit: this.log.committed,
-      });
-      pr.sentEntries(prevIndex + entries.length, bytes);
-      sent = true;
-      sendIfEmpty = false;
-      if (pr.state !== 'replicate' || pr.next > this.log.lastIndex()) break;
-    }
-    return sent;
-  }
-
-  private sendSnapshot(to: NodeId, pr: Progress): void {
-    const snapshot = this.log.latestSnapshot;
-    if (!snapshot) throw new Error(`raft: need a snapshot for ${to} but have none`);
-    pr.becomeSnapshot(snapshot);
-    this.config.logger?.info('raft: sending snapshot', { to: String(to), index: snapshot.metadata.index });
-    this.sendSnapshotChunk(to, pr);
-  }
-
-  private sendSnapshotChunk(to: NodeId, pr: Progress): void {
-    const snapshot = pr.snapshot;
-    if (!snapshot) return;
-    const offset = Math.min(pr.snapshotOffset, snapshot.data.length);
-    if (offset >= snapshot.data.length && snapshot.data.length > 0) return; // all sent; waiting for MsgAppResp
-    const data = snapshot.data.subarray(offset, offset + this.config.snapshotChunkBytes);
-    const chunk: SnapshotChunk = { metadata: snapshot.metadata, offset, data, total: snapshot.data.length };
-    this.send({ type: 'MsgSnap', to, snapshot: chunk });
-  }
-
-  private bcastHeartbeat(context: Uint8Array | undefined): void {
-    for (const [id, pr] of this.tracker.progress) {
-      if (id === this.id) continue;
-      this.send({ type: 'MsgHeartbeat', to: id, commit: Math.min(pr.match, this.log.committed), context });
-    }
-  }
-
-  /** Sends what batching deferred: appends for new entries, the new commit index, ReadIndex rounds. */
-  flush(): void {
-    if (this.role !== 'leader') return;
-    if (this.appendsDirty || this.commitDirty) {
-      for (const [id, pr] of this.tracker.progress) {
-        if (id !== this.id) this.sendAppend(id, pr, this.commitDirty);
-      }
-      this.appendsDirty = false;
-      this.commitDirty = false;
-    }
-    const round = this.readOnly.startRound(this.log.committed, this.committedInCurrentTerm());
-    if (round) {
-      if (this.tracker.voters.length === 1 && this.tracker.isVoter(this.id)) {
-        this.releaseReads(this.readOnly.ack(this.id, round, this.tracker));
-      } else {
-        this.readOnly.ack(this.id, round, this.tracker);
-        this.bcastHeartbeat(round);
-      }
-    }
-  }
-
-  needsFlush(): boolean {
-    return (
-      this.role === 'leader' &&
-      (this.appendsDirty || this.commitDirty || this.readOnly.hasQueued(this.committedInCurrentTerm()))
-    );
-  }
-
-  // ReadIndex (Raft §6.4): a read at the commit index is linearizable once a quorum confirms we still lead.
-
-  readIndex(context: Uint8Array, from: NodeId = this.id): boolean {
-    if (this.role !== 'leader') {
-      if (this.lead === NONE) return false;
-      this.msgs.push({ type: 'MsgReadIndex', from: this.id, to: this.lead, term: 0, context });
-      return true;
-    }
-    this.readOnly.enqueue(from, context);
-    return true;
-  }
-
-  private releaseReads(released: { index: number; from: NodeId; context: Uint8Array }[]): void {
-    for (const r of released) {
-      if (r.from === this.id) this.readStates.push({ index: r.index, context: r.context });
-      else this.send({ type: 'MsgReadIndexResp', to: r.from, index: r.index, context: r.context });
-    }
   }
 
   // Membership.
