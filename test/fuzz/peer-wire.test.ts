@@ -70,10 +70,10 @@ const isConfState = (v: unknown) =>
   v.voters.every(isId) &&
   Array.isArray(v.learners) &&
   v.learners.every(isId);
-const isEntry = (v: unknown) =>
+const isEntry = (v: unknown, proposal: boolean) =>
   isRecord(v) &&
-  isIndex(v.term) &&
-  isIndex(v.index) &&
+  (isIndex(v.term) || (proposal && v.term === undefined)) &&
+  (isIndex(v.index) || (proposal && v.index === undefined)) &&
   (v.type === 'normal' || v.type === 'confChange') &&
   v.data instanceof Uint8Array;
 
@@ -93,7 +93,7 @@ function wellFormed(m: Message): boolean {
     optional(r.reject, (v) => typeof v === 'boolean') &&
     optional(r.transfer, (v) => typeof v === 'boolean') &&
     optional(r.context, (v) => v instanceof Uint8Array) &&
-    optional(r.entries, (v) => Array.isArray(v) && v.every(isEntry)) &&
+    optional(r.entries, (v) => Array.isArray(v) && v.every((e) => isEntry(e, m.type === 'MsgProp'))) &&
     optional(
       r.snapshot,
       (s) =>
@@ -131,12 +131,15 @@ const index = fc.oneof(
 const id = fc.oneof(fc.constantFrom(SELF, PEER, 3n, 0n, -1n), anyValue);
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined, freq: 2 });
 const entry = fc.oneof(
-  fc.record({
-    term: index,
-    index,
-    type: fc.oneof(fc.constantFrom('normal', 'confChange'), anyValue),
-    data: fc.oneof(fc.uint8Array({ maxLength: 4 }), anyValue),
-  }),
+  fc.record(
+    {
+      term: index,
+      index,
+      type: fc.oneof(fc.constantFrom('normal', 'confChange'), anyValue),
+      data: fc.oneof(fc.uint8Array({ maxLength: 4 }), anyValue),
+    },
+    { requiredKeys: ['type', 'data'] },
+  ),
   anyValue,
 );
 const confState = fc.oneof(
@@ -292,6 +295,17 @@ describe('peer decoders', () => {
     ['a null index', { type: 'MsgApp', from: PEER, to: SELF, term: 1, index: null }],
   ])('regression: %s is a ProtocolError', (_name, message) => {
     expect(() => decodeMessage(encoder.encode(message))).toThrow(ProtocolError);
+  });
+
+  it('a proposal a follower forwards carries entries without term and index, and passes', () => {
+    const prop = {
+      type: 'MsgProp',
+      from: PEER,
+      to: SELF,
+      term: 0,
+      entries: [{ type: 'normal', data: Uint8Array.of(1) }],
+    };
+    expect(decodeMessage(encoder.encode(prop))).toEqual(prop);
   });
 
   it('HTTP batches: never throws; what it accepts is well-formed, from the batch sender, to this member', () => {

@@ -221,15 +221,18 @@ function checkMessage(m: Record<string, unknown>): void {
   optional('reject', (v) => typeof v === 'boolean');
   optional('transfer', (v) => typeof v === 'boolean');
   optional('context', (v) => v instanceof Uint8Array);
-  optional('entries', (v) => Array.isArray(v) && v.every(isEntry));
+  // A proposal's entries get their term and index from the leader that appends them.
+  const proposal = m.type === 'MsgProp';
+  optional('entries', (v) => Array.isArray(v) && v.every((e) => isEntry(e, proposal)));
   optional('snapshot', isSnapshotChunk);
 }
 
-function isEntry(e: unknown): boolean {
+function isEntry(e: unknown, proposal: boolean): boolean {
+  const placed = (v: unknown) => isCount(v) || (proposal && v === undefined);
   return (
     isRecord(e) &&
-    isCount(e.term) &&
-    isCount(e.index) &&
+    placed(e.term) &&
+    placed(e.index) &&
     (e.type === 'normal' || e.type === 'confChange') &&
     e.data instanceof Uint8Array
   );
