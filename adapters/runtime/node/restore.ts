@@ -8,12 +8,18 @@
 // compaction point, leases) at its old revision. Start the members with the same --initial-cluster and
 // --initial-cluster-token (the member and cluster IDs derive from them).
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { BootstrapMember } from '../../../src/server/replica.ts';
-import { newClusterState, readSnapshotFile } from '../../../src/server/snapshot-file.ts';
+import {
+  newClusterState,
+  readSnapshotFile,
+  type SnapshotFile,
+  SnapshotFileError,
+} from '../../../src/server/snapshot-file.ts';
+import { ServerStateMachine } from '../../../src/server/state-machine.ts';
 import { FileWalStorage } from '../../storage/file-wal/index.ts';
 import { computeClusterId, computeMemberId, parseInitialCluster } from './config.ts';
 
@@ -93,6 +99,28 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
   };
 }
 
+/**
+ * newClusterState, then a trial load of its data into a state machine: a file whose sha256 matched but whose data
+ * is not a keyspace (a forger's, or a bug's) is refused here, with the reason, rather than when the member starts.
+ */
+function checkedClusterState(
+  file: SnapshotFile,
+  members: readonly BootstrapMember[],
+): ReturnType<typeof newClusterState> {
+  try {
+    const state = newClusterState(file, members);
+    new ServerStateMachine({ minLeaseTtl: 1 }, { onEvents() {}, onCompacted() {} }).restore(
+      state.snapshot.data,
+    );
+    return state;
+  } catch (err) {
+    if (err instanceof SnapshotFileError) throw err;
+    throw new SnapshotFileError(
+      `snapshot file is corrupt: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
 export async function restoreSnapshot(
   options: RestoreOptions,
   logger: Logger = silentLogger,
@@ -119,13 +147,21 @@ export async function restoreSnapshot(
   }
   const bytes = new Uint8Array(readFileSync(options.snapshotPath));
   const file = await readSnapshotFile(bytes, { skipHashCheck: options.skipHashCheck });
-  const { snapshot, hardState } = newClusterState(file, members);
-  const storage = await FileWalStorage.open(join(options.dataDir, 'member'), { logger });
+  const { snapshot, hardState } = checkedClusterState(file, members);
+  // Nothing is written before the file has been read and checked whole; a write that fails after that (a full
+  // disk) removes what it made, so a failed restore never leaves a data dir a member would start from.
+  const existed = existsSync(options.dataDir);
   try {
-    await storage.load(); // empty: the data dir is new
-    await storage.save({ snapshot, entries: [], hardState });
-  } finally {
-    await storage.close();
+    const storage = await FileWalStorage.open(join(options.dataDir, 'member'), { logger });
+    try {
+      await storage.load(); // empty: the data dir is new
+      await storage.save({ snapshot, entries: [], hardState });
+    } finally {
+      await storage.close();
+    }
+  } catch (err) {
+    rmSync(existed ? join(options.dataDir, 'member') : options.dataDir, { recursive: true, force: true });
+    throw err;
   }
   const result = {
     memberId: self.id,
