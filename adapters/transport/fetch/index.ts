@@ -1,7 +1,7 @@
 // Raft messages between members that cannot hold sockets open — Durable Objects above all — as request/response
 // calls: one call carries a batch of messages for one peer. How a call reaches the peer is injected (`deliver`):
 // a Durable Object stub's RPC method or `stub.fetch` (./durable-object in adapters/runtime/cloudflare), or an HTTP
-// POST to a member's peer URL (`httpDeliver` below, for Workers and Node members that serve `PEER_FETCH_PATH`).
+// POST to a member's peer URL (`httpDeliver` in http.ts, for Workers and Node members that serve `PEER_FETCH_PATH`).
 // It implements the Transport contract of src/transport.ts: `send` never blocks or throws; per-peer queues are
 // bounded and drop (reporting the peer unreachable) rather than grow; nothing is delivered after close().
 //
@@ -10,74 +10,18 @@
 // its queue as one call. One call per peer is in flight at a time, so a link delivers in send order; what is
 // queued meanwhile goes in the next call (up to `maxBatchBytes` each).
 //
-// Body (protocol version 1): msgpack (@msgpack/msgpack, useBigInt64) of
-//   { v: 1, cluster: bigint, from: bigint, to: bigint, msgs: Uint8Array[] }
-// where each element of `msgs` is one Message as msgpack (the peer wire format of ../tcp, decoded by its
-// decodeMessage: int64-coded number fields come back as numbers). Every call carries the handshake fields, so
-// the receiver checks each batch on its own: another cluster, another target member or another protocol version
-// is refused. Reply: { ok: true } | { ok: false, code, reason } (msgpack over HTTP; a plain object over RPC).
+// The body of a call and its reply are in batch.ts; the HTTP route, peer secret and an HTTP PeerDeliver in http.ts.
 
-import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
-import { decodeMessage, formatId } from '../tcp/wire.ts';
+import { FrameQueue } from '../tcp/frame-queue.ts';
+import { formatId } from '../tcp/wire.ts';
+import { type DeliveryReply, decodeBatch, encodeBatch, encodeMessage, type PeerDeliver } from './batch.ts';
 
-export const FETCH_PROTOCOL_VERSION = 1;
-/** Where a member that takes peer batches over HTTP serves them (POST, msgpack body and reply). */
-export const PEER_FETCH_PATH = '/edgecd/peer/batch';
-export const PEER_CONTENT_TYPE = 'application/vnd.edgecd.peer+msgpack';
-/**
- * The cluster's shared peer secret, when one is configured (Node --experimental-peer-secret, the Worker's
- * EDGECD_PEER_SECRET): HTTP batches carry it and receivers refuse a batch without it. Members that cannot present
- * a peer certificate (Durable Objects) prove membership this way.
- */
-export const PEER_SECRET_HEADER = 'x-edgecd-peer-secret';
-
-/**
- * The URL to POST a peer batch to, for a peer address that takes HTTP batches, else undefined (a Node member's
- * `http://host:port` takes TCP frames; it also serves `PEER_FETCH_PATH`). Two forms name a member behind a Worker:
- *   `https://edgecd.example.workers.dev?member=do-1`   what `etcdctl member add --peer-urls` accepts (etcd refuses
- *                                                       a peer URL with a path, not one with a query);
- *   `https://edgecd.example.workers.dev/edgecd/peer/do-1` the route itself; both are POSTed to the latter.
- */
-export function httpBatchUrl(address: string): string | undefined {
-  const m = /^(https?:\/\/[^/?#]+)(\/[^?#]*)?(?:\?([^#]*))?$/i.exec(address.trim());
-  if (!m) return undefined;
-  const [, origin, path = '', query = ''] = m;
-  if (path.startsWith('/edgecd/peer/') && path.length > '/edgecd/peer/'.length) return `${origin}${path}`;
-  const member = new URLSearchParams(query).get('member');
-  if (member && (path === '' || path === '/')) return `${origin}/edgecd/peer/${encodeURIComponent(member)}`;
-  return undefined;
-}
-
-/** Compares a presented secret with the configured one in time independent of where they differ. */
-export function peerSecretMatches(
-  expected: string | undefined,
-  presented: string | null | undefined,
-): boolean {
-  if (expected === undefined || expected === '') return true;
-  if (typeof presented !== 'string') return false;
-  const a = new TextEncoder().encode(expected);
-  const b = new TextEncoder().encode(presented);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ (b[i % Math.max(1, b.length)] ?? 0);
-  return diff === 0;
-}
-
-/** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (../tcp). */
-export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed' | 'member';
-
-export type DeliveryReply =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly code: RefusalCode; readonly reason: string };
-
-/**
- * Sends one encoded batch to the peer at `address` and resolves with its reply. Rejecting (or resolving a
- * refusal) makes the transport drop the batch and report the peer unreachable; Raft retransmits.
- */
-export type PeerDeliver = (address: string, body: Uint8Array) => Promise<DeliveryReply>;
+export * from './batch.ts';
+export * from './http.ts';
 
 export interface FetchTransportOptions {
   readonly id: NodeId;
@@ -94,125 +38,9 @@ export interface FetchTransportOptions {
 
 interface PeerQueue {
   address: string;
-  messages: Uint8Array[];
-  bytes: number;
+  /** Encoded messages. */
+  readonly queue: FrameQueue;
   inFlight: boolean;
-}
-
-const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
-const decoder = new Decoder({ useBigInt64: true });
-
-export interface Batch {
-  readonly cluster: bigint;
-  readonly from: NodeId;
-  readonly to: NodeId;
-  readonly messages: readonly Uint8Array[];
-}
-
-/**
- * Decodes and checks a batch body as FetchTransport.receive does (version, cluster, target, each message's
- * from/to), for other receivers (a Node member's peer port). Never throws.
- */
-export function decodeBatch(
-  body: Uint8Array,
-  self: { readonly clusterId: bigint; readonly id: NodeId },
-): { ok: true; from: NodeId; messages: Message[] } | Exclude<DeliveryReply, { ok: true }> {
-  let value: Record<string, unknown>;
-  try {
-    value = decoder.decode(body) as Record<string, unknown>;
-  } catch (error) {
-    return { ok: false, code: 'malformed', reason: `undecodable batch: ${(error as Error).message}` };
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, code: 'malformed', reason: 'not a batch' };
-  }
-  if (value.v !== FETCH_PROTOCOL_VERSION && value.v !== BigInt(FETCH_PROTOCOL_VERSION)) {
-    return { ok: false, code: 'version', reason: `unsupported protocol version ${String(value.v)}` };
-  }
-  if (value.cluster !== self.clusterId) {
-    return { ok: false, code: 'cluster', reason: `cluster ID mismatch (${String(value.cluster)})` };
-  }
-  if (value.to !== self.id) {
-    return { ok: false, code: 'target', reason: `batch for ${String(value.to)} reached ${self.id}` };
-  }
-  const from = value.from;
-  if (typeof from !== 'bigint' || !Array.isArray(value.msgs)) {
-    return { ok: false, code: 'malformed', reason: 'malformed batch' };
-  }
-  const messages: Message[] = [];
-  try {
-    for (const raw of value.msgs) {
-      if (!(raw instanceof Uint8Array)) throw new Error('message is not binary');
-      const m = decodeMessage(raw);
-      if (m.to !== self.id || m.from !== from) throw new Error('message from/to differ from the batch');
-      messages.push(m);
-    }
-  } catch (error) {
-    return { ok: false, code: 'malformed', reason: (error as Error).message };
-  }
-  return { ok: true, from, messages };
-}
-
-export function encodeBatch(batch: Batch): Uint8Array {
-  return encoder.encode({
-    v: FETCH_PROTOCOL_VERSION,
-    cluster: batch.cluster,
-    from: batch.from,
-    to: batch.to,
-    msgs: batch.messages,
-  });
-}
-
-/** A message as it travels inside a batch (a fresh copy of every byte array it holds). */
-export function encodeMessage(message: Message): Uint8Array {
-  return encoder.encode(message);
-}
-
-export function encodeReply(reply: DeliveryReply): Uint8Array {
-  return encoder.encode(reply);
-}
-
-export function decodeReply(body: Uint8Array): DeliveryReply {
-  try {
-    const value = decoder.decode(body) as Record<string, unknown> | null;
-    if (value && value.ok === true) return { ok: true };
-    if (value && value.ok === false) {
-      return {
-        ok: false,
-        code: (typeof value.code === 'string' ? value.code : 'malformed') as RefusalCode,
-        reason: typeof value.reason === 'string' ? value.reason : 'refused',
-      };
-    }
-  } catch {}
-  return { ok: false, code: 'malformed', reason: 'undecodable reply' };
-}
-
-/**
- * A PeerDeliver over HTTP: POSTs the batch to a member behind a Worker at its batch URL (httpBatchUrl), and
- * otherwise (a Node member's `http://host:port`) to `${address}${PEER_FETCH_PATH}`; with the peer secret when one
- * is given.
- */
-export function httpDeliver(fetchFn: typeof fetch = fetch, timeoutMs = 5000, secret?: string): PeerDeliver {
-  return async (address, body) => {
-    const url = httpBatchUrl(address) ?? `${address.replace(/\/+$/, '')}${PEER_FETCH_PATH}`;
-    const headers: Record<string, string> = { 'content-type': PEER_CONTENT_TYPE };
-    if (secret) headers[PEER_SECRET_HEADER] = secret;
-    const res = await fetchFn(url, {
-      method: 'POST',
-      headers,
-      body: body as Uint8Array<ArrayBuffer>,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const reply = new Uint8Array(await res.arrayBuffer());
-    // A Node member's peer port (../tcp) answers an accepted batch with 204 and no body.
-    if (res.status === 204) return { ok: true };
-    if (!res.ok) {
-      const refusal = reply.length > 0 ? decodeReply(reply) : undefined;
-      if (refusal && !refusal.ok && refusal.reason !== 'undecodable reply') return refusal;
-      return { ok: false, code: 'malformed', reason: `HTTP ${res.status}` };
-    }
-    return decodeReply(reply);
-  };
 }
 
 export class FetchTransport implements Transport {
@@ -249,7 +77,7 @@ export class FetchTransport implements Transport {
   addPeer(peer: NodeId, address: string): void {
     const q = this.peers.get(peer);
     if (q) q.address = address;
-    else this.peers.set(peer, { address, messages: [], bytes: 0, inFlight: false });
+    else this.peers.set(peer, { address, queue: new FrameQueue(), inFlight: false });
   }
 
   removePeer(peer: NodeId): void {
@@ -271,12 +99,11 @@ export class FetchTransport implements Transport {
         this.logger.warn('peer message not encodable; dropped', { error: String(error) });
         continue;
       }
-      if (q.messages.length >= this.maxQueuedMessages || q.bytes + bytes.length > this.maxQueuedBytes) {
+      if (q.queue.length >= this.maxQueuedMessages || q.queue.bytes + bytes.length > this.maxQueuedBytes) {
         this.reportUnreachable(m.to);
         continue;
       }
-      q.messages.push(bytes);
-      q.bytes += bytes.length;
+      q.queue.push(bytes);
     }
     this.scheduleFlush();
   }
@@ -288,41 +115,9 @@ export class FetchTransport implements Transport {
    */
   receive(body: Uint8Array): DeliveryReply {
     if (this.closed || !this.handler) return { ok: false, code: 'closed', reason: 'transport closed' };
-    let value: Record<string, unknown>;
-    try {
-      value = decoder.decode(body) as Record<string, unknown>;
-    } catch (error) {
-      return { ok: false, code: 'malformed', reason: `undecodable batch: ${(error as Error).message}` };
-    }
-    if (!value || typeof value !== 'object') return { ok: false, code: 'malformed', reason: 'not a batch' };
-    if (value.v !== FETCH_PROTOCOL_VERSION && value.v !== BigInt(FETCH_PROTOCOL_VERSION)) {
-      return { ok: false, code: 'version', reason: `unsupported protocol version ${String(value.v)}` };
-    }
-    if (value.cluster !== this.clusterId) {
-      return { ok: false, code: 'cluster', reason: `cluster ID mismatch (${String(value.cluster)})` };
-    }
-    if (value.to !== this.id) {
-      return { ok: false, code: 'target', reason: `batch for ${String(value.to)} reached ${this.id}` };
-    }
-    const from = value.from;
-    if (typeof from !== 'bigint' || !Array.isArray(value.msgs)) {
-      return { ok: false, code: 'malformed', reason: 'malformed batch' };
-    }
-    if (!this.peers.has(from)) {
-      // Not a current member (never added, or removed): refused as the Node peer port refuses it.
-      return { ok: false, code: 'member', reason: `member ${formatId(from)} is not a peer of this member` };
-    }
-    const decoded: Message[] = [];
-    try {
-      for (const raw of value.msgs) {
-        if (!(raw instanceof Uint8Array)) throw new Error('message is not binary');
-        const m = decodeMessage(raw);
-        if (m.to !== this.id || m.from !== from) throw new Error('message from/to differ from the batch');
-        decoded.push(m);
-      }
-    } catch (error) {
-      return { ok: false, code: 'malformed', reason: (error as Error).message };
-    }
+    const batch = decodeBatch(body, this, (from) => this.peers.has(from));
+    if (!batch.ok) return batch;
+    const decoded = batch.messages;
     const handler = this.handler;
     for (const m of decoded) {
       try {
@@ -343,17 +138,14 @@ export class FetchTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
     this.handler = undefined;
-    for (const q of this.peers.values()) {
-      q.messages = [];
-      q.bytes = 0;
-    }
+    for (const q of this.peers.values()) q.queue.clear();
     this.unreachable.clear();
     this.checkIdle();
   }
 
   private isIdle(): boolean {
     if (this.flushScheduled || this.inFlight > 0 || this.unreachable.size > 0) return false;
-    for (const q of this.peers.values()) if (q.messages.length > 0) return false;
+    for (const q of this.peers.values()) if (q.queue.length > 0) return false;
     return true;
   }
 
@@ -393,20 +185,13 @@ export class FetchTransport implements Transport {
       }
     }
     for (const [peer, q] of this.peers) {
-      if (!q.inFlight && q.messages.length > 0) this.sendBatch(peer, q);
+      if (!q.inFlight && q.queue.length > 0) this.sendBatch(peer, q);
     }
     this.checkIdle();
   }
 
   private sendBatch(peer: NodeId, q: PeerQueue): void {
-    let n = 0;
-    let bytes = 0;
-    while (n < q.messages.length && (n === 0 || bytes + q.messages[n].length <= this.maxBatchBytes)) {
-      bytes += q.messages[n].length;
-      n++;
-    }
-    const messages = q.messages.splice(0, n);
-    q.bytes -= bytes;
+    const messages = q.queue.takeBatch(this.maxBatchBytes);
     let body: Uint8Array;
     try {
       body = encodeBatch({ cluster: this.clusterId, from: this.id, to: peer, messages });
@@ -426,7 +211,7 @@ export class FetchTransport implements Transport {
         });
         this.reportUnreachable(peer);
       }
-      if (q.messages.length > 0 && this.peers.get(peer) === q) this.scheduleFlush();
+      if (q.queue.length > 0 && this.peers.get(peer) === q) this.scheduleFlush();
       this.checkIdle();
     };
     let pending: Promise<DeliveryReply>;
