@@ -9,9 +9,9 @@ import { InPageTransport, PausableClock } from '../../adapters/transport/in-page
 import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
 import { decodeConfChange } from '../../src/raft/confchange.ts';
 import type { Entry } from '../../src/raft/types.ts';
+import { inspectNode, type NodeInspection } from '../../src/server/inspect.ts';
 import { createNode, type EdgeNode } from '../../src/server/node.ts';
 import { decodeProposal } from '../../src/server/ops.ts';
-import type { Replica } from '../../src/server/replica.ts';
 import {
   type FromWorker,
   KEY_VIEW_LIMIT,
@@ -41,7 +41,7 @@ let baseClock = new ScaledClock(1);
 let clock: PausableClock | undefined;
 let node: EdgeNode | undefined;
 let gateway: FetchHandler | undefined;
-let replica: Replica | undefined;
+let inspection: NodeInspection | undefined;
 let memberId = 0;
 const requests = new Map<number, AbortController>();
 const labels = new Map<string, string>();
@@ -124,8 +124,8 @@ async function start(config: MemberConfig, port: MessagePort): Promise<void> {
     snapshotCount: DEMO_SNAPSHOT_COUNT,
     raft: { snapshotCatchUpEntries: DEMO_SNAPSHOT_CATCH_UP },
   });
-  // createNode keeps its Replica private; the demo reads the Raft log and lessor straight from it (read-only).
-  replica = (node as unknown as { replica?: Replica }).replica;
+  // The core's read-only inspection view: Raft status, election timer, the in-memory log, keyspace and leases.
+  inspection = inspectNode(node);
   gateway = createGateway(node, { clock });
   post({ kind: 'ready', id: config.id, recovered });
   node.onChange(() => {
@@ -151,10 +151,10 @@ let seen:
   | undefined;
 
 function detectEvents(): void {
-  if (!node || !replica) return;
+  if (!node || !inspection) return;
   const ns = node.nodeStatus();
-  const s = replica.raw.status();
-  const log = replica.raw.raft.log;
+  const s = inspection.raftStatus();
+  const log = inspection.log();
   const events: MemberEvent[] = [];
   if (seen) {
     if (ns.term !== seen.term) events.push({ type: 'term', from: seen.term, to: ns.term, role: ns.role });
@@ -257,19 +257,19 @@ function entryLabel(e: Entry): string {
 function report(): void {
   if (!node) return;
   const ns = node.nodeStatus();
-  const s = replica?.raw.status();
+  const s = inspection?.raftStatus();
   const log: LogEntryView[] = [];
   const keys: KeyView[] = [];
   let keyCount = 0;
   const leases: MemberState['leases'][number][] = [];
-  if (replica && s) {
+  if (inspection && s) {
     const lo = Math.max(s.firstIndex, s.lastIndex - LOG_VIEW_ENTRIES + 1);
     if (lo <= s.lastIndex) {
-      for (const e of replica.raw.raft.log.slice(lo, s.lastIndex + 1)) {
+      for (const e of inspection.log().slice(lo, s.lastIndex + 1)) {
         log.push({ index: e.index, term: e.term, label: entryLabel(e) });
       }
     }
-    const all = replica.sm.mvcc.range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) });
+    const all = inspection.range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) });
     keyCount = all.count;
     for (const kv of all.kvs.slice(0, KEY_VIEW_LIMIT)) {
       keys.push({
@@ -281,14 +281,8 @@ function report(): void {
       });
     }
     const now = clock?.now() ?? Date.now();
-    for (const l of replica.sm.lessor.leases().slice(0, 20)) {
-      const ttl = replica.sm.lessor.timeToLive(l.id, now);
-      leases.push({
-        id: l.id.toString(16),
-        ttl: l.ttl,
-        remaining: ttl?.ttl ?? -1,
-        keys: replica.sm.mvcc.keysForLease(l.id).length,
-      });
+    for (const l of inspection.leases(now).slice(0, 20)) {
+      leases.push({ id: l.id.toString(16), ttl: l.ttl, remaining: l.remaining, keys: l.keys });
     }
   }
   const state: MemberState = {
@@ -318,20 +312,10 @@ function report(): void {
   post({ kind: 'state', state });
 }
 
-/**
- * The Raft election timer, for the page's shrinking ring. Raft keeps it private (no Status field carries it), so
- * it is read here as the log already is; absent if the fields are not there.
- */
+/** The Raft election timer in ticks, for the page's shrinking ring. */
 function electionTimer(): MemberState['timer'] {
-  const raft = replica?.raw.raft as unknown as {
-    electionElapsed?: number;
-    randomizedElectionTimeout?: number;
-  };
-  const elapsed = raft?.electionElapsed;
-  const timeout = raft?.randomizedElectionTimeout;
-  return typeof elapsed === 'number' && typeof timeout === 'number' && timeout > 0
-    ? { elapsed, timeout }
-    : undefined;
+  const t = inspection?.electionTimer();
+  return t && t.timeout > 0 ? { elapsed: t.elapsed, timeout: t.timeout } : undefined;
 }
 
 /** Serves one client-panel request through etcd's JSON gateway, streaming the body back (watch is NDJSON). */
