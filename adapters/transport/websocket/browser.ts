@@ -15,43 +15,21 @@ import type { Logger, Random } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
-import { concatFrames, FrameQueue } from '../tcp/frame-queue.ts';
+import type { BackoffOptions } from '../peer/backoff.ts';
+import { UnreachableReports } from '../peer/unreachable.ts';
 import { type SendContext, sendFrames } from '../tcp/send-frames.ts';
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  decodeHandshakeReply,
-  decodeMessage,
-  encodeHello,
-  FrameReader,
-  FrameTooLargeError,
-  formatId,
-  MAX_HANDSHAKE_BYTES,
-  PROTOCOL_VERSION,
-} from '../tcp/wire.ts';
+import { DEFAULT_MAX_FRAME_BYTES, formatId } from '../tcp/wire.ts';
+import { BrowserLink, type BrowserLinkSettings } from './browser-link.ts';
+import { browserPeerUrl, type WebSocketFactory, type WebSocketLike } from './browser-socket.ts';
 
-/** The path on a Node member's peer port that upgrades to the peer protocol (PEER_WEBSOCKET_PATH). */
-export const BROWSER_PEER_PATH = '/edgecd/peer';
+export {
+  BROWSER_PEER_PATH,
+  browserPeerUrl,
+  type WebSocketFactory,
+  type WebSocketLike,
+} from './browser-socket.ts';
 
-/** The part of the WHATWG WebSocket this transport uses. */
-export interface WebSocketLike {
-  binaryType: string;
-  readonly bufferedAmount: number;
-  readonly readyState: number;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  send(data: Uint8Array<ArrayBuffer>): void;
-  close(code?: number, reason?: string): void;
-}
-
-export type WebSocketFactory = (url: string) => WebSocketLike;
-
-export interface BrowserBackoffOptions {
-  readonly initialMs: number;
-  readonly maxMs: number;
-  readonly multiplier: number;
-}
+export type BrowserBackoffOptions = BackoffOptions;
 
 export interface BrowserWebSocketTransportOptions {
   readonly clusterId: bigint;
@@ -84,288 +62,10 @@ export interface BrowserPeerStats {
   readonly connected: boolean;
 }
 
-interface Settings {
-  readonly clusterId: bigint;
-  readonly memberId: NodeId;
-  readonly logger: Logger;
-  readonly maxQueuedMessages: number;
-  readonly maxQueuedBytes: number;
-  readonly maxFrameBytes: number;
-  readonly maxBatchBytes: number;
-  readonly highWaterMark: number;
-  readonly backoff: BrowserBackoffOptions;
-  readonly dialTimeoutMs: number;
-  readonly random: Random;
-  readonly webSocket: WebSocketFactory;
-  deliver(message: Message, from: NodeId): void;
-  reportUnreachable(peer: NodeId): void;
-}
-
-const OPEN = 1;
-
-/** ws://host:port/edgecd/peer for `ws://host:port`, `http://host:port` (etcd's peer URL) or wss/https. */
-export function browserPeerUrl(address: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    return undefined;
-  }
-  const scheme = { 'ws:': 'ws:', 'http:': 'ws:', 'wss:': 'wss:', 'https:': 'wss:' }[url.protocol];
-  if (!scheme || !url.host) return undefined;
-  // A member behind a Worker (`…?member=<name>`, `…/edgecd/peer/<name>`) takes HTTP batches only.
-  if (url.searchParams.has('member') || /^\/edgecd\/peer\/./.test(url.pathname)) return undefined;
-  const path = url.pathname === '/' || url.pathname === '' ? BROWSER_PEER_PATH : url.pathname;
-  return `${scheme}//${url.host}${path}`;
-}
-
-type LinkState = 'connecting' | 'open' | 'backoff' | 'closed';
-
-class BrowserLink {
-  readonly peer: NodeId;
-  readonly url: string;
-  sent = 0;
-  received = 0;
-  dropped = 0;
-  private readonly s: Settings;
-  private state: LinkState = 'backoff';
-  private ws: WebSocketLike | undefined;
-  private reader = new FrameReader(MAX_HANDSHAKE_BYTES);
-  private handshaken = false;
-  private readonly queue = new FrameQueue();
-  private flushScheduled = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private failures = 0;
-
-  constructor(settings: Settings, peer: NodeId, url: string) {
-    this.s = settings;
-    this.peer = peer;
-    this.url = url;
-    this.connect();
-  }
-
-  get queued(): number {
-    return this.queue.length;
-  }
-
-  get connected(): boolean {
-    return this.state === 'open';
-  }
-
-  get refusing(): boolean {
-    return (
-      this.state === 'backoff' || this.state === 'closed' || this.queue.length >= this.s.maxQueuedMessages
-    );
-  }
-
-  enqueue(frame: Uint8Array): boolean {
-    if (this.refusing || this.queue.bytes + frame.length > this.s.maxQueuedBytes) {
-      this.dropped++;
-      return false;
-    }
-    this.queue.push(frame);
-    if (this.state === 'open') this.scheduleFlush();
-    return true;
-  }
-
-  close(): void {
-    this.state = 'closed';
-    this.clearTimer();
-    this.queue.clear();
-    const ws = this.ws;
-    this.ws = undefined;
-    if (ws) closeQuietly(ws);
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private connect(): void {
-    this.state = 'connecting';
-    this.handshaken = false;
-    this.reader = new FrameReader(MAX_HANDSHAKE_BYTES);
-    let ws: WebSocketLike;
-    try {
-      ws = this.s.webSocket(this.url);
-      ws.binaryType = 'arraybuffer';
-    } catch (error) {
-      this.ws = undefined;
-      this.fail(undefined, `cannot open ${this.url}: ${(error as Error).message}`);
-      return;
-    }
-    this.ws = ws;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.fail(ws, 'timed out connecting');
-    }, this.s.dialTimeoutMs);
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      try {
-        ws.send(
-          encodeHello(
-            { cluster: this.s.clusterId, from: this.s.memberId, to: this.peer, listens: false },
-            PROTOCOL_VERSION,
-          ) as Uint8Array<ArrayBuffer>,
-        );
-      } catch (error) {
-        this.fail(ws, `cannot send the handshake: ${(error as Error).message}`);
-      }
-    };
-    ws.onmessage = (event) => {
-      if (this.ws !== ws) return;
-      const data = event.data;
-      if (!(data instanceof ArrayBuffer)) {
-        this.fail(ws, 'non-binary message on a peer WebSocket');
-        return;
-      }
-      this.receive(ws, new Uint8Array(data));
-    };
-    ws.onerror = () => {};
-    ws.onclose = (event) => {
-      if (this.ws === ws) this.fail(ws, `connection closed (${event.code}) ${event.reason}`.trim());
-    };
-  }
-
-  private receive(ws: WebSocketLike, chunk: Uint8Array): void {
-    let frames: Uint8Array[];
-    try {
-      frames = this.reader.push(chunk);
-    } catch (error) {
-      const reason =
-        error instanceof FrameTooLargeError ? error.message : `bad data: ${(error as Error).message}`;
-      this.fail(ws, reason);
-      return;
-    }
-    for (const frame of frames) {
-      if (this.ws !== ws) return;
-      if (!this.handshaken) {
-        let reply: ReturnType<typeof decodeHandshakeReply>;
-        try {
-          reply = decodeHandshakeReply(frame);
-        } catch (error) {
-          this.fail(ws, `bad handshake reply: ${(error as Error).message}`);
-          return;
-        }
-        if (!reply.ok) {
-          this.fail(ws, `refused (${reply.code}): ${reply.reason}`);
-          return;
-        }
-        this.handshaken = true;
-        this.reader.maxFrameBytes = this.s.maxFrameBytes;
-        this.open();
-        continue;
-      }
-      let message: Message;
-      try {
-        message = decodeMessage(frame);
-      } catch (error) {
-        this.fail(ws, (error as Error).message);
-        return;
-      }
-      if (message.to !== this.s.memberId || message.from !== this.peer) {
-        this.s.logger.warn('dropping a misaddressed peer message', {
-          peer: formatId(this.peer),
-          from: formatId(message.from),
-          to: formatId(message.to),
-          type: message.type,
-        });
-        continue;
-      }
-      this.received++;
-      this.s.deliver(message, this.peer);
-    }
-  }
-
-  private open(): void {
-    this.clearTimer();
-    if (this.failures > 0) this.s.logger.info('peer connection established', { peer: formatId(this.peer) });
-    this.failures = 0;
-    this.state = 'open';
-    this.scheduleFlush();
-  }
-
-  private fail(ws: WebSocketLike | undefined, reason: string): void {
-    if (this.state === 'closed' || this.ws !== ws) return;
-    this.ws = undefined;
-    if (ws) closeQuietly(ws);
-    this.clearTimer();
-    const lost = this.queue.length;
-    this.dropped += lost;
-    this.queue.clear();
-    this.failures++;
-    const { initialMs, maxMs, multiplier } = this.s.backoff;
-    const step = Math.min(maxMs, initialMs * multiplier ** Math.min(this.failures - 1, 64));
-    const delay = step / 2 + (step / 2) * this.s.random.next();
-    const log = this.failures === 1 ? this.s.logger.warn : this.s.logger.debug;
-    log.call(this.s.logger, 'peer connection failed', {
-      peer: formatId(this.peer),
-      url: this.url,
-      reason,
-      dropped: lost,
-      retryInMs: Math.round(delay),
-    });
-    this.s.reportUnreachable(this.peer);
-    this.state = 'backoff';
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.state === 'backoff') this.connect();
-    }, delay);
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setTimeout(() => {
-      this.flushScheduled = false;
-      this.flush();
-    }, 0);
-  }
-
-  private flush(): void {
-    const ws = this.ws;
-    if (this.state !== 'open' || !ws) return;
-    if (ws.readyState !== OPEN) return;
-    while (this.queue.length > 0) {
-      if (ws.bufferedAmount >= this.s.highWaterMark) {
-        // The browser WebSocket has no 'drain' event: look again shortly.
-        this.flushScheduled = true;
-        setTimeout(() => {
-          this.flushScheduled = false;
-          this.flush();
-        }, 5);
-        return;
-      }
-      const frames = this.queue.takeBatch(this.s.maxBatchBytes);
-      const count = frames.length;
-      const data = concatFrames(frames);
-      try {
-        ws.send(data as Uint8Array<ArrayBuffer>);
-        this.sent += count;
-      } catch (error) {
-        this.dropped += count;
-        this.fail(ws, `send failed: ${(error as Error).message}`);
-        return;
-      }
-    }
-  }
-}
-
-function closeQuietly(ws: WebSocketLike): void {
-  ws.onopen = null;
-  ws.onmessage = null;
-  ws.onclose = null;
-  ws.onerror = null;
-  try {
-    ws.close(1000);
-  } catch {}
-}
-
 export class BrowserWebSocketTransport implements Transport {
   readonly clusterId: bigint;
   readonly memberId: NodeId;
-  private readonly settings: Settings;
+  private readonly settings: BrowserLinkSettings;
   private readonly links = new Map<NodeId, BrowserLink>();
   /** Peers with no route (not ws/http addresses): sends are dropped. */
   private readonly unroutable = new Set<NodeId>();
@@ -374,8 +74,7 @@ export class BrowserWebSocketTransport implements Transport {
   private handler: TransportHandler | undefined;
   private started = false;
   private stopped = false;
-  private readonly pendingReports = new Set<NodeId>();
-  private reportScheduled = false;
+  private readonly reports: UnreachableReports;
 
   constructor(options: BrowserWebSocketTransportOptions) {
     this.clusterId = options.clusterId;
@@ -396,6 +95,11 @@ export class BrowserWebSocketTransport implements Transport {
       deliver: (message) => this.deliver(message),
       reportUnreachable: (peer) => this.reportUnreachable(peer),
     };
+    this.reports = new UnreachableReports({
+      handler: () => (this.stopped ? undefined : this.handler),
+      logger: this.settings.logger,
+      schedule: (callback) => setTimeout(callback, 0),
+    });
     this.sendContext = {
       links: this.links,
       droppedUnknown: this.droppedUnknown,
@@ -450,7 +154,7 @@ export class BrowserWebSocketTransport implements Transport {
   async close(): Promise<void> {
     this.stopped = true;
     this.handler = undefined;
-    this.pendingReports.clear();
+    this.reports.clear();
     for (const link of this.links.values()) link.close();
   }
 
@@ -472,7 +176,7 @@ export class BrowserWebSocketTransport implements Transport {
 
   /** Messages queued on all links plus unreachable reports not yet made: 0 once this side is quiet. */
   get pending(): number {
-    let queued = this.pendingReports.size;
+    let queued = this.reports.size;
     for (const link of this.links.values()) queued += link.queued;
     return queued;
   }
@@ -487,28 +191,9 @@ export class BrowserWebSocketTransport implements Transport {
     }
   }
 
-  /** Coalesced per peer and made on a later task, never from inside send. */
+  /** Coalesced per peer and made on a later task, never from inside send (UnreachableReports). */
   private reportUnreachable(peer: NodeId): void {
     if (this.stopped) return;
-    this.pendingReports.add(peer);
-    if (this.reportScheduled) return;
-    this.reportScheduled = true;
-    setTimeout(() => {
-      this.reportScheduled = false;
-      const peers = [...this.pendingReports];
-      this.pendingReports.clear();
-      for (const p of peers) {
-        const handler = this.handler;
-        if (this.stopped || !handler?.onUnreachable) return;
-        try {
-          handler.onUnreachable(p);
-        } catch (error) {
-          this.settings.logger.error('unreachable handler threw', {
-            peer: formatId(p),
-            error: (error as Error).message,
-          });
-        }
-      }
-    }, 0);
+    this.reports.add(peer);
   }
 }
