@@ -3,7 +3,7 @@
 // time-dependent (lease IDs chosen by the server, …) is decided before proposing and carried here, never
 // created during apply. Encoded with msgpack (bigints as int64).
 
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder, decode as msgDecode, encode as msgEncode } from '@msgpack/msgpack';
 import type {
   AlarmType,
   CompactionRequest,
@@ -132,4 +132,25 @@ function memberText(member: bigint): string {
     memberTexts.set(member, text);
   }
   return text;
+}
+
+// The confChange context carries the proposer's request ID ahead of the member context, so that the
+// proposing member can answer its waiter.
+
+export function tagContext(id: RequestId, context: Uint8Array): Uint8Array {
+  return msgEncode([id.member, id.nonce, id.seq, context], { useBigInt64: true });
+}
+
+export function untagContext(data: Uint8Array | undefined): { id?: RequestId; context?: Uint8Array } {
+  if (!data || data.length === 0) return {};
+  try {
+    const d = msgDecode(data, { useBigInt64: true });
+    if (Array.isArray(d) && d.length === 4) {
+      const [member, nonce, seq, context] = d as [bigint, number, number, Uint8Array];
+      return { id: { member: BigInt(member), nonce, seq }, context };
+    }
+  } catch {
+    // Not tagged (bootstrap entries carry no context).
+  }
+  return { context: data };
 }

@@ -4,100 +4,46 @@
 // completions come back as callbacks. No promises, timers or clocks inside: the async node (node.ts) and
 // the deterministic simulator drive the very same code.
 
-import { decode as msgDecode, encode as msgEncode } from '@msgpack/msgpack';
 import { type EtcdError, errors } from '../api/errors.ts';
 import type { Logger, Random } from '../env.ts';
 import { minLeaseTtl } from '../lease/index.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
-import type { RaftOptions } from '../raft/config.ts';
 import type { ProposalRejection } from '../raft/raft.ts';
 import { RawNode, type Ready, type Status } from '../raft/raw-node.ts';
 import {
   type ConfChange,
-  type Entry,
   type HardState,
   type Message,
   NONE,
   type NodeId,
   type Snapshot,
 } from '../raft/types.ts';
-import type { LoadedState, PersistBatch } from '../storage.ts';
+import type { LoadedState } from '../storage.ts';
 import { WatchableStore } from '../watch/index.ts';
 import { DEFAULT_QUOTA_BYTES, quotaCost } from './alarms.ts';
-import { type AutoCompactionConfig, AutoCompactor } from './auto-compaction.ts';
+import { LeaderDuties } from './leader-duties.ts';
 import { decodeMemberContext, encodeMemberContext, type MemberContext } from './members.ts';
-import { ApplyTimer, type MemberMetrics } from './metrics.ts';
-import { decodeProposal, encodeProposal, type Operation, type RequestId, requestKey } from './ops.ts';
+import { ApplyTimer } from './metrics.ts';
+import {
+  decodeProposal,
+  encodeProposal,
+  type Operation,
+  type RequestId,
+  requestKey,
+  tagContext,
+  untagContext,
+} from './ops.ts';
+import { ReadIndexQueue } from './read-queue.ts';
+import type { BootstrapMember, ReplicaConfig, ReplicaIO } from './replica-io.ts';
 import { type ApplyResult, ServerStateMachine } from './state-machine.ts';
 
-export interface ReplicaIO {
-  /** `afterPersist`: these vouch for state that is durable now (votes, append acks). */
-  send(messages: readonly Message[], afterPersist: boolean): void;
-  /** Makes a Ready's batch durable; calls `done` once it is (possibly synchronously). */
-  persist(batch: PersistBatch, done: (error?: unknown) => void): void;
-  /** Makes a locally taken snapshot durable (then storage may compact behind it). */
-  saveSnapshot(snapshot: Snapshot, done: (error?: unknown) => void): void;
-  now(): number;
-  /** Observes every applied entry (the simulator checks state-machine safety with it). */
-  applied?(entry: Entry): void;
-  /**
-   * Storage failed (a write or fsync): the replica has stopped and will not continue — after a failed fsync
-   * nothing it wrote can be trusted (etcd panics). The host decides how to end (the Node CLI exits non-zero).
-   */
-  fatal?(error: unknown): void;
-  /** Times applies for etcd's backend-commit and slow-apply series (./metrics.ts). */
-  readonly metrics?: MemberMetrics;
-  /**
-   * Runs `fn` soon, after the current burst of work (a microtask on real runtimes). With it, proposals and
-   * messages arriving together are handled by one Ready: one write, one MsgApp per follower (batching). Without
-   * it (the simulator), every input is processed at once.
-   */
-  defer?(fn: () => void): void;
-}
-
-export interface ReplicaConfig {
-  readonly id: bigint;
-  readonly clusterId: bigint;
-  /** Milliseconds per Raft tick (etcd's --heartbeat-interval). */
-  readonly tickMs: number;
-  /** Ticks per election timeout (etcd: election-timeout / heartbeat-interval). */
-  readonly electionTicks: number;
-  /** Applied entries between state-machine snapshots (etcd's --snapshot-count). */
-  readonly snapshotCount: number;
-  readonly requestTimeoutMs: number;
-  readonly maxRequestBytes: number;
-  readonly maxTxnOps: number;
-  /** How often the leader checkpoints remaining lease TTLs. */
-  readonly leaseCheckpointIntervalMs: number;
-  /** Extra Raft tunables (tests and the simulator shrink chunk sizes, windows, …). */
-  readonly raft?: Partial<RaftOptions>;
-  /** etcd's --auto-compaction-*: off when absent. */
-  readonly autoCompaction?: AutoCompactionConfig;
-  /** etcd's --quota-backend-bytes: past it, writes that add data raise NOSPACE. 0 or absent: 2 GiB. */
-  readonly quotaBytes?: number;
-  /** How often the leader runs the corruption check (a `hashCheck` entry); 0 or absent: never (etcd's default). */
-  readonly corruptCheckIntervalMs?: number;
-}
-
-export interface BootstrapMember {
-  readonly id: bigint;
-  readonly name: string;
-  readonly peerURLs: readonly string[];
-  readonly isLearner?: boolean;
-}
+export type { BootstrapMember, ReplicaConfig, ReplicaIO };
 
 type Callback = (result: ApplyResult) => void;
 
 interface Waiter {
   readonly cb: Callback;
   readonly deadline: number;
-}
-
-interface ReadBatch {
-  readonly context: Uint8Array;
-  readonly reads: { cb: (error?: EtcdError) => void; deadline: number }[];
-  readonly sentAt: number;
-  index?: number;
 }
 
 export class Replica {
@@ -110,22 +56,19 @@ export class Replica {
   /** etcd_server_proposals_failed_total: proposals refused by Raft, timed out or cut short by a stop. */
   proposalsFailed = 0;
   private waitingForLeader: { id: RequestId; data: Uint8Array; cb: Callback; deadline: number }[] = [];
-  private queuedReads: ReadBatch['reads'] = [];
-  private readBatches: ReadBatch[] = [];
-  private readSeq = 0;
+  private readonly reads: ReadIndexQueue;
   private writing = false;
   private pumping = false;
   private stopped = false;
   private lastSnapshotIndex = 0;
   private isLeader = false;
-  private readonly compactor?: AutoCompactor;
+  private readonly duties: LeaderDuties;
   /** While leading: the index whose application promotes the lessor. */
   private promoteAt?: number;
   /** Listeners for observers (status streams, the demo): called after every Ready. */
   private readonly listeners = new Set<() => void>();
   /** Internal proposals raised while applying, submitted once the Ready is advanced. */
   private raisedWhileApplying: Operation[] = [];
-  private lastHashCheck: number;
 
   private readonly applyTimer: ApplyTimer;
   /** The hard state last handed to storage (MustSync compares a Ready's with it). */
@@ -140,10 +83,10 @@ export class Replica {
     private readonly logger: Logger,
   ) {
     this.nonce = Math.floor(random.next() * 0x7fffffff);
+    this.reads = new ReadIndexQueue(this.nonce, (context) => this.raw.readIndex(context));
     this.applyTimer = new ApplyTimer(io.metrics);
     this.persistedHardState = loaded.hardState;
-    this.lastHashCheck = io.now();
-    if (config.autoCompaction) this.compactor = new AutoCompactor(config.autoCompaction);
+    this.duties = new LeaderDuties(config, io.now(), (op) => this.submitInternal(op), logger);
     this.sm = new ServerStateMachine(
       { maxTxnOps: config.maxTxnOps, minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs) },
       {
@@ -243,9 +186,7 @@ export class Replica {
     this.raw.tick();
     const now = this.io.now();
     if (this.isLeader) {
-      this.leaseDuties(now);
-      this.compactionDuties(now);
-      this.corruptionDuties(now);
+      this.duties.run(now, this.sm);
     }
     this.expireRequests(now);
     this.retryWaitingForLeader(now);
@@ -336,7 +277,7 @@ export class Replica {
   /** A linearizable read barrier: `cb()` once this member has applied everything committed before the call. */
   read(cb: (error?: EtcdError) => void): void {
     if (this.stopped) return cb(errors.stopped());
-    this.queuedReads.push({ cb, deadline: this.io.now() + this.config.requestTimeoutMs });
+    this.reads.add(cb, this.io.now() + this.config.requestTimeoutMs);
     this.schedulePump();
   }
 
@@ -345,12 +286,9 @@ export class Replica {
     this.proposalsFailed += this.waiters.size + this.waitingForLeader.length;
     for (const w of this.waiters.values()) w.cb({ ok: false, error: errors.stopped() });
     this.waiters.clear();
-    for (const b of this.readBatches) for (const r of b.reads) r.cb(errors.stopped());
-    for (const r of this.queuedReads) r.cb(errors.stopped());
+    this.reads.stop();
     for (const w of this.waitingForLeader) w.cb({ ok: false, error: errors.stopped() });
     this.waitingForLeader = [];
-    this.readBatches = [];
-    this.queuedReads = [];
   }
 
   // The Ready loop.
@@ -372,7 +310,7 @@ export class Replica {
     if (this.pumping || this.stopped) return;
     this.pumping = true;
     try {
-      this.startReadBatch();
+      this.reads.start(this.io.now());
       for (;;) {
         if (this.writing) {
           // A write is in flight: send what needs no persistence (heartbeats, appends), then wait.
@@ -437,13 +375,13 @@ export class Replica {
       this.promoteAt = this.raw.basicStatus().lastIndex;
     } else if (!leader && this.isLeader) {
       this.promoteAt = undefined;
-      this.compactor?.reset();
+      this.duties.demoted();
       this.sm.lessor.demote();
     }
     this.isLeader = leader;
     if (rd.softState.lead !== this.leaderId || rd.softState.role !== 'leader') {
       // Reads waiting on an answer from a leader that is gone are asked again.
-      this.retryReadBatches(true);
+      this.reads.retry(true, this.io.now(), this.electionTimeoutMs);
     }
   }
 
@@ -462,7 +400,7 @@ export class Replica {
       this.io.applied?.(e);
     }
     timer.end();
-    if (this.sm.appliedIndex !== before) this.releaseReads();
+    if (this.sm.appliedIndex !== before) this.reads.release(this.sm.appliedIndex);
   }
 
   private afterPersist(rd: Ready): void {
@@ -488,16 +426,13 @@ export class Replica {
       this.io.applied?.(e);
     }
     timer.end();
-    for (const rs of rd.readStates) {
-      const batch = this.readBatches.find((b) => sameBytes(b.context, rs.context));
-      if (batch) batch.index = rs.index;
-    }
+    this.reads.answered(rd.readStates);
     this.raw.advance();
     if (this.promoteAt !== undefined && this.sm.appliedIndex >= this.promoteAt && this.isLeader) {
       this.promoteAt = undefined;
       this.sm.lessor.promote(this.io.now(), this.electionTimeoutMs);
     }
-    this.releaseReads();
+    this.reads.release(this.sm.appliedIndex);
     this.maybeSnapshot();
     if (this.raisedWhileApplying.length > 0) {
       const ops = this.raisedWhileApplying;
@@ -578,47 +513,6 @@ export class Replica {
     return snapshot;
   }
 
-  // Linearizable reads: one ReadIndex request for every read queued since the last one.
-
-  private startReadBatch(): void {
-    if (this.queuedReads.length === 0) return;
-    // One request in flight at a time: reads arriving meanwhile form the next batch.
-    if (this.readBatches.some((b) => b.index === undefined)) return;
-    const reads = this.queuedReads;
-    this.queuedReads = [];
-    // The nonce makes contexts unique across restarts: an answer meant for our previous incarnation must not
-    // release a read of this one at an old index (a stale read; the simulator found it, seed 10).
-    const context = new Uint8Array(12);
-    const view = new DataView(context.buffer);
-    view.setUint32(0, this.nonce);
-    view.setFloat64(4, ++this.readSeq);
-    const batch: ReadBatch = { context, reads, sentAt: this.io.now() };
-    if (!this.raw.readIndex(context)) {
-      // No leader known: the reads wait (like writes) until one is, or until their deadline.
-      this.queuedReads = reads;
-      return;
-    }
-    this.readBatches.push(batch);
-  }
-
-  private retryReadBatches(all: boolean): void {
-    const now = this.io.now();
-    const stale = this.readBatches.filter(
-      (b) => b.index === undefined && (all || now - b.sentAt >= this.electionTimeoutMs),
-    );
-    if (stale.length === 0) return;
-    this.readBatches = this.readBatches.filter((b) => !stale.includes(b));
-    for (const b of stale) this.queuedReads.unshift(...b.reads);
-  }
-
-  private releaseReads(): void {
-    const applied = this.sm.appliedIndex;
-    const done = this.readBatches.filter((b) => b.index !== undefined && b.index <= applied);
-    if (done.length === 0) return;
-    this.readBatches = this.readBatches.filter((b) => !done.includes(b));
-    for (const b of done) for (const r of b.reads) r.cb();
-  }
-
   private expireRequests(now: number): void {
     for (const [key, w] of this.waiters) {
       if (w.deadline <= now) {
@@ -627,52 +521,14 @@ export class Replica {
         w.cb({ ok: false, error: errors.timeout() });
       }
     }
-    this.retryReadBatches(false);
-    for (const b of this.readBatches) {
-      const expired = b.reads.filter((r) => r.deadline <= now);
-      for (const r of expired) r.cb(errors.timeout());
-      if (expired.length > 0) b.reads.splice(0, b.reads.length, ...b.reads.filter((r) => r.deadline > now));
-    }
-    const expiredQueued = this.queuedReads.filter((r) => r.deadline <= now);
-    const noLeader = this.leaderId === NONE;
-    for (const r of expiredQueued) r.cb(noLeader ? errors.noLeader() : errors.timeout());
-    if (expiredQueued.length > 0) this.queuedReads = this.queuedReads.filter((r) => r.deadline > now);
-  }
-
-  // Leases: the leader revokes expired leases and checkpoints remaining TTLs, through Raft.
-
-  private compactionDuties(now: number): void {
-    const mvcc = this.sm.mvcc;
-    const target = this.compactor?.due(now, mvcc.revision, mvcc.compactRevision);
-    if (target !== undefined) {
-      this.logger.info('auto compaction', { revision: target });
-      this.submitInternal({ type: 'compact', request: { revision: target } });
-    }
-  }
-
-  /**
-   * The corruption check (alarms.ts): the leader proposes its HashKV at its current revision; every member
-   * compares its own when applying it and raises CORRUPT for itself on a mismatch.
-   */
-  private corruptionDuties(now: number): void {
-    const every = this.config.corruptCheckIntervalMs;
-    if (!every || now - this.lastHashCheck < every) return;
-    this.lastHashCheck = now;
-    const r = this.sm.mvcc.hashKV(0);
-    this.submitInternal({ type: 'hashCheck', revision: r.header.revision, hash: r.hash });
+    // Linearizable reads: one ReadIndex request for every read queued since the last one (./read-queue.ts).
+    this.reads.expire(now, this.electionTimeoutMs, () => this.leaderId === NONE);
   }
 
   /** Test hook: corrupts this member's keyspace (one stored value) without going through Raft. */
   testingCorrupt(): void {
     this.sm.testingCorruptKeyspace();
     this.watchable.restore(this.sm.mvcc);
-  }
-
-  private leaseDuties(now: number): void {
-    const lessor = this.sm.lessor;
-    for (const id of lessor.expired(now, 500)) this.submitInternal({ type: 'leaseRevoke', id });
-    const checkpoints = lessor.dueCheckpoints(now, this.config.leaseCheckpointIntervalMs, 1000);
-    if (checkpoints.length > 0) this.submitInternal({ type: 'leaseCheckpoint', checkpoints });
   }
 
   private submitInternal(op: Operation): void {
@@ -716,31 +572,4 @@ function rejection(reason: ProposalRejection): EtcdError {
     case 'leaderNotReady':
       return errors.timeout();
   }
-}
-
-// The confChange context carries the proposer's request ID ahead of the member context, so that the
-// proposing member can answer its waiter.
-
-function tagContext(id: RequestId, context: Uint8Array): Uint8Array {
-  return msgEncode([id.member, id.nonce, id.seq, context], { useBigInt64: true });
-}
-
-function untagContext(data: Uint8Array | undefined): { id?: RequestId; context?: Uint8Array } {
-  if (!data || data.length === 0) return {};
-  try {
-    const d = msgDecode(data, { useBigInt64: true });
-    if (Array.isArray(d) && d.length === 4) {
-      const [member, nonce, seq, context] = d as [bigint, number, number, Uint8Array];
-      return { id: { member: BigInt(member), nonce, seq }, context };
-    }
-  } catch {
-    // Not tagged (bootstrap entries carry no context).
-  }
-  return { context: data };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
