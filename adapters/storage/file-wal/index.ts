@@ -97,6 +97,8 @@ export interface FileWalOptions {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** etcd's warnSyncDuration: an fdatasync slower than this is logged as `slow fdatasync`. */
+const WARN_SYNC_MS = 1000;
 const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
@@ -361,7 +363,7 @@ export class FileWalStorage implements LogStorage {
       await active.write(record, this.activeSize);
       // Commit-index-only batches are written without a sync (PersistBatch.commitOnly); the next synced write
       // makes them durable with it, and recovery drops a torn tail.
-      if (accepted.some((job) => !job.batch.commitOnly)) await active.datasync();
+      if (accepted.some((job) => !job.batch.commitOnly)) await this.datasync(active);
       this.activeSize += record.length;
       const segment = this.segments[this.segments.length - 1];
       for (const op of ops) this.apply(op, segment);
@@ -372,6 +374,19 @@ export class FileWalStorage implements LogStorage {
       return;
     }
     for (const job of accepted) job.resolve();
+  }
+
+  /** fdatasync, warning as etcd's WAL does (wal.go sync) when it takes longer than a second. */
+  private async datasync(file: WalFile): Promise<void> {
+    const start = performance.now();
+    await file.datasync();
+    const took = performance.now() - start;
+    if (took > WARN_SYNC_MS) {
+      this.logger.warn('slow fdatasync', {
+        took: `${(took / 1000).toFixed(3)}s`,
+        'expected-duration': `${WARN_SYNC_MS / 1000}s`,
+      });
+    }
   }
 
   private apply(op: BatchOp, segment: Segment): void {
