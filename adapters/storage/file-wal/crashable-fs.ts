@@ -8,100 +8,23 @@
 // independent, so a renamed or created file can survive with content that was never synced (lost or torn).
 
 import type { Random } from '../../../src/env.ts';
+import {
+  applyDirOp,
+  applyOp,
+  Bytes,
+  type DirNode,
+  type DirOp,
+  type FileNode,
+  fsError,
+  loseUnsynced,
+  type Node,
+  newDir,
+  type PowerCutOptions,
+  splitPath,
+} from './crashable-tree.ts';
 import type { OpenMode, WalFile, WalFs } from './fs.ts';
 
-export interface PowerCutOptions {
-  /** Keep a random prefix of each file's unsynced operations instead of dropping them all. Default true. */
-  readonly keepUnsyncedPrefix?: boolean;
-  /** The last kept write may be cut short at a random byte. Default true. */
-  readonly tornWrites?: boolean;
-  /** A cut-short write leaves zeros instead of its remaining bytes (as if the size grew first). Default false. */
-  readonly zeroFill?: boolean;
-}
-
-class Bytes {
-  data: Uint8Array = new Uint8Array(0);
-  size = 0;
-
-  write(position: number, bytes: Uint8Array): void {
-    const end = position + bytes.length;
-    if (end > this.data.length) {
-      const grown = new Uint8Array(Math.max(end, this.data.length * 2, 1024));
-      grown.set(this.data.subarray(0, this.size));
-      this.data = grown;
-    }
-    if (position > this.size) this.data.fill(0, this.size, position);
-    this.data.set(bytes, position);
-    this.size = Math.max(this.size, end);
-  }
-
-  truncate(length: number): void {
-    if (length > this.size) this.write(this.size, new Uint8Array(length - this.size));
-    this.size = length;
-  }
-
-  snapshot(): Uint8Array {
-    return this.data.slice(0, this.size);
-  }
-
-  clone(): Bytes {
-    const copy = new Bytes();
-    copy.data = this.snapshot();
-    copy.size = this.size;
-    return copy;
-  }
-}
-
-type Op = { readonly position: number; readonly bytes: Uint8Array } | { readonly truncate: number };
-
-function applyOp(target: Bytes, op: Op): void {
-  if ('truncate' in op) target.truncate(op.truncate);
-  else target.write(op.position, op.bytes);
-}
-
-interface FileNode {
-  readonly kind: 'file';
-  volatile: Bytes;
-  durable: Bytes;
-  pending: Op[];
-}
-
-/** A directory change not yet made durable: a create (node), an unlink (undefined) or a rename. */
-type DirOp =
-  | { readonly name: string; readonly node: Node | undefined }
-  | { readonly from: string; readonly to: string; readonly node: Node };
-
-interface DirNode {
-  readonly kind: 'dir';
-  entries: Map<string, Node>;
-  durable: Map<string, Node>;
-  pending: DirOp[];
-}
-
-function applyDirOp(entries: Map<string, Node>, op: DirOp): void {
-  if ('from' in op) {
-    entries.delete(op.from);
-    entries.set(op.to, op.node);
-  } else if (op.node) {
-    entries.set(op.name, op.node);
-  } else {
-    entries.delete(op.name);
-  }
-}
-
-type Node = FileNode | DirNode;
-
-function fsError(code: string, message: string): Error {
-  return Object.assign(new Error(`${code}: ${message}`), { code });
-}
-
-function newDir(): DirNode {
-  return { kind: 'dir', entries: new Map(), durable: new Map(), pending: [] };
-}
-
-function splitPath(path: string): string[] {
-  return path.split('/').filter((part) => part !== '' && part !== '.');
-}
+export type { PowerCutOptions } from './crashable-tree.ts';
 
 /** The seeded default: mulberry32. */
 function mulberry32(seed: number): Random {
@@ -149,42 +72,7 @@ export class CrashableFs implements WalFs {
     this.down = true;
     this.generation++;
     this.cuts++;
-    const keepPrefix = options.keepUnsyncedPrefix ?? true;
-    const torn = options.tornWrites ?? true;
-    const visit = (dir: DirNode): void => {
-      const entries = new Map(dir.durable);
-      // Directory changes are journaled in order: a crash may keep a prefix of the unsynced ones.
-      if (keepPrefix) {
-        const kept = Math.floor(this.random.next() * (dir.pending.length + 1));
-        for (const op of dir.pending.slice(0, kept)) applyDirOp(entries, op);
-      }
-      dir.entries = entries;
-      dir.durable = new Map(entries);
-      dir.pending = [];
-      for (const node of dir.entries.values()) {
-        if (node.kind === 'dir') {
-          visit(node);
-          continue;
-        }
-        const survived = node.durable.clone();
-        if (keepPrefix && node.pending.length > 0) {
-          const kept = Math.floor(this.random.next() * (node.pending.length + 1));
-          for (const op of node.pending.slice(0, kept)) applyOp(survived, op);
-          const next = node.pending[kept];
-          if (torn && next && !('truncate' in next) && next.bytes.length > 0) {
-            const cut = Math.floor(this.random.next() * next.bytes.length);
-            const part = next.bytes.slice(0, cut);
-            if (options.zeroFill)
-              applyOp(survived, { position: next.position, bytes: new Uint8Array(next.bytes.length) });
-            applyOp(survived, { position: next.position, bytes: part });
-          }
-        }
-        node.durable = survived;
-        node.volatile = survived.clone();
-        node.pending = [];
-      }
-    };
-    visit(this.root);
+    loseUnsynced(this.root, this.random, options);
   }
 
   /** Turns the power back on after a cut (the machine reboots with what was durable). */
