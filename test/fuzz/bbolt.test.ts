@@ -7,7 +7,7 @@
 // pages point back at each other is refused instead of walked forever.
 
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BoltError, readBolt } from '../../src/bbolt/index.ts';
 import { writeMetaPage } from '../../src/bbolt/meta.ts';
 import { BRANCH_PAGE_FLAG, LEAF_PAGE_FLAG, PAGE_HEADER_SIZE, writePageHeader } from '../../src/bbolt/page.ts';
@@ -17,6 +17,8 @@ import { ServerStateMachine } from '../../src/server/state-machine.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
+// Long budgets (`npm run fuzz`) need more than the default 30 s per test.
+vi.setConfig({ testTimeout: 30_000 + RUNS * 20 });
 const PAGE = 4096;
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -8,7 +8,7 @@
 //   and the key count stay as they were).
 
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EtcdError } from '../../src/api/errors.ts';
 import * as d from '../../src/api/gateway/decode.ts';
 import { firstValue } from '../../src/api/gateway/http.ts';
@@ -19,6 +19,8 @@ import { type MemoryCluster, startMemoryCluster } from '../support/memory-cluste
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
+// Long budgets (`npm run fuzz`) need more than the default 30 s per test.
+vi.setConfig({ testTimeout: 30_000 + RUNS * 20 });
 
 const DECODERS: Record<string, [goType: string, decode: (m: d.MessageReader) => unknown]> = {
   range: ['etcdserverpb.RangeRequest', d.decodeRange],

@@ -12,7 +12,7 @@
 
 import { Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeBatch, encodeBatch } from '../../adapters/transport/fetch/index.ts';
 import { type AcceptContext, InboundConnection } from '../../adapters/transport/tcp/inbound.ts';
 import type { PeerStream, StreamEvents } from '../../adapters/transport/tcp/stream.ts';
@@ -31,6 +31,8 @@ import type { Message } from '../../src/raft/types.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
+// Long budgets (`npm run fuzz`) need more than the default 30 s per test.
+vi.setConfig({ testTimeout: 30_000 + RUNS * 20 });
 
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
 const CLUSTER = 42n;

@@ -10,7 +10,7 @@
 import { crc32 } from 'node:zlib';
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeBatch, decodeSegmentHeader, decodeSnapshot } from '../../adapters/storage/file-wal/codec.ts';
 import { CrashableFs } from '../../adapters/storage/file-wal/crashable-fs.ts';
 import { FileWalStorage } from '../../adapters/storage/file-wal/index.ts';
@@ -29,6 +29,8 @@ import { entries, snapshot } from '../conformance/storage.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
+// Long budgets (`npm run fuzz`) need more than the default 30 s per test.
+vi.setConfig({ testTimeout: 30_000 + RUNS * 20 });
 
 const encoder = new Encoder({ useBigInt64: true });
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
