@@ -3,18 +3,14 @@
 // disks and processes fail. Checked: Raft safety (as in simulation.ts, through the Replica's I/O), the
 // linearizability of the client history (per key), that every watcher sees every event of its range exactly
 // once and in order, that a kept-alive lease's key never vanishes, that members converge to one keyspace
-// hash, and liveness after healing.
+// hash, and liveness after healing. The members, network and clock are in kv-cluster.ts (KvCluster, which this
+// simulation extends); here are the options, the workloads, the nemesis and the checks.
 
 import type { EtcdError } from '../api/errors.ts';
 import type { Event } from '../api/types.ts';
-import type { NodeId } from '../raft/types.ts';
-import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
 import type { ApplyResult } from '../server/state-machine.ts';
-import type { PersistBatch } from '../storage.ts';
 import type { WatchStream } from '../watch/index.ts';
-import { SimDisk } from './disk.ts';
-import { EventQueue } from './event-queue.ts';
-import { FaultModel } from './fault-model.ts';
+import { ELECTION_TICKS, KvCluster, Member, TICK_MS } from './kv-cluster.ts';
 import {
   checkOperations,
   etcdKvModel,
@@ -22,86 +18,21 @@ import {
   type KvOperation,
   type KvOutput,
 } from './linearizability/index.ts';
-import { type MemberProfile, RuntimeModel } from './profiles.ts';
-import { Rng } from './rng.ts';
-import { SafetyChecker, SafetyViolation } from './safety.ts';
+import { DEFAULT_KV_SIM_OPTIONS, type KvSimOptions, type KvSimResult } from './options.ts';
+import { RuntimeModel } from './profiles.ts';
+import { SafetyViolation } from './safety.ts';
 
-export interface KvSimOptions {
-  readonly seed: number;
-  readonly nodes: number;
-  readonly durationMs: number;
-  readonly livenessMs: number;
-  readonly clients: number;
-  readonly keys: number;
-  readonly faults: boolean;
-  readonly traceSize: number;
-  /** Search budget of the linearizability checker; running out fails the seed. */
-  readonly checkBudget: number;
-  /** One runtime profile per member (./profiles.ts; overrides `nodes`). Absent: every member a Node voter. */
-  readonly profiles?: readonly MemberProfile[];
-}
-
-export const DEFAULT_KV_SIM_OPTIONS: Omit<KvSimOptions, 'seed'> = {
-  nodes: 3,
-  durationMs: 5_000,
-  livenessMs: 8_000,
-  clients: 4,
-  keys: 3,
-  faults: true,
-  traceSize: 60,
-  checkBudget: 2_000_000,
-};
-
-export interface KvSimStats {
-  opsOk: number;
-  opsFailed: number;
-  opsIndeterminate: number;
-  readsOk: number;
-  casSucceeded: number;
-  watchEvents: number;
-  watchersChecked: number;
-  leaseKeepAlives: number;
-  leasesExpired: number;
-  crashes: number;
-  partitions: number;
-  elections: number;
-  snapshotsInstalled: number;
-  linearizabilitySteps: number;
-  /** Times a member was frozen by its runtime (a background tab). */
-  runtimePauses: number;
-}
-
-export interface KvSimResult {
-  readonly seed: number;
-  readonly ok: boolean;
-  readonly violation?: { readonly invariant: string; readonly message: string };
-  readonly stats: KvSimStats;
-  readonly trace: readonly string[];
-  readonly digest: string;
-}
+export {
+  DEFAULT_KV_SIM_OPTIONS,
+  type KvSimOptions,
+  type KvSimResult,
+  type KvSimStats,
+} from './options.ts';
 
 const DEBUG = (globalThis as { SIM_DEBUG?: boolean }).SIM_DEBUG === true;
-const TICK_MS = 10;
-const ELECTION_TICKS = 10;
 const LEASE_TTL_S = 2;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-class Member {
-  replica!: Replica;
-  readonly disk = new SimDisk();
-  alive = false;
-  incarnation = 0;
-  /** The write in flight (a crash may leave a torn prefix of it). */
-  writing?: PersistBatch;
-  lastLeaderTerm = 0;
-  slowDiskMs = 0;
-  constructor(
-    readonly id: NodeId,
-    /** Absent: a Node member, driven exactly as before profiles existed (seeds keep their runs). */
-    readonly runtime?: RuntimeModel,
-  ) {}
-}
 
 interface WatchClient {
   readonly member: Member;
@@ -117,37 +48,10 @@ export function runKvSimulation(opts: Partial<KvSimOptions> & { seed: number }):
   return new KvSimulation({ ...DEFAULT_KV_SIM_OPTIONS, ...opts }).run();
 }
 
-class KvSimulation {
-  private readonly rng: Rng;
-  private readonly faults: FaultModel;
-  private readonly queue = new EventQueue();
-  private readonly members = new Map<NodeId, Member>();
-  private readonly checker = new SafetyChecker();
-  private readonly bootstrap: BootstrapMember[] = [];
+class KvSimulation extends KvCluster {
   private readonly history: KvOperation[] = [];
   private readonly pending = new Map<number, KvOperation>();
   private readonly watchers: WatchClient[] = [];
-  private now = 0;
-  private healed = false;
-  private readonly trace: string[] = [];
-  private digest = 0x811c9dc5;
-  private readonly stats: KvSimStats = {
-    opsOk: 0,
-    opsFailed: 0,
-    opsIndeterminate: 0,
-    readsOk: 0,
-    casSucceeded: 0,
-    watchEvents: 0,
-    watchersChecked: 0,
-    leaseKeepAlives: 0,
-    leasesExpired: 0,
-    crashes: 0,
-    partitions: 0,
-    elections: 0,
-    snapshotsInstalled: 0,
-    linearizabilitySteps: 0,
-    runtimePauses: 0,
-  };
   private livenessDone = false;
   /** The lease client: its lease, its key, and the call time of its last successful keep-alive. */
   private lease?: {
@@ -157,25 +61,6 @@ class KvSimulation {
     keepingAlive: boolean;
     stoppedAt: number;
   };
-
-  constructor(private readonly opts: KvSimOptions) {
-    const root = new Rng(opts.seed ^ 0x5bd1e995);
-    this.rng = root.fork();
-    this.faults = new FaultModel(root.fork(), { minDelayMs: 1, maxDelayMs: 6 });
-  }
-
-  private log(line: string): void {
-    const full = `t=${this.now} ${line}`;
-    for (let i = 0; i < full.length; i++)
-      this.digest = Math.imul(this.digest ^ full.charCodeAt(i), 0x01000193);
-    this.trace.push(full);
-    if (this.trace.length > this.opts.traceSize * 4)
-      this.trace.splice(0, this.trace.length - this.opts.traceSize);
-  }
-
-  private at(delay: number, run: () => void): void {
-    this.queue.push(this.now + delay, run);
-  }
 
   run(): KvSimResult {
     const profiles = this.opts.profiles;
@@ -220,129 +105,6 @@ class KvSimulation {
       trace: this.trace.slice(-this.opts.traceSize),
       digest: (this.digest >>> 0).toString(16).padStart(8, '0'),
     };
-  }
-
-  // Members.
-
-  private config(id: NodeId): ReplicaConfig {
-    return {
-      id,
-      clusterId: 0xc105n,
-      tickMs: TICK_MS,
-      electionTicks: ELECTION_TICKS,
-      snapshotCount: this.rng.range(20, 80),
-      requestTimeoutMs: 1500,
-      maxRequestBytes: 1.5 * 1024 * 1024,
-      maxTxnOps: 128,
-      leaseCheckpointIntervalMs: 500,
-      raft: { snapshotChunkBytes: 512, snapshotCatchUpEntries: 5, maxInflightMsgs: 16, maxSizePerMsg: 4096 },
-      // Half the seeds also compact automatically (the leader's duty, through Raft).
-      autoCompaction:
-        this.opts.seed % 2 === 0 ? { mode: 'revision', retention: 40, intervalMs: 700 } : undefined,
-    };
-  }
-
-  private start(m: Member): void {
-    m.alive = true;
-    m.incarnation++;
-    const inc = m.incarnation;
-    const loaded = m.disk.load();
-    m.replica = new Replica(
-      this.config(m.id),
-      loaded,
-      this.bootstrap,
-      {
-        send: (messages, afterPersist) => {
-          for (const msg of messages) this.send(m, msg, afterPersist);
-        },
-        persist: (batch, done) => {
-          this.checker.entriesPersisted(m.id, batch.entries);
-          m.writing = batch;
-          const base = m.runtime ? m.runtime.diskLatency() : this.rng.range(1, 4);
-          const latency = base + (m.slowDiskMs > 0 ? this.rng.range(0, m.slowDiskMs) : 0);
-          this.at(latency, () => {
-            if (m.incarnation !== inc || !m.alive) return;
-            m.disk.write(batch);
-            m.writing = undefined;
-            if (batch.snapshot) {
-              this.stats.snapshotsInstalled++;
-              this.log(`n${m.id} installed snapshot at ${batch.snapshot.metadata.index}`);
-            }
-            done();
-          });
-        },
-        saveSnapshot: (snapshot, done) => {
-          m.disk.saveSnapshot(snapshot);
-          done();
-        },
-        now: () => this.now,
-        applied: (e) => this.checker.entryApplied(m.id, e, 0),
-      },
-      this.rng.fork(),
-      { debug() {}, info() {}, warn() {}, error() {} },
-    );
-    m.replica.onChange(() => this.observe(m));
-    const tick = () => {
-      if (m.incarnation !== inc || !m.alive) return;
-      m.replica.tick();
-      this.at(m.runtime ? m.runtime.nextTick(this.now, TICK_MS) - this.now : TICK_MS, tick);
-    };
-    this.at(this.rng.range(1, TICK_MS), tick);
-  }
-
-  private observe(m: Member): void {
-    const raft = m.replica.raw.basicStatus();
-    if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
-      m.lastLeaderTerm = raft.term;
-      this.stats.elections++;
-      this.log(`n${m.id} leads term ${raft.term}`);
-      this.checker.leaderElected(m.id, raft.term, m.disk);
-      this.checker.leaderCompleteness(m.id, raft.term, m.replica.raw.logView());
-    }
-  }
-
-  private crash(m: Member): void {
-    this.stats.crashes++;
-    if (m.writing && this.rng.chance(0.5)) {
-      const n = m.writing.entries.length;
-      const prefix = this.rng.int(n + 1);
-      m.disk.write(
-        { entries: m.writing.entries, snapshot: prefix > 0 ? m.writing.snapshot : undefined },
-        prefix,
-      );
-    }
-    m.writing = undefined;
-    m.alive = false;
-    m.incarnation++;
-    m.replica.stop();
-    this.log(`crash n${m.id}`);
-  }
-
-  private send(from: Member, msg: Parameters<SafetyChecker['messageSent']>[0], afterPersist: boolean): void {
-    this.checker.messageSent(msg, afterPersist, from.disk);
-    const to = this.members.get(msg.to);
-    if (!to) return;
-    for (const d of this.faults.plan(msg.from, msg.to)) {
-      const delay = to.runtime || from.runtime ? this.runtimeDelay(from, to, d) : d;
-      this.at(delay, () => {
-        if (to.alive) to.replica.step(msg);
-      });
-    }
-  }
-
-  /** A message's delay through both members' runtimes (links, and a frozen receiver that handles it later). */
-  private runtimeDelay(from: Member, to: Member, d: number): number {
-    const at = this.now + d + (from.runtime?.netDelay() ?? 0) + (to.runtime?.netDelay() ?? 0);
-    return (to.runtime ? to.runtime.deliveryTime(at) : at) - this.now;
-  }
-
-  private live(): Member[] {
-    return [...this.members.values()].filter((m) => m.alive);
-  }
-
-  /** Where clients send linearizable reads and writes: the voters (learners refuse them, as etcd's do). */
-  private clientTargets(): Member[] {
-    return this.live().filter((m) => !m.runtime?.profile.learner);
   }
 
   // Clients: each issues one operation at a time against a random live member.

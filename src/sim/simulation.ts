@@ -4,73 +4,18 @@
 // Safety invariants are checked as events happen; liveness once the faults heal. Same seed → same run.
 
 import { decodeConfChange } from '../raft/confchange.ts';
-import type { KnownBug } from '../raft/config.ts';
 import { RawNode, type Ready } from '../raft/raw-node.ts';
 import type { ConfChange, Message, NodeId } from '../raft/types.ts';
 import type { PersistBatch } from '../storage.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { FaultModel } from './fault-model.ts';
+import { DEFAULT_SIM_OPTIONS, type SimOptions, type SimResult, type SimStats } from './options.ts';
 import { Rng } from './rng.ts';
 import { SafetyChecker, SafetyViolation } from './safety.ts';
 import { SimStateMachine } from './state-machine.ts';
 
-export interface SimOptions {
-  readonly seed: number;
-  /** Voters at bootstrap (3 or 5). */
-  readonly nodes: number;
-  /** Length of the phase with faults, in virtual ms. */
-  readonly durationMs: number;
-  /** After healing, a leader must be elected and a proposal applied everywhere within this bound. */
-  readonly livenessMs: number;
-  readonly tickMs: number;
-  /** Inject faults (crashes, partitions, message loss, membership changes, transfers). */
-  readonly faults: boolean;
-  /** TEST ONLY: run a Raft with the §5.4.2 bug, to prove the checker catches it. */
-  readonly unsafeCommitAnyTerm?: boolean;
-  /** TEST ONLY: run a Raft with a known bug compiled in. */
-  readonly bug?: KnownBug;
-  /** How many recent events a failure report shows. */
-  readonly traceSize: number;
-}
-
-export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
-  nodes: 3,
-  durationMs: 6_000,
-  livenessMs: 6_000,
-  tickMs: 10,
-  faults: true,
-  traceSize: 60,
-};
-
-export interface SimStats {
-  elections: number;
-  crashes: number;
-  /** Crashes that lost a write in flight (entirely or as a torn prefix). */
-  crashesLostData: number;
-  partitions: number;
-  snapshotsCreated: number;
-  snapshotsInstalled: number;
-  snapshotChunks: number;
-  membershipChanges: number;
-  transfers: number;
-  proposalsCommitted: number;
-  messagesSent: number;
-  messagesDropped: number;
-  readIndexServed: number;
-}
-
-export interface SimResult {
-  readonly seed: number;
-  readonly ok: boolean;
-  readonly violation?: { readonly invariant: string; readonly message: string };
-  readonly stats: SimStats;
-  /** The last events before the end (or the violation). */
-  readonly trace: readonly string[];
-  /** A digest of every event of the run: equal digests mean identical runs. */
-  readonly digest: string;
-  readonly virtualMs: number;
-}
+export { DEFAULT_SIM_OPTIONS, type SimOptions, type SimResult, type SimStats } from './options.ts';
 
 const textDecoder = new TextDecoder();
 

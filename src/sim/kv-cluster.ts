@@ -1,0 +1,212 @@
+// The cluster half of the whole-member simulator (kv-simulation.ts): the members (Replicas on simulated disks),
+// their ticks, crashes and restarts, the network between them (the fault model, runtime profiles' delays), the
+// virtual clock, the trace and its digest, and the Raft safety checks on every message and Ready. The workloads,
+// the nemesis and the end-of-run checks are in KvSimulation, which extends this class.
+
+import type { NodeId } from '../raft/types.ts';
+import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
+import type { PersistBatch } from '../storage.ts';
+import { SimDisk } from './disk.ts';
+import { EventQueue } from './event-queue.ts';
+import { FaultModel } from './fault-model.ts';
+import type { KvSimOptions, KvSimStats } from './options.ts';
+import type { RuntimeModel } from './profiles.ts';
+import { Rng } from './rng.ts';
+import { SafetyChecker } from './safety.ts';
+
+export const TICK_MS = 10;
+export const ELECTION_TICKS = 10;
+
+export class Member {
+  replica!: Replica;
+  readonly disk = new SimDisk();
+  alive = false;
+  incarnation = 0;
+  /** The write in flight (a crash may leave a torn prefix of it). */
+  writing?: PersistBatch;
+  lastLeaderTerm = 0;
+  slowDiskMs = 0;
+  constructor(
+    readonly id: NodeId,
+    /** Absent: a Node member, driven exactly as before profiles existed (seeds keep their runs). */
+    readonly runtime?: RuntimeModel,
+  ) {}
+}
+
+export abstract class KvCluster {
+  protected readonly rng: Rng;
+  protected readonly faults: FaultModel;
+  protected readonly queue = new EventQueue();
+  protected readonly members = new Map<NodeId, Member>();
+  protected readonly checker = new SafetyChecker();
+  protected readonly bootstrap: BootstrapMember[] = [];
+  protected now = 0;
+  protected healed = false;
+  protected readonly trace: string[] = [];
+  protected digest = 0x811c9dc5;
+  protected readonly stats: KvSimStats = {
+    opsOk: 0,
+    opsFailed: 0,
+    opsIndeterminate: 0,
+    readsOk: 0,
+    casSucceeded: 0,
+    watchEvents: 0,
+    watchersChecked: 0,
+    leaseKeepAlives: 0,
+    leasesExpired: 0,
+    crashes: 0,
+    partitions: 0,
+    elections: 0,
+    snapshotsInstalled: 0,
+    linearizabilitySteps: 0,
+    runtimePauses: 0,
+  };
+  protected readonly opts: KvSimOptions;
+
+  constructor(opts: KvSimOptions) {
+    this.opts = opts;
+    const root = new Rng(opts.seed ^ 0x5bd1e995);
+    this.rng = root.fork();
+    this.faults = new FaultModel(root.fork(), { minDelayMs: 1, maxDelayMs: 6 });
+  }
+
+  protected log(line: string): void {
+    const full = `t=${this.now} ${line}`;
+    for (let i = 0; i < full.length; i++)
+      this.digest = Math.imul(this.digest ^ full.charCodeAt(i), 0x01000193);
+    this.trace.push(full);
+    if (this.trace.length > this.opts.traceSize * 4)
+      this.trace.splice(0, this.trace.length - this.opts.traceSize);
+  }
+
+  protected at(delay: number, run: () => void): void {
+    this.queue.push(this.now + delay, run);
+  }
+
+  // Members.
+
+  protected config(id: NodeId): ReplicaConfig {
+    return {
+      id,
+      clusterId: 0xc105n,
+      tickMs: TICK_MS,
+      electionTicks: ELECTION_TICKS,
+      snapshotCount: this.rng.range(20, 80),
+      requestTimeoutMs: 1500,
+      maxRequestBytes: 1.5 * 1024 * 1024,
+      maxTxnOps: 128,
+      leaseCheckpointIntervalMs: 500,
+      raft: { snapshotChunkBytes: 512, snapshotCatchUpEntries: 5, maxInflightMsgs: 16, maxSizePerMsg: 4096 },
+      // Half the seeds also compact automatically (the leader's duty, through Raft).
+      autoCompaction:
+        this.opts.seed % 2 === 0 ? { mode: 'revision', retention: 40, intervalMs: 700 } : undefined,
+    };
+  }
+
+  protected start(m: Member): void {
+    m.alive = true;
+    m.incarnation++;
+    const inc = m.incarnation;
+    const loaded = m.disk.load();
+    m.replica = new Replica(
+      this.config(m.id),
+      loaded,
+      this.bootstrap,
+      {
+        send: (messages, afterPersist) => {
+          for (const msg of messages) this.send(m, msg, afterPersist);
+        },
+        persist: (batch, done) => {
+          this.checker.entriesPersisted(m.id, batch.entries);
+          m.writing = batch;
+          const base = m.runtime ? m.runtime.diskLatency() : this.rng.range(1, 4);
+          const latency = base + (m.slowDiskMs > 0 ? this.rng.range(0, m.slowDiskMs) : 0);
+          this.at(latency, () => {
+            if (m.incarnation !== inc || !m.alive) return;
+            m.disk.write(batch);
+            m.writing = undefined;
+            if (batch.snapshot) {
+              this.stats.snapshotsInstalled++;
+              this.log(`n${m.id} installed snapshot at ${batch.snapshot.metadata.index}`);
+            }
+            done();
+          });
+        },
+        saveSnapshot: (snapshot, done) => {
+          m.disk.saveSnapshot(snapshot);
+          done();
+        },
+        now: () => this.now,
+        applied: (e) => this.checker.entryApplied(m.id, e, 0),
+      },
+      this.rng.fork(),
+      { debug() {}, info() {}, warn() {}, error() {} },
+    );
+    m.replica.onChange(() => this.observe(m));
+    const tick = () => {
+      if (m.incarnation !== inc || !m.alive) return;
+      m.replica.tick();
+      this.at(m.runtime ? m.runtime.nextTick(this.now, TICK_MS) - this.now : TICK_MS, tick);
+    };
+    this.at(this.rng.range(1, TICK_MS), tick);
+  }
+
+  protected observe(m: Member): void {
+    const raft = m.replica.raw.basicStatus();
+    if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
+      m.lastLeaderTerm = raft.term;
+      this.stats.elections++;
+      this.log(`n${m.id} leads term ${raft.term}`);
+      this.checker.leaderElected(m.id, raft.term, m.disk);
+      this.checker.leaderCompleteness(m.id, raft.term, m.replica.raw.logView());
+    }
+  }
+
+  protected crash(m: Member): void {
+    this.stats.crashes++;
+    if (m.writing && this.rng.chance(0.5)) {
+      const n = m.writing.entries.length;
+      const prefix = this.rng.int(n + 1);
+      m.disk.write(
+        { entries: m.writing.entries, snapshot: prefix > 0 ? m.writing.snapshot : undefined },
+        prefix,
+      );
+    }
+    m.writing = undefined;
+    m.alive = false;
+    m.incarnation++;
+    m.replica.stop();
+    this.log(`crash n${m.id}`);
+  }
+
+  protected send(
+    from: Member,
+    msg: Parameters<SafetyChecker['messageSent']>[0],
+    afterPersist: boolean,
+  ): void {
+    this.checker.messageSent(msg, afterPersist, from.disk);
+    const to = this.members.get(msg.to);
+    if (!to) return;
+    for (const d of this.faults.plan(msg.from, msg.to)) {
+      const delay = to.runtime || from.runtime ? this.runtimeDelay(from, to, d) : d;
+      this.at(delay, () => {
+        if (to.alive) to.replica.step(msg);
+      });
+    }
+  }
+
+  /** A message's delay through both members' runtimes (links, and a frozen receiver that handles it later). */
+  protected runtimeDelay(from: Member, to: Member, d: number): number {
+    const at = this.now + d + (from.runtime?.netDelay() ?? 0) + (to.runtime?.netDelay() ?? 0);
+    return (to.runtime ? to.runtime.deliveryTime(at) : at) - this.now;
+  }
+
+  protected live(): Member[] {
+    return [...this.members.values()].filter((m) => m.alive);
+  }
+
+  /** Where clients send linearizable reads and writes: the voters (learners refuse them, as etcd's do). */
+  protected clientTargets(): Member[] {
+    return this.live().filter((m) => !m.runtime?.profile.learner);
+  }
+}
