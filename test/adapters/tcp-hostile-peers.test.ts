@@ -274,7 +274,12 @@ describe('replayed handshakes', () => {
     const res = await fetch(`http://${HOST}:${b.address().port}${PEER_FETCH_PATH}`, {
       method: 'POST',
       headers: { 'content-type': PEER_CONTENT_TYPE },
-      body: encodeBatch({ cluster: CLUSTER, from: A, to: B, messages: [encodeMessage(heartbeat(3))] }),
+      body: encodeBatch({
+        cluster: CLUSTER,
+        from: A,
+        to: B,
+        messages: [encodeMessage(heartbeat(3))],
+      }) as Uint8Array<ArrayBuffer>,
     });
     expect(res.status).toBe(403);
     expect(decodeReply(new Uint8Array(await res.arrayBuffer()))).toMatchObject({ ok: false, code: 'member' });
