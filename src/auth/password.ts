@@ -33,7 +33,11 @@ export async function verifyPassword(password: string, hash: string): Promise<bo
  */
 export class DummyHash {
   private hash?: Promise<string>;
-  constructor(private readonly cost: number) {}
+  private readonly cost: number;
+
+  constructor(cost: number) {
+    this.cost = cost;
+  }
 
   get(): Promise<string> {
     this.hash ??= hashPassword(`edgecd-dummy-${this.cost}-${Math.PI}`, this.cost);

@@ -105,7 +105,10 @@ export class JwtTokens {
   private readonly ttlSeconds: number;
   private keys?: Promise<{ sign?: Key; verify: Key }>;
 
-  constructor(private readonly options: JwtOptions) {
+  private readonly options: JwtOptions;
+
+  constructor(options: JwtOptions) {
+    this.options = options;
     this.ttlSeconds = options.ttlSeconds && options.ttlSeconds > 0 ? options.ttlSeconds : 300;
   }
 

@@ -20,10 +20,10 @@ export class Election {
   private readonly name: Uint8Array;
   private leadership: recipe.LeaderKey | undefined;
 
-  constructor(
-    readonly session: Session,
-    name: string | Uint8Array,
-  ) {
+  readonly session: Session;
+
+  constructor(session: Session, name: string | Uint8Array) {
+    this.session = session;
     this.name = toBytes(name);
   }
 

@@ -20,10 +20,10 @@ export class Mutex {
   private readonly name: Uint8Array;
   private held: FencingToken | undefined;
 
-  constructor(
-    readonly session: Session,
-    name: string | Uint8Array,
-  ) {
+  readonly session: Session;
+
+  constructor(session: Session, name: string | Uint8Array) {
+    this.session = session;
     this.name = toBytes(name);
   }
 

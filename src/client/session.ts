@@ -28,14 +28,25 @@ export class Session {
   /** Settles when the session ends: the lease expired or was revoked, or close()/orphan() was called. */
   readonly done: Promise<void>;
 
+  readonly node: EdgeNode;
+  readonly lease: bigint;
+  /** The lease's granted TTL in seconds. */
+  readonly ttl: number;
+  private readonly clock: Clock;
+  private readonly credentials: RequestOptions;
+
   private constructor(
-    readonly node: EdgeNode,
-    readonly lease: bigint,
-    /** The lease's granted TTL in seconds. */
-    readonly ttl: number,
-    private readonly clock: Clock,
-    private readonly credentials: RequestOptions = {},
+    node: EdgeNode,
+    lease: bigint,
+    ttl: number,
+    clock: Clock,
+    credentials: RequestOptions = {},
   ) {
+    this.node = node;
+    this.lease = lease;
+    this.ttl = ttl;
+    this.clock = clock;
+    this.credentials = credentials;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });

@@ -8,10 +8,13 @@ export class Inflights {
   private head = 0;
   private bytes = 0;
 
-  constructor(
-    private readonly maxCount: number,
-    private readonly maxBytes: number,
-  ) {}
+  private readonly maxCount: number;
+  private readonly maxBytes: number;
+
+  constructor(maxCount: number, maxBytes: number) {
+    this.maxCount = maxCount;
+    this.maxBytes = maxBytes;
+  }
 
   get count(): number {
     return this.indexes.length - this.head;

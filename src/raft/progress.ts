@@ -24,12 +24,10 @@ export class Progress {
   snapshot?: Snapshot;
   snapshotOffset = 0;
 
-  constructor(
-    next: number,
-    maxInflight: number,
-    maxInflightBytes: number,
-    readonly isLearner: boolean,
-  ) {
+  readonly isLearner: boolean;
+
+  constructor(next: number, maxInflight: number, maxInflightBytes: number, isLearner: boolean) {
+    this.isLearner = isLearner;
     this.next = next;
     this.inflights = new Inflights(maxInflight, maxInflightBytes);
   }

@@ -11,10 +11,13 @@ export class ProgressTracker {
   readonly progress = new Map<NodeId, Progress>();
   readonly votes = new Map<NodeId, boolean>();
 
-  constructor(
-    private readonly maxInflight: number,
-    private readonly maxInflightBytes: number,
-  ) {}
+  private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
+
+  constructor(maxInflight: number, maxInflightBytes: number) {
+    this.maxInflight = maxInflight;
+    this.maxInflightBytes = maxInflightBytes;
+  }
 
   confState(): ConfState {
     return { voters: [...this.voters], learners: [...this.learners] };

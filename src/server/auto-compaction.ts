@@ -17,7 +17,11 @@ export class AutoCompactor {
   private nextAt = 0;
   private readonly samples: { at: number; revision: number }[] = [];
 
-  constructor(private readonly config: AutoCompactionConfig) {}
+  private readonly config: AutoCompactionConfig;
+
+  constructor(config: AutoCompactionConfig) {
+    this.config = config;
+  }
 
   get enabled(): boolean {
     return this.config.retention > 0;

@@ -35,11 +35,15 @@ export class HeartbeatMonitor {
   /** The term of the heartbeats seen last: a new term (leading again) starts the detector afresh, as etcd's. */
   private term = -1;
 
-  constructor(
-    private readonly metrics: MemberMetrics,
-    private readonly heartbeatMs: number,
-    private readonly logger: Logger,
-  ) {}
+  private readonly metrics: MemberMetrics;
+  private readonly heartbeatMs: number;
+  private readonly logger: Logger;
+
+  constructor(metrics: MemberMetrics, heartbeatMs: number, logger: Logger) {
+    this.metrics = metrics;
+    this.heartbeatMs = heartbeatMs;
+    this.logger = logger;
+  }
 
   sent(messages: readonly Message[]): void {
     for (const m of messages) {
@@ -87,7 +91,11 @@ export class ApplyTimer {
   private slow = 0;
   private count = 0;
 
-  constructor(private readonly metrics: MemberMetrics | undefined) {}
+  private readonly metrics: MemberMetrics | undefined;
+
+  constructor(metrics: MemberMetrics | undefined) {
+    this.metrics = metrics;
+  }
 
   begin(): void {
     if (!this.metrics) return;

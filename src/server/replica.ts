@@ -74,14 +74,23 @@ export class Replica {
   /** The hard state last handed to storage (MustSync compares a Ready's with it). */
   private persistedHardState: HardState;
 
+  readonly config: ReplicaConfig;
+  private readonly io: ReplicaIO;
+  private readonly random: Random;
+  private readonly logger: Logger;
+
   constructor(
-    readonly config: ReplicaConfig,
+    config: ReplicaConfig,
     loaded: LoadedState,
     bootstrap: readonly BootstrapMember[] | undefined,
-    private readonly io: ReplicaIO,
-    private readonly random: Random,
-    private readonly logger: Logger,
+    io: ReplicaIO,
+    random: Random,
+    logger: Logger,
   ) {
+    this.config = config;
+    this.io = io;
+    this.random = random;
+    this.logger = logger;
     this.nonce = Math.floor(random.next() * 0x7fffffff);
     this.reads = new ReadIndexQueue(this.nonce, (context) => this.raw.readIndex(context));
     this.applyTimer = new ApplyTimer(io.metrics);

@@ -44,10 +44,12 @@ export class ServerStateMachine {
   /** The last Raft index whose effects this state includes. */
   appliedIndex = 0;
 
-  constructor(
-    private readonly options: StateMachineOptions,
-    private readonly hooks: StateMachineHooks,
-  ) {
+  private readonly options: StateMachineOptions;
+  private readonly hooks: StateMachineHooks;
+
+  constructor(options: StateMachineOptions, hooks: StateMachineHooks) {
+    this.options = options;
+    this.hooks = hooks;
     this.lessor = this.newLessor();
     this.mvcc = this.newStore();
   }

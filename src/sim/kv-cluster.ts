@@ -26,11 +26,14 @@ export class Member {
   writing?: PersistBatch;
   lastLeaderTerm = 0;
   slowDiskMs = 0;
-  constructor(
-    readonly id: NodeId,
-    /** Absent: a Node member, driven exactly as before profiles existed (seeds keep their runs). */
-    readonly runtime?: RuntimeModel,
-  ) {}
+  readonly id: NodeId;
+  /** Absent: a Node member, driven exactly as before profiles existed (seeds keep their runs). */
+  readonly runtime?: RuntimeModel;
+
+  constructor(id: NodeId, runtime?: RuntimeModel) {
+    this.id = id;
+    this.runtime = runtime;
+  }
 }
 
 export abstract class KvCluster {

@@ -72,10 +72,13 @@ export class RuntimeModel {
   pausedUntil = 0;
   pauses = 0;
 
-  constructor(
-    readonly profile: MemberProfile,
-    private readonly rng: Rng,
-  ) {}
+  readonly profile: MemberProfile;
+  private readonly rng: Rng;
+
+  constructor(profile: MemberProfile, rng: Rng) {
+    this.profile = profile;
+    this.rng = rng;
+  }
 
   diskLatency(): number {
     return this.rng.range(this.profile.diskMs[0], this.profile.diskMs[1]);

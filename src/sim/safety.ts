@@ -5,11 +5,11 @@ import { type Entry, type Message, NONE, type NodeId } from '../raft/types.ts';
 import type { SimDisk } from './disk.ts';
 
 export class SafetyViolation extends Error {
-  constructor(
-    readonly invariant: string,
-    detail: string,
-  ) {
+  readonly invariant: string;
+
+  constructor(invariant: string, detail: string) {
     super(`${invariant}: ${detail}`);
+    this.invariant = invariant;
   }
 }
 

@@ -35,7 +35,11 @@ class SimNode {
   /** Extra fsync latency (a stalling disk), in ms. */
   slowDiskMs = 0;
 
-  constructor(readonly id: NodeId) {}
+  readonly id: NodeId;
+
+  constructor(id: NodeId) {
+    this.id = id;
+  }
 }
 
 export function runSimulation(opts: Partial<SimOptions> & { seed: number }): SimResult {
@@ -77,7 +81,10 @@ class Simulation {
     readIndexServed: 0,
   };
 
-  constructor(private readonly opts: SimOptions) {
+  private readonly opts: SimOptions;
+
+  constructor(opts: SimOptions) {
+    this.opts = opts;
     const root = new Rng(opts.seed);
     this.rng = root.fork();
     this.netRng = root.fork();

@@ -1,7 +1,11 @@
 // The set of operations already linearized on the current search path; one half of a search-cache key.
 
 export class Bitset {
-  private constructor(private readonly words: Uint32Array) {}
+  private readonly words: Uint32Array;
+
+  private constructor(words: Uint32Array) {
+    this.words = words;
+  }
 
   static empty(size: number): Bitset {
     return new Bitset(new Uint32Array((size + 31) >>> 5));

@@ -12,7 +12,11 @@ interface CacheEntry<S> {
 export class SearchCache<S, I, O> {
   private readonly buckets = new Map<number, CacheEntry<S>[]>();
 
-  constructor(private readonly model: Model<S, I, O>) {}
+  private readonly model: Model<S, I, O>;
+
+  constructor(model: Model<S, I, O>) {
+    this.model = model;
+  }
 
   /** Records the pair; false if an equal pair was already there. `setHash` is the set's Zobrist hash. */
   add(linearized: Bitset, setHash: number, state: S): boolean {
