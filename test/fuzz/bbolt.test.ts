@@ -1,6 +1,6 @@
 // Property tests of the bbolt reader (src/bbolt/reader.ts) and of what `edgecd snapshot restore` builds on it
-// (src/server/snapshot-file.ts: readSnapshotFile), fixed seed, FUZZ_RUNS runs per property (default 300;
-// `npm run fuzz` raises it). Input: a real etcd backend (written the way `Maintenance.Snapshot` streams it),
+// (readSnapshotForRestore in adapters/runtime/node/restore.ts, over src/server/snapshot-file.ts), fixed seed,
+// FUZZ_RUNS runs per property (default 300; `npm run fuzz` raises it). Input: a real etcd backend (written the way `Maintenance.Snapshot` streams it),
 // then damaged — bytes flipped or set in page headers, element tables and meta pages, pages copied over others
 // (cycles, shared subtrees), the file cut — or pages of noise. Property: the database, or a BoltError from the
 // reader (a SnapshotFileError from the restore path), never a TypeError/RangeError, and quickly: a tree whose
@@ -8,11 +8,12 @@
 
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { readSnapshotForRestore } from '../../adapters/runtime/node/restore.ts';
 import { BoltError, readBolt } from '../../src/bbolt/index.ts';
 import { writeMetaPage } from '../../src/bbolt/meta.ts';
 import { BRANCH_PAGE_FLAG, LEAF_PAGE_FLAG, PAGE_HEADER_SIZE, writePageHeader } from '../../src/bbolt/page.ts';
 import { encodeEtcdBackend, etcdStateOf } from '../../src/server/etcd-snapshot.ts';
-import { readSnapshotFile, SnapshotFileError } from '../../src/server/snapshot-file.ts';
+import { SnapshotFileError } from '../../src/server/snapshot-file.ts';
 import { ServerStateMachine } from '../../src/server/state-machine.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -185,24 +186,38 @@ describe('bbolt reader', () => {
   });
 });
 
+const MEMBERS = [{ id: 1n, name: 'm1', peerURLs: ['http://127.0.0.1:2380'] }];
+
+/** What `edgecd snapshot restore` does with the file before writing anything, or its SnapshotFileError. */
+async function restoreOrError(file: Uint8Array): Promise<unknown> {
+  try {
+    return await readSnapshotForRestore(file, MEMBERS, { skipHashCheck: true });
+  } catch (err) {
+    if (!(err instanceof SnapshotFileError)) throw err;
+    expect(err.message).toMatch(/^snapshot file is corrupt: |^not a|^snapshot missing hash/);
+    expect(err.message).not.toMatch(/Cannot read|is not a function|is not iterable|Invalid array length/);
+    return err;
+  }
+}
+
 describe('snapshot restore reader', () => {
   it(
-    'a damaged etcd snapshot: the snapshot or a SnapshotFileError',
+    'a damaged etcd snapshot: the new cluster state or a SnapshotFileError',
     async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(damage, { minLength: 1, maxLength: 3 }), async (damages) => {
-          try {
-            await readSnapshotFile(damaged(BASE, damages), { skipHashCheck: true });
-          } catch (err) {
-            if (!(err instanceof SnapshotFileError)) throw err;
-            expect(err.message).not.toMatch(
-              /Cannot read|is not a function|is not iterable|Invalid array length/,
-            );
-          }
+          await restoreOrError(damaged(BASE, damages));
         }),
         { seed: SEED, numRuns: RUNS },
       );
     },
     30_000 + RUNS * 100,
   );
+
+  // Found with FUZZ_SEED=2026: a lease record damaged so that its lease is granted badly; leasesOf threw the
+  // lessor's EtcdError ('etcdserver: requested lease not found') out of readSnapshotFile.
+  it('regression: a damaged lease record is a SnapshotFileError', async () => {
+    const err = await restoreOrError(damaged(BASE, [{ kind: 'u16', page: 19, at: 528, value: 0 }]));
+    expect(err).toBeInstanceOf(SnapshotFileError);
+  });
 });

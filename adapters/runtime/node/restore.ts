@@ -100,19 +100,23 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreOptions {
 }
 
 /**
- * newClusterState, then a trial load of its data into a state machine: a file whose sha256 matched but whose data
- * is not a keyspace (a forger's, or a bug's) is refused here, with the reason, rather than when the member starts.
+ * The snapshot file read whole and turned into the new cluster's first state, then loaded into a state machine as
+ * a trial: a file whose data is not a keyspace (a forger's, or a bug's; its sha256 may still match) is refused
+ * here, before the data dir exists, not when the member starts. Every failure is a SnapshotFileError saying the
+ * file is corrupt (a damaged lease record once surfaced as 'etcdserver: requested lease not found').
  */
-function checkedClusterState(
-  file: SnapshotFile,
+export async function readSnapshotForRestore(
+  bytes: Uint8Array,
   members: readonly BootstrapMember[],
-): ReturnType<typeof newClusterState> {
+  options: { readonly skipHashCheck?: boolean } = {},
+): Promise<{ file: SnapshotFile } & ReturnType<typeof newClusterState>> {
   try {
+    const file = await readSnapshotFile(bytes, { skipHashCheck: options.skipHashCheck });
     const state = newClusterState(file, members);
     new ServerStateMachine({ minLeaseTtl: 1 }, { onEvents() {}, onCompacted() {} }).restore(
       state.snapshot.data,
     );
-    return state;
+    return { file, ...state };
   } catch (err) {
     if (err instanceof SnapshotFileError) throw err;
     throw new SnapshotFileError(
@@ -146,8 +150,7 @@ export async function restoreSnapshot(
     throw new Error(`data-dir "${options.dataDir}" exists`);
   }
   const bytes = new Uint8Array(readFileSync(options.snapshotPath));
-  const file = await readSnapshotFile(bytes, { skipHashCheck: options.skipHashCheck });
-  const { snapshot, hardState } = checkedClusterState(file, members);
+  const { file, snapshot, hardState } = await readSnapshotForRestore(bytes, members, options);
   // Nothing is written before the file has been read and checked whole; a write that fails after that (a full
   // disk) removes what it made, so a failed restore never leaves a data dir a member would start from.
   const existed = existsSync(options.dataDir);
