@@ -324,20 +324,6 @@ export class RawNode {
     return this.#raft.electionTimer();
   }
 
-  /**
-   * @deprecated The demo (demo/src/member.worker.ts) still reads `raw.raft.log` and the election timer's fields;
-   * it should use inspectNode (src/server/inspect.ts). Only these read-only values are left here; remove this once
-   * the demo has moved.
-   */
-  get raft(): {
-    readonly log: LogView;
-    readonly electionElapsed: number;
-    readonly randomizedElectionTimeout: number;
-  } {
-    const timer = this.#raft.electionTimer();
-    return { log: this.logView(), electionElapsed: timer.elapsed, randomizedElectionTimeout: timer.timeout };
-  }
-
   status(): Status {
     const r = this.#raft;
     const progress = new Map<NodeId, { match: number; next: number; state: string }>();

@@ -25,7 +25,7 @@ import type { ApplyResult } from './state-machine.ts';
 export class NodeHost implements ServiceContext {
   readonly id: bigint;
   readonly options: NodeOptions;
-  readonly replica: Replica;
+  private readonly replica: Replica;
   readonly state: StateView;
   readonly identity: Identity;
   private readonly logger: Logger;

@@ -319,8 +319,5 @@ export async function createNode(options: NodeOptions): Promise<EdgeNode> {
     close: () => host.close(),
   };
   registerInspection(node, host.inspection());
-  // Deprecated, for the demo only (demo/src/member.worker.ts casts to it): read-only inspection belongs to
-  // inspectNode (./inspect.ts). Remove once the demo has moved.
-  Object.defineProperty(node, 'replica', { value: host.replica, enumerable: false });
   return node;
 }
