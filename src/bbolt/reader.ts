@@ -74,10 +74,12 @@ class TreeReader {
    * make the walk exponential: 40 branch pages that each list the next one twice would take 2^40 steps). */
   private readonly seen = new Set<number>();
 
-  constructor(
-    private readonly file: Uint8Array,
-    private readonly meta: Meta,
-  ) {
+  private readonly file: Uint8Array;
+  private readonly meta: Meta;
+
+  constructor(file: Uint8Array, meta: Meta) {
+    this.file = file;
+    this.meta = meta;
     this.view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   }
 

@@ -73,7 +73,11 @@ class PageWriter {
   next = 3;
   readonly written: [number, Uint8Array][] = [];
 
-  constructor(private readonly pageSize: number) {}
+  private readonly pageSize: number;
+
+  constructor(pageSize: number) {
+    this.pageSize = pageSize;
+  }
 
   /** Writes a bucket's tree (its nested buckets first) and returns its root page. */
   bucketTree(bucket: BoltBucket): number {

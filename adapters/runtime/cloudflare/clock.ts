@@ -54,10 +54,12 @@ export class AlarmClock implements Clock {
   /** Counters for tests and status pages. */
   readonly stats = { alarmsSet: 0, alarmsFired: 0, timersRun: 0 };
 
-  constructor(
-    private readonly storage: AlarmStorage,
-    private readonly options: AlarmClockOptions = {},
-  ) {
+  private readonly storage: AlarmStorage;
+  private readonly options: AlarmClockOptions;
+
+  constructor(storage: AlarmStorage, options: AlarmClockOptions = {}) {
+    this.storage = storage;
+    this.options = options;
     this.minAlarmIntervalMs = options.minAlarmIntervalMs ?? 1000;
     this.timeouts = options.timeouts ?? true;
     this.nowFn = options.now ?? (() => Date.now());

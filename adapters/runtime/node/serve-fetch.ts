@@ -91,7 +91,10 @@ class RequestBody {
   private reading = false;
   private canceled = false;
 
-  constructor(private readonly req: http.IncomingMessage) {
+  private readonly req: http.IncomingMessage;
+
+  constructor(req: http.IncomingMessage) {
+    this.req = req;
     req.pause();
     this.stream = new ReadableStream<Uint8Array>(
       {

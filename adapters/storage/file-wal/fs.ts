@@ -44,7 +44,10 @@ export function errorCode(error: unknown): string | undefined {
 }
 
 class NodeWalFile implements WalFile {
-  constructor(private readonly handle: FileHandle) {}
+  private readonly handle: FileHandle;
+  constructor(handle: FileHandle) {
+    this.handle = handle;
+  }
 
   async write(data: Uint8Array, position: number): Promise<void> {
     let done = 0;

@@ -171,10 +171,10 @@ export class FileWalStorage implements LogStorage {
   private marker: SnapshotMarker | undefined;
   private snapshots: SnapshotFile[] = [];
 
-  private constructor(
-    readonly dir: string,
-    options: FileWalOptions,
-  ) {
+  readonly dir: string;
+
+  private constructor(dir: string, options: FileWalOptions) {
+    this.dir = dir;
     this.fs = options.fs ?? nodeFs;
     this.logger = options.logger ?? silentLogger;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;

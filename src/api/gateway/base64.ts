@@ -7,8 +7,10 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 export class Base64Error extends Error {
   override readonly name = 'Base64Error';
-  constructor(readonly offset: number) {
+  readonly offset: number;
+  constructor(offset: number) {
     super(`illegal base64 data at input byte ${offset}`);
+    this.offset = offset;
   }
 }
 

@@ -98,11 +98,14 @@ function jsonName(protoName: string): string {
 
 /** One JSON object read as a proto message. */
 export class MessageReader {
-  constructor(
-    private readonly obj: JsonObject,
-    /** The Go type of the message, for error texts (`etcdserverpb.RangeRequest`). */
-    readonly goType: string,
-  ) {}
+  private readonly obj: JsonObject;
+  /** The Go type of the message, for error texts (`etcdserverpb.RangeRequest`). */
+  readonly goType: string;
+
+  constructor(obj: JsonObject, goType: string) {
+    this.obj = obj;
+    this.goType = goType;
+  }
 
   static of(v: JsonValue | undefined, goType: string): MessageReader {
     if (v === undefined || v === null) return new MessageReader(new Map(), goType);

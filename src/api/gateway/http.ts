@@ -129,11 +129,11 @@ export class BodyValues {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   private ended = false;
 
-  constructor(
-    request: Request,
-    /** A single message above this many bytes is `request is too large`. */
-    private readonly limit: number,
-  ) {
+  /** A single message above this many bytes is `request is too large`. */
+  private readonly limit: number;
+
+  constructor(request: Request, limit: number) {
+    this.limit = limit;
     this.reader = request.body?.getReader();
     if (!this.reader) this.ended = true;
   }

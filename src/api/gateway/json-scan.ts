@@ -6,7 +6,10 @@
 
 /** A JSON number, kept as its literal text. */
 export class JsonNumber {
-  constructor(readonly text: string) {}
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
 }
 
 export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
@@ -73,11 +76,11 @@ type OpenContainer = { readonly arr: JsonValue[] } | { readonly obj: JsonObject;
 
 class Scanner {
   pos: number;
-  constructor(
-    private readonly buf: Uint8Array,
-    start: number,
-    private readonly final: boolean,
-  ) {
+  private readonly buf: Uint8Array;
+  private readonly final: boolean;
+  constructor(buf: Uint8Array, start: number, final: boolean) {
+    this.buf = buf;
+    this.final = final;
     this.pos = start;
   }
 

@@ -19,7 +19,10 @@ import { type MessageSchema, messageSchemas } from './proto-schema.ts';
 
 /** A request grpc-go would not have handed to etcd: the deserializer's answer instead of a message. */
 export class MalformedRequest {
-  constructor(readonly status: GrpcStatus) {}
+  readonly status: GrpcStatus;
+  constructor(status: GrpcStatus) {
+    this.status = status;
+  }
 }
 
 let schemas: Map<string, MessageSchema> | undefined;
