@@ -8,13 +8,9 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealClock } from '../../adapters/runtime/clock.ts';
 import { type ClientServer, startClientServer } from '../../adapters/runtime/node/client-server.ts';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
-import { cryptoRandom } from '../../src/env.ts';
-import { createNode, type EdgeNode } from '../../src/server/node.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { EdgeNode } from '../../src/server/node.ts';
+import { type MemoryCluster, startMemoryCluster } from '../support/memory-cluster.ts';
 import { grpcFrame, RawGrpcClient, varint } from '../support/raw-grpc.ts';
 import { EtcdProcess } from './differential/harness.ts';
 
@@ -96,6 +92,7 @@ describe.skipIf(!hasEtcd)(
   'KV/Put: edgecd answers random payloads as etcd 3.4.23 does (needs /usr/bin/etcd)',
   () => {
     let etcd: EtcdProcess;
+    let cluster: MemoryCluster;
     let node: EdgeNode;
     let server: ClientServer;
     let toEtcd: RawGrpcClient;
@@ -103,27 +100,9 @@ describe.skipIf(!hasEtcd)(
 
     beforeAll(async () => {
       etcd = await EtcdProcess.start();
-      const clock = new RealClock();
-      const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-      node = await createNode({
-        id: 1n,
-        name: 'n1',
-        clusterId: 42n,
-        members: [{ id: 1n, name: 'n1', peerURLs: ['mem://n1'] }],
-        clientURLs: [],
-        storage: new MemoryStorage(),
-        transport: network.transport(1n),
-        clock,
-        random: cryptoRandom,
-        tickMs: 10,
-        electionTimeoutMs: 100,
-      });
+      cluster = await startMemoryCluster({ size: 1 });
+      node = cluster.nodes[0];
       server = await startClientServer({ node, host: '127.0.0.1', port: 0 });
-      const deadline = Date.now() + 10_000;
-      while (node.nodeStatus().leader === 0n) {
-        if (Date.now() > deadline) throw new Error('no leader');
-        await new Promise((r) => setTimeout(r, 20));
-      }
       toEtcd = new RawGrpcClient(Number(new URL(etcd.url).port));
       toEdgecd = new RawGrpcClient(server.port);
     }, 60_000);
@@ -132,7 +111,7 @@ describe.skipIf(!hasEtcd)(
       toEtcd?.close();
       toEdgecd?.close();
       await server?.close();
-      await node?.close();
+      await cluster?.close();
       await etcd?.stop();
     });
 

@@ -3,13 +3,9 @@
 // test/node/grpc-differential.test.ts compares the two live on random payloads.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RealClock } from '../../adapters/runtime/clock.ts';
 import { type ClientServer, startClientServer } from '../../adapters/runtime/node/client-server.ts';
-import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
-import { MemoryNetwork } from '../../adapters/transport/memory/index.ts';
-import { cryptoRandom } from '../../src/env.ts';
-import { createNode, type EdgeNode } from '../../src/server/node.ts';
-import { FaultModel } from '../../src/sim/fault-model.ts';
+import type { EdgeNode } from '../../src/server/node.ts';
+import { type MemoryCluster, startMemoryCluster } from '../support/memory-cluster.ts';
 import { grpcFrame, lengthDelimited as ld, RawGrpcClient, varint } from '../support/raw-grpc.ts';
 
 const PUT = '/etcdserverpb.KV/Put';
@@ -179,40 +175,22 @@ const CASES: readonly Case[] = [
   },
 ];
 
+let cluster: MemoryCluster;
 let node: EdgeNode;
 let server: ClientServer;
 let client: RawGrpcClient;
 
 beforeAll(async () => {
-  const clock = new RealClock();
-  const network = new MemoryNetwork(clock, new FaultModel(cryptoRandom));
-  const members = [{ id: 1n, name: 'n1', peerURLs: ['mem://n1'] }];
-  node = await createNode({
-    id: 1n,
-    name: 'n1',
-    clusterId: 42n,
-    members,
-    clientURLs: [],
-    storage: new MemoryStorage(),
-    transport: network.transport(1n),
-    clock,
-    random: cryptoRandom,
-    tickMs: 10,
-    electionTimeoutMs: 100,
-  });
+  cluster = await startMemoryCluster({ size: 1 });
+  node = cluster.nodes[0];
   server = await startClientServer({ node, host: '127.0.0.1', port: 0 });
-  const deadline = Date.now() + 10_000;
-  while (node.nodeStatus().leader === 0n) {
-    if (Date.now() > deadline) throw new Error('no leader');
-    await new Promise((r) => setTimeout(r, 20));
-  }
   client = new RawGrpcClient(server.port);
 }, 30_000);
 
 afterAll(async () => {
   client?.close();
   await server?.close();
-  await node?.close();
+  await cluster?.close();
 });
 
 describe('malformed requests get etcd 3.4.23 answers and change nothing', () => {
