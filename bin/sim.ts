@@ -1,10 +1,12 @@
 // `npm run sim -- --seed N` / `--seeds 1..1000`: the deterministic simulator from the command line. Each seed
-// runs the Raft-level simulation and the whole-member simulation with client workloads; `--mixed` runs the latter
-// as one group across runtimes (Node and Durable Object voters, Durable Object and browser-tab learners).
+// runs the Raft-level simulation and the whole-member simulation with client workloads (`--kv`: only the
+// latter); `--mixed` runs the latter as one group across runtimes (Node and Durable Object voters, Durable
+// Object and browser-tab learners). One seed prints its run's digest (`digest <hex>`) and the demo link that
+// replays that very run message by message (the page runs the same code and shows the same digest).
 
 import { parseArgs } from 'node:util';
 import type { KnownBug } from '../src/raft/config.ts';
-import { mixedGroup } from '../src/sim/profiles.ts';
+import { KNOWN_BUGS, type RunSpec, runOptions, specQuery } from '../src/sim/run-spec.ts';
 import { formatSummary, type RunOptions, runSeed, runSeeds, type SeedResult } from '../src/sim/runner.ts';
 
 const USAGE = `usage: npm run sim -- [options]
@@ -15,7 +17,10 @@ const USAGE = `usage: npm run sim -- [options]
   --mixed                   the whole-member run as one group across runtimes (Node and Durable Object voters,
                             Durable Object and browser-tab learners)
   --raft-only               only the Raft-level simulation
-  --bug NAME                a Raft with a known bug compiled in (voteIgnoresLog, countSelfEarly): caught
+  --kv                      only the whole-member simulation (members with MVCC, leases, watches; clients)
+  --bug NAME                a Raft with a known bug compiled in (voteIgnoresLog, countSelfEarly): caught;
+                            alone it runs the Raft-level simulation only
+  --demo URL                where the printed replay link points (default http://127.0.0.1:5173/, npm run demo)
   --unsafe-commit-any-term  a Raft that commits entries of earlier terms by counting (caught)
   --trace                   print every event
   --help                    this text`;
@@ -46,8 +51,12 @@ if (values.seeds !== undefined && !/^(\d+|\d+\.\.\d+)$/.test(values.seeds)) {
   console.error(`sim: --seeds: expected N or A..B, got "${values.seeds}"`);
   process.exit(2);
 }
-if (values.bug !== undefined && !['voteIgnoresLog', 'countSelfEarly'].includes(values.bug)) {
-  console.error(`sim: --bug: unknown bug "${values.bug}" (voteIgnoresLog, countSelfEarly)`);
+if (values.bug !== undefined && !KNOWN_BUGS.includes(values.bug as KnownBug)) {
+  console.error(`sim: --bug: unknown bug "${values.bug}" (${KNOWN_BUGS.join(', ')})`);
+  process.exit(2);
+}
+if (values.kv && values['raft-only']) {
+  console.error('sim: --kv and --raft-only exclude each other');
   process.exit(2);
 }
 
@@ -65,20 +74,26 @@ function parse() {
       bug: { type: 'string' },
       // One group across runtimes (src/sim/profiles.ts): Node and Durable Object voters, DO and tab learners.
       mixed: { type: 'boolean', default: false },
+      kv: { type: 'boolean', default: false },
+      demo: { type: 'string', default: 'http://127.0.0.1:5173/' },
     },
   });
 }
 
-const nodes = Number(values.nodes);
+// The spec names the run the way the demo's replay URL does (src/sim/run-spec.ts); both derive options from it.
+const spec: Omit<RunSpec, 'seed'> = {
+  nodes: Number(values.nodes),
+  ...(values.bug ? { bug: values.bug as KnownBug } : {}),
+  ...(values.kv ? { kv: true } : {}),
+  ...(values.mixed ? { mixed: true } : {}),
+  ...(values.duration ? { durationMs: Number(values.duration) } : {}),
+};
+const base = runOptions(spec);
+const unsafe = values['unsafe-commit-any-term'];
 const options: RunOptions = {
-  raft: {
-    nodes,
-    ...(values.duration ? { durationMs: Number(values.duration) } : {}),
-    unsafeCommitAnyTerm: values['unsafe-commit-any-term'],
-    bug: values.bug as KnownBug | undefined,
-  },
-  kv: values.mixed ? { profiles: mixedGroup() } : { nodes },
-  raftOnly: values['raft-only'] || values['unsafe-commit-any-term'] || values.bug !== undefined,
+  ...base,
+  raft: { ...base.raft, ...(unsafe ? { unsafeCommitAnyTerm: true } : {}) },
+  raftOnly: base.raftOnly || values['raft-only'] || unsafe,
 };
 
 function report(r: SeedResult, verbose: boolean): void {
@@ -91,9 +106,20 @@ function report(r: SeedResult, verbose: boolean): void {
 }
 
 if (values.seed !== undefined) {
-  const result = runSeed(Number(values.seed), options);
+  const seed = Number(values.seed);
+  const result = runSeed(seed, options);
   report(result, values.trace);
   console.log(formatSummary([result]));
+  // The run this command names: the Raft-level one, or with --kv the whole-member one.
+  const named = result.raft ?? result.kv;
+  if (named) console.log(`digest ${named.digest}`);
+  if (unsafe) console.log('(the demo cannot replay --unsafe-commit-any-term runs)');
+  else if (named) console.log(`replay ${values.demo}?${specQuery({ ...spec, seed })}`);
+  // Without --kv the whole-member run went too: its own digest and link.
+  if (result.raft && result.kv) {
+    console.log(`kv-digest ${result.kv.digest}`);
+    console.log(`kv-replay ${values.demo}?${specQuery({ ...spec, kv: true, seed })}`);
+  }
   if (!result.ok) process.exit(1);
 } else {
   const spec = values.seeds ?? '1..100';

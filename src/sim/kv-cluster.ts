@@ -1,6 +1,6 @@
 // The cluster half of the whole-member simulator (kv-simulation.ts): the members (Replicas on simulated disks),
 // their ticks, crashes and restarts, the network between them (the fault model, runtime profiles' delays), the
-// virtual clock, the trace and its digest, and the Raft safety checks on every message and Ready. The workloads,
+// virtual clock, the trace (./trace.ts, which also computes the digest), and the Raft safety checks on every message and Ready. The workloads,
 // the nemesis and the end-of-run checks are in KvSimulation, which extends this class.
 
 import type { NodeId } from '../raft/types.ts';
@@ -9,10 +9,12 @@ import type { PersistBatch } from '../storage.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { FaultModel } from './fault-model.ts';
+import { memberView } from './member-view.ts';
 import type { KvSimOptions, KvSimStats } from './options.ts';
 import type { RuntimeModel } from './profiles.ts';
 import { Rng } from './rng.ts';
 import { SafetyChecker } from './safety.ts';
+import { RunTrace, type TraceEvent } from './trace.ts';
 
 export const TICK_MS = 10;
 export const ELECTION_TICKS = 10;
@@ -45,8 +47,7 @@ export abstract class KvCluster {
   protected readonly bootstrap: BootstrapMember[] = [];
   protected now = 0;
   protected healed = false;
-  protected readonly trace: string[] = [];
-  protected digest = 0x811c9dc5;
+  protected readonly trace: RunTrace;
   protected readonly stats: KvSimStats = {
     opsOk: 0,
     opsFailed: 0,
@@ -66,20 +67,16 @@ export abstract class KvCluster {
   };
   protected readonly opts: KvSimOptions;
 
-  constructor(opts: KvSimOptions) {
+  constructor(opts: KvSimOptions, watch?: (e: TraceEvent) => void) {
     this.opts = opts;
+    this.trace = new RunTrace(opts.traceSize, () => this.now, watch);
     const root = new Rng(opts.seed ^ 0x5bd1e995);
     this.rng = root.fork();
     this.faults = new FaultModel(root.fork(), { minDelayMs: 1, maxDelayMs: 6 });
   }
 
   protected log(line: string): void {
-    const full = `t=${this.now} ${line}`;
-    for (let i = 0; i < full.length; i++)
-      this.digest = Math.imul(this.digest ^ full.charCodeAt(i), 0x01000193);
-    this.trace.push(full);
-    if (this.trace.length > this.opts.traceSize * 4)
-      this.trace.splice(0, this.trace.length - this.opts.traceSize);
+    this.trace.note(line);
   }
 
   protected at(delay: number, run: () => void): void {
@@ -99,7 +96,13 @@ export abstract class KvCluster {
       maxRequestBytes: 1.5 * 1024 * 1024,
       maxTxnOps: 128,
       leaseCheckpointIntervalMs: 500,
-      raft: { snapshotChunkBytes: 512, snapshotCatchUpEntries: 5, maxInflightMsgs: 16, maxSizePerMsg: 4096 },
+      raft: {
+        snapshotChunkBytes: 512,
+        snapshotCatchUpEntries: 5,
+        maxInflightMsgs: 16,
+        maxSizePerMsg: 4096,
+        testingBug: this.opts.bug,
+      },
       // Half the seeds also compact automatically (the leader's duty, through Raft).
       autoCompaction:
         this.opts.seed % 2 === 0 ? { mode: 'revision', retention: 40, intervalMs: 700 } : undefined,
@@ -155,6 +158,7 @@ export abstract class KvCluster {
   }
 
   protected observe(m: Member): void {
+    if (this.trace.watched && m.alive) this.trace.member(Number(m.id), () => memberView(m.replica.raw));
     const raft = m.replica.raw.basicStatus();
     if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
       m.lastLeaderTerm = raft.term;
@@ -180,6 +184,7 @@ export abstract class KvCluster {
     m.incarnation++;
     m.replica.stop();
     this.log(`crash n${m.id}`);
+    this.trace.memberDown(Number(m.id));
   }
 
   protected send(
@@ -190,9 +195,13 @@ export abstract class KvCluster {
     this.checker.messageSent(msg, afterPersist, from.disk);
     const to = this.members.get(msg.to);
     if (!to) return;
-    for (const d of this.faults.plan(msg.from, msg.to)) {
-      const delay = to.runtime || from.runtime ? this.runtimeDelay(from, to, d) : d;
+    const delays = this.faults
+      .plan(msg.from, msg.to)
+      .map((d) => (to.runtime || from.runtime ? this.runtimeDelay(from, to, d) : d));
+    const id = this.trace.sent(msg, delays, !this.faults.canReach(msg.from, msg.to));
+    for (const delay of delays) {
       this.at(delay, () => {
+        this.trace.delivered(id, Number(to.id), to.alive);
         if (to.alive) to.replica.step(msg);
       });
     }
@@ -202,6 +211,13 @@ export abstract class KvCluster {
   protected runtimeDelay(from: Member, to: Member, d: number): number {
     const at = this.now + d + (from.runtime?.netDelay() ?? 0) + (to.runtime?.netDelay() ?? 0);
     return (to.runtime ? to.runtime.deliveryTime(at) : at) - this.now;
+  }
+
+  /** For a watcher: which links partitions and cuts block now. */
+  protected networkView(): void {
+    if (!this.trace.watched) return;
+    const ids = [...this.members.keys()].map(Number);
+    this.trace.network(ids, (a, b) => this.faults.canReach(BigInt(a), BigInt(b)));
   }
 
   protected live(): Member[] {

@@ -6,8 +6,8 @@
 // hash, and liveness after healing. The members, network and clock are in kv-cluster.ts (KvCluster, which this
 // simulation extends); here are the options, the workloads, the nemesis and the checks.
 
-import type { EtcdError } from '../api/errors.ts';
-import type { Event } from '../api/types.ts';
+import type { EtcdError } from '../etcd/errors.ts';
+import type { Event } from '../etcd/types.ts';
 import type { ApplyResult } from '../server/state-machine.ts';
 import type { WatchStream } from '../watch/index.ts';
 import { ELECTION_TICKS, KvCluster, Member, TICK_MS } from './kv-cluster.ts';
@@ -21,6 +21,7 @@ import {
 import { DEFAULT_KV_SIM_OPTIONS, type KvSimOptions, type KvSimResult } from './options.ts';
 import { RuntimeModel } from './profiles.ts';
 import { SafetyViolation } from './safety.ts';
+import type { TraceEvent } from './trace.ts';
 
 export {
   DEFAULT_KV_SIM_OPTIONS,
@@ -44,8 +45,12 @@ interface WatchClient {
   canceled: boolean;
 }
 
-export function runKvSimulation(opts: Partial<KvSimOptions> & { seed: number }): KvSimResult {
-  return new KvSimulation({ ...DEFAULT_KV_SIM_OPTIONS, ...opts }).run();
+/** Runs one seed; `watch` sees every event as it happens (the demo's seed replay records them). */
+export function runKvSimulation(
+  opts: Partial<KvSimOptions> & { seed: number },
+  watch?: (e: TraceEvent) => void,
+): KvSimResult {
+  return new KvSimulation({ ...DEFAULT_KV_SIM_OPTIONS, ...opts }, watch).run();
 }
 
 class KvSimulation extends KvCluster {
@@ -102,8 +107,8 @@ class KvSimulation extends KvCluster {
       ok: !violation,
       violation,
       stats: this.stats,
-      trace: this.trace.slice(-this.opts.traceSize),
-      digest: (this.digest >>> 0).toString(16).padStart(8, '0'),
+      trace: this.trace.tail(this.opts.traceSize),
+      digest: this.trace.hex(),
     };
   }
 
@@ -130,6 +135,8 @@ class KvSimulation extends KvCluster {
     const call = this.now;
     const inc = m.incarnation;
     let finished = false;
+    const op = describeInput(input);
+    this.trace.client(c, Number(m.id), op, 'invoke');
     // Still pending when the run ends: a write may have taken effect, so it counts as indeterminate.
     this.pending.set(c, {
       clientId: c,
@@ -146,6 +153,13 @@ class KvSimulation extends KvCluster {
         this.log(
           `client ${c} ${JSON.stringify(input)} at n${m.id} -> ${output ? JSON.stringify(output) : failure?.message}`,
         );
+      this.trace.client(
+        c,
+        Number(m.id),
+        op,
+        output ? 'ok' : failure && definiteFailure(failure) && m.incarnation === inc ? 'fail' : 'unknown',
+        output ? JSON.stringify(output) : (failure?.message ?? 'member crashed'),
+      );
       if (output) {
         this.history.push({ clientId: c, input, call, output, return: this.now });
         this.stats.opsOk++;
@@ -366,7 +380,10 @@ class KvSimulation extends KvCluster {
       this.faults.partition([side]);
       this.stats.partitions++;
       this.log(`partition {${side.join(',')}}`);
-      this.at(this.rng.range(200, 2000), () => this.faults.heal());
+      this.at(this.rng.range(200, 2000), () => {
+        this.faults.heal();
+        this.networkView();
+      });
     } else if (roll < 70) {
       this.faults.setRates({
         dropRate: this.rng.pick([0, 0.05, 0.2]),
@@ -393,6 +410,7 @@ class KvSimulation extends KvCluster {
         leader.replica.submit({ type: 'compact', request: { revision: rev } }, () => {});
       }
     }
+    this.networkView();
     this.at(this.rng.range(150, 700), () => this.nemesis());
   }
 
@@ -400,6 +418,7 @@ class KvSimulation extends KvCluster {
     this.healed = true;
     this.faults.heal();
     this.faults.setRates({ dropRate: 0, duplicateRate: 0, maxDelayMs: 6 });
+    this.networkView();
     for (const m of this.members.values()) {
       m.slowDiskMs = 0;
       if (m.runtime) {
@@ -520,6 +539,20 @@ class KvSimulation extends KvCluster {
         throw new SafetyViolation('convergence', `members disagree at revision ${rev}: ${hashes.join(' ')}`);
       }
     }
+  }
+}
+
+/** A client operation as the trace shows it: `put k1=v0-12`, `cas k2 v1-3→c1-7`. */
+function describeInput(input: KvInput): string {
+  switch (input.op) {
+    case 'get':
+      return `get ${input.key}`;
+    case 'put':
+      return `put ${input.key}=${input.value}`;
+    case 'delete':
+      return `delete ${input.key}`;
+    case 'cas':
+      return `cas ${input.key} ${input.expectedValue ?? '∅'}→${input.newValue}`;
   }
 }
 

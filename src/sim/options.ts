@@ -1,6 +1,6 @@
 // What a simulator run takes and gives back: the options (with their defaults), the counts of what happened, and
-// the result (ok or the violated invariant, the trace's tail, the digest that identifies the run). One section
-// for the Raft-level simulation (simulation.ts), one for the whole-member simulation (kv-simulation.ts).
+// the result (ok or the violated invariant, the trace's tail, the digest that identifies the run: trace.ts). One
+// section for the Raft-level simulation (simulation.ts), one for the whole-member simulation (kv-simulation.ts).
 
 import type { KnownBug } from '../raft/config.ts';
 import type { MemberProfile } from './profiles.ts';
@@ -59,7 +59,7 @@ export interface SimResult {
   readonly stats: SimStats;
   /** The last events before the end (or the violation). */
   readonly trace: readonly string[];
-  /** A digest of every event of the run: equal digests mean identical runs. */
+  /** A digest of every event and message of the run (trace.ts): equal digests mean identical runs. */
   readonly digest: string;
   readonly virtualMs: number;
 }
@@ -79,6 +79,8 @@ export interface KvSimOptions {
   readonly checkBudget: number;
   /** One runtime profile per member (./profiles.ts; overrides `nodes`). Absent: every member a Node voter. */
   readonly profiles?: readonly MemberProfile[];
+  /** TEST ONLY: members run a Raft with a known bug compiled in. */
+  readonly bug?: KnownBug;
 }
 
 export const DEFAULT_KV_SIM_OPTIONS: Omit<KvSimOptions, 'seed'> = {

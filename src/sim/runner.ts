@@ -7,7 +7,8 @@ import { runSimulation, type SimOptions, type SimResult, type SimStats } from '.
 export interface SeedResult {
   readonly seed: number;
   readonly ok: boolean;
-  readonly raft: SimResult;
+  /** Absent when only the whole-member simulation ran (`kvOnly`). */
+  readonly raft?: SimResult;
   readonly kv?: KvSimResult;
 }
 
@@ -16,12 +17,14 @@ export interface RunOptions {
   readonly kv?: Partial<Omit<KvSimOptions, 'seed'>>;
   /** Skip the whole-member simulation (Raft-only runs, e.g. of a buggy Raft build). */
   readonly raftOnly?: boolean;
+  /** Skip the Raft-level simulation (`npm run sim -- --kv`). */
+  readonly kvOnly?: boolean;
 }
 
 export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
-  const raft = runSimulation({ ...options.raft, seed });
+  const raft = options.kvOnly ? undefined : runSimulation({ ...options.raft, seed });
   const kv = options.raftOnly ? undefined : runKvSimulation({ ...options.kv, seed });
-  return { seed, ok: raft.ok && (kv?.ok ?? true), raft, kv };
+  return { seed, ok: (raft?.ok ?? true) && (kv?.ok ?? true), raft, kv };
 }
 
 export function runSeeds(
@@ -47,8 +50,8 @@ function sum<T extends object>(items: readonly T[]): T | undefined {
   return out as T;
 }
 
-export function raftTotals(results: readonly SeedResult[]): SimStats {
-  return sum(results.map((r) => r.raft.stats)) as SimStats;
+export function raftTotals(results: readonly SeedResult[]): SimStats | undefined {
+  return sum(results.flatMap((r) => (r.raft ? [r.raft.stats] : [])));
 }
 
 export function kvTotals(results: readonly SeedResult[]): KvSimStats | undefined {
@@ -58,13 +61,15 @@ export function kvTotals(results: readonly SeedResult[]): KvSimStats | undefined
 export function formatSummary(results: readonly SeedResult[]): string {
   const t = raftTotals(results);
   const failed = results.filter((r) => !r.ok).length;
-  let line =
-    `seeds ${results.length} passed ${results.length - failed} failed ${failed} | raft: ` +
-    `elections ${t.elections} crashes ${t.crashes} (lost unsynced data ${t.crashesLostData}) ` +
-    `partitions ${t.partitions} snapshots created ${t.snapshotsCreated} installed ${t.snapshotsInstalled} ` +
-    `(chunks ${t.snapshotChunks}) membership changes ${t.membershipChanges} leadership transfers ${t.transfers} ` +
-    `proposals committed ${t.proposalsCommitted} read-index served ${t.readIndexServed} ` +
-    `messages ${t.messagesSent} (dropped ${t.messagesDropped})`;
+  let line = `seeds ${results.length} passed ${results.length - failed} failed ${failed}`;
+  if (t) {
+    line +=
+      ` | raft: elections ${t.elections} crashes ${t.crashes} (lost unsynced data ${t.crashesLostData}) ` +
+      `partitions ${t.partitions} snapshots created ${t.snapshotsCreated} installed ${t.snapshotsInstalled} ` +
+      `(chunks ${t.snapshotChunks}) membership changes ${t.membershipChanges} leadership transfers ${t.transfers} ` +
+      `proposals committed ${t.proposalsCommitted} read-index served ${t.readIndexServed} ` +
+      `messages ${t.messagesSent} (dropped ${t.messagesDropped})`;
+  }
   const k = kvTotals(results);
   if (k) {
     const ops = k.opsOk + k.opsFailed + k.opsIndeterminate;

@@ -10,10 +10,12 @@ import type { PersistBatch } from '../storage.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { FaultModel } from './fault-model.ts';
+import { memberView } from './member-view.ts';
 import { DEFAULT_SIM_OPTIONS, type SimOptions, type SimResult, type SimStats } from './options.ts';
 import { Rng } from './rng.ts';
 import { SafetyChecker, SafetyViolation } from './safety.ts';
 import { SimStateMachine } from './state-machine.ts';
+import { RunTrace, type TraceEvent } from './trace.ts';
 
 export { DEFAULT_SIM_OPTIONS, type SimOptions, type SimResult, type SimStats } from './options.ts';
 
@@ -42,8 +44,12 @@ class SimNode {
   }
 }
 
-export function runSimulation(opts: Partial<SimOptions> & { seed: number }): SimResult {
-  return new Simulation({ ...DEFAULT_SIM_OPTIONS, ...opts }).run();
+/** Runs one seed; `watch` sees every event as it happens (the demo's seed replay records them). */
+export function runSimulation(
+  opts: Partial<SimOptions> & { seed: number },
+  watch?: (e: TraceEvent) => void,
+): SimResult {
+  return new Simulation({ ...DEFAULT_SIM_OPTIONS, ...opts }, watch).run();
 }
 
 class Simulation {
@@ -59,8 +65,7 @@ class Simulation {
   private proposalSeq = 0;
   private readonly proposed = new Set<string>();
   private readonly committed = new Set<string>();
-  private readonly trace: string[] = [];
-  private digest = 0x811c9dc5;
+  private readonly trace: RunTrace;
   private healed = false;
   private pendingTransfer?: { to: NodeId };
   private readonly snapshotEvery: number;
@@ -83,8 +88,9 @@ class Simulation {
 
   private readonly opts: SimOptions;
 
-  constructor(opts: SimOptions) {
+  constructor(opts: SimOptions, watch?: (e: TraceEvent) => void) {
     this.opts = opts;
+    this.trace = new RunTrace(opts.traceSize, () => this.now, watch);
     const root = new Rng(opts.seed);
     this.rng = root.fork();
     this.netRng = root.fork();
@@ -96,12 +102,7 @@ class Simulation {
   }
 
   private log(line: string): void {
-    const full = `t=${this.now} ${line}`;
-    for (let i = 0; i < full.length; i++)
-      this.digest = Math.imul(this.digest ^ full.charCodeAt(i), 0x01000193);
-    this.trace.push(full);
-    if (this.trace.length > this.opts.traceSize * 4)
-      this.trace.splice(0, this.trace.length - this.opts.traceSize);
+    this.trace.note(line);
   }
 
   private at(delay: number, run: () => void): void {
@@ -156,8 +157,8 @@ class Simulation {
       ok: violation === undefined,
       violation,
       stats: this.stats,
-      trace: this.trace.slice(-this.opts.traceSize),
-      digest: (this.digest >>> 0).toString(16).padStart(8, '0'),
+      trace: this.trace.tail(this.opts.traceSize),
+      digest: this.trace.hex(),
       virtualMs: this.now,
     };
   }
@@ -226,6 +227,7 @@ class Simulation {
     node.incarnation++;
     node.writing = undefined;
     this.log(`crash n${node.id}: ${what}`);
+    this.trace.memberDown(Number(node.id));
   }
 
   private restart(node: SimNode): void {
@@ -239,6 +241,12 @@ class Simulation {
   // The Ready loop, as a host runs it: send, persist, send what needed persistence, apply, advance.
 
   private process(node: SimNode): void {
+    this.pump(node);
+    if (this.trace.watched && node.alive)
+      this.trace.member(Number(node.id), () => memberView(node.raw, node.sm.applied));
+  }
+
+  private pump(node: SimNode): void {
     if (node.alive && node.writing) {
       // A write is in flight: send what needs no persistence (a leader keeps replicating and heartbeating).
       for (const m of node.raw.takeMessages()) this.send(node, m, false);
@@ -351,6 +359,7 @@ class Simulation {
           node.alive = false;
           node.incarnation++;
           this.log(`n${node.id} shut down after its removal`);
+          this.trace.memberDown(Number(node.id), true);
         }
       });
     }
@@ -366,8 +375,10 @@ class Simulation {
     if (!to) return;
     const delays = this.faults.plan(m.from, m.to);
     if (delays.length === 0) this.stats.messagesDropped++;
+    const id = this.trace.sent(m, delays, !this.faults.canReach(m.from, m.to));
     for (const d of delays) {
       this.at(d, () => {
+        this.trace.delivered(id, Number(to.id), to.alive);
         if (!to.alive) return;
         to.raw.step(m);
         this.process(to);
@@ -471,7 +482,15 @@ class Simulation {
         }
       }
     }
+    this.networkView();
     this.at(this.rng.range(100, 700), () => this.nemesis());
+  }
+
+  /** For a watcher: which links partitions and cuts block now. */
+  private networkView(): void {
+    if (!this.trace.watched) return;
+    const ids = [...this.nodes.keys()].map(Number);
+    this.trace.network(ids, (a, b) => this.faults.canReach(BigInt(a), BigInt(b)));
   }
 
   private membershipChange(): void {
@@ -499,12 +518,14 @@ class Simulation {
 
   private healNetwork(): void {
     this.faults.heal();
+    this.networkView();
   }
 
   private heal(): void {
     this.healed = true;
     this.faults.heal();
     this.faults.setRates({ dropRate: 0, duplicateRate: 0, maxDelayMs: 8 });
+    this.networkView();
     this.log('heal: network healed, crashed members restart');
     for (const n of this.nodes.values()) if (!n.alive && !n.removed) this.restart(n);
     this.livenessProbe();

@@ -23,7 +23,7 @@ describe('regression seeds', () => {
   for (const [seed, bug] of SEEDS) {
     it(`seed ${seed}: ${bug}`, () => {
       const r = runSeed(seed);
-      expect(r.raft.violation?.message ?? r.kv?.violation?.message).toBeUndefined();
+      expect(r.raft?.violation?.message ?? r.kv?.violation?.message).toBeUndefined();
     });
   }
 });

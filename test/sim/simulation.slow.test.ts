@@ -7,14 +7,14 @@ import { mixedGroup } from '../../src/sim/profiles.ts';
 import { formatSummary, kvTotals, raftTotals, runSeeds } from '../../src/sim/runner.ts';
 
 const failures = (rs: ReturnType<typeof runSeeds>) =>
-  rs.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.raft.violation?.message ?? r.kv?.violation?.message}`);
+  rs.filter((r) => !r.ok).map((r) => `${r.seed}: ${r.raft?.violation?.message ?? r.kv?.violation?.message}`);
 
 describe('simulator, seeds 1..1000 (3 voters)', () => {
   it('keeps every invariant, stays linearizable and recovers after healing, while really exercising faults', () => {
     const results = runSeeds(1, 1000);
     console.log(formatSummary(results));
     expect(failures(results)).toEqual([]);
-    const t = raftTotals(results);
+    const t = raftTotals(results)!;
     expect(t.elections).toBeGreaterThan(2000);
     expect(t.crashes).toBeGreaterThan(2000);
     expect(t.crashesLostData).toBeGreaterThan(200);
@@ -65,7 +65,7 @@ describe('simulator, seeds 1..100 (5 voters)', () => {
   it('passes with five voters', () => {
     const results = runSeeds(1, 100, { raft: { nodes: 5 }, kv: { nodes: 5 } });
     expect(failures(results)).toEqual([]);
-    expect(raftTotals(results).elections).toBeGreaterThan(200);
+    expect(raftTotals(results)!.elections).toBeGreaterThan(200);
   });
 });
 
@@ -75,7 +75,7 @@ describe('a Raft with a known bug is caught', () => {
       let caught: string | undefined;
       for (let seed = 1; seed <= 200 && !caught; seed++) {
         const r = runSeeds(seed, seed, { raft: { bug }, raftOnly: true })[0];
-        if (!r.ok) caught = `seed ${seed}: ${r.raft.violation?.message}`;
+        if (!r.ok) caught = `seed ${seed}: ${r.raft?.violation?.message}`;
       }
       console.log(`${bug}: ${caught}`);
       expect(caught).toBeDefined();
