@@ -1,10 +1,10 @@
 // edgecd's portable core: import this from any runtime.
 
-export * from './api/errors.ts';
-export type * from './api/types.ts';
 export * from './auth/index.ts';
 export * from './client/index.ts';
 export * from './env.ts';
+export * from './etcd/errors.ts';
+export type * from './etcd/types.ts';
 export * from './raft/index.ts';
 export type { LeaseInspection, NodeInspection } from './server/inspect.ts';
 export { inspectNode } from './server/inspect.ts';

@@ -3,8 +3,8 @@
 // simple-token prefixes) was decided before proposing. Also the permission checks (isOpPermitted,
 // isAdminPermitted) that apply-time (writes) and serve-time (reads) code calls.
 
-import { errors } from '../api/errors.ts';
-import type { Permission, PutRequest, TxnRequest } from '../api/types.ts';
+import { errors } from '../etcd/errors.ts';
+import type { Permission, PutRequest, TxnRequest } from '../etcd/types.ts';
 import { bytesEqual, compareBytes } from '../mvcc/bytes.ts';
 import { isRangePermitted, type UnifiedPermissions, unifyPermissions } from './permissions.ts';
 import { SimpleTokens } from './tokens.ts';

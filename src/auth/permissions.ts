@@ -3,7 +3,7 @@
 // Range's rules: a single key is the point [key, key+"\0"), [key, rangeEnd) a half-open range, rangeEnd "\0" every
 // key ≥ key (an open end).
 
-import type { Permission } from '../api/types.ts';
+import type { Permission } from '../etcd/types.ts';
 import { compareBytes } from '../mvcc/bytes.ts';
 
 /** [begin, end); `end` undefined = no upper bound. */

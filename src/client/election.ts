@@ -8,10 +8,10 @@
 //   for await (const kv of election.observe({ signal })) …
 //   await election.resign();
 
-import { EtcdError, errors } from '../api/errors.ts';
-import type { KeyValue } from '../api/types.ts';
 import * as recipe from '../concurrency/election.ts';
 import { toBytes } from '../concurrency/recipe.ts';
+import { EtcdError, errors } from '../etcd/errors.ts';
+import type { KeyValue } from '../etcd/types.ts';
 import type { RequestOptions } from '../server/node.ts';
 import type { FencingToken } from './fencing.ts';
 import type { Session } from './session.ts';

@@ -14,7 +14,7 @@
 //  - writes to another system: send the token along and have that system refuse any token lower than the highest
 //    it has seen.
 
-import type { Compare, TxnRequest } from '../api/types.ts';
+import type { Compare, TxnRequest } from '../etcd/types.ts';
 
 /** Identifies one holding of a lock (or one leadership): the owner key and its create revision. */
 export interface FencingToken {

@@ -8,10 +8,10 @@
 //   if (!r.succeeded) … the lock was lost: nothing was written
 //   await mutex.unlock();
 
-import { EtcdError } from '../api/errors.ts';
-import type { RequestOp, TxnRequest, TxnResponse } from '../api/types.ts';
 import { lock as acquire, unlock as release } from '../concurrency/lock.ts';
 import { toBytes } from '../concurrency/recipe.ts';
+import { EtcdError } from '../etcd/errors.ts';
+import type { RequestOp, TxnRequest, TxnResponse } from '../etcd/types.ts';
 import type { RequestOptions } from '../server/node.ts';
 import { type FencingToken, withFencing } from './fencing.ts';
 import type { Session } from './session.ts';

@@ -13,8 +13,8 @@
 //   Leader:   the key with the lowest create revision under the prefix, else `election: no leader`.
 //   Observe:  the current leader, each change of its value, and each new leader (Election.observe).
 
-import { EtcdError, errors } from '../api/errors.ts';
-import type { KeyValue, ResponseHeader } from '../api/types.ts';
+import { EtcdError, errors } from '../etcd/errors.ts';
+import type { KeyValue, ResponseHeader } from '../etcd/types.ts';
 import { bytesEqual, prefixRangeEnd } from '../mvcc/bytes.ts';
 import type { EdgeNode, RequestOptions } from '../server/node.ts';
 import {

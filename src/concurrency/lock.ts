@@ -17,8 +17,8 @@
 // A wait that fails or is cancelled deletes the key (Mutex.Lock's `m.Unlock` on a wait error), so an abandoned
 // waiter does not block later ones until its lease expires.
 
-import { EtcdError } from '../api/errors.ts';
-import type { ResponseHeader } from '../api/types.ts';
+import { EtcdError } from '../etcd/errors.ts';
+import type { ResponseHeader } from '../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../server/node.ts';
 import {
   canceled,

@@ -2,8 +2,8 @@
 // over an EdgeNode instead of a gRPC client: key naming, "first/last by create revision" ranges, waiting for a
 // key's deletion with a watch, and cancellation as a Go context would report it.
 
-import { EtcdError } from '../api/errors.ts';
-import type { KeyValue, RangeRequest, ResponseHeader, WatchResponse } from '../api/types.ts';
+import { EtcdError } from '../etcd/errors.ts';
+import type { KeyValue, RangeRequest, ResponseHeader, WatchResponse } from '../etcd/types.ts';
 import { prefixRangeEnd } from '../mvcc/bytes.ts';
 import type { EdgeNode, RequestOptions } from '../server/node.ts';
 

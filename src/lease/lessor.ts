@@ -26,7 +26,7 @@
 // Portable: no clock, no timers, no randomness; the host passes `now` (milliseconds) in.
 
 import { decode, encode } from '@msgpack/msgpack';
-import { EtcdError, errors } from '../api/errors.ts';
+import { EtcdError, errors } from '../etcd/errors.ts';
 import { MinHeap } from './heap.ts';
 
 /** Lease ID 0 means "no lease" (and is never a valid lease). */

@@ -2,10 +2,10 @@
 // it. A missing key compares as the zero KeyValue (version, create, mod and lease 0), except that a VALUE
 // compare on a missing key is always false: gRPC cannot tell an empty value from no value.
 
+import type { Compare, KeyValue } from '../etcd/kv.ts';
 import { compareBytes, EMPTY_BYTES } from './bytes.ts';
 import { keyRange } from './key-range.ts';
 import type { ReadView } from './kv-state.ts';
-import type { Compare, KeyValue } from './types.ts';
 
 const ZERO_KV: KeyValue = {
   key: EMPTY_BYTES,

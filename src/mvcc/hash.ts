@@ -3,9 +3,9 @@
 // the protobuf-encoded mvccpb.KeyValue (a tombstone stores only its key). Equal histories hash equal on every
 // member; built the same way as etcd's, the hash of the same history should match a real etcd's.
 
-import { errors } from '../api/errors.ts';
+import { errors } from '../etcd/errors.ts';
+import type { KeyValue } from '../etcd/kv.ts';
 import type { KvState } from './kv-state.ts';
-import type { KeyValue } from './types.ts';
 
 const CASTAGNOLI_TABLE: Uint32Array = (() => {
   const table = new Uint32Array(256);

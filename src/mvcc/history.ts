@@ -1,9 +1,9 @@
 // The revision → KeyValue records (etcd keeps them in bbolt's "key" bucket, keyed by revision bytes). A write at
 // main revision r appends records r.0, r.1, … ; compaction drops those the index no longer needs.
 
+import type { KeyValue } from '../etcd/kv.ts';
 import type { Revision } from './revision.ts';
 import type { RevisionSet } from './revision-set.ts';
-import type { KeyValue } from './types.ts';
 
 export interface StoredRecord {
   readonly sub: number;

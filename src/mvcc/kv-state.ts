@@ -1,13 +1,13 @@
 // The keyspace's state (etcd's mvcc store struct): the index, the records, the lease attachments, the current
 // and compacted revisions, plus the one read primitive everything builds on (etcd storeTxnRead.rangeKeys).
 
-import { errors } from '../api/errors.ts';
+import { errors } from '../etcd/errors.ts';
+import type { KeyValue } from '../etcd/kv.ts';
 import { History } from './history.ts';
 import type { KeyRange } from './key-range.ts';
 import { LeaseKeys } from './lease-keys.ts';
 import type { Revision } from './revision.ts';
 import { TreeIndex } from './tree-index.ts';
-import type { KeyValue } from './types.ts';
 
 export interface RangeKeysOptions {
   /** ≤ 0 = all. */

@@ -2,12 +2,12 @@
 // it when sorting or filtering, else limit + 1 to learn `more`), drop by min/max mod/create revision, sort, cut
 // to the limit. `count` is the number of keys in the range before any of that.
 
+import type { KeyValue, RangeRequest, RangeResponse, SortOrder, SortTarget } from '../etcd/kv.ts';
 import { compareBytes, EMPTY_BYTES } from './bytes.ts';
 import { keyRange } from './key-range.ts';
 import type { ReadView } from './kv-state.ts';
 import { header } from './response.ts';
 import { revisionOrZero } from './revision.ts';
-import type { KeyValue, RangeRequest, RangeResponse, SortOrder, SortTarget } from './types.ts';
 
 export function applyRange(view: ReadView, req: RangeRequest): RangeResponse {
   const limit = revisionOrZero(req.limit, 'limit');

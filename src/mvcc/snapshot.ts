@@ -3,11 +3,11 @@
 // bytes. Restoring replays the records into a fresh index, as etcd rebuilds its index from bbolt on start.
 
 import { decode, encode } from '@msgpack/msgpack';
-import { EtcdError } from '../api/errors.ts';
+import { EtcdError } from '../etcd/errors.ts';
+import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
 import { KvState } from './kv-state.ts';
 import { assertRevision } from './revision.ts';
-import type { KeyValue } from './types.ts';
 
 const FORMAT_VERSION = 1;
 

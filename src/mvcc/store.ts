@@ -3,14 +3,7 @@
 // here reads a clock or a random source. Errors are thrown as EtcdError with etcd's exact texts; a request that
 // fails changes nothing.
 
-import { errors } from '../api/errors.ts';
-import { hashKV } from './hash.ts';
-import { keyRange, rangeContains } from './key-range.ts';
-import { KvState } from './kv-state.ts';
-import { applyRange } from './range.ts';
-import { header } from './response.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
-import { applyDeleteRange, applyPut, applyTxnOps, checkPutOp, checkTxnOps, compareToPath } from './txn.ts';
+import { errors } from '../etcd/errors.ts';
 import type {
   CompactionResponse,
   DeleteRangeRequest,
@@ -23,8 +16,14 @@ import type {
   RangeResponse,
   TxnRequest,
   TxnResponse,
-  WriteResult,
-} from './types.ts';
+} from '../etcd/kv.ts';
+import { hashKV } from './hash.ts';
+import { keyRange, rangeContains } from './key-range.ts';
+import { KvState } from './kv-state.ts';
+import { applyRange } from './range.ts';
+import { header } from './response.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+import { applyDeleteRange, applyPut, applyTxnOps, checkPutOp, checkTxnOps, compareToPath } from './txn.ts';
 import {
   checkDeleteRequest,
   checkPutRequest,
@@ -33,6 +32,12 @@ import {
   DEFAULT_MAX_TXN_OPS,
 } from './validate.ts';
 import { WriteTxn } from './write-txn.ts';
+
+/** A write's answer plus the events it caused, in order (all share the write's revision), for the watch layer. */
+export interface WriteResult<R> {
+  readonly response: R;
+  readonly events: readonly Event[];
+}
 
 export interface MvccStoreOptions {
   /** etcd --max-txn-ops (128). */

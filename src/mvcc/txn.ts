@@ -3,12 +3,7 @@
 // need an existing key, range revisions must be readable, leases must exist) so a failing txn changes
 // nothing; then the ops run in order inside one write txn, each seeing the earlier ones.
 
-import { errors } from '../api/errors.ts';
-import { applyCompares } from './compare.ts';
-import { keyRange } from './key-range.ts';
-import type { ReadView } from './kv-state.ts';
-import { applyRange } from './range.ts';
-import { header } from './response.ts';
+import { errors } from '../etcd/errors.ts';
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
@@ -18,7 +13,12 @@ import type {
   ResponseOp,
   TxnRequest,
   TxnResponse,
-} from './types.ts';
+} from '../etcd/kv.ts';
+import { applyCompares } from './compare.ts';
+import { keyRange } from './key-range.ts';
+import type { ReadView } from './kv-state.ts';
+import { applyRange } from './range.ts';
+import { header } from './response.ts';
 import type { WriteTxn } from './write-txn.ts';
 
 /** Which branch each txn took, decided up front: etcd's txnPath, as a tree instead of a flat slice. */

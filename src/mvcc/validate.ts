@@ -1,9 +1,9 @@
 // Request checks etcd makes before proposing (etcdserver/api/v3rpc/key.go). The store runs them again on apply:
 // they are cheap and deterministic, and a store used without the gRPC layer then still refuses what etcd would.
 
-import { errors } from '../api/errors.ts';
+import { errors } from '../etcd/errors.ts';
+import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../etcd/kv.ts';
 import { bytesToMapKey, compareBytes } from './bytes.ts';
-import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.ts';
 
 /** etcd's --max-txn-ops default. */
 export const DEFAULT_MAX_TXN_OPS = 128;

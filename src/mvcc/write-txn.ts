@@ -2,11 +2,11 @@
 // revision; reads inside the txn see its earlier changes. end() moves the store revision by exactly one if
 // anything changed, and by nothing otherwise.
 
+import type { Event, KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
 import type { KeyRange } from './key-range.ts';
 import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
 import type { Revision } from './revision.ts';
-import type { Event, KeyValue } from './types.ts';
 
 export class WriteTxn implements ReadView {
   readonly beginRev: number;

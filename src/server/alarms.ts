@@ -14,8 +14,8 @@
 //   such peer request, and the log gives every member the same comparison point.)
 
 import { decode, encode } from '@msgpack/msgpack';
-import { errors } from '../api/errors.ts';
-import type { AlarmMember, AlarmType, RequestOp, TxnRequest } from '../api/types.ts';
+import { errors } from '../etcd/errors.ts';
+import type { AlarmMember, AlarmType, RequestOp, TxnRequest } from '../etcd/types.ts';
 import type { Operation } from './ops.ts';
 
 export type AlarmAction = 'GET' | 'ACTIVATE' | 'DEACTIVATE';

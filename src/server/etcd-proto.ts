@@ -3,9 +3,9 @@
 // ("alarm"). Encoding follows gogoproto's Marshal: fields in number order, proto3 zero values left out. Decoding
 // accepts any field order and skips unknown fields.
 
-import type { Permission, PermissionType } from '../api/types.ts';
+import type { KeyValue } from '../etcd/kv.ts';
+import type { Permission, PermissionType } from '../etcd/types.ts';
 import { encodeKeyValue } from '../mvcc/hash.ts';
-import type { KeyValue } from '../mvcc/types.ts';
 
 export { encodeKeyValue };
 

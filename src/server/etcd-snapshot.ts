@@ -17,7 +17,6 @@
 // A real etcd opening such a file rebuilds its index from "key" exactly as edgecd's keyspace snapshot does
 // (src/mvcc/snapshot.ts), so both hold the same records and agree on HashKV (the same CRC-32C over this bucket).
 
-import type { AlarmMember, Member } from '../api/types.ts';
 import type { AuthState } from '../auth/index.ts';
 import {
   type BoltBucket,
@@ -28,6 +27,7 @@ import {
   readBolt,
   writeBolt,
 } from '../bbolt/index.ts';
+import type { AlarmMember, Member } from '../etcd/types.ts';
 import { Lessor } from '../lease/index.ts';
 import { revisionBytes } from '../mvcc/hash.ts';
 import { decodeSnapshotRecords, encodeSnapshotRecords, type SnapshotRecord } from '../mvcc/snapshot.ts';

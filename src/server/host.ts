@@ -2,11 +2,11 @@
 // the storage queue, the transport's peer list, publishing this member — and gives the etcd services
 // (./services/) their narrow context. createNode (./node.ts) assembles the services over it into an EdgeNode.
 
-import { EtcdError } from '../api/errors.ts';
-import type { Member, ResponseHeader } from '../api/types.ts';
 import { JwtTokens } from '../auth/tokens.ts';
 import type { Logger, TimerHandle } from '../env.ts';
 import { silentLogger } from '../env.ts';
+import { EtcdError } from '../etcd/errors.ts';
+import type { Member, ResponseHeader } from '../etcd/types.ts';
 import type { Status } from '../raft/raw-node.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { LogStorage } from '../storage.ts';

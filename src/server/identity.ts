@@ -2,10 +2,10 @@
 // asks here before it proposes or serves. The store it checks against is replicated (auth-store.ts); tokens are
 // simple ones assigned through Raft or JWTs this member verifies.
 
-import { errors } from '../api/errors.ts';
 import { ANONYMOUS, type AuthInfo, type AuthStore } from '../auth/auth-store.ts';
 import { type JwtTokens, simpleTokenIndex } from '../auth/tokens.ts';
 import type { Clock } from '../env.ts';
+import { errors } from '../etcd/errors.ts';
 import type { RequestOptions } from './node.ts';
 
 export interface IdentityDeps {

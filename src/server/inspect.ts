@@ -2,7 +2,7 @@
 // debugging: what etcd-io/raft's Status shows, plus the in-memory log and the local keyspace. Never for serving
 // clients: it bypasses auth and read barriers. createNode registers every node it makes.
 
-import type { RangeRequest, RangeResponse } from '../api/types.ts';
+import type { RangeRequest, RangeResponse } from '../etcd/types.ts';
 import type { LogView, Status } from '../raft/raw-node.ts';
 import type { EdgeNode } from './node.ts';
 

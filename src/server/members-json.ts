@@ -2,7 +2,7 @@
 // numbers, the cluster ID in X-Etcd-Cluster-ID as hex). Portable: Node members serve and read it, and members in
 // Durable Objects read it when they join a cluster.
 
-import type { Member } from '../api/types.ts';
+import type { Member } from '../etcd/types.ts';
 
 export const CLUSTER_ID_HEADER = 'X-Etcd-Cluster-ID';
 

@@ -3,7 +3,7 @@
 // publishing their name and client URLs once started.
 
 import { decode, encode } from '@msgpack/msgpack';
-import type { Member } from '../api/types.ts';
+import type { Member } from '../etcd/types.ts';
 
 /** The context of a confChange entry. */
 export interface MemberContext {

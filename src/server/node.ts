@@ -3,6 +3,8 @@
 // Inside, a host (./host.ts: the Replica wired to storage, transport and clock) gives one module per etcd service
 // (./services/: kv, watch, lease, cluster, maintenance, auth) a narrow context (./services/context.ts).
 
+import type { JwtOptions } from '../auth/tokens.ts';
+import type { Clock, Logger, Random } from '../env.ts';
 import type {
   AlarmMember,
   AlarmRequest,
@@ -45,9 +47,7 @@ import type {
   TxnResponse,
   WatchRequest,
   WatchResponse,
-} from '../api/types.ts';
-import type { JwtOptions } from '../auth/tokens.ts';
-import type { Clock, Logger, Random } from '../env.ts';
+} from '../etcd/types.ts';
 import type { LogStorage } from '../storage.ts';
 import type { Transport } from '../transport.ts';
 import { NodeHost } from './host.ts';

@@ -12,7 +12,7 @@ import type {
   Permission,
   PutRequest,
   TxnRequest,
-} from '../api/types.ts';
+} from '../etcd/types.ts';
 
 /** Unique across members and restarts: the proposer, a per-process nonce, a counter. */
 export interface RequestId {

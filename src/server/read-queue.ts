@@ -2,7 +2,7 @@
 // ReadIndex request; a round's reads are released once this member has applied the index the leader answered.
 // Sans I/O, as the Replica that owns it: the caller passes the time and asks Raft through `readIndex`.
 
-import { type EtcdError, errors } from '../api/errors.ts';
+import { type EtcdError, errors } from '../etcd/errors.ts';
 import type { ReadState } from '../raft/types.ts';
 
 type ReadCallback = (error?: EtcdError) => void;

@@ -4,8 +4,8 @@
 // completions come back as callbacks. No promises, timers or clocks inside: the async node (node.ts) and
 // the deterministic simulator drive the very same code.
 
-import { type EtcdError, errors } from '../api/errors.ts';
 import type { Logger, Random } from '../env.ts';
+import { type EtcdError, errors } from '../etcd/errors.ts';
 import { minLeaseTtl } from '../lease/index.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
 import type { ProposalRejection } from '../raft/raft.ts';

@@ -3,9 +3,9 @@
 // index it covers, so a restart never applies an entry twice) and restores from one.
 
 import { decode, encode } from '@msgpack/msgpack';
-import { EtcdError, errors } from '../api/errors.ts';
-import type { Event } from '../api/types.ts';
 import { type AuthInfo, type AuthState, AuthStore } from '../auth/auth-store.ts';
+import { EtcdError, errors } from '../etcd/errors.ts';
+import type { Event } from '../etcd/types.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
 import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';

@@ -3,8 +3,8 @@
 // cut into pieces, each holding as many events as stay under the limit (always at least one); every piece but
 // the last has `fragment: true`. Clients reassemble by concatenating events until a piece without the flag.
 
-import type { WatchResponse } from '../api/types.ts';
-import type { Event } from '../mvcc/types.ts';
+import type { Event } from '../etcd/kv.ts';
+import type { WatchResponse } from '../etcd/types.ts';
 import { eventFieldSize, watchResponseBaseSize } from './size.ts';
 
 export function fragmentResponse(resp: WatchResponse, maxBytes: number): WatchResponse[] {

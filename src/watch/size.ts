@@ -2,8 +2,8 @@
 // encoding. The fragment limit and the size of catch-up batches are measured in wire bytes, as etcd measures
 // them with gogoproto's Size(). Every field number here is < 16, so every tag is one byte.
 
-import type { WatchResponse } from '../api/types.ts';
-import type { Event, KeyValue, ResponseHeader } from '../mvcc/types.ts';
+import type { Event, KeyValue, ResponseHeader } from '../etcd/kv.ts';
+import type { WatchResponse } from '../etcd/types.ts';
 
 /** Bytes of a varint; a negative int64 takes 10 (two's complement, sign-extended). */
 export function varintSize(n: number): number {

@@ -8,8 +8,8 @@
 // are always admitted: there is at most one per client request or per watcher. Progress notifications are
 // skipped when the outbox is full, as etcd skips them when a watcher's channel is full.
 
-import type { WatchResponse } from '../api/types.ts';
-import type { Event, ResponseHeader } from '../mvcc/types.ts';
+import type { Event, ResponseHeader } from '../etcd/kv.ts';
+import type { WatchResponse } from '../etcd/types.ts';
 import { fragmentResponse } from './fragment.ts';
 import type { Watcher } from './watcher.ts';
 

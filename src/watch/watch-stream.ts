@@ -6,7 +6,7 @@
 // a host that stops calling take() (a slow client, a full socket) only stops the flow: the outbox stays bounded
 // and the stream's watchers fall back to catching up from history once it is drained and syncWatchers runs.
 
-import type { WatchCreateRequest, WatchRequest, WatchResponse } from '../api/types.ts';
+import type { WatchCreateRequest, WatchRequest, WatchResponse } from '../etcd/types.ts';
 import { compareBytes, isGteRangeEnd } from '../mvcc/bytes.ts';
 import { keyRange } from '../mvcc/key-range.ts';
 import type { StreamState } from './stream-state.ts';

@@ -26,8 +26,8 @@
 // - A victim re-reads its events from history instead of keeping them in memory (etcd's victim batches).
 // - Catch-up header revisions are the last revision the response covers, not the store's current revision.
 
+import type { Event, ResponseHeader } from '../etcd/kv.ts';
 import type { MvccStore } from '../mvcc/store.ts';
-import type { Event, ResponseHeader } from '../mvcc/types.ts';
 import { eventFieldSize } from './size.ts';
 import { StreamState } from './stream-state.ts';
 import { PROGRESS_WATCH_ID, type StreamHost, WatchStream, type WatchStreamOptions } from './watch-stream.ts';

@@ -1,9 +1,9 @@
 // One watcher (etcd mvcc/watcher.go): a key range, filters and options, and how far it has been served.
 
-import type { WatchFilter } from '../api/types.ts';
+import type { Event } from '../etcd/kv.ts';
+import type { WatchFilter } from '../etcd/types.ts';
 import { bytesToMapKey } from '../mvcc/bytes.ts';
 import { type KeyRange, rangeContains } from '../mvcc/key-range.ts';
-import type { Event } from '../mvcc/types.ts';
 import type { StreamState } from './stream-state.ts';
 
 /**

@@ -7,7 +7,7 @@ import {
   grpcMessageTooLarge,
   HTTP_STATUS_BY_GRPC_CODE,
   httpStatusFromGrpcCode,
-} from '../../src/api/errors.ts';
+} from '../../src/etcd/errors.ts';
 
 describe('etcd error table', () => {
   it('carries etcd texts and gRPC codes exactly', () => {

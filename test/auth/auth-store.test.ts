@@ -2,7 +2,6 @@
 // its snapshot/restore, tokens and password hashing.
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { EtcdError } from '../../src/api/errors.ts';
 import {
   AuthStore,
   hashPassword,
@@ -13,6 +12,7 @@ import {
   verifyPassword,
 } from '../../src/auth/index.ts';
 import { cryptoRandom } from '../../src/env.ts';
+import type { EtcdError } from '../../src/etcd/errors.ts';
 import { decodeProposal, encodeProposal, type Operation } from '../../src/server/ops.ts';
 import { ServerStateMachine } from '../../src/server/state-machine.ts';
 

@@ -3,9 +3,9 @@
 // token expiry, revocation taking effect, and disabling auth.
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
-import type { WatchResponse } from '../../src/api/types.ts';
 import type { Clock, TimerHandle } from '../../src/env.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
+import type { WatchResponse } from '../../src/etcd/types.ts';
 import type { EdgeNode, NodeOptions, RequestOptions } from '../../src/server/node.ts';
 import { startMemoryCluster } from '../support/memory-cluster.ts';
 

@@ -1,7 +1,7 @@
 // Range permissions: the union of a user's intervals must cover the request's range (etcd's rangePermCache).
 import { describe, expect, it } from 'vitest';
-import type { Permission } from '../../src/api/types.ts';
 import { IntervalSet, isRangePermitted, keyInterval, unifyPermissions } from '../../src/auth/index.ts';
+import type { Permission } from '../../src/etcd/types.ts';
 
 const te = new TextEncoder();
 const b = (s: string) => te.encode(s);

@@ -9,11 +9,11 @@
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
 import * as d from '../../src/api/gateway/decode.ts';
 import { firstValue } from '../../src/api/gateway/http.ts';
 import { createGateway, type FetchHandler } from '../../src/api/gateway/index.ts';
 import { JsonStreamDecoder, JsonSyntaxError } from '../../src/api/gateway/json-scan.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
 import type { EdgeNode } from '../../src/index.ts';
 import { type MemoryCluster, startMemoryCluster } from '../support/memory-cluster.ts';
 

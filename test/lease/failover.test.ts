@@ -9,7 +9,7 @@
 //     (+ rounding to whole seconds and the simulation's own granularity: tick and commit delay).
 
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
 import { Lessor } from '../../src/lease/index.ts';
 
 function mulberry32(seed: number): () => number {

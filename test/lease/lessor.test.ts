@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
 import { Lessor, MAX_LEASE_TTL, minLeaseTtl } from '../../src/lease/index.ts';
 
 function etcdError(fn: () => unknown): EtcdError {

@@ -1,6 +1,6 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
 import { Lessor, MAX_LEASE_TTL, MinHeap } from '../../src/lease/index.ts';
 
 function build(order: bigint[], leader: boolean): Lessor {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Event } from '../../src/mvcc/types.ts';
+import type { Event } from '../../src/etcd/kv.ts';
 import { b, newStore, put, str, thrownMessage } from './helpers.ts';
 
 const show = (events: readonly Event[]) =>

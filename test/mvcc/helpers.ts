@@ -1,7 +1,7 @@
 // Shared test helpers: text ↔ bytes, and short ways to write and read a store.
 
+import type { KeyValue, PutRequest, RangeRequest, RangeResponse } from '../../src/etcd/kv.ts';
 import { MvccStore, type MvccStoreOptions } from '../../src/mvcc/index.ts';
-import type { KeyValue, PutRequest, RangeRequest, RangeResponse } from '../../src/mvcc/types.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

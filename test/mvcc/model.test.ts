@@ -2,8 +2,8 @@
 // revision's full state. Seeded, so a failure names its seed and replays exactly.
 
 import { describe, expect, it } from 'vitest';
+import type { KeyValue, RangeRequest, RequestOp } from '../../src/etcd/kv.ts';
 import { compareBytes, MvccStore } from '../../src/mvcc/index.ts';
-import type { KeyValue, RangeRequest, RequestOp } from '../../src/mvcc/types.ts';
 import { seeded } from './helpers.ts';
 
 const hex = (k: Uint8Array) => [...k].map((x) => x.toString(16).padStart(2, '0')).join('');

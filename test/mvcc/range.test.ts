@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { RangeRequest } from '../../src/etcd/kv.ts';
 import { prefixRangeEnd } from '../../src/mvcc/index.ts';
 import type { MvccStore } from '../../src/mvcc/store.ts';
-import type { RangeRequest } from '../../src/mvcc/types.ts';
 import { b, keysOf, newStore, put, valuesOf } from './helpers.ts';
 
 const ALL = new Uint8Array([0]);

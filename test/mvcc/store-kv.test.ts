@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EtcdError } from '../../src/api/errors.ts';
+import { EtcdError } from '../../src/etcd/errors.ts';
 import { b, get, newStore, put, str, thrownMessage } from './helpers.ts';
 
 describe('MvccStore: put, range, delete', () => {

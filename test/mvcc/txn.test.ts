@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Compare, CompareResult, CompareTarget, RequestOp } from '../../src/etcd/kv.ts';
 import type { MvccStore } from '../../src/mvcc/store.ts';
-import type { Compare, CompareResult, CompareTarget, RequestOp } from '../../src/mvcc/types.ts';
 import { b, get, newStore, put, str, thrownMessage } from './helpers.ts';
 
 const putOp = (key: string, value = 'x'): RequestOp => ({ requestPut: { key: b(key), value: b(value) } });

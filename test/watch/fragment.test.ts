@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WatchResponse } from '../../src/api/types.ts';
+import type { WatchResponse } from '../../src/etcd/types.ts';
 import { watchResponseSize } from '../../src/watch/index.ts';
 import { b, eventsOf, Host, kind, settle } from './helpers.ts';
 

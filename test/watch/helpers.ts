@@ -1,9 +1,9 @@
 // Shared helpers for the watch tests: a host that applies writes to an MvccStore and reports them to a
 // WatchableStore, as the server's apply loop will, plus readable views of responses.
 
-import type { WatchResponse } from '../../src/api/types.ts';
-import { MvccStore } from '../../src/mvcc/index.ts';
-import type { DeleteRangeRequest, Event, PutRequest, TxnRequest, WriteResult } from '../../src/mvcc/types.ts';
+import type { DeleteRangeRequest, Event, PutRequest, TxnRequest } from '../../src/etcd/kv.ts';
+import type { WatchResponse } from '../../src/etcd/types.ts';
+import { MvccStore, type WriteResult } from '../../src/mvcc/index.ts';
 import { WatchableStore, type WatchableStoreOptions, type WatchStream } from '../../src/watch/index.ts';
 
 const encoder = new TextEncoder();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WatchResponse } from '../../src/api/types.ts';
+import type { WatchResponse } from '../../src/etcd/types.ts';
 import { prefixRangeEnd } from '../../src/mvcc/index.ts';
 import { ERR_DUPLICATE_WATCH_ID, ERR_EMPTY_WATCHER_RANGE } from '../../src/watch/index.ts';
 import { ALL, b, eventsOf, Host, kind } from './helpers.ts';

@@ -3,9 +3,9 @@
 // and ticks. Then every watcher's response sequence is checked against the write log.
 
 import { describe, expect, it } from 'vitest';
-import type { WatchCreateRequest, WatchFilter, WatchResponse } from '../../src/api/types.ts';
+import type { Event } from '../../src/etcd/kv.ts';
+import type { WatchCreateRequest, WatchFilter, WatchResponse } from '../../src/etcd/types.ts';
 import { prefixRangeEnd } from '../../src/mvcc/index.ts';
-import type { Event } from '../../src/mvcc/types.ts';
 import type { WatchStream } from '../../src/watch/index.ts';
 import { ALL, b, Host, settle, show } from './helpers.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { WatchResponse } from '../../src/api/types.ts';
+import type { WatchResponse } from '../../src/etcd/types.ts';
 import { b, Host, settle } from './helpers.ts';
 
 describe('slow consumer', () => {

@@ -18,11 +18,11 @@
 // Cost: heartbeats every tick keep the objects in memory (billed) while the cluster runs; see EDGECD_TICK_MS.
 
 import { DurableObject } from 'cloudflare:workers';
-import { EtcdError } from '../../../src/api/errors.ts';
 import { gatewayError } from '../../../src/api/gateway/http.ts';
 import { createGateway, type FetchHandler } from '../../../src/api/gateway/index.ts';
-import type { Member } from '../../../src/api/types.ts';
 import { cryptoRandom } from '../../../src/env.ts';
+import { EtcdError } from '../../../src/etcd/errors.ts';
+import type { Member } from '../../../src/etcd/types.ts';
 import { createNode, type EdgeNode } from '../../../src/server/node.ts';
 import { DurableObjectStorage, type DurableObjectStorageApi } from '../../storage/durable-object/index.ts';
 import {

@@ -11,8 +11,8 @@
 // Streams (/v3/watch, /v3/lease/keepalive) are passed through as they are, body and reply streaming.
 
 import { Hono } from 'hono';
-import { EtcdError } from '../../../src/api/errors.ts';
 import { gatewayError } from '../../../src/api/gateway/http.ts';
+import { EtcdError } from '../../../src/etcd/errors.ts';
 import { ETCD_VERSION } from '../../../src/server/node.ts';
 import {
   encodeReply,

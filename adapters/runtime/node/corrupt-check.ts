@@ -8,8 +8,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
-import { EtcdError } from '../../../src/api/errors.ts';
 import type { Logger } from '../../../src/env.ts';
+import { EtcdError } from '../../../src/etcd/errors.ts';
 import type { EdgeNode } from '../../../src/server/node.ts';
 import { CLUSTER_ID_HEADER } from './join.ts';
 

@@ -3,9 +3,9 @@
 // RoleGet / RoleDelete {role}, RoleRevokePermission{role, key, range_end}). Permission keys are base64 bytes and
 // permType an enum name (READ, the zero value, is omitted). etcd 3.4's gateway has no /v3/auth/status.
 
+import { EtcdError } from '../../etcd/errors.ts';
+import type { Permission, PermissionType } from '../../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
-import { EtcdError } from '../errors.ts';
-import type { Permission, PermissionType } from '../types.ts';
 import type { MessageReader } from './decode.ts';
 import { header, headerOnly, JsonWriter } from './encode.ts';
 

@@ -3,7 +3,7 @@
 // `null` values are ignored; bytes are standard base64; int64/uint64 accept numbers or decimal strings; enums
 // accept names or numbers. A value of the wrong type fails with Go's text, gRPC code 3 (HTTP 400).
 
-import { EtcdError } from '../errors.ts';
+import { EtcdError } from '../../etcd/errors.ts';
 import type {
   AlarmType,
   CompactionRequest,
@@ -23,7 +23,7 @@ import type {
   WatchCreateRequest,
   WatchFilter,
   WatchRequest,
-} from '../types.ts';
+} from '../../etcd/types.ts';
 import { Base64Error, decodeBase64 } from './base64.ts';
 import { JsonNumber, type JsonObject, JsonSyntaxError, type JsonValue, scanValue } from './json-scan.ts';
 

@@ -22,7 +22,7 @@ import type {
   StatusResponse,
   TxnResponse,
   WatchResponse,
-} from '../types.ts';
+} from '../../etcd/types.ts';
 import { encodeBase64 } from './base64.ts';
 
 /** Builds one JSON object, skipping proto3 zero values. */

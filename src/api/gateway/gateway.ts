@@ -10,11 +10,11 @@ import { campaign, leader, proclaim, resign } from '../../concurrency/election.t
 import { lock, unlock } from '../../concurrency/lock.ts';
 import { asService } from '../../concurrency/recipe.ts';
 import type { Clock } from '../../env.ts';
+import { EtcdError, errors } from '../../etcd/errors.ts';
+import type { ResponseHeader } from '../../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { snapshotChunks } from '../../server/snapshot-file.ts';
-import { EtcdError, errors } from '../errors.ts';
 import { learnerMayServe } from '../learner.ts';
-import type { ResponseHeader } from '../types.ts';
 import { authorizeMaintenance, authRoutes } from './auth.ts';
 import {
   campaignResponse,

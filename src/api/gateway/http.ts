@@ -1,7 +1,7 @@
 // HTTP plumbing shared by the gateway's handlers: the headers etcd 3.4 sends, error bodies, request bodies read
 // under a size limit, and NDJSON stream framing.
 
-import { EtcdError, errors } from '../errors.ts';
+import { EtcdError, errors } from '../../etcd/errors.ts';
 import { invalidArgument } from './decode.ts';
 import { JsonStreamDecoder, JsonSyntaxError, type JsonValue, scanValue } from './json-scan.ts';
 

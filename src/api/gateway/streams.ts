@@ -6,8 +6,8 @@
 // 400; a bad later object only stops reading the body (CloseSend). /v3/watch then stays open until the client
 // disconnects (request.signal); /v3/lease/keepalive answers each request in order and ends with the body.
 
+import { EtcdError } from '../../etcd/errors.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
-import { EtcdError } from '../errors.ts';
 import { decodeLeaseId, decodeWatch, MessageReader } from './decode.ts';
 import { leaseKeepAliveResponse, watchResponse } from './encode.ts';
 import { BodyValues, errorLine, gatewayError, gatewayStream, resultLine } from './http.ts';

@@ -2,10 +2,10 @@
 // role is checked when they apply (etcd's needAdminPermission) and, to fail fast, before proposing. Reads follow a
 // read barrier. Passwords are hashed here, by the proposing member, never while applying.
 
-import { EtcdError, errors } from '../../api/errors.ts';
-import type { AuthResponse } from '../../api/types.ts';
 import { DummyHash, hashPassword, validBcryptCost, verifyPassword } from '../../auth/password.ts';
 import { simpleTokenPrefix } from '../../auth/tokens.ts';
+import { EtcdError, errors } from '../../etcd/errors.ts';
+import type { AuthResponse } from '../../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../node.ts';
 import type { OpAuth, Operation } from '../ops.ts';
 import type { ServiceContext } from './context.ts';

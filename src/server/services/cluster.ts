@@ -1,8 +1,8 @@
 // etcd's Cluster service (v3rpc/member.go over etcdserver's cluster checks): the member list, and membership
 // changes proposed as Raft confChanges after etcd's safety checks (strict reconfig, learner readiness).
 
-import { errors } from '../../api/errors.ts';
-import type { Member } from '../../api/types.ts';
+import { errors } from '../../etcd/errors.ts';
+import type { Member } from '../../etcd/types.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';
 

@@ -3,7 +3,7 @@
 // the replicated state. The host (../host.ts) implements it over the Replica; services never touch Raft or the
 // state machine themselves, so each one reads as etcd's v3rpc handler plus etcdserver's checks for its API.
 
-import type { EtcdError } from '../../api/errors.ts';
+import type { EtcdError } from '../../etcd/errors.ts';
 import type {
   AlarmMember,
   AlarmType,
@@ -14,7 +14,7 @@ import type {
   ResponseHeader,
   TxnRequest,
   TxnResponse,
-} from '../../api/types.ts';
+} from '../../etcd/types.ts';
 import type { Lease, LeaseTimeToLive } from '../../lease/index.ts';
 import type { Status } from '../../raft/raw-node.ts';
 import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../../watch/index.ts';

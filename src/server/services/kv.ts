@@ -1,13 +1,13 @@
 // etcd's KV service (v3rpc/key.go over etcdserver/v3_server.go): ranges on the read path, writes through Raft.
 
+import { ANONYMOUS } from '../../auth/auth-store.ts';
 import type {
   CompactionResponse,
   DeleteRangeResponse,
   PutResponse,
   TxnRequest,
   TxnResponse,
-} from '../../api/types.ts';
-import { ANONYMOUS } from '../../auth/auth-store.ts';
+} from '../../etcd/types.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';
 

@@ -1,8 +1,8 @@
 // etcd's Lease service (v3rpc/lease.go): grants and revokes through Raft, keep-alives served by the leader's
 // lessor (./context.ts keepAlive), and etcd's patched checks (an identified caller; keys' permissions).
 
-import { EtcdError, errors } from '../../api/errors.ts';
-import type { LeaseKeepAliveResponse } from '../../api/types.ts';
+import { EtcdError, errors } from '../../etcd/errors.ts';
+import type { LeaseKeepAliveResponse } from '../../etcd/types.ts';
 import { MAX_LEASE_TTL } from '../../lease/index.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';

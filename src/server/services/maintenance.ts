@@ -1,8 +1,8 @@
 // etcd's Maintenance service (v3rpc/maintenance.go): Status, HashKV, MoveLeader, alarms, Snapshot (etcd 3.4's
 // file), Defragment, plus what hosts ask outside the API: /health, the peer port's HashKV, the data's disk size.
 
-import { errors } from '../../api/errors.ts';
-import type { AlarmResponse } from '../../api/types.ts';
+import { errors } from '../../etcd/errors.ts';
+import type { AlarmResponse } from '../../etcd/types.ts';
 import type { EdgeNode } from '../node.ts';
 import { encodeEtcdSnapshotFile } from '../snapshot-file.ts';
 import type { ServiceContext } from './context.ts';

@@ -1,8 +1,8 @@
 // etcd's Watch service (v3rpc/watch.go): one bidirectional stream per call over the watchable store
 // (src/watch/), with etcd's isWatchPermitted check on every create request once auth is on.
 
-import { EtcdError, errors } from '../../api/errors.ts';
-import type { WatchRequest, WatchResponse } from '../../api/types.ts';
+import { EtcdError, errors } from '../../etcd/errors.ts';
+import type { WatchRequest, WatchResponse } from '../../etcd/types.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';
 

@@ -4,7 +4,7 @@
 // The node checks who may do what; this file only translates messages.
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { AuthResponse, Permission, PermissionType } from '../../../../src/api/types.ts';
+import type { AuthResponse, Permission, PermissionType } from '../../../../src/etcd/types.ts';
 import { type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';
 

@@ -10,9 +10,9 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js';
-import { EtcdError, errors } from '../../../../src/api/errors.ts';
 import { learnerMayServe } from '../../../../src/api/learner.ts';
 import type { Logger } from '../../../../src/env.ts';
+import { EtcdError, errors } from '../../../../src/etcd/errors.ts';
 import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
 import { certificateCommonName } from '../tls.ts';
 import { MalformedRequest } from './strict.ts';

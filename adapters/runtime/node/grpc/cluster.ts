@@ -1,7 +1,7 @@
 // etcdserverpb.Cluster: MemberList, MemberAdd, MemberRemove, MemberPromote; MemberUpdate when the node has it.
 
 import { status, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { MembersResponse, MemberUpdateRequest } from '../../../../src/api/types.ts';
+import type { MembersResponse, MemberUpdateRequest } from '../../../../src/etcd/types.ts';
 import type { RequestOptions } from '../../../../src/server/node.ts';
 import { type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';

@@ -4,7 +4,6 @@
 // its candidacy.
 
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { EtcdError } from '../../../../src/api/errors.ts';
 import {
   campaign,
   type LeaderKey,
@@ -14,6 +13,7 @@ import {
   resign,
 } from '../../../../src/concurrency/election.ts';
 import { asService } from '../../../../src/concurrency/recipe.ts';
+import type { EtcdError } from '../../../../src/etcd/errors.ts';
 import {
   admit,
   type CallContext,

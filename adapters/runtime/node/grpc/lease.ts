@@ -1,7 +1,7 @@
 // etcdserverpb.Lease: LeaseGrant, LeaseRevoke, LeaseKeepAlive (bidirectional), LeaseTimeToLive, LeaseLeases.
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { LeaseKeepAliveResponse } from '../../../../src/api/types.ts';
+import type { LeaseKeepAliveResponse } from '../../../../src/etcd/types.ts';
 import { bidi, type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';
 

@@ -3,7 +3,7 @@
 
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { authorizeMaintenance } from '../../../../src/api/gateway/auth.ts';
-import type { AlarmType } from '../../../../src/api/types.ts';
+import type { AlarmType } from '../../../../src/etcd/types.ts';
 import type { RequestOptions } from '../../../../src/server/node.ts';
 import { snapshotChunks } from '../../../../src/server/snapshot-file.ts';
 import { admit, type CallContext, requestOptions, toStatus, unary } from './calls.ts';

@@ -11,8 +11,8 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import { errors } from '../../../../src/api/errors.ts';
 import { type Logger, silentLogger } from '../../../../src/env.ts';
+import { errors } from '../../../../src/etcd/errors.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
 import { authService } from './auth.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';

@@ -2,7 +2,7 @@
 // cancel, progress, fragmenting) and this file only translates messages.
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { WatchResponse } from '../../../../src/api/types.ts';
+import type { WatchResponse } from '../../../../src/etcd/types.ts';
 import { bidi, type CallContext } from './calls.ts';
 import * as wire from './wire.ts';
 

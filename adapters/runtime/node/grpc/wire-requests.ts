@@ -13,7 +13,7 @@ import type {
   TxnRequest,
   WatchFilter,
   WatchRequest,
-} from '../../../../src/api/types.ts';
+} from '../../../../src/etcd/types.ts';
 import { big, type Int64, num, optBytes } from './wire-values.ts';
 
 export interface WireRangeRequest {

@@ -12,7 +12,7 @@ import type {
   StatusResponse,
   TxnResponse,
   WatchResponse,
-} from '../../../../src/api/types.ts';
+} from '../../../../src/etcd/types.ts';
 import { i64, optBytes, type WireMessage } from './wire-values.ts';
 
 function flag(v: boolean | undefined): true | undefined {

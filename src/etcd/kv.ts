@@ -159,9 +159,3 @@ export interface HashKVResponse {
   readonly hash: number;
   readonly compactRevision: number;
 }
-
-/** A write's answer plus the events it caused, in order (all share the write's revision), for the watch layer. */
-export interface WriteResult<R> {
-  readonly response: R;
-  readonly events: readonly Event[];
-}

@@ -1,9 +1,10 @@
-// etcd v3 request/response shapes beyond KV (which live in src/mvcc/types.ts), named after etcd's protos
-// (api/etcdserverpb/rpc.proto) with camelCase fields. Every surface (gRPC, JSON gateway, in-page) maps these.
+// etcd v3 request/response shapes, named after etcd's protos (api/etcdserverpb/rpc.proto) with camelCase fields:
+// Watch, Lease, Cluster, Maintenance and Auth here, KV and mvccpb in ./kv.ts (re-exported, so this file is the
+// whole vocabulary). Every surface (gRPC, JSON gateway, in-page) maps these.
 
-import type { Event, KeyValue, ResponseHeader } from '../mvcc/types.ts';
+import type { Event, KeyValue, ResponseHeader } from './kv.ts';
 
-export type * from '../mvcc/types.ts';
+export type * from './kv.ts';
 
 // Watch.
 
