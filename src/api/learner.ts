@@ -1,8 +1,9 @@
-// What a learner serves, for every API surface (gRPC, the JSON gateway, the Worker, the in-page gateway). etcd's
-// isRPCSupportedForLearner allows Status and serializable Range; everything else gets
-// "etcdserver: rpc not supported for learner". edgecd also lets a learner serve Watch from its own replica (etcd
-// refuses every stream on a learner): learners near users — edge and browser members — exist to serve reads and
-// watches, and a watch is as stale-tolerant as a serializable range (a deliberate deviation, see README).
+// What a learner serves, for every API surface (gRPC, the JSON gateway, the Worker, the in-page gateway): the
+// request pipeline's admission (./pipeline.ts) asks. etcd's isRPCSupportedForLearner allows Status and serializable
+// Range; everything else gets "etcdserver: rpc not supported for learner". edgecd also lets a learner serve Watch
+// from its own replica (etcd refuses every stream on a learner): learners near users — edge and browser members —
+// exist to serve reads and watches, and a watch is as stale-tolerant as a serializable range (a deliberate
+// deviation, see README).
 
 /** `rpc` is the method's name without its service (`Range`, `Status`, `Watch`, …). */
 export function learnerMayServe(rpc: string, serializable: boolean): boolean {

@@ -1,12 +1,14 @@
-// Request checks etcd makes before proposing (etcdserver/api/v3rpc/key.go). The store runs them again on apply:
-// they are cheap and deterministic, and a store used without the gRPC layer then still refuses what etcd would.
+// Request checks etcd makes before proposing (etcdserver/api/v3rpc/key.go). Every API surface runs them through
+// src/api/pipeline.ts, so a bad request is refused before it is replicated; the store runs them again on apply:
+// they are cheap and deterministic, and a request that reaches the store by another road (an embedder calling
+// EdgeNode directly) is still refused, identically on every member.
 
 import { errors } from '../etcd/errors.ts';
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from '../etcd/kv.ts';
+import { DEFAULT_MAX_TXN_OPS } from '../etcd/limits.ts';
 import { bytesToMapKey, compareBytes } from './bytes.ts';
 
-/** etcd's --max-txn-ops default. */
-export const DEFAULT_MAX_TXN_OPS = 128;
+export { DEFAULT_MAX_TXN_OPS };
 
 export function checkRangeRequest(r: RangeRequest): void {
   if (r.key.length === 0) throw errors.emptyKey();

@@ -5,6 +5,7 @@
 
 import type { JwtOptions } from '../auth/tokens.ts';
 import type { Clock, Logger, Random } from '../env.ts';
+import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS, type RequestLimits } from '../etcd/limits.ts';
 import type {
   AlarmMember,
   AlarmRequest,
@@ -207,6 +208,8 @@ export interface NodeStatus {
 export interface EdgeNode {
   readonly id: bigint;
   readonly clusterId: bigint;
+  /** The request limits this member enforces (NodeOptions.maxRequestBytes, maxTxnOps, or etcd's defaults). */
+  readonly limits: RequestLimits;
   range(req: RangeRequest, opts?: RequestOptions): Promise<RangeResponse>;
   put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse>;
   deleteRange(req: DeleteRangeRequest, opts?: RequestOptions): Promise<DeleteRangeResponse>;
@@ -308,6 +311,10 @@ export async function createNode(options: NodeOptions): Promise<EdgeNode> {
   const node: EdgeNode = {
     id: options.id,
     clusterId: options.clusterId,
+    limits: {
+      maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      maxTxnOps: options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS,
+    },
     ...kvService(host),
     ...watchService(host),
     ...leaseService(host),

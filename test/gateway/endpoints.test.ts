@@ -1,5 +1,5 @@
-// Gateway behaviour outside the shared conformance suite: leaderless /health, the cluster-state feed, the
-// request size limit, options.metrics, watch streams ending on disconnect, Authenticate with auth off, MoveLeader.
+// Gateway behaviour outside the shared conformance suite: leaderless /health, `hasleader`, the cluster-state feed,
+// the request size limit, options.metrics, watch streams ending on disconnect, Authenticate with auth off, MoveLeader.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../../src/api/gateway/index.ts';
 import { LineReader } from '../conformance/gateway.ts';
@@ -147,6 +147,20 @@ describe('gateway on a member without a leader', () => {
     expect(JSON.parse(await res.text())).toEqual({ health: 'false' });
     const metrics = await (await gw(new Request('http://gw.test/metrics'))).text();
     expect(metrics).toMatch(/^etcd_server_has_leader 0$/m);
+  });
+
+  it('Grpc-Metadata-Hasleader: true (etcd\'s hasleader metadata) is "no leader" at once, unary or streaming', async () => {
+    const gw = createGateway(cluster.nodes[0]);
+    const hasLeader = { headers: { 'Grpc-Metadata-Hasleader': 'true' } };
+    const put = await gw(post('/v3/kv/put', { key: b64('k'), value: b64('v') }, hasLeader));
+    expect(put.status).toBe(503);
+    const msg = 'etcdserver: no leader';
+    expect(await put.json()).toEqual({ error: msg, message: msg, code: 14 });
+    const watch = await gw(post('/v3/watch', { create_request: { key: b64('k') } }, hasLeader));
+    expect(watch.status).toBe(503);
+    expect(JSON.parse(await watch.text())).toEqual({
+      error: { grpc_code: 14, http_code: 503, message: msg, http_status: 'Service Unavailable' },
+    });
   });
 
   it('/metrics: a write waiting for a leader is pending, then failed once its deadline passes', async () => {

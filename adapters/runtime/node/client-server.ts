@@ -19,7 +19,7 @@ import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { fixAuthority } from './grpc/authority.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
-import { createGrpcServer, DEFAULT_MAX_REQUEST_BYTES } from './grpc/server.ts';
+import { createGrpcServer } from './grpc/server.ts';
 import { type FetchHandler, serveFetch } from './serve-fetch.ts';
 
 export type { ClientIdentity, FetchHandler } from './serve-fetch.ts';
@@ -35,7 +35,7 @@ export interface ClientServerOptions {
   readonly path?: string;
   /** Serves HTTP/1.1; without one, only GET /health and GET /version answer. */
   readonly gateway?: FetchHandler;
-  /** etcd --max-request-bytes. Default 1.5 MiB. */
+  /** etcd --max-request-bytes. Default: the node's (EdgeNode.limits). */
   readonly maxRequestBytes?: number;
   readonly logger?: Logger;
   /** See GrpcServerOptions.noLeaderTimeoutMs. */
@@ -61,7 +61,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   const grpc = createGrpcServer({
     node,
     logger,
-    maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+    maxRequestBytes: options.maxRequestBytes,
     noLeaderTimeoutMs: options.noLeaderTimeoutMs,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });

@@ -3,7 +3,6 @@
 // RoleGet / RoleDelete {role}, RoleRevokePermission{role, key, range_end}). Permission keys are base64 bytes and
 // permType an enum name (READ, the zero value, is omitted). etcd 3.4's gateway has no /v3/auth/status.
 
-import { EtcdError } from '../../etcd/errors.ts';
 import type { Permission, PermissionType } from '../../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import type { MessageReader } from './decode.ts';
@@ -13,27 +12,6 @@ const EMPTY = new Uint8Array(0);
 
 /** authpb.Permission.Type in proto value order. */
 export const PERMISSION_TYPES: readonly PermissionType[] = ['READ', 'WRITE', 'READWRITE'];
-
-/** The auth package's own texts for the rpctypes errors an admin check can fail with. */
-const AUTH_PACKAGE_TEXT: Readonly<Record<string, string>> = {
-  'etcdserver: permission denied': 'auth: permission denied',
-  'etcdserver: user name is empty': 'auth: user name is empty',
-  'etcdserver: invalid auth token': 'auth: invalid auth token',
-};
-
-/**
- * etcd's authMaintenanceServer check for Defragment, Snapshot, Hash and HashKV. It returns the auth store's error
- * as is, not as an rpctypes error, so callers see code 2 (Unknown; HTTP 500) with the auth package's text:
- * `auth: permission denied`, `auth: user name is empty`, `auth: invalid auth token`. Shared by gRPC and gateway.
- */
-export async function authorizeMaintenance(node: EdgeNode, opts: RequestOptions): Promise<void> {
-  try {
-    await node.authorizeAdmin(opts);
-  } catch (e) {
-    const text = e instanceof EtcdError ? AUTH_PACKAGE_TEXT[e.message] : undefined;
-    throw text ? EtcdError.unknown(text) : e;
-  }
-}
 
 type Call = (body: MessageReader, opts: RequestOptions) => Promise<string>;
 

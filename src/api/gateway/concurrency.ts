@@ -13,10 +13,11 @@ import {
   type ResignRequest,
 } from '../../concurrency/election.ts';
 import type { LockRequest, LockResponse, UnlockRequest } from '../../concurrency/lock.ts';
-import type { EdgeNode, RequestOptions } from '../../server/node.ts';
+import type { RequestOptions } from '../../server/node.ts';
+import type { Admission, RequestPipeline } from '../pipeline.ts';
 import { MessageReader } from './decode.ts';
 import { header, JsonWriter, keyValue } from './encode.ts';
-import { firstValue, gatewayError, gatewayStream, readBody, resultLine } from './http.ts';
+import { firstValue, gatewayError, gatewayStream, readBody, resultLine, streamRefusal } from './http.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -90,19 +91,24 @@ export function leaderResponse(r: LeaderResponse): string {
  * disconnects. Like etcd's Observe, a failed read or watch ends the stream without an error line.
  */
 export async function serveObserve(
-  node: EdgeNode,
+  node: RequestPipeline,
   request: Request,
-  limit: number,
+  admission: Admission,
   opts: RequestOptions,
 ): Promise<Response> {
   let req: LeaderRequest;
   try {
     req = decodeLeader(
-      MessageReader.of(firstValue(await readBody(request, limit)), 'v3electionpb.LeaderRequest'),
+      MessageReader.of(
+        firstValue(await readBody(request, node.limits.maxRequestBytes)),
+        'v3electionpb.LeaderRequest',
+      ),
     );
   } catch (e) {
     return gatewayError(e);
   }
+  const refused = node.admit('Observe', admission);
+  if (refused) return streamRefusal(refused);
   const abort = new AbortController();
   const stop = () => abort.abort();
   if (request.signal.aborted) stop();

@@ -10,12 +10,13 @@ import { campaign, leader, proclaim, resign } from '../../concurrency/election.t
 import { lock, unlock } from '../../concurrency/lock.ts';
 import { asService } from '../../concurrency/recipe.ts';
 import type { Clock } from '../../env.ts';
-import { EtcdError, errors } from '../../etcd/errors.ts';
+import { EtcdError } from '../../etcd/errors.ts';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../../etcd/limits.ts';
 import type { ResponseHeader } from '../../etcd/types.ts';
 import type { EdgeNode, RequestOptions } from '../../server/node.ts';
 import { snapshotChunks } from '../../server/snapshot-file.ts';
-import { learnerMayServe } from '../learner.ts';
-import { authorizeMaintenance, authRoutes } from './auth.ts';
+import { type Admission, type RequestPipeline, requestPipeline } from '../pipeline.ts';
+import { authRoutes } from './auth.ts';
 import {
   campaignResponse,
   decodeCampaign,
@@ -54,24 +55,24 @@ import {
 } from './endpoints.ts';
 import {
   CORS_HEADERS,
-  errorLine,
   firstValue,
-  GATEWAY_HEADERS,
   gatewayError,
   gatewayJson,
   gatewayStream,
   plainText,
   readBody,
   resultLine,
-  toEtcdError,
+  streamRefusal,
 } from './http.ts';
 import { serveKeepAlive, serveWatch } from './streams.ts';
 
-/** etcd --max-request-bytes default: 1.5 MiB. */
-export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+export { DEFAULT_MAX_REQUEST_BYTES };
 
 export interface GatewayOptions {
-  /** etcd --max-request-bytes: a larger request body (or streamed message) is `request is too large`. */
+  /**
+   * etcd --max-request-bytes: a larger request body (or streamed message) is `request is too large`. Default: the
+   * node's (EdgeNode.limits).
+   */
   readonly maxRequestBytes?: number;
   /**
    * Series appended to the gateway's own etcd-named gauges on /metrics: the runtime's (Node: disk, peer, gRPC and
@@ -107,13 +108,23 @@ export function requestOptions(request: Request, identity?: CallerIdentity): Req
   };
 }
 
+/**
+ * What the request pipeline's admission needs from an HTTP request: grpc-gateway forwards `Grpc-Metadata-*` headers
+ * as gRPC metadata, so `Grpc-Metadata-Hasleader: true` is etcd's `hasleader`.
+ */
+function admission(request: Request, serializable = false): Admission {
+  return { serializable, requireLeader: request.headers.get('grpc-metadata-hasleader') === 'true' };
+}
+
 /** grpc-go's text for an RPC the server does not implement (gRPC code 12, HTTP 501). */
 export function unimplemented(rpc: string): EtcdError {
   return new EtcdError('Unimplemented', `method ${rpc} not implemented`);
 }
 
 /** The RPCs of etcd 3.4's gateway by path (under /v3), with the request message's Go type for error texts. */
-function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType: string, call: Unary]> {
+function rpcTable(
+  node: RequestPipeline,
+): Record<string, readonly [rpc: string, goType: string, call: Unary]> {
   const m = (rpc: string, goType: string, call: Unary) => [rpc, `etcdserverpb.${goType}`, call] as const;
   const x = (rpc: string, fullGoType: string, call: Unary) => [rpc, fullGoType, call] as const;
   const leaseRevoke = m('LeaseRevoke', 'LeaseRevokeRequest', async (b, o) =>
@@ -179,7 +190,7 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     // The 3.4 proto maps Hash and HashKV to this one path; the gateway registers Hash last, so Hash answers.
     // edgecd's Hash is HashKV's hash of the whole current key space (revision 0).
     '/maintenance/hash': m('Hash', 'HashRequest', async (_b, o) => {
-      await authorizeMaintenance(node, o);
+      await node.authorizeMaintenance(o);
       return encode.hashResponse(await node.hashKV({ revision: 0 }, o));
     }),
     '/maintenance/transfer-leadership': m('MoveLeader', 'MoveLeaderRequest', async (b, o) => {
@@ -193,7 +204,7 @@ function rpcTable(node: EdgeNode): Record<string, readonly [rpc: string, goType:
     ),
     // A snapshot, then the storage drops the log before it (EdgeNode.defragment); etcd replies `{}` (admins only).
     '/maintenance/defragment': m('Defragment', 'DefragmentRequest', async (_b, o) => {
-      await authorizeMaintenance(node, o);
+      await node.authorizeMaintenance(o);
       await node.defragment();
       return '{}';
     }),
@@ -269,7 +280,10 @@ function gatewayPath(request: Request): string {
  * edgecd's /edgecd/v1/cluster-state feed. Hand it every request that is not gRPC.
  */
 export function createGateway(node: EdgeNode, options: GatewayOptions = {}): FetchHandler {
-  const limit = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  // Every RPC goes through the request pipeline (../pipeline.ts), as gRPC's do; /health, /metrics and the
+  // cluster-state feed read the node itself.
+  const api = requestPipeline(node, { maxRequestBytes: options.maxRequestBytes });
+  const limit = api.limits.maxRequestBytes;
   const leaderChanges = new LeaderChangeCounter(node);
   const app = new Hono<{ Bindings: CallerIdentity }>({ getPath: gatewayPath });
 
@@ -282,16 +296,15 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
     '/v3/election/observe',
     '/v3/maintenance/snapshot',
   ]);
-  for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(node))) {
+  for (const [path, [rpc, goType, call]] of Object.entries(rpcTable(api))) {
     known.add(`/v3${path}`);
     app.post(`/v3${path}`, async (c) => {
       const request = c.req.raw;
       try {
         const value = firstValue(await readBody(request, limit));
-        if (node.nodeStatus().role === 'learner') {
-          const serializable = value instanceof Map && value.get('serializable') === true;
-          if (!learnerMayServe(rpc, serializable)) throw errors.notSupportedForLearner();
-        }
+        const serializable = value instanceof Map && value.get('serializable') === true;
+        const refused = api.admit(rpc, admission(request, serializable));
+        if (refused) throw refused;
         const body = MessageReader.of(value, goType);
         return gatewayJson(await call(body, requestOptions(request, c.env)));
       } catch (e) {
@@ -300,36 +313,29 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
     });
   }
 
-  app.post('/v3/watch', (c) => serveWatch(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)));
+  // The streams: admitted once their first request has decoded, as grpc-gateway sends it before the stream opens.
+  app.post('/v3/watch', (c) =>
+    serveWatch(api, c.req.raw, admission(c.req.raw), requestOptions(c.req.raw, c.env)),
+  );
   app.post('/v3/lease/keepalive', (c) =>
-    serveKeepAlive(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)),
+    serveKeepAlive(api, c.req.raw, admission(c.req.raw), requestOptions(c.req.raw, c.env)),
   );
   app.post('/v3/election/observe', (c) =>
-    serveObserve(node, c.req.raw, limit, requestOptions(c.req.raw, c.env)),
+    serveObserve(api, c.req.raw, admission(c.req.raw), requestOptions(c.req.raw, c.env)),
   );
   app.post('/v3/maintenance/snapshot', async (c) => {
     const request = c.req.raw;
     try {
       const opts = requestOptions(request, c.env);
       MessageReader.of(firstValue(await readBody(request, limit)), 'etcdserverpb.SnapshotRequest');
+      const refused = api.admit('Snapshot', admission(request));
+      if (refused) return streamRefusal(refused);
       try {
-        await authorizeMaintenance(node, opts);
+        await api.authorizeMaintenance(opts);
       } catch (e) {
-        // A server stream failing before its first message: grpc-gateway answers with the error's HTTP status
-        // and one `{"error":{…}}` line.
-        const line = errorLine(e);
-        const body = new ReadableStream<Uint8Array>({
-          start(controller) {
-            controller.enqueue(line);
-            controller.close();
-          },
-        });
-        return new Response(body, {
-          status: toEtcdError(e).httpStatus,
-          headers: { ...CORS_HEADERS, ...GATEWAY_HEADERS },
-        });
+        return streamRefusal(e);
       }
-      return serveSnapshot(await node.snapshot(opts));
+      return serveSnapshot(await api.snapshot(opts));
     } catch (e) {
       return gatewayError(e);
     }

@@ -90,6 +90,24 @@ export function errorLine(e: unknown): Uint8Array {
   return encoder.encode(`{"error":${JSON.stringify(body)}}\n`);
 }
 
+/**
+ * A streaming RPC refused before its first message (admission, a failed auth check): grpc-gateway answers with the
+ * error's HTTP status and one `{"error":{…}}` line.
+ */
+export function streamRefusal(e: unknown): Response {
+  const line = errorLine(e);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(line);
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    status: toEtcdError(e).httpStatus,
+    headers: { ...CORS_HEADERS, ...GATEWAY_HEADERS },
+  });
+}
+
 /** Reads a whole body; more than `limit` bytes is etcd's `request is too large`. */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? Number.NaN);

@@ -4,28 +4,36 @@
 //
 // Like grpc-gateway, the first request object is decoded before replying, so a bad first object is an ordinary
 // 400; a bad later object only stops reading the body (CloseSend). /v3/watch then stays open until the client
-// disconnects (request.signal); /v3/lease/keepalive answers each request in order and ends with the body.
+// disconnects (request.signal); /v3/lease/keepalive answers each request in order and ends with the body. Once
+// the first object has decoded, the request pipeline admits the stream (a learner refuses LeaseKeepAlive): a
+// refusal is the error's HTTP status and one `{"error":{…}}` line, as a stream refused by etcd's interceptor.
 
 import { EtcdError } from '../../etcd/errors.ts';
-import type { EdgeNode, RequestOptions } from '../../server/node.ts';
+import type { RequestOptions } from '../../server/node.ts';
+import type { Admission, RequestPipeline } from '../pipeline.ts';
 import { decodeLeaseId, decodeWatch, MessageReader } from './decode.ts';
 import { leaseKeepAliveResponse, watchResponse } from './encode.ts';
-import { BodyValues, errorLine, gatewayError, gatewayStream, resultLine } from './http.ts';
+import { BodyValues, errorLine, gatewayError, gatewayStream, resultLine, streamRefusal } from './http.ts';
 import type { JsonValue } from './json-scan.ts';
 
 export async function serveWatch(
-  node: EdgeNode,
+  node: RequestPipeline,
   request: Request,
-  limit: number,
+  admission: Admission,
   opts: RequestOptions,
 ): Promise<Response> {
-  const body = new BodyValues(request, limit);
+  const body = new BodyValues(request, node.limits.maxRequestBytes);
   let first: ReturnType<typeof decodeWatch>;
   try {
     first = decodeFirst(await body.next(), (m) => decodeWatch(m), 'etcdserverpb.WatchRequest');
   } catch (e) {
     body.close();
     return streamDecodeError(e);
+  }
+  const refused = node.admit('Watch', admission);
+  if (refused) {
+    body.close();
+    return streamRefusal(refused);
   }
   const stream = node.watch(opts);
   if (first) stream.send(first);
@@ -75,18 +83,23 @@ export async function serveWatch(
 }
 
 export async function serveKeepAlive(
-  node: EdgeNode,
+  node: RequestPipeline,
   request: Request,
-  limit: number,
+  admission: Admission,
   opts: RequestOptions,
 ): Promise<Response> {
-  const body = new BodyValues(request, limit);
+  const body = new BodyValues(request, node.limits.maxRequestBytes);
   let pending: { ID: bigint } | undefined;
   try {
     pending = decodeFirst(await body.next(), decodeLeaseId, 'etcdserverpb.LeaseKeepAliveRequest');
   } catch (e) {
     body.close();
     return streamDecodeError(e);
+  }
+  const refused = node.admit('LeaseKeepAlive', admission);
+  if (refused) {
+    body.close();
+    return streamRefusal(refused);
   }
   const signal = request.signal;
   const next = async (): Promise<{ ID: bigint } | undefined> => {

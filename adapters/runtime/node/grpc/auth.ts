@@ -41,46 +41,33 @@ const headerOnly = (r: AuthResponse): wire.WireMessage => ({ header: wire.header
 const list = <T>(xs: readonly T[]): T[] | undefined => (xs.length > 0 ? [...xs] : undefined);
 
 export function authService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
+  const { api } = ctx;
   const a = (method: string) => `Auth/${method}`;
-  // Auth mutations are proposals, so the request-size limit applies as to KV writes.
-  const write = { write: true };
   return {
-    AuthEnable: unary<object>(
-      ctx,
-      a('AuthEnable'),
-      async (_req, opts) => headerOnly(await node.authEnable(opts)),
-      write,
+    AuthEnable: unary<object>(ctx, a('AuthEnable'), async (_req, opts) =>
+      headerOnly(await api.authEnable(opts)),
     ),
-    AuthDisable: unary<object>(
-      ctx,
-      a('AuthDisable'),
-      async (_req, opts) => headerOnly(await node.authDisable(opts)),
-      write,
+    AuthDisable: unary<object>(ctx, a('AuthDisable'), async (_req, opts) =>
+      headerOnly(await api.authDisable(opts)),
     ),
     AuthStatus: unary<object>(ctx, a('AuthStatus'), async (_req, opts) => {
-      const r = await node.authStatus(opts);
+      const r = await api.authStatus(opts);
       return {
         header: wire.header(r.header),
         enabled: r.enabled || undefined,
         authRevision: wire.i64(r.authRevision),
       };
     }),
-    Authenticate: unary<{ name?: string; password?: string }>(
-      ctx,
-      a('Authenticate'),
-      async (req, opts) => {
-        const r = await node.authenticate({ name: req.name ?? '', password: req.password ?? '' }, opts);
-        return { header: wire.header(r.header), token: r.token || undefined };
-      },
-      write,
-    ),
+    Authenticate: unary<{ name?: string; password?: string }>(ctx, a('Authenticate'), async (req, opts) => {
+      const r = await api.authenticate({ name: req.name ?? '', password: req.password ?? '' }, opts);
+      return { header: wire.header(r.header), token: r.token || undefined };
+    }),
     UserAdd: unary<{ name?: string; password?: string; options?: { no_password?: boolean } | null }>(
       ctx,
       a('UserAdd'),
       async (req, opts) =>
         headerOnly(
-          await node.userAdd(
+          await api.userAdd(
             {
               name: req.name ?? '',
               password: req.password ?? '',
@@ -89,73 +76,53 @@ export function authService(ctx: CallContext): UntypedServiceImplementation {
             opts,
           ),
         ),
-      write,
     ),
     UserGet: unary<{ name?: string }>(ctx, a('UserGet'), async (req, opts) => {
-      const r = await node.userGet({ name: req.name ?? '' }, opts);
+      const r = await api.userGet({ name: req.name ?? '' }, opts);
       return { header: wire.header(r.header), roles: list(r.roles) };
     }),
     UserList: unary<object>(ctx, a('UserList'), async (_req, opts) => {
-      const r = await node.userList(opts);
+      const r = await api.userList(opts);
       return { header: wire.header(r.header), users: list(r.users) };
     }),
-    UserDelete: unary<{ name?: string }>(
-      ctx,
-      a('UserDelete'),
-      async (req, opts) => headerOnly(await node.userDelete({ name: req.name ?? '' }, opts)),
-      write,
+    UserDelete: unary<{ name?: string }>(ctx, a('UserDelete'), async (req, opts) =>
+      headerOnly(await api.userDelete({ name: req.name ?? '' }, opts)),
     ),
     UserChangePassword: unary<{ name?: string; password?: string }>(
       ctx,
       a('UserChangePassword'),
       async (req, opts) =>
         headerOnly(
-          await node.userChangePassword({ name: req.name ?? '', password: req.password ?? '' }, opts),
+          await api.userChangePassword({ name: req.name ?? '', password: req.password ?? '' }, opts),
         ),
-      write,
     ),
-    UserGrantRole: unary<{ user?: string; role?: string }>(
-      ctx,
-      a('UserGrantRole'),
-      async (req, opts) =>
-        headerOnly(await node.userGrantRole({ user: req.user ?? '', role: req.role ?? '' }, opts)),
-      write,
+    UserGrantRole: unary<{ user?: string; role?: string }>(ctx, a('UserGrantRole'), async (req, opts) =>
+      headerOnly(await api.userGrantRole({ user: req.user ?? '', role: req.role ?? '' }, opts)),
     ),
-    UserRevokeRole: unary<{ name?: string; role?: string }>(
-      ctx,
-      a('UserRevokeRole'),
-      async (req, opts) =>
-        headerOnly(await node.userRevokeRole({ name: req.name ?? '', role: req.role ?? '' }, opts)),
-      write,
+    UserRevokeRole: unary<{ name?: string; role?: string }>(ctx, a('UserRevokeRole'), async (req, opts) =>
+      headerOnly(await api.userRevokeRole({ name: req.name ?? '', role: req.role ?? '' }, opts)),
     ),
-    RoleAdd: unary<{ name?: string }>(
-      ctx,
-      a('RoleAdd'),
-      async (req, opts) => headerOnly(await node.roleAdd({ name: req.name ?? '' }, opts)),
-      write,
+    RoleAdd: unary<{ name?: string }>(ctx, a('RoleAdd'), async (req, opts) =>
+      headerOnly(await api.roleAdd({ name: req.name ?? '' }, opts)),
     ),
     RoleGet: unary<{ role?: string }>(ctx, a('RoleGet'), async (req, opts) => {
-      const r = await node.roleGet({ role: req.role ?? '' }, opts);
+      const r = await api.roleGet({ role: req.role ?? '' }, opts);
       return { header: wire.header(r.header), perm: list(r.perm.map(permissionOut)) };
     }),
     RoleList: unary<object>(ctx, a('RoleList'), async (_req, opts) => {
-      const r = await node.roleList(opts);
+      const r = await api.roleList(opts);
       return { header: wire.header(r.header), roles: list(r.roles) };
     }),
-    RoleDelete: unary<{ role?: string }>(
-      ctx,
-      a('RoleDelete'),
-      async (req, opts) => headerOnly(await node.roleDelete({ role: req.role ?? '' }, opts)),
-      write,
+    RoleDelete: unary<{ role?: string }>(ctx, a('RoleDelete'), async (req, opts) =>
+      headerOnly(await api.roleDelete({ role: req.role ?? '' }, opts)),
     ),
     RoleGrantPermission: unary<{ name?: string; perm?: WirePermission | null }>(
       ctx,
       a('RoleGrantPermission'),
       async (req, opts) =>
         headerOnly(
-          await node.roleGrantPermission({ name: req.name ?? '', perm: permissionIn(req.perm) }, opts),
+          await api.roleGrantPermission({ name: req.name ?? '', perm: permissionIn(req.perm) }, opts),
         ),
-      write,
     ),
     RoleRevokePermission: unary<{ role?: string; key?: Uint8Array; range_end?: Uint8Array }>(
       ctx,
@@ -163,13 +130,12 @@ export function authService(ctx: CallContext): UntypedServiceImplementation {
       async (req, opts) => {
         const rangeEnd = req.range_end && req.range_end.length > 0 ? req.range_end : undefined;
         return headerOnly(
-          await node.roleRevokePermission(
+          await api.roleRevokePermission(
             { role: req.role ?? '', key: req.key ?? EMPTY, ...(rangeEnd ? { rangeEnd } : {}) },
             opts,
           ),
         );
       },
-      write,
     ),
   };
 }

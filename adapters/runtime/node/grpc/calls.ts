@@ -1,5 +1,6 @@
-// The thin layer every handler goes through, as etcd's v3rpc interceptors do: learner and "require leader" checks,
-// the max-request-bytes check on writes, and EtcdError → gRPC status with etcd's exact message.
+// The thin layer every handler goes through: the request pipeline's admission (src/api/pipeline.ts: learner and
+// "require leader" checks, the max-request-bytes check on proposals), as etcd's v3rpc interceptors, and
+// EtcdError → gRPC status with etcd's exact message.
 
 import {
   type handleBidiStreamingCall,
@@ -10,10 +11,10 @@ import {
   type StatusObject,
   status,
 } from '@grpc/grpc-js';
-import { learnerMayServe } from '../../../../src/api/learner.ts';
+import type { RequestPipeline } from '../../../../src/api/pipeline.ts';
 import type { Logger } from '../../../../src/env.ts';
-import { EtcdError, errors } from '../../../../src/etcd/errors.ts';
-import type { EdgeNode, RequestOptions } from '../../../../src/server/node.ts';
+import { EtcdError } from '../../../../src/etcd/errors.ts';
+import type { RequestOptions } from '../../../../src/server/node.ts';
 import { certificateCommonName } from '../tls.ts';
 import { MalformedRequest } from './strict.ts';
 import type { WireMessage } from './wire.ts';
@@ -80,33 +81,27 @@ export interface LiveStream {
 }
 
 export interface CallContext {
-  readonly node: EdgeNode;
+  /** The node behind the request pipeline every surface shares: handlers call it, never the node itself. */
+  readonly api: RequestPipeline;
   readonly logger: Logger;
-  /** etcd --max-request-bytes: larger write requests fail with `request is too large`. */
-  readonly maxRequestBytes: number;
-  /** True when the request message's encoded size was over maxRequestBytes. */
-  tooLarge(request: object): boolean;
+  /** The encoded size of a request message over --max-request-bytes (smaller ones are not recorded). */
+  oversizedBytes(request: object): number | undefined;
   readonly streams: Set<LiveStream>;
 }
 
-/** The interceptor checks, run before any handler: etcd's newUnaryInterceptor / newStreamInterceptor. */
+/** The pipeline's admission, run before any handler: etcd's newUnaryInterceptor / newStreamInterceptor. */
 export function admit(
   ctx: CallContext,
   call: AnyServerCall,
   method: string,
   request?: unknown,
 ): EtcdError | undefined {
-  const s = ctx.node.nodeStatus();
-  const rpc = method.slice(method.indexOf('/') + 1);
-  const serializable = !!(request as { serializable?: boolean } | undefined)?.serializable;
-  if (s.role === 'learner' && !learnerMayServe(rpc, serializable)) return errors.notSupportedForLearner();
-  if (requiresLeader(call.metadata) && s.leader === 0n) return errors.noLeader();
-  return undefined;
-}
-
-export interface UnaryOptions {
-  /** A write: the max-request-bytes limit applies (etcd checks it when proposing). */
-  readonly write?: boolean;
+  const message = request !== null && typeof request === 'object' ? request : undefined;
+  return ctx.api.admit(method.slice(method.indexOf('/') + 1), {
+    serializable: !!(message as { serializable?: boolean } | undefined)?.serializable,
+    requireLeader: requiresLeader(call.metadata),
+    ...(message ? { bytes: ctx.oversizedBytes(message) } : {}),
+  });
 }
 
 /** Wraps a promise-returning handler as a grpc-js unary handler. `method` is `Service/Method` for the checks. */
@@ -114,12 +109,10 @@ export function unary<Req extends object>(
   ctx: CallContext,
   method: string,
   fn: (request: Req, opts: RequestOptions & { readonly signal: AbortSignal }) => Promise<WireMessage>,
-  options: UnaryOptions = {},
 ): handleUnaryCall<Req, WireMessage> {
   return (call: ServerUnaryCall<Req, WireMessage>, callback) => {
     const refused = admit(ctx, call, method, call.request);
     if (refused) return callback(toStatus(refused));
-    if (options.write && ctx.tooLarge(call.request)) return callback(toStatus(errors.requestTooLarge()));
     const abort = new AbortController();
     // grpc-js reports 'cancelled' when every call's stream closes, answered or not: only a call still being
     // served is aborted (aborting builds a DOMException and dispatches an event — a few % of a put's CPU).

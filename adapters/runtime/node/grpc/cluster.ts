@@ -16,17 +16,17 @@ function membersReply(r: MembersResponse): wire.WireMessage {
 }
 
 export function clusterService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
-  const updater = node as Partial<MemberUpdater>;
+  const { api } = ctx;
+  const updater = api as Partial<MemberUpdater>;
   return {
     MemberList: unary<object>(ctx, 'Cluster/MemberList', async (_req, opts) =>
-      membersReply(await node.memberList(opts)),
+      membersReply(await api.memberList(opts)),
     ),
     MemberAdd: unary<{ peerURLs?: string[]; isLearner?: boolean }>(
       ctx,
       'Cluster/MemberAdd',
       async (req, opts) => {
-        const r = await node.memberAdd({ peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner }, opts);
+        const r = await api.memberAdd({ peerURLs: req.peerURLs ?? [], isLearner: !!req.isLearner }, opts);
         return {
           header: wire.header(r.header),
           member: wire.member(r.member),
@@ -35,10 +35,10 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
       },
     ),
     MemberRemove: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberRemove', async (req, opts) =>
-      membersReply(await node.memberRemove({ ID: wire.big(req.ID) }, opts)),
+      membersReply(await api.memberRemove({ ID: wire.big(req.ID) }, opts)),
     ),
     MemberPromote: unary<{ ID?: wire.Int64 }>(ctx, 'Cluster/MemberPromote', async (req, opts) =>
-      membersReply(await node.memberPromote({ ID: wire.big(req.ID) }, opts)),
+      membersReply(await api.memberPromote({ ID: wire.big(req.ID) }, opts)),
     ),
     MemberUpdate: unary<{ ID?: wire.Int64; peerURLs?: string[] }>(
       ctx,
@@ -51,7 +51,7 @@ export function clusterService(ctx: CallContext): UntypedServiceImplementation {
           };
         }
         return membersReply(
-          await updater.memberUpdate.call(node, { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] }, opts),
+          await updater.memberUpdate.call(api, { ID: wire.big(req.ID), peerURLs: req.peerURLs ?? [] }, opts),
         );
       },
     ),

@@ -49,14 +49,14 @@ function leaderKeyOut(l: LeaderKey): wire.WireMessage {
 }
 
 export function electionService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
+  const { api } = ctx;
   return {
     Campaign: unary<{ name?: Uint8Array; lease?: wire.Int64; value?: Uint8Array }>(
       ctx,
       'Election/Campaign',
       async (req, opts) => {
         const request = { name: req.name ?? EMPTY, lease: wire.big(req.lease), value: req.value ?? EMPTY };
-        const r = await asService(campaign(node, request, opts));
+        const r = await asService(campaign(api, request, opts));
         return { header: wire.header(r.header), leader: leaderKeyOut(r.leader) };
       },
     ),
@@ -65,16 +65,16 @@ export function electionService(ctx: CallContext): UntypedServiceImplementation 
       'Election/Proclaim',
       async (req, opts) => {
         const request = { leader: leaderKeyIn(req.leader), value: req.value ?? EMPTY };
-        const r = await asService(proclaim(node, request, opts));
+        const r = await asService(proclaim(api, request, opts));
         return { header: wire.header(r.header) };
       },
     ),
     Leader: unary<{ name?: Uint8Array }>(ctx, 'Election/Leader', async (req, opts) => {
-      const r = await asService(leader(node, { name: req.name ?? EMPTY }, opts));
+      const r = await asService(leader(api, { name: req.name ?? EMPTY }, opts));
       return { header: wire.header(r.header), kv: wire.keyValue(r.kv) };
     }),
     Resign: unary<{ leader?: WireLeaderKey }>(ctx, 'Election/Resign', async (req, opts) => {
-      const r = await asService(resign(node, { leader: leaderKeyIn(req.leader) }, opts));
+      const r = await asService(resign(api, { leader: leaderKeyIn(req.leader) }, opts));
       return { header: wire.header(r.header) };
     }),
     Observe: (call: ServerWritableStream<{ name?: Uint8Array }, wire.WireMessage>) => {
@@ -105,7 +105,7 @@ export function electionService(ctx: CallContext): UntypedServiceImplementation 
       call.on('drain', () => wakeDrain?.());
       void (async () => {
         for await (const r of observe(
-          node,
+          api,
           { name: call.request.name ?? EMPTY },
           requestOptions(call, abort.signal),
         )) {

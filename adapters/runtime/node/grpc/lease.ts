@@ -6,36 +6,26 @@ import { bidi, type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';
 
 export function leaseService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
+  const { api } = ctx;
   return {
-    LeaseGrant: unary<{ TTL?: wire.Int64; ID?: wire.Int64 }>(
-      ctx,
-      'Lease/LeaseGrant',
-      async (req, opts) => {
-        const r = await node.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, opts);
-        return {
-          header: wire.header(r.header),
-          ID: wire.i64(r.ID),
-          TTL: wire.i64(r.TTL),
-          error: r.error || undefined,
-        };
-      },
-      { write: true },
-    ),
-    LeaseRevoke: unary<{ ID?: wire.Int64 }>(
-      ctx,
-      'Lease/LeaseRevoke',
-      async (req, opts) => {
-        const r = await node.leaseRevoke({ ID: wire.big(req.ID) }, opts);
-        return { header: wire.header(r.header) };
-      },
-      { write: true },
-    ),
+    LeaseGrant: unary<{ TTL?: wire.Int64; ID?: wire.Int64 }>(ctx, 'Lease/LeaseGrant', async (req, opts) => {
+      const r = await api.leaseGrant({ TTL: wire.num(req.TTL), ID: wire.big(req.ID) }, opts);
+      return {
+        header: wire.header(r.header),
+        ID: wire.i64(r.ID),
+        TTL: wire.i64(r.TTL),
+        error: r.error || undefined,
+      };
+    }),
+    LeaseRevoke: unary<{ ID?: wire.Int64 }>(ctx, 'Lease/LeaseRevoke', async (req, opts) => {
+      const r = await api.leaseRevoke({ ID: wire.big(req.ID) }, opts);
+      return { header: wire.header(r.header) };
+    }),
     LeaseKeepAlive: bidi<{ ID?: wire.Int64 }, LeaseKeepAliveResponse>(
       ctx,
       'Lease/LeaseKeepAlive',
       (opts) => {
-        const stream = node.leaseKeepAlive(opts);
+        const stream = api.leaseKeepAlive(opts);
         return {
           source: stream,
           send: (request) => stream.send({ ID: wire.big(request.ID) }),
@@ -49,7 +39,7 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
       ctx,
       'Lease/LeaseTimeToLive',
       async (req, opts) => {
-        const r = await node.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, opts);
+        const r = await api.leaseTimeToLive({ ID: wire.big(req.ID), keys: !!req.keys }, opts);
         return {
           header: wire.header(r.header),
           ID: wire.i64(r.ID),
@@ -60,7 +50,7 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
       },
     ),
     LeaseLeases: unary<object>(ctx, 'Lease/LeaseLeases', async (_req, opts) => {
-      const r = await node.leaseLeases(opts);
+      const r = await api.leaseLeases(opts);
       return {
         header: wire.header(r.header),
         leases: r.leases.length > 0 ? r.leases.map((l) => ({ ID: wire.i64(l.ID) })) : undefined,

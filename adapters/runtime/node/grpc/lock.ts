@@ -11,15 +11,15 @@ import * as wire from './wire.ts';
 const EMPTY = new Uint8Array(0);
 
 export function lockService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
+  const { api } = ctx;
   return {
     Lock: unary<{ name?: Uint8Array; lease?: wire.Int64 }>(ctx, 'Lock/Lock', async (req, opts) => {
       const request = { name: req.name ?? EMPTY, lease: wire.big(req.lease) };
-      const r = await asService(lock(node, request, opts));
+      const r = await asService(lock(api, request, opts));
       return { header: wire.header(r.header), key: r.key };
     }),
     Unlock: unary<{ key?: Uint8Array }>(ctx, 'Lock/Unlock', async (req, opts) => {
-      const r = await asService(unlock(node, { key: req.key ?? EMPTY }, opts));
+      const r = await asService(unlock(api, { key: req.key ?? EMPTY }, opts));
       return { header: wire.header(r.header) };
     }),
   };

@@ -2,7 +2,6 @@
 // (a server stream of edgecd's snapshot file in 32 KiB chunks; src/server/snapshot-file.ts).
 
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { authorizeMaintenance } from '../../../../src/api/gateway/auth.ts';
 import type { AlarmType } from '../../../../src/etcd/types.ts';
 import type { RequestOptions } from '../../../../src/server/node.ts';
 import { snapshotChunks } from '../../../../src/server/snapshot-file.ts';
@@ -13,24 +12,24 @@ const ALARM_ACTIONS = ['GET', 'ACTIVATE', 'DEACTIVATE'] as const;
 const ALARM_TYPES: readonly AlarmType[] = ['NONE', 'NOSPACE', 'CORRUPT'];
 
 export function maintenanceService(ctx: CallContext): UntypedServiceImplementation {
-  const { node } = ctx;
+  const { api } = ctx;
   // Only after an admin check passed (MoveLeader, Defragment): Status needs a user once auth is on.
-  const currentHeader = async (opts: RequestOptions) => wire.header((await node.status(opts)).header);
+  const currentHeader = async (opts: RequestOptions) => wire.header((await api.status(opts)).header);
   // etcd's authMaintenanceServer: Defragment, Snapshot, Hash and HashKV need an admin (root) once auth is on.
   return {
     Status: unary<object>(ctx, 'Maintenance/Status', async (_req, opts) =>
-      wire.statusResponse(await node.status(opts)),
+      wire.statusResponse(await api.status(opts)),
     ),
     // etcd's Hash covers the whole backend file; edgecd has no such file, so it answers with the KV hash at the
     // current revision (equal across members at the same revision, as HashKV).
     Hash: unary<object>(ctx, 'Maintenance/Hash', async (_req, opts) => {
-      await authorizeMaintenance(node, opts);
-      const r = await node.hashKV({ revision: 0 }, opts);
+      await api.authorizeMaintenance(opts);
+      const r = await api.hashKV({ revision: 0 }, opts);
       return { header: wire.header(r.header), hash: r.hash || undefined };
     }),
     HashKV: unary<{ revision?: wire.Int64 }>(ctx, 'Maintenance/HashKV', async (req, opts) => {
-      await authorizeMaintenance(node, opts);
-      const r = await node.hashKV({ revision: wire.num(req.revision) }, opts);
+      await api.authorizeMaintenance(opts);
+      const r = await api.hashKV({ revision: wire.num(req.revision) }, opts);
       return {
         header: wire.header(r.header),
         hash: r.hash || undefined,
@@ -39,8 +38,8 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
     }),
     MoveLeader: unary<{ targetID?: wire.Int64 }>(ctx, 'Maintenance/MoveLeader', async (req, opts) => {
       // Root only, as etcd since 3.4.42 (GHSA-q8m4-xhhv-38mg; 3.4.23 did not check MoveLeader).
-      await node.authorizeAdmin(opts);
-      await node.moveLeader({ targetID: wire.big(req.targetID) }, opts);
+      await api.authorizeAdmin(opts);
+      await api.moveLeader({ targetID: wire.big(req.targetID) }, opts);
       return { header: await currentHeader(opts) };
     }),
     // etcd answers Alarm without a header (the gateway shows `{}` with none active).
@@ -48,7 +47,7 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       ctx,
       'Maintenance/Alarm',
       async (req, opts) => {
-        const r = await node.alarm(
+        const r = await api.alarm(
           {
             action: ALARM_ACTIONS[req.action ?? 0] ?? 'GET',
             memberID: wire.big(req.memberID),
@@ -65,8 +64,8 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
     ),
     // A snapshot, then the storage drops the log before it (EdgeNode.defragment).
     Defragment: unary<object>(ctx, 'Maintenance/Defragment', async (_req, opts) => {
-      await authorizeMaintenance(node, opts);
-      await node.defragment();
+      await api.authorizeMaintenance(opts);
+      await api.defragment();
       return { header: await currentHeader(opts) };
     }),
     // SnapshotResponse{header, remaining_bytes, blob}: the file (taken after a read barrier) in 32 KiB chunks,
@@ -81,8 +80,8 @@ export function maintenanceService(ctx: CallContext): UntypedServiceImplementati
       call.on('cancelled', () => abort.abort());
       void (async () => {
         const opts = requestOptions(call, abort.signal);
-        await authorizeMaintenance(node, opts);
-        const { header, file } = await node.snapshot(opts);
+        await api.authorizeMaintenance(opts);
+        const { header, file } = await api.snapshot(opts);
         for (const chunk of snapshotChunks(file)) {
           if (abort.signal.aborted) return;
           const more = call.write({

@@ -11,8 +11,10 @@ import {
   status,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { requestPipeline } from '../../../../src/api/pipeline.ts';
 import { type Logger, silentLogger } from '../../../../src/env.ts';
 import { errors } from '../../../../src/etcd/errors.ts';
+import { DEFAULT_MAX_REQUEST_BYTES } from '../../../../src/etcd/limits.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
 import { authService } from './auth.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';
@@ -28,14 +30,13 @@ import { loadServices, type ServiceName } from './proto.ts';
 import { refuseMalformed, strictRequests } from './strict.ts';
 import { watchService } from './watch.ts';
 
-/** etcd's default --max-request-bytes (1.5 MiB). */
-export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
+export { DEFAULT_MAX_REQUEST_BYTES };
 /** etcd lets gRPC receive this much more than max-request-bytes (embed/serve.go: grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 export interface GrpcServerOptions {
   readonly node: EdgeNode;
-  /** etcd --max-request-bytes. Default 1.5 MiB; gRPC itself refuses messages over this + 512 KiB. */
+  /** etcd --max-request-bytes. Default: the node's; gRPC itself refuses messages over this + 512 KiB. */
   readonly maxRequestBytes?: number;
   readonly logger?: Logger;
   /**
@@ -63,15 +64,15 @@ const METHOD_MESSAGES: Record<string, string> = {
 export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
   const { node } = options;
   const logger = options.logger ?? silentLogger;
-  const maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const api = requestPipeline(node, { maxRequestBytes: options.maxRequestBytes });
+  const maxRequestBytes = api.limits.maxRequestBytes;
   const noLeaderTimeoutMs = options.noLeaderTimeoutMs ?? 3000;
-  const oversized = new WeakSet<object>();
+  const oversized = new WeakMap<object, number>();
   const streams = new Set<LiveStream>();
   const ctx: CallContext = {
-    node,
+    api,
     logger,
-    maxRequestBytes,
-    tooLarge: (request) => oversized.has(request),
+    oversizedBytes: (request) => oversized.get(request),
     streams,
   };
 
@@ -161,13 +162,13 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
 }
 
 /**
- * Wraps each method's request decoder to note requests whose encoded size is over max-request-bytes; write handlers
- * refuse them with `etcdserver: request is too large`, as etcd does when proposing.
+ * Wraps each method's request decoder to note the size of requests over max-request-bytes; the pipeline's admission
+ * refuses proposals among them with `etcdserver: request is too large`, as etcd does when proposing.
  */
 function measureRequests(
   definition: ServiceDefinition,
   limit: number,
-  oversized: WeakSet<object>,
+  oversized: WeakMap<object, number>,
 ): ServiceDefinition {
   const out: Record<string, MethodDefinition<object, unknown>> = {};
   for (const [method, def] of Object.entries(definition) as [string, MethodDefinition<object, unknown>][]) {
@@ -176,7 +177,7 @@ function measureRequests(
       ...def,
       requestDeserialize: (buf: Buffer) => {
         const request = decode(buf);
-        if (buf.length > limit && request && typeof request === 'object') oversized.add(request);
+        if (buf.length > limit && request && typeof request === 'object') oversized.set(request, buf.length);
         return request;
       },
     };

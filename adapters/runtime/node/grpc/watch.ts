@@ -12,7 +12,7 @@ export function watchService(ctx: CallContext): UntypedServiceImplementation {
       ctx,
       'Watch/Watch',
       (opts) => {
-        const stream = ctx.node.watch(opts);
+        const stream = ctx.api.watch(opts);
         return {
           source: stream,
           send: (request) => {
