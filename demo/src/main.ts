@@ -4,14 +4,19 @@
 // a client panel that speaks etcd's JSON gateway. See demo/README.md.
 
 import { InPageHub, type PortLike, type WireMessage } from '../../adapters/transport/in-page/index.ts';
+import type { KnownBug } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
+import { parseSpec, type RunSpec, specQuery } from '../../src/sim/run-spec.ts';
 import { startAttach } from './attach.ts';
 import { startClient } from './client.ts';
+import { type GridRow, renderLogGrid } from './graph/log-grid.ts';
+import { drawDrop, drawMessage, type MsgFacts, msgLabel } from './graph/messages.ts';
+import { svg } from './graph/svg.ts';
 import { joinCluster } from './join.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
-import { startReplay } from './replay.ts';
+import { startSeedReplay } from './replay/index.ts';
 import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
 import { $, el, termColor } from './ui.ts';
 
@@ -390,8 +395,6 @@ function render(m: Member): void {
 
 // ---------------------------------------------------------------- the aligned log grid
 
-/** Columns of the grid: the last indexes any member holds. */
-const GRID_COLUMNS = 24;
 let gridQueued = false;
 
 function queueGrid(): void {
@@ -403,60 +406,28 @@ function queueGrid(): void {
   });
 }
 
-/**
- * One row per member, one column per log index, so the members' logs line up: where they agree, where a follower
- * lags, where an uncommitted tail differs. The commit line is the leader's commit index; on the follower rows the
- * leader's view of them shows as `m` (match index) and `n` (next index to send).
- */
 function renderGrid(): void {
-  const known = [...members.values()].filter((m) => m.state);
-  if (known.length === 0) return;
-  const hi = Math.max(...known.map((m) => m.state!.lastIndex));
-  const lo = Math.max(1, hi - GRID_COLUMNS + 1);
-  const leader = known.find((m) => m.up && m.state!.role === 'leader');
-  const commit = leader?.state?.commit ?? 0;
+  const leader = [...members.values()].find((m) => m.up && m.state?.role === 'leader');
   const progress = new Map((leader?.state?.progress ?? []).map((p) => [p.id, p]));
-  const grid = $('#log-grid');
-  grid.dataset.commit = String(commit);
-  grid.style.setProperty('--cols', String(hi - lo + 1));
-  const indexes = Array.from({ length: hi - lo + 1 }, (_, k) => lo + k);
-  const edge = (i: number) => (i === commit ? ' commit-edge' : '');
-  const head = el('div', { class: 'grid-row grid-head' }, [
-    el('span', { class: 'grid-name' }, ['index']),
-    ...indexes.map((i) => el('span', { class: `grid-idx${edge(i)}`, 'data-index': String(i) }, [String(i)])),
-  ]);
-  const rows = [...members.values()].map((m) => {
+  const rows: GridRow[] = [...members.values()].map((m) => {
     const s = m.state;
-    const p = m !== leader ? progress.get(m.id) : undefined;
-    const cells = indexes.map((i) => {
-      const e = s?.log.find((x) => x.index === i);
-      let cls = 'cell';
-      let title = `#${i}`;
-      let style = '';
-      if (!s || i > s.lastIndex) cls += ' none';
-      else if (i < s.firstIndex) {
-        cls += ' compacted';
-        title += ': in the snapshot (log compacted)';
-      } else if (e) {
-        style = `--term:${termColor(e.term)}`;
-        cls += `${i <= s.commit ? ' committed' : ''}${i <= s.applied ? ' applied' : ''}${i > s.stable ? ' unstable' : ''}`;
-        title += ` term ${e.term}: ${e.label}`;
-      } else cls += ' none';
-      if (!m.up) cls += ' stale';
-      const mark = p && i === p.match ? 'm' : p && i === p.next ? 'n' : '';
-      return el(
-        'span',
-        { class: cls + edge(i), style, title, 'data-index': String(i) },
-        mark ? [el('b', {}, [mark])] : [],
-      );
-    });
-    if (p && p.next > hi) cells.push(el('span', { class: 'cell none next-out' }, [el('b', {}, ['n'])]));
-    return el('div', { class: 'grid-row', 'data-grid-node': String(m.id) }, [
-      el('span', { class: 'grid-name' }, [`n${m.id}`]),
-      ...cells,
-    ]);
+    const entry = (i: number) => s?.log.find((x) => x.index === i);
+    return {
+      id: m.id,
+      stale: !m.up,
+      progress: m !== leader ? progress.get(m.id) : undefined,
+      log: s && {
+        firstIndex: s.firstIndex,
+        lastIndex: s.lastIndex,
+        commit: s.commit,
+        applied: s.applied,
+        stable: s.stable,
+        term: (i) => entry(i)?.term,
+        label: (i) => entry(i)?.label ?? '',
+      },
+    };
   });
-  grid.replaceChildren(head, ...rows);
+  renderLogGrid($('#log-grid'), rows, leader?.state?.commit ?? 0);
 }
 
 // ---------------------------------------------------------------- topology: groups, cuts, slow links
@@ -538,14 +509,6 @@ function healAll(): void {
 }
 
 // ---------------------------------------------------------------- the network picture
-
-const SVG = 'http://www.w3.org/2000/svg';
-function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function drawLinks(): void {
   const g = $('#links');
@@ -665,70 +628,18 @@ function beginDrag(m: Member, e: PointerEvent): void {
   window.addEventListener('pointerup', up);
 }
 
-const MSG_CLASS: Record<string, string> = {
-  MsgApp: 'append',
-  MsgAppResp: 'append',
-  MsgTimeoutNow: 'vote',
-  MsgHeartbeat: 'heartbeat',
-  MsgHeartbeatResp: 'heartbeat',
-  MsgVote: 'vote',
-  MsgVoteResp: 'vote',
-  MsgPreVote: 'vote',
-  MsgPreVoteResp: 'vote',
-  MsgSnap: 'snapshot',
-  MsgSnapResp: 'snapshot',
-};
-
-const RESPONSES = new Set([
-  'MsgAppResp',
-  'MsgHeartbeatResp',
-  'MsgVoteResp',
-  'MsgPreVoteResp',
-  'MsgSnapResp',
-  'MsgReadIndexResp',
-]);
-
-/** A message's label: what it is, its term, and the log range or commit it carries (from the tapped message). */
-function msgLabel(w: WireMessage, m?: Message): string {
-  const ok = w.reject ? '✗' : '✓';
-  const t = m?.term ? ` t${m.term}` : '';
-  const i = m?.index ?? 0;
-  switch (w.type) {
-    case 'MsgApp': {
-      const n = m?.entries?.length ?? w.entries;
-      const range = n === 0 ? '' : n === 1 ? ` #${i + 1}` : ` #${i + 1}–${i + n}`;
-      return `append${t}${range}${m?.commit ? ` c${m.commit}` : ''}`;
-    }
-    case 'MsgAppResp':
-      return `append ${ok}${t}${m ? ` #${i}` : ''}`;
-    case 'MsgHeartbeat':
-      return `hb${t}${m?.commit ? ` c${m.commit}` : ''}`;
-    case 'MsgHeartbeatResp':
-      return `hb ✓${t}`;
-    case 'MsgVote':
-      return `vote?${t}${m ? ` last #${i}` : ''}`;
-    case 'MsgVoteResp':
-      return `vote ${ok}${t}`;
-    case 'MsgPreVote':
-      return `pre-vote?${t}${m ? ` last #${i}` : ''}`;
-    case 'MsgPreVoteResp':
-      return `pre-vote ${ok}${t}`;
-    case 'MsgSnap':
-      return `snapshot${t}${m?.snapshot ? ` to #${m.snapshot.metadata.index}` : ''}`;
-    case 'MsgSnapResp':
-      return `snap ✓${t}`;
-    case 'MsgProp':
-      // A follower forwards a client's write to the leader (no term: it is not a Raft RPC).
-      return `propose${m?.entries?.length ? ` ${m.entries.length}` : ''}`;
-    case 'MsgReadIndex':
-      return `read-index?${t}`;
-    case 'MsgReadIndexResp':
-      return `read-index ✓${t}${m?.index ? ` #${m.index}` : ''}`;
-    case 'MsgTimeoutNow':
-      return `timeout-now${t}`;
-    default:
-      return `${w.type.replace(/^Msg/, '')}${t}`;
-  }
+/** What a label can say of a live message: everything when the page tapped it, else its type and size. */
+function facts(w: WireMessage, m?: Message): MsgFacts {
+  return {
+    type: w.type,
+    known: m !== undefined,
+    term: m?.term ?? 0,
+    index: m?.index ?? 0,
+    commit: m?.commit ?? 0,
+    entries: m?.entries?.length ?? w.entries,
+    reject: w.reject === true,
+    snapshotIndex: m?.snapshot?.metadata.index ?? 0,
+  };
 }
 
 // The hub's observers see a message's type and size only; to label messages with term and index the page taps
@@ -807,74 +718,42 @@ function logDelivery(w: WireMessage, m: Message): void {
 
 /** Messages in flight with a label, at most (one per link direction): the rest are shapes only. */
 const LABELLED = 6;
-const NODE_R = 34;
 
 function animate(): void {
   const g = $('#msgs');
   g.replaceChildren();
   const now = hub.clock.now();
   const inflight = hub.inFlight();
-  const shown = inflight.slice(0, 40);
   let labelled = 0;
   const labelledLinks = new Set<string>();
-  for (const w of shown) {
+  for (const w of inflight.slice(0, 40)) {
     const p = POS[Number(w.from)];
     const q = POS[Number(w.to)];
     if (!p || !q) continue;
-    const span = Math.max(1, w.dueAt - w.sentAt);
-    const f = Math.min(1, Math.max(0, (now - w.sentAt) / span));
-    // From the sender's edge to the receiver's edge (not from under the circle), each direction on its own side
-    // of the wire so that requests and replies do not overlap.
-    const dx = q.x - p.x;
-    const dy = q.y - p.y;
-    const len = Math.hypot(dx, dy) || 1;
-    const ux = dx / len;
-    const uy = dy / len;
-    const along = NODE_R + (len - 2 * NODE_R) * f;
-    const x = p.x + ux * along - uy * 8;
-    const y = p.y + uy * along + ux * 8;
-    const cls = MSG_CLASS[w.type] ?? 'other';
-    const response = RESPONSES.has(w.type);
-    const dot = svg('g', {
-      class: `msg msg-${cls} ${response ? 'msg-response' : 'msg-request'}`,
-      transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`,
-      'data-msg': w.type,
-      'data-seq': w.seq,
-    });
-    dot.append(
-      response ? svg('rect', { x: -5, y: -5, width: 10, height: 10, rx: 1.5 }) : svg('circle', { r: 6 }),
-    );
+    const f = (now - w.sentAt) / Math.max(1, w.dueAt - w.sentAt);
     // One label per direction of each link (the next message on it), so labels do not pile up.
     const link = `${w.from}>${w.to}`;
-    if (!labelledLinks.has(link) && labelled < LABELLED) {
+    const label = !labelledLinks.has(link) && labelled < LABELLED;
+    if (label) {
       labelledLinks.add(link);
       labelled++;
-      // Labels sit on the outer side of the wire, away from the other direction's traffic.
-      dot.append(
-        svg('text', { x: -uy * 10 + 9, y: ux * 10 + 4, class: 'msg-label' }, msgLabel(w, detail.get(w.seq))),
-      );
     }
-    g.append(dot);
+    drawMessage(g, p, q, f, {
+      type: w.type,
+      seq: w.seq,
+      label: label ? msgLabel(facts(w, detail.get(w.seq))) : undefined,
+    });
   }
   const t = performance.now();
   for (const d of drops) {
     const age = t - d.at;
-    if (age > 1200) continue;
     const p = POS[Number(d.w.from)];
     const q = POS[Number(d.w.to)];
-    if (!p || !q) continue;
-    const x = p.x + (q.x - p.x) * 0.3;
-    const y = p.y + (q.y - p.y) * 0.3;
-    const mark = svg(
-      'text',
-      { x, y, class: 'drop', opacity: (1 - age / 1200).toFixed(2) },
-      `✕ ${msgLabel(d.w, d.m)}`,
-    );
-    g.append(mark);
+    if (age <= 1200 && p && q) drawDrop(g, p, q, msgLabel(facts(d.w, d.m)), 1 - age / 1200);
   }
   drawNodes();
   $('#inflight').textContent = inflight.length
-    ? `${inflight.length} in flight · next: ${msgLabel(inflight[0], detail.get(inflight[0].seq))} n${inflight[0].from}→n${inflight[0].to}`
+    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
     : 'nothing in flight';
   requestAnimationFrame(animate);
 }
@@ -976,10 +855,6 @@ function showTab(name: string): void {
   document.body.dataset.tab = name;
 }
 
-function activeTab(): string {
-  return document.body.dataset.tab ?? 'client';
-}
-
 // ---------------------------------------------------------------- boot
 
 function typingInField(e: KeyboardEvent): boolean {
@@ -989,7 +864,50 @@ function typingInField(e: KeyboardEvent): boolean {
   return isField(e.target) || isField(document.activeElement);
 }
 
+/** The Seed replay tab's form: it opens the replay URL (the page then replays in the main graph). */
+function seedForm(spec?: RunSpec): void {
+  const seed = $('#seed') as HTMLInputElement;
+  const nodes = $('#seed-nodes') as HTMLInputElement;
+  const bug = $('#seed-bug') as HTMLSelectElement;
+  const kv = $('#seed-kv') as HTMLInputElement;
+  if (spec) {
+    seed.value = String(spec.seed);
+    nodes.value = String(spec.nodes ?? 3);
+    bug.value = spec.bug ?? '';
+    kv.checked = spec.kv === true;
+  }
+  $('#seed-load').addEventListener('click', () => {
+    const chosen: RunSpec = {
+      seed: Number(seed.value) || 0,
+      nodes: Number(nodes.value) || 3,
+      ...(bug.value ? { bug: bug.value as KnownBug } : {}),
+      ...(kv.checked ? { kv: true } : {}),
+    };
+    location.search = `?${specQuery(chosen)}`;
+  });
+}
+
+/** `?seed=N…`: the page replays that simulator run in the main graph instead of running live members. */
+function bootReplay(params: URLSearchParams): void {
+  for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
+    b.addEventListener('click', () => showTab(b.dataset.tab!));
+  showTab('replay');
+  const spec = parseSpec((name) => params.get(name));
+  if (typeof spec === 'string') {
+    document.body.dataset.mode = 'replay';
+    $('#replay-bar').hidden = false;
+    $('#replay-now').textContent = `cannot replay this URL: ${spec}`;
+    seedForm();
+    return;
+  }
+  seedForm(spec);
+  startSeedReplay(spec, params.get('at'), narrowScreen);
+  if (narrowScreen.matches) ($('#legend') as HTMLDetailsElement).open = false;
+}
+
 function boot(): void {
+  const params = new URLSearchParams(location.search);
+  if (params.get('seed') !== null) return bootReplay(params);
   for (const id of IDS) {
     const card = buildCard(id);
     $('#members').append(card);
@@ -1034,7 +952,7 @@ function boot(): void {
 
   const cluster: Cluster = { members, pick, http, log, onState: (l) => void stateListeners.add(l) };
   startClient(cluster);
-  const replay = startReplay();
+  seedForm();
   startAttach();
 
   window.addEventListener('keydown', (e) => {
@@ -1044,14 +962,10 @@ function boot(): void {
       e.preventDefault();
       // A focused button would also take the space (on key up) and undo the toggle: let go of it.
       if (document.activeElement instanceof HTMLButtonElement) document.activeElement.blur();
-      if (activeTab() === 'replay') replay.togglePlay();
-      else setPaused(!hub.paused);
+      setPaused(!hub.paused);
     } else if (e.key === 'n' || e.key === 'ArrowRight') {
       e.preventDefault();
-      if (activeTab() === 'replay') replay.next();
-      else step();
-    } else if (e.key === 'ArrowLeft' && activeTab() === 'replay') {
-      replay.prev();
+      step();
     } else if (e.key === 'h') {
       healAll();
     }
@@ -1074,17 +988,11 @@ function boot(): void {
     );
   };
   $('#join').addEventListener('click', () => join(($('#attach-url') as HTMLInputElement).value));
-  const params = new URLSearchParams(location.search);
   const joinUrl = params.get('join');
   if (joinUrl) {
     showTab('attach');
     ($('#attach-url') as HTMLInputElement).value = joinUrl;
     join(joinUrl, params.get('user'), params.get('password'));
-  }
-  const seed = new URLSearchParams(location.search).get('seed');
-  if (seed !== null) {
-    showTab('replay');
-    replay.load(Number(seed));
   }
   for (const m of members.values()) start(m);
   updateVia();

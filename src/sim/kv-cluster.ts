@@ -158,7 +158,6 @@ export abstract class KvCluster {
   }
 
   protected observe(m: Member): void {
-    if (this.trace.watched && m.alive) this.trace.member(Number(m.id), () => memberView(m.replica.raw));
     const raft = m.replica.raw.basicStatus();
     if (raft.role === 'leader' && m.lastLeaderTerm !== raft.term) {
       m.lastLeaderTerm = raft.term;
@@ -167,6 +166,7 @@ export abstract class KvCluster {
       this.checker.leaderElected(m.id, raft.term, m.disk);
       this.checker.leaderCompleteness(m.id, raft.term, m.replica.raw.logView());
     }
+    if (this.trace.watched && m.alive) this.trace.member(Number(m.id), () => memberView(m.replica.raw));
   }
 
   protected crash(m: Member): void {

@@ -277,6 +277,8 @@ class Simulation {
     if (rd.softState?.role === 'leader') {
       this.stats.elections++;
       this.log(`n${node.id} becomes leader of term ${raft.term}`);
+      // A watcher sees the new leader at this line, not after the messages of its first Ready.
+      if (this.trace.watched) this.trace.member(Number(node.id), () => memberView(node.raw, node.sm.applied));
       this.checker.leaderElected(node.id, raft.term, node.disk);
       this.checker.leaderCompleteness(node.id, raft.term, log);
       if (this.pendingTransfer?.to === node.id) {

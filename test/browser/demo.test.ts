@@ -421,21 +421,6 @@ if (!chromiumPresent()) {
       await waitForLeader(page);
     });
 
-    it('?seed=N replays a simulator seed step by step', async () => {
-      await page.goto(`${server.url}?speed=1&seed=7`);
-      await page.waitForFunction(
-        () => Number(document.querySelector<HTMLElement>('#panel-replay')?.dataset.events ?? 0) > 5,
-        null,
-        WAIT,
-      );
-      expect(await page.textContent('#replay-summary')).toContain('seed 7: all safety checks held');
-      for (let i = 0; i < 3; i++) await page.keyboard.press('n');
-      expect(await page.getAttribute('#panel-replay', 'data-step')).toBe('3');
-      expect(await page.locator('#replay-log li.current').count()).toBe(1);
-      expect(await page.locator('[data-sim-role="leader"]').count()).toBeGreaterThanOrEqual(1);
-      await shot('12-seed-replay');
-    });
-
     it('attaches to a live Node cluster through its cluster-state stream', async () => {
       const cluster = await startNodeCluster();
       try {
