@@ -18,6 +18,8 @@ import { joinCluster } from './join.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
 import { startSeedReplay } from './replay/index.ts';
 import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
+import { startScenarios } from './scenarios/index.ts';
+import { log, logMemberEvent, type TimelineKind, timelineClock } from './timeline.ts';
 import { $, el, termColor } from './ui.ts';
 
 const IDS = [1, 2, 3] as const;
@@ -60,6 +62,7 @@ const scaledClock = new ScaledClock(speed);
 const faults = new FaultModel(new Rng(Date.now() & 0x7fffffff), { minDelayMs: 20, maxDelayMs: 40 });
 const hub = new InPageHub(faults, scaledClock);
 const startedAt = hub.clock.now();
+timelineClock(() => hub.clock.now() - startedAt);
 
 type HttpListener = {
   onHead?(status: number, contentType: string): void;
@@ -87,82 +90,25 @@ export interface Cluster {
   http(member: Member, path: string, body: string, listener: HttpListener): () => void;
   log(kind: TimelineKind, text: string): void;
   /** Called after any member reports a new state. */
-  onState(listener: (m: Member) => void): void;
+  onState(listener: (m: Member) => void): () => void;
+  /** Called with each of a member's own Raft events (role and term changes, truncation, snapshots). */
+  onEvent(listener: (m: Member, e: MemberEvent) => void): () => void;
+  /** Crash a member (its worker is terminated) / start it again (it recovers from IndexedDB). */
+  kill(m: Member): void;
+  restart(m: Member): void;
+  /** Cut a member off from the others / remove every partition, cut and slow link. */
+  isolate(m: Member): void;
+  heal(): void;
+  /** Cluster time per real time (the speed setting). */
+  speed(): number;
 }
 
 const stateListeners = new Set<(m: Member) => void>();
+const eventListeners = new Set<(m: Member, e: MemberEvent) => void>();
 
 const members = new Map<number, Member>();
 const httpListeners = new Map<number, HttpListener>();
 let nextReqId = 1;
-
-// ---------------------------------------------------------------- timeline
-
-export type TimelineKind = 'election' | 'commit' | 'log' | 'snapshot' | 'fault' | 'client' | 'info' | 'step';
-
-/**
- * One line on the timeline, stamped with the cluster's own (dilated, pausable) time. `collapse`: a line with the
- * same key right on top is updated in place (its count grows) instead of adding another, so that stepping through
- * quiet time does not flood the list.
- */
-function log(
-  kind: TimelineKind,
-  text: string,
-  collapse?: { key: string; text: (n: number) => string },
-): void {
-  const list = $('#timeline-list');
-  const secs = ((hub.clock.now() - startedAt) / 1000).toFixed(1);
-  const top = list.firstElementChild as HTMLElement | null;
-  if (collapse && top?.dataset.collapse === collapse.key) {
-    const n = Number(top.dataset.count ?? 1) + 1;
-    top.dataset.count = String(n);
-    top.replaceChildren(el('time', {}, [`${secs}s`]), collapse.text(n));
-    return;
-  }
-  const attrs: Record<string, string> = { class: `ev-${kind}`, 'data-kind': kind };
-  if (collapse) Object.assign(attrs, { 'data-collapse': collapse.key, 'data-count': '1' });
-  list.prepend(el('li', attrs, [el('time', {}, [`${secs}s`]), collapse ? collapse.text(1) : text]));
-  while (list.children.length > 300) list.lastElementChild?.remove();
-}
-
-/** The timeline from a member's own events (reported at the change, not sampled). */
-function logMemberEvent(m: Member, e: MemberEvent): void {
-  const n = `n${m.id}`;
-  switch (e.type) {
-    case 'role':
-      if (e.to === 'leader') log('election', `${n} becomes leader for term ${e.term}`);
-      else if (e.from === 'leader') log('election', `${n} steps down in term ${e.term} (now ${e.to})`);
-      else if (e.to === 'candidate') log('election', `${n} campaigns: candidate for term ${e.term}`);
-      else if (e.to === 'preCandidate')
-        log('election', `${n} election timeout: pre-candidate (asks before term ${e.term + 1})`);
-      else if (e.from === 'candidate' || e.from === 'preCandidate')
-        log('election', `${n} gives up its campaign (now ${e.to}, term ${e.term})`);
-      break;
-    case 'term':
-      if (e.role !== 'candidate' && e.role !== 'leader')
-        log('election', `${n} moves to term ${e.to} (from ${e.from})`);
-      break;
-    case 'truncated':
-      log(
-        'log',
-        `${n} drops uncommitted ${e.from === e.to ? `entry #${e.from}` : `entries #${e.from}…#${e.to}`} (term ${e.terms.join(', ')}): the leader's log wins`,
-      );
-      break;
-    case 'snapshot-installed':
-      log('snapshot', `${n} installed a snapshot up to #${e.index} from the leader`);
-      break;
-    case 'compacted':
-      log('snapshot', `${n} took a snapshot: log before #${e.firstIndex} compacted`);
-      break;
-    case 'commit':
-      log('commit', `${n} commits #${e.index}${e.label ? ` (${e.label})` : ''}`, {
-        key: `commit-${m.id}`,
-        text: (k) =>
-          `${n} commits #${e.index}${e.label ? ` (${e.label})` : ''}${k > 1 ? ` · ${k} commits in a row` : ''}`,
-      });
-      break;
-  }
-}
 
 // ---------------------------------------------------------------- members
 
@@ -258,7 +204,10 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
       updateVia();
       break;
     case 'events':
-      for (const e of msg.events) logMemberEvent(m, e);
+      for (const e of msg.events) {
+        logMemberEvent(m.id, e);
+        for (const l of eventListeners) l(m, e);
+      }
       break;
     case 'state':
       m.state = msg.state;
@@ -950,8 +899,33 @@ function boot(): void {
   // On a phone the legend starts folded (one tap opens it); on a wider screen it is open.
   if (narrowScreen.matches) ($('#legend') as HTMLDetailsElement).open = false;
 
-  const cluster: Cluster = { members, pick, http, log, onState: (l) => void stateListeners.add(l) };
+  const cluster: Cluster = {
+    members,
+    pick,
+    http,
+    log,
+    onState: (l) => {
+      stateListeners.add(l);
+      return () => stateListeners.delete(l);
+    },
+    onEvent: (l) => {
+      eventListeners.add(l);
+      return () => eventListeners.delete(l);
+    },
+    kill: (m) => {
+      if (m.up || m.starting) kill(m);
+    },
+    restart: (m) => {
+      if (!m.up && !m.starting) start(m);
+    },
+    isolate: (m) => {
+      if (!isAlone(m)) joinGroup(m, freeGroup());
+    },
+    heal: healAll,
+    speed: () => speed,
+  };
   startClient(cluster);
+  startScenarios(cluster);
   seedForm();
   startAttach();
 
