@@ -37,25 +37,19 @@
 // returned entries must continue the newest snapshot without a hole, or load refuses; a hard state commit
 // beyond the last durable entry is clamped (and logged). `compact` deletes whole segments, oldest first, whose
 // entries are all at or below its index; entries at or below the snapshot index are skipped on load.
+//
+// Here: the storage and its saves (group commit). Beside it: segments.ts and snapshot-files.ts (the files),
+// record.ts and codec.ts (framing and payloads), write-queue.ts (one job at a time), recovery.ts (load), lock.ts,
+// fs.ts (the file layer) and crashable-fs.ts (one that loses power, for tests).
 
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Entry, HardState, Snapshot } from '../../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
 import type { LoadedState, LogStorage, PersistBatch } from '../../../src/storage.ts';
-import {
-  type BatchOp,
-  decodeBatch,
-  decodeSegmentHeader,
-  decodeSnapshot,
-  encodeBatch,
-  encodeSegmentHeader,
-  encodeSnapshot,
-  type SegmentHeader,
-  type SnapshotMarker,
-} from './codec.ts';
-import { errorCode, nodeFs, type WalFile, type WalFs } from './fs.ts';
+import { type BatchOp, encodeBatch, type SnapshotMarker } from './codec.ts';
+import { nodeFs, type WalFile, type WalFs } from './fs.ts';
 import {
   abstractSocketLock,
   acquireLock,
@@ -64,15 +58,11 @@ import {
   type KernelLockFactory,
   releaseLock,
 } from './lock.ts';
-import {
-  findValidRecord,
-  frameRecord,
-  RECORD_BATCH,
-  RECORD_SEGMENT_HEADER,
-  RECORD_SNAPSHOT,
-  RecordWriter,
-  readRecord,
-} from './record.ts';
+import { RECORD_BATCH, RecordWriter } from './record.ts';
+import { recover } from './recovery.ts';
+import { SegmentFiles } from './segments.ts';
+import { SnapshotFiles } from './snapshot-files.ts';
+import { failedEarlier, type SaveJob, WriteQueue } from './write-queue.ts';
 
 export { CrashableFs, type PowerCutOptions } from './crashable-fs.ts';
 export { nodeFs, type OpenMode, type WalFile, type WalFs } from './fs.ts';
@@ -99,77 +89,26 @@ export interface FileWalOptions {
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 /** etcd's warnSyncDuration: an fdatasync slower than this is logged as `slow fdatasync`. */
 const WARN_SYNC_MS = 1000;
-const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
-const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
-
-interface Segment {
-  readonly seq: number;
-  readonly name: string;
-  /** The highest index this segment says anything about (entries, marker, its header's prevIndex). */
-  maxIndex: number;
-}
-
-interface SnapshotFile {
-  readonly name: string;
-  readonly index: number;
-  readonly term: number;
-}
-
-type Job =
-  | {
-      readonly kind: 'save';
-      readonly batch: PersistBatch;
-      readonly resolve: () => void;
-      readonly reject: (error: unknown) => void;
-    }
-  | {
-      readonly kind: 'task';
-      readonly run: () => Promise<void>;
-      /** Runs even after a failure (closing releases the lock whatever happened). */
-      readonly always?: boolean;
-      readonly resolve: () => void;
-      readonly reject: (error: unknown) => void;
-    };
-
-function hex16(n: number): string {
-  return n.toString(16).padStart(16, '0');
-}
-
-function corrupt(file: string, offset: number, what: string): Error {
-  return new Error(`file WAL corrupt: ${file} at byte offset ${offset}: ${what}; refusing to load`);
-}
-
-function copyEntry(e: Entry): Entry {
-  return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
-}
 
 export class FileWalStorage implements LogStorage {
   private readonly fs: WalFs;
   private readonly logger: Logger;
   private readonly segmentSize: number;
-  private readonly snapshotsToKeep: number;
-  private readonly walDir: string;
-  private readonly snapDir: string;
   private readonly lockPath: string;
   private heldLock: KernelLock | undefined;
   private readonly writer = new RecordWriter();
+  private readonly segments: SegmentFiles;
+  private readonly snapshots: SnapshotFiles;
+  private readonly queue: WriteQueue;
 
   private state: 'new' | 'loading' | 'open' | 'closing' | 'closed' = 'new';
   /** Set by a failed write or sync: the file's state is unknown (fsync errors cannot be retried), stop. */
   private failed: Error | undefined;
-  private jobs: Job[] = [];
-  private draining = false;
 
-  private segments: Segment[] = [];
-  private active: WalFile | undefined;
-  private activeSize = 0;
-  /** The size of the active segment's header: a segment holding nothing else is not cut. */
-  private activeHeaderSize = 0;
   /** The last log index as the WAL replays it (a snapshot marker sets it to the snapshot index). */
   private logLast = 0;
   private hardState: HardState = EMPTY_HARD_STATE;
   private marker: SnapshotMarker | undefined;
-  private snapshots: SnapshotFile[] = [];
 
   readonly dir: string;
 
@@ -178,10 +117,15 @@ export class FileWalStorage implements LogStorage {
     this.fs = options.fs ?? nodeFs;
     this.logger = options.logger ?? silentLogger;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-    this.snapshotsToKeep = Math.max(1, options.snapshotsToKeep ?? 3);
-    this.walDir = join(dir, 'wal');
-    this.snapDir = join(dir, 'snap');
+    this.segments = new SegmentFiles(this.fs, join(dir, 'wal'), this.logger, this.writer);
+    this.snapshots = new SnapshotFiles(this.fs, join(dir, 'snap'), Math.max(1, options.snapshotsToKeep ?? 3));
     this.lockPath = join(dir, 'LOCK');
+    this.queue = new WriteQueue({
+      refusal: () => this.refusal(),
+      failure: () => this.failed,
+      fail: (error) => this.fail(error),
+      writeGroup: (jobs) => this.writeGroup(jobs),
+    });
   }
 
   /** Opens (creating if needed) the data directory and takes its lock. Call `load` next. */
@@ -202,10 +146,14 @@ export class FileWalStorage implements LogStorage {
   load(): Promise<LoadedState> {
     if (this.state !== 'new') return Promise.reject(new Error('FileWalStorage.load may be called only once'));
     this.state = 'loading';
-    return this.recover().then(
-      (loaded) => {
+    const { fs, logger, dir, segments, snapshots, writer } = this;
+    return recover({ fs, logger, dir, segments, snapshots, writer }).then(
+      (recovered) => {
+        this.logLast = recovered.logLast;
+        this.hardState = recovered.hardState;
+        this.marker = recovered.marker;
         this.state = 'open';
-        return loaded;
+        return recovered.loaded;
       },
       (error: unknown) => {
         this.failed = error instanceof Error ? error : new Error(String(error));
@@ -216,128 +164,62 @@ export class FileWalStorage implements LogStorage {
   }
 
   save(batch: PersistBatch): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'save', batch, resolve, reject }));
+    return this.queue.save(batch);
   }
 
   saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.task(async () => {
-      const newest = this.snapshots.at(-1);
+    return this.queue.task(async () => {
+      const newest = this.snapshots.list.at(-1);
       // An older snapshot than the one stored adds nothing.
       if (newest && newest.index > snapshot.metadata.index) return;
-      await this.writeSnapshotFile(snapshot);
-      await this.pruneSnapshots(undefined);
+      await this.snapshots.write(snapshot);
+      await this.snapshots.prune(undefined);
     });
   }
 
   compact(index: number): Promise<void> {
-    return this.task(async () => {
-      // Whole segments only, oldest first, never the one being written. A prefix must go: replay starts from
-      // the oldest remaining segment's header.
-      let n = 0;
-      while (n < this.segments.length - 1 && this.segments[n].maxIndex <= index) n++;
-      if (n === 0) return;
-      for (const segment of this.segments.slice(0, n)) await this.fs.unlink(join(this.walDir, segment.name));
-      // Durable deletions, all or none: a later crash must not bring back a non-prefix of them.
-      await this.fs.fsyncDir(this.walDir);
-      this.segments = this.segments.slice(n);
-      this.logger.debug('file WAL compacted', { index, segmentsDeleted: n });
-    });
+    return this.queue.task(() => this.segments.compact(index));
   }
 
   close(): Promise<void> {
     if (this.state === 'closing' || this.state === 'closed') return Promise.resolve();
-    const closing = new Promise<void>((resolve, reject) =>
-      this.jobs.push({
-        kind: 'task',
-        always: true,
-        run: async () => {
-          const active = this.active;
-          this.active = undefined;
-          await active?.close();
-          await releaseLock(this.fs, this.lockPath, this.heldLock);
-        },
-        resolve,
-        reject,
-      }),
-    );
     this.state = 'closing';
-    if (!this.draining) void this.drain();
-    return closing.finally(() => {
-      this.state = 'closed';
-    });
-  }
-
-  // --- the write queue: one job at a time; consecutive saves share one record, one write and one sync ---
-
-  private task(run: () => Promise<void>): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'task', run, resolve, reject }));
-  }
-
-  private enqueue(job: Job): void {
-    const refused = this.refusal();
-    if (refused) {
-      job.reject(refused);
-      return;
-    }
-    this.jobs.push(job);
-    if (!this.draining) void this.drain();
+    return this.queue
+      .last(async () => {
+        await this.segments.close();
+        await releaseLock(this.fs, this.lockPath, this.heldLock);
+      })
+      .finally(() => {
+        this.state = 'closed';
+      });
   }
 
   private refusal(): Error | undefined {
     if (this.state === 'closing' || this.state === 'closed') return new Error('FileWalStorage is closed');
     if (this.state !== 'open') return new Error('FileWalStorage: call load() before writing');
-    if (this.failed)
-      return new Error(`FileWalStorage failed earlier and refuses writes: ${this.failed.message}`);
+    if (this.failed) return failedEarlier(this.failed);
     return undefined;
-  }
-
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.jobs.length > 0) {
-        const first = this.jobs[0];
-        if (first.kind === 'save') {
-          let n = 1;
-          while (n < this.jobs.length && this.jobs[n].kind === 'save') n++;
-          await this.writeGroup(this.jobs.splice(0, n) as Extract<Job, { kind: 'save' }>[]);
-          continue;
-        }
-        this.jobs.shift();
-        if (this.failed && !first.always) {
-          first.reject(new Error(`FileWalStorage failed earlier and refuses writes: ${this.failed.message}`));
-          continue;
-        }
-        try {
-          await first.run();
-          first.resolve();
-        } catch (error) {
-          if (!first.always) this.fail(error);
-          first.reject(error);
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
   }
 
   private fail(error: unknown): void {
     this.failed ??= error instanceof Error ? error : new Error(String(error));
     // etcd's WAL panics here; the member stops (ReplicaIO.fatal). After a failed fsync the kernel may have dropped
     // the dirty pages, so a later fsync that "succeeds" proves nothing: no write is taken again (fsyncgate).
-    const segment = this.segments.at(-1)?.name;
+    const segment = this.segments.list.at(-1)?.name;
     this.logger.error('file WAL write failed; storage refuses further writes', {
       error: String(error),
-      ...(segment ? { file: join(this.walDir, segment) } : { dir: this.dir }),
+      ...(segment ? { file: join(this.segments.dir, segment) } : { dir: this.dir }),
     });
   }
 
-  private async writeGroup(jobs: Extract<Job, { kind: 'save' }>[]): Promise<void> {
-    const accepted: Extract<Job, { kind: 'save' }>[] = [];
+  /** Consecutive saves as one record, one write and one fdatasync (group commit). */
+  private async writeGroup(jobs: SaveJob[]): Promise<void> {
+    const accepted: SaveJob[] = [];
     const ops: BatchOp[] = [];
     let last = this.logLast;
     for (const job of jobs) {
       if (this.failed) {
-        job.reject(new Error(`FileWalStorage failed earlier and refuses writes: ${this.failed.message}`));
+        job.reject(failedEarlier(this.failed));
         continue;
       }
       const { snapshot, entries, hardState } = job.batch;
@@ -352,22 +234,23 @@ export class FileWalStorage implements LogStorage {
       last = entries.length > 0 ? entries[entries.length - 1].index : base;
     }
     if (accepted.length === 0) return;
+    const segments = this.segments;
     try {
       // A received snapshot's file goes first: a WAL marker must never point at a missing snapshot.
-      for (const job of accepted) if (job.batch.snapshot) await this.writeSnapshotFile(job.batch.snapshot);
-      if (this.activeSize >= this.segmentSize && this.activeSize > this.activeHeaderSize)
-        await this.cutSegment();
+      for (const job of accepted) if (job.batch.snapshot) await this.snapshots.write(job.batch.snapshot);
+      if (segments.full(this.segmentSize))
+        await segments.cut({ prevIndex: this.logLast, hardState: this.hardState, marker: this.marker });
       // Encoding copies the callers' bytes: they may reuse their arrays once we resolve.
       const record = this.writer.frame(RECORD_BATCH, encodeBatch(ops));
-      const active = this.active!;
-      await active.write(record, this.activeSize);
+      const active = segments.active!;
+      await active.write(record, segments.size);
       // Commit-index-only batches are written without a sync (PersistBatch.commitOnly); the next synced write
       // makes them durable with it, and recovery drops a torn tail.
       if (accepted.some((job) => !job.batch.commitOnly)) await this.datasync(active);
-      this.activeSize += record.length;
-      const segment = this.segments[this.segments.length - 1];
+      segments.size += record.length;
+      const segment = segments.list[segments.list.length - 1];
       for (const op of ops) this.apply(op, segment);
-      for (const op of ops) if (op.marker) await this.pruneSnapshots(op.marker);
+      for (const op of ops) if (op.marker) await this.snapshots.prune(op.marker);
     } catch (error) {
       this.fail(error);
       for (const job of accepted) job.reject(error);
@@ -389,7 +272,7 @@ export class FileWalStorage implements LogStorage {
     }
   }
 
-  private apply(op: BatchOp, segment: Segment): void {
+  private apply(op: BatchOp, segment: { maxIndex: number }): void {
     if (op.marker) {
       this.marker = op.marker;
       this.logLast = op.marker.index;
@@ -398,316 +281,6 @@ export class FileWalStorage implements LogStorage {
     if (op.hardState) this.hardState = { ...op.hardState };
     segment.maxIndex = Math.max(segment.maxIndex, this.logLast);
   }
-
-  // --- segments and snapshot files ---
-
-  /** Creates segment `seq` holding the current state in its header, and makes it the one written to. */
-  private async cutSegment(): Promise<void> {
-    const seq = (this.segments.at(-1)?.seq ?? 0) + 1;
-    const name = `${hex16(seq)}-${hex16(this.logLast + 1)}.wal`;
-    const header: SegmentHeader = {
-      seq,
-      prevIndex: this.logLast,
-      hardState: this.hardState,
-      marker: this.marker,
-    };
-    const record = this.writer.frame(RECORD_SEGMENT_HEADER, encodeSegmentHeader(header));
-    const tmp = join(this.walDir, `${name}.tmp`);
-    const file = await this.fs.open(tmp, 'w');
-    try {
-      await file.write(record, 0);
-      await file.sync();
-      await this.fs.rename(tmp, join(this.walDir, name));
-      await this.fs.fsyncDir(this.walDir);
-    } catch (error) {
-      await file.close().catch(() => {});
-      throw error;
-    }
-    const previous = this.active;
-    this.active = file;
-    this.activeSize = record.length;
-    this.activeHeaderSize = record.length;
-    this.segments.push({ seq, name, maxIndex: this.logLast });
-    await previous?.close();
-    this.logger.debug('file WAL segment created', { file: join(this.walDir, name) });
-  }
-
-  private async writeSnapshotFile(snapshot: Snapshot): Promise<void> {
-    const { index, term } = snapshot.metadata;
-    const name = `${hex16(term)}-${hex16(index)}.snap`;
-    const tmp = join(this.snapDir, `${name}.tmp`);
-    const file = await this.fs.open(tmp, 'w');
-    try {
-      await file.write(frameRecord(RECORD_SNAPSHOT, encodeSnapshot(snapshot)), 0);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await this.fs.rename(tmp, join(this.snapDir, name));
-    await this.fs.fsyncDir(this.snapDir);
-    this.snapshots = this.snapshots.filter((s) => s.name !== name);
-    this.snapshots.push({ name, index, term });
-    this.snapshots.sort(compareSnapshots);
-  }
-
-  /**
-   * Drops snapshot files beyond the newest few. After a received snapshot (`received`), files newer than it go
-   * too: it replaced the log they described.
-   */
-  private async pruneSnapshots(received: SnapshotMarker | undefined): Promise<void> {
-    const newer = received ? this.snapshots.filter((s) => s.index > received.index) : [];
-    const rest = this.snapshots.filter((s) => !newer.includes(s));
-    const old = rest.slice(0, Math.max(0, rest.length - this.snapshotsToKeep));
-    for (const s of [...newer, ...old]) await this.fs.unlink(join(this.snapDir, s.name));
-    this.snapshots = rest.slice(old.length);
-    // Only a newer file coming back would matter; older ones are harmless if a crash revives them.
-    if (newer.length > 0) await this.fs.fsyncDir(this.snapDir);
-  }
-
-  // --- recovery ---
-
-  private async recover(): Promise<LoadedState> {
-    const fresh = !(await this.exists(this.walDir));
-    if (fresh) {
-      await this.fs.mkdir(this.walDir);
-      await this.fs.mkdir(this.snapDir);
-      await this.fs.fsyncDir(this.dir);
-      await this.fs.fsyncDir(dirname(this.dir));
-    } else if (!(await this.exists(this.snapDir))) {
-      await this.fs.mkdir(this.snapDir);
-      await this.fs.fsyncDir(this.dir);
-    }
-    const snapshot = await this.loadSnapshots();
-    const names = await this.segmentNames();
-    if (names.length === 0) {
-      if (snapshot) throw new Error(`file WAL: ${this.walDir} has no segments but snapshot files exist`);
-      await this.cutSegment();
-      return { hardState: EMPTY_HARD_STATE, snapshot: undefined, entries: [] };
-    }
-
-    // Replay. `log` holds entries logFirst..last (a marker or an overwrite below logFirst restarts it).
-    let log: Entry[] = [];
-    let logFirst = 1;
-    let last = 0;
-    let hardState = EMPTY_HARD_STATE;
-    let marker: SnapshotMarker | undefined;
-    let tornAt: { path: string; offset: number; size: number; reason: string } | undefined;
-    for (let i = 0; i < names.length; i++) {
-      const { name, seq, firstIndex } = names[i];
-      const path = join(this.walDir, name);
-      const bytes = await this.fs.readFile(path);
-      const first = readRecord(bytes, 0);
-      if (!first.ok || first.type !== RECORD_SEGMENT_HEADER) {
-        throw corrupt(
-          path,
-          0,
-          first.ok ? `record type ${first.type} where the segment header belongs` : first.reason,
-        );
-      }
-      const header = decodeOr(path, 0, () => decodeSegmentHeader(first.payload));
-      if (header.seq !== seq || header.prevIndex + 1 !== firstIndex) {
-        throw corrupt(
-          path,
-          0,
-          `segment header (seq ${header.seq}, prevIndex ${header.prevIndex}) does not match the file name`,
-        );
-      }
-      if (i === 0) {
-        last = header.prevIndex;
-        logFirst = last + 1;
-        hardState = header.hardState;
-        marker = header.marker;
-      } else if (header.prevIndex !== last) {
-        throw corrupt(
-          path,
-          0,
-          `segment starts after index ${header.prevIndex} but the log before it ends at ${last}`,
-        );
-      }
-      const segment: Segment = { seq, name, maxIndex: header.prevIndex };
-      this.activeHeaderSize = first.next;
-      this.segments.push(segment);
-      let offset = first.next;
-      while (offset < bytes.length) {
-        const record = readRecord(bytes, offset);
-        if (!record.ok) {
-          const following = findValidRecord(bytes, offset);
-          if (i === names.length - 1 && following < 0) {
-            tornAt = { path, offset, size: bytes.length, reason: record.reason };
-            break;
-          }
-          throw corrupt(
-            path,
-            offset,
-            `${record.reason}, ${following >= 0 ? `and a valid record follows at offset ${following}` : 'and it is not the last segment'}`,
-          );
-        }
-        if (record.type !== RECORD_BATCH)
-          throw corrupt(path, offset, `unexpected record type ${record.type}`);
-        const ops = decodeOr(path, offset, () => decodeBatch(record.payload));
-        for (const op of ops) {
-          if (op.marker) {
-            marker = op.marker;
-            last = op.marker.index;
-            log = [];
-            logFirst = last + 1;
-          }
-          if (op.entries.length > 0) {
-            const from = op.entries[0].index;
-            if (from > last + 1) throw corrupt(path, offset, `gap in the log: index ${last} then ${from}`);
-            if (from < logFirst) {
-              log = [];
-              logFirst = from;
-            } else {
-              log.length = from - logFirst;
-            }
-            for (const e of op.entries) log.push(e);
-            last = op.entries[op.entries.length - 1].index;
-          }
-          if (op.hardState) hardState = op.hardState;
-          segment.maxIndex = Math.max(segment.maxIndex, last);
-        }
-        offset = record.next;
-      }
-    }
-
-    const tail = names[names.length - 1];
-    const tailPath = join(this.walDir, tail.name);
-    this.active = await this.fs.open(tailPath, 'r+');
-    if (tornAt) {
-      await this.active.truncate(tornAt.offset);
-      await this.active.sync();
-      this.logger.warn('file WAL: truncated a torn tail (a write cut short by a crash)', {
-        file: tornAt.path,
-        offset: tornAt.offset,
-        droppedBytes: tornAt.size - tornAt.offset,
-        reason: tornAt.reason,
-      });
-    }
-    this.activeSize = await this.active.size();
-
-    // Reconcile with the newest snapshot file.
-    const base = snapshot?.metadata.index ?? 0;
-    if (marker && base < marker.index) {
-      throw new Error(
-        `file WAL: the log was reset by a snapshot at index ${marker.index}, but the newest snapshot file in ` +
-          `${this.snapDir} is ${snapshot ? `at index ${base}` : 'missing'}; refusing to load`,
-      );
-    }
-    let reset = false;
-    if (snapshot) {
-      const at = base >= logFirst && base <= last ? log[base - logFirst] : undefined;
-      if ((at && at.term !== snapshot.metadata.term) || last < base) {
-        // A received snapshot whose WAL marker did not survive: finish replacing the log with it.
-        this.logger.warn('file WAL: completing an interrupted snapshot install; entries after it discarded', {
-          snapshotIndex: base,
-          snapshotTerm: snapshot.metadata.term,
-          lastIndex: last,
-        });
-        reset = true;
-        log = [];
-        last = base;
-        logFirst = base + 1;
-        marker = { index: base, term: snapshot.metadata.term };
-      }
-    }
-    if (last > base && logFirst > base + 1) {
-      throw new Error(
-        `file WAL: entries ${base + 1} to ${logFirst - 1} are missing (the oldest segment, ${names[0].name}, ` +
-          `starts after index ${logFirst - 1}, the newest snapshot is at ${base}); refusing to load`,
-      );
-    }
-    const durable = Math.max(last, base);
-    if (hardState.commit > durable) {
-      this.logger.warn('file WAL: hard state commit beyond the last durable entry; clamped', {
-        commit: hardState.commit,
-        lastIndex: durable,
-      });
-      hardState = { ...hardState, commit: durable };
-    }
-    this.logLast = last;
-    this.hardState = hardState;
-    this.marker = marker;
-    if (reset) {
-      const record = this.writer.frame(
-        RECORD_BATCH,
-        encodeBatch([{ marker: marker, entries: [], hardState: undefined }]),
-      );
-      await this.active.write(record, this.activeSize);
-      await this.active.datasync();
-      this.activeSize += record.length;
-      this.segments[this.segments.length - 1].maxIndex = Math.max(this.segments.at(-1)!.maxIndex, last);
-    }
-    const from = Math.max(0, base + 1 - logFirst);
-    return { hardState: { ...hardState }, snapshot, entries: log.slice(from).map(copyEntry) };
-  }
-
-  private async exists(path: string): Promise<boolean> {
-    try {
-      await this.fs.readdir(path);
-      return true;
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return false;
-      throw error;
-    }
-  }
-
-  /** Segment files in sequence order, leftovers of unfinished creations removed; refuses a missing seq. */
-  private async segmentNames(): Promise<{ name: string; seq: number; firstIndex: number }[]> {
-    const found: { name: string; seq: number; firstIndex: number }[] = [];
-    for (const name of await this.fs.readdir(this.walDir)) {
-      const match = SEGMENT_NAME.exec(name);
-      if (match)
-        found.push({ name, seq: Number.parseInt(match[1], 16), firstIndex: Number.parseInt(match[2], 16) });
-      else if (name.endsWith('.wal.tmp')) await this.fs.unlink(join(this.walDir, name));
-    }
-    found.sort((a, b) => a.seq - b.seq);
-    for (let i = 1; i < found.length; i++) {
-      if (found[i].seq !== found[i - 1].seq + 1) {
-        throw new Error(
-          `file WAL: segment(s) missing between ${found[i - 1].name} and ${found[i].name} in ${this.walDir}; refusing to load`,
-        );
-      }
-    }
-    return found;
-  }
-
-  /** Lists snapshot files and reads the newest, which must be intact. */
-  private async loadSnapshots(): Promise<Snapshot | undefined> {
-    const files: SnapshotFile[] = [];
-    for (const name of await this.fs.readdir(this.snapDir)) {
-      const match = SNAPSHOT_NAME.exec(name);
-      if (match) {
-        files.push({ name, term: Number.parseInt(match[1], 16), index: Number.parseInt(match[2], 16) });
-      } else if (name.endsWith('.snap.tmp')) {
-        await this.fs.unlink(join(this.snapDir, name));
-      }
-    }
-    files.sort(compareSnapshots);
-    this.snapshots = files;
-    const newest = files.at(-1);
-    if (!newest) return undefined;
-    const path = join(this.snapDir, newest.name);
-    const bytes = await this.fs.readFile(path);
-    const record = readRecord(bytes, 0);
-    if (!record.ok) throw corrupt(path, 0, record.reason);
-    if (record.type !== RECORD_SNAPSHOT || record.next !== bytes.length) {
-      throw corrupt(path, record.ok ? record.next : 0, 'not a single snapshot record');
-    }
-    const snapshot = decodeOr(path, 0, () => decodeSnapshot(record.payload));
-    if (snapshot.metadata.index !== newest.index || snapshot.metadata.term !== newest.term) {
-      throw corrupt(
-        path,
-        0,
-        `snapshot at ${snapshot.metadata.index}/${snapshot.metadata.term} under another name`,
-      );
-    }
-    return snapshot;
-  }
-}
-
-function compareSnapshots(a: SnapshotFile, b: SnapshotFile): number {
-  return a.index - b.index || a.term - b.term;
 }
 
 /** Why `entries` cannot be appended after index `last`, or undefined. */
@@ -722,12 +295,4 @@ function checkAppend(entries: readonly Entry[], last: number): string | undefine
   if (first < 1) return `entry index ${first} is below 1`;
   if (first > last + 1) return `gap in log: last stored index ${last}, batch starts at ${first}`;
   return undefined;
-}
-
-function decodeOr<T>(path: string, offset: number, decode: () => T): T {
-  try {
-    return decode();
-  } catch (error) {
-    throw corrupt(path, offset, error instanceof Error ? error.message : String(error));
-  }
 }

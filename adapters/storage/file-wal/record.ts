@@ -80,3 +80,17 @@ export function findValidRecord(bytes: Uint8Array, from: number): number {
   }
   return -1;
 }
+
+/** The error that refuses to load a damaged file, naming it and the byte offset. */
+export function corrupt(file: string, offset: number, what: string): Error {
+  return new Error(`file WAL corrupt: ${file} at byte offset ${offset}: ${what}; refusing to load`);
+}
+
+/** Runs a payload decoder; what it throws becomes corruption at `path`, `offset`. */
+export function decodeOr<T>(path: string, offset: number, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw corrupt(path, offset, error instanceof Error ? error.message : String(error));
+  }
+}

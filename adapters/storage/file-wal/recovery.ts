@@ -1,0 +1,241 @@
+// Loading a file WAL (the rules are at the top of index.ts): replay the segments in order, truncate a torn tail,
+// reconcile the log with the newest snapshot file, clamp a commit index beyond the durable log. Leaves the newest
+// segment open for appends.
+
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../../src/env.ts';
+import type { Entry, HardState } from '../../../src/raft/types.ts';
+import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
+import type { LoadedState } from '../../../src/storage.ts';
+import { decodeBatch, decodeSegmentHeader, encodeBatch, type SnapshotMarker } from './codec.ts';
+import { errorCode, type WalFs } from './fs.ts';
+import {
+  corrupt,
+  decodeOr,
+  findValidRecord,
+  RECORD_BATCH,
+  RECORD_SEGMENT_HEADER,
+  type RecordWriter,
+  readRecord,
+} from './record.ts';
+import type { Segment, SegmentFiles } from './segments.ts';
+import type { SnapshotFiles } from './snapshot-files.ts';
+
+export interface RecoveryContext {
+  readonly fs: WalFs;
+  readonly logger: Logger;
+  /** The data directory, holding `segments.dir` and `snapshots.dir`. */
+  readonly dir: string;
+  readonly segments: SegmentFiles;
+  readonly snapshots: SnapshotFiles;
+  readonly writer: RecordWriter;
+}
+
+/** What was loaded, and the WAL's own view of it that later writes continue from. */
+export interface Recovered {
+  readonly loaded: LoadedState;
+  /** The last log index as the WAL replays it (a snapshot marker sets it to the snapshot index). */
+  readonly logLast: number;
+  readonly hardState: HardState;
+  readonly marker: SnapshotMarker | undefined;
+}
+
+export async function recover(ctx: RecoveryContext): Promise<Recovered> {
+  const { fs, logger, segments, snapshots } = ctx;
+  const walDir = segments.dir;
+  const snapDir = snapshots.dir;
+  const fresh = !(await exists(fs, walDir));
+  if (fresh) {
+    await fs.mkdir(walDir);
+    await fs.mkdir(snapDir);
+    await fs.fsyncDir(ctx.dir);
+    await fs.fsyncDir(dirname(ctx.dir));
+  } else if (!(await exists(fs, snapDir))) {
+    await fs.mkdir(snapDir);
+    await fs.fsyncDir(ctx.dir);
+  }
+  const snapshot = await snapshots.load();
+  const names = await segments.names();
+  if (names.length === 0) {
+    if (snapshot) throw new Error(`file WAL: ${walDir} has no segments but snapshot files exist`);
+    await segments.cut({ prevIndex: 0, hardState: EMPTY_HARD_STATE, marker: undefined });
+    return {
+      loaded: { hardState: EMPTY_HARD_STATE, snapshot: undefined, entries: [] },
+      logLast: 0,
+      hardState: EMPTY_HARD_STATE,
+      marker: undefined,
+    };
+  }
+
+  // Replay. `log` holds entries logFirst..last (a marker or an overwrite below logFirst restarts it).
+  let log: Entry[] = [];
+  let logFirst = 1;
+  let last = 0;
+  let hardState = EMPTY_HARD_STATE;
+  let marker: SnapshotMarker | undefined;
+  let tornAt: { path: string; offset: number; size: number; reason: string } | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const { name, seq, firstIndex } = names[i];
+    const path = join(walDir, name);
+    const bytes = await fs.readFile(path);
+    const first = readRecord(bytes, 0);
+    if (!first.ok || first.type !== RECORD_SEGMENT_HEADER) {
+      throw corrupt(
+        path,
+        0,
+        first.ok ? `record type ${first.type} where the segment header belongs` : first.reason,
+      );
+    }
+    const header = decodeOr(path, 0, () => decodeSegmentHeader(first.payload));
+    if (header.seq !== seq || header.prevIndex + 1 !== firstIndex) {
+      throw corrupt(
+        path,
+        0,
+        `segment header (seq ${header.seq}, prevIndex ${header.prevIndex}) does not match the file name`,
+      );
+    }
+    if (i === 0) {
+      last = header.prevIndex;
+      logFirst = last + 1;
+      hardState = header.hardState;
+      marker = header.marker;
+    } else if (header.prevIndex !== last) {
+      throw corrupt(
+        path,
+        0,
+        `segment starts after index ${header.prevIndex} but the log before it ends at ${last}`,
+      );
+    }
+    const segment: Segment = { seq, name, maxIndex: header.prevIndex };
+    segments.headerSize = first.next;
+    segments.list.push(segment);
+    let offset = first.next;
+    while (offset < bytes.length) {
+      const record = readRecord(bytes, offset);
+      if (!record.ok) {
+        const following = findValidRecord(bytes, offset);
+        if (i === names.length - 1 && following < 0) {
+          tornAt = { path, offset, size: bytes.length, reason: record.reason };
+          break;
+        }
+        throw corrupt(
+          path,
+          offset,
+          `${record.reason}, ${following >= 0 ? `and a valid record follows at offset ${following}` : 'and it is not the last segment'}`,
+        );
+      }
+      if (record.type !== RECORD_BATCH) throw corrupt(path, offset, `unexpected record type ${record.type}`);
+      const ops = decodeOr(path, offset, () => decodeBatch(record.payload));
+      for (const op of ops) {
+        if (op.marker) {
+          marker = op.marker;
+          last = op.marker.index;
+          log = [];
+          logFirst = last + 1;
+        }
+        if (op.entries.length > 0) {
+          const from = op.entries[0].index;
+          if (from > last + 1) throw corrupt(path, offset, `gap in the log: index ${last} then ${from}`);
+          if (from < logFirst) {
+            log = [];
+            logFirst = from;
+          } else {
+            log.length = from - logFirst;
+          }
+          for (const e of op.entries) log.push(e);
+          last = op.entries[op.entries.length - 1].index;
+        }
+        if (op.hardState) hardState = op.hardState;
+        segment.maxIndex = Math.max(segment.maxIndex, last);
+      }
+      offset = record.next;
+    }
+  }
+
+  const tail = names[names.length - 1];
+  const active = await fs.open(join(walDir, tail.name), 'r+');
+  segments.active = active;
+  if (tornAt) {
+    await active.truncate(tornAt.offset);
+    await active.sync();
+    logger.warn('file WAL: truncated a torn tail (a write cut short by a crash)', {
+      file: tornAt.path,
+      offset: tornAt.offset,
+      droppedBytes: tornAt.size - tornAt.offset,
+      reason: tornAt.reason,
+    });
+  }
+  segments.size = await active.size();
+
+  // Reconcile with the newest snapshot file.
+  const base = snapshot?.metadata.index ?? 0;
+  if (marker && base < marker.index) {
+    throw new Error(
+      `file WAL: the log was reset by a snapshot at index ${marker.index}, but the newest snapshot file in ` +
+        `${snapDir} is ${snapshot ? `at index ${base}` : 'missing'}; refusing to load`,
+    );
+  }
+  let reset = false;
+  if (snapshot) {
+    const at = base >= logFirst && base <= last ? log[base - logFirst] : undefined;
+    if ((at && at.term !== snapshot.metadata.term) || last < base) {
+      // A received snapshot whose WAL marker did not survive: finish replacing the log with it.
+      logger.warn('file WAL: completing an interrupted snapshot install; entries after it discarded', {
+        snapshotIndex: base,
+        snapshotTerm: snapshot.metadata.term,
+        lastIndex: last,
+      });
+      reset = true;
+      log = [];
+      last = base;
+      logFirst = base + 1;
+      marker = { index: base, term: snapshot.metadata.term };
+    }
+  }
+  if (last > base && logFirst > base + 1) {
+    throw new Error(
+      `file WAL: entries ${base + 1} to ${logFirst - 1} are missing (the oldest segment, ${names[0].name}, ` +
+        `starts after index ${logFirst - 1}, the newest snapshot is at ${base}); refusing to load`,
+    );
+  }
+  const durable = Math.max(last, base);
+  if (hardState.commit > durable) {
+    logger.warn('file WAL: hard state commit beyond the last durable entry; clamped', {
+      commit: hardState.commit,
+      lastIndex: durable,
+    });
+    hardState = { ...hardState, commit: durable };
+  }
+  if (reset) {
+    const record = ctx.writer.frame(
+      RECORD_BATCH,
+      encodeBatch([{ marker, entries: [], hardState: undefined }]),
+    );
+    await active.write(record, segments.size);
+    await active.datasync();
+    segments.size += record.length;
+    const newest = segments.list[segments.list.length - 1];
+    newest.maxIndex = Math.max(newest.maxIndex, last);
+  }
+  const from = Math.max(0, base + 1 - logFirst);
+  return {
+    loaded: { hardState: { ...hardState }, snapshot, entries: log.slice(from).map(copyEntry) },
+    logLast: last,
+    hardState,
+    marker,
+  };
+}
+
+async function exists(fs: WalFs, path: string): Promise<boolean> {
+  try {
+    await fs.readdir(path);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function copyEntry(e: Entry): Entry {
+  return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
+}

@@ -1,0 +1,124 @@
+// The WAL's segment files, <dir>/wal/<seq>-<first>.wal (format in index.ts): cutting a new one that carries the
+// state so far in its header, the one open for appends, deleting old ones whole, listing them for replay.
+
+import { join } from 'node:path';
+import type { Logger } from '../../../src/env.ts';
+import { encodeSegmentHeader, type SegmentHeader } from './codec.ts';
+import type { WalFile, WalFs } from './fs.ts';
+import { RECORD_SEGMENT_HEADER, type RecordWriter } from './record.ts';
+
+const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+export interface Segment {
+  readonly seq: number;
+  readonly name: string;
+  /** The highest index this segment says anything about (entries, marker, its header's prevIndex). */
+  maxIndex: number;
+}
+
+/** A segment file found on disk, by its name. */
+export interface SegmentName {
+  readonly name: string;
+  readonly seq: number;
+  readonly firstIndex: number;
+}
+
+/** 16 hex digits, as segment and snapshot file names spell numbers. */
+export function hex16(n: number): string {
+  return n.toString(16).padStart(16, '0');
+}
+
+export class SegmentFiles {
+  readonly dir: string;
+  /** Oldest first; the last is the one written to. */
+  list: Segment[] = [];
+  /** The newest segment, open for appending. */
+  active: WalFile | undefined;
+  /** Bytes in the active segment. */
+  size = 0;
+  /** The size of the active segment's header: a segment holding nothing else is not cut. */
+  headerSize = 0;
+  private readonly fs: WalFs;
+  private readonly logger: Logger;
+  private readonly writer: RecordWriter;
+
+  constructor(fs: WalFs, dir: string, logger: Logger, writer: RecordWriter) {
+    this.fs = fs;
+    this.dir = dir;
+    this.logger = logger;
+    this.writer = writer;
+  }
+
+  /** Whether the active segment reached `limit` bytes and holds more than its header. */
+  full(limit: number): boolean {
+    return this.size >= limit && this.size > this.headerSize;
+  }
+
+  /**
+   * Creates the next segment with `header` (the state when it is cut) and makes it the one written to. Created
+   * as `.tmp`, header written and fsync'd, renamed, directory fsync'd: a segment always starts with a valid header.
+   */
+  async cut(header: Omit<SegmentHeader, 'seq'>): Promise<void> {
+    const seq = (this.list.at(-1)?.seq ?? 0) + 1;
+    const name = `${hex16(seq)}-${hex16(header.prevIndex + 1)}.wal`;
+    const record = this.writer.frame(RECORD_SEGMENT_HEADER, encodeSegmentHeader({ seq, ...header }));
+    const tmp = join(this.dir, `${name}.tmp`);
+    const file = await this.fs.open(tmp, 'w');
+    try {
+      await file.write(record, 0);
+      await file.sync();
+      await this.fs.rename(tmp, join(this.dir, name));
+      await this.fs.fsyncDir(this.dir);
+    } catch (error) {
+      await file.close().catch(() => {});
+      throw error;
+    }
+    const previous = this.active;
+    this.active = file;
+    this.size = record.length;
+    this.headerSize = record.length;
+    this.list.push({ seq, name, maxIndex: header.prevIndex });
+    await previous?.close();
+    this.logger.debug('file WAL segment created', { file: join(this.dir, name) });
+  }
+
+  /** Deletes whole segments, oldest first and never the active one, whose entries are all at or below `index`. */
+  async compact(index: number): Promise<void> {
+    // A prefix must go: replay starts from the oldest remaining segment's header.
+    let n = 0;
+    while (n < this.list.length - 1 && this.list[n].maxIndex <= index) n++;
+    if (n === 0) return;
+    for (const segment of this.list.slice(0, n)) await this.fs.unlink(join(this.dir, segment.name));
+    // Durable deletions, all or none: a later crash must not bring back a non-prefix of them.
+    await this.fs.fsyncDir(this.dir);
+    this.list = this.list.slice(n);
+    this.logger.debug('file WAL compacted', { index, segmentsDeleted: n });
+  }
+
+  /** Segment files in sequence order, leftovers of unfinished creations removed; refuses a missing seq. */
+  async names(): Promise<SegmentName[]> {
+    const found: SegmentName[] = [];
+    for (const name of await this.fs.readdir(this.dir)) {
+      const match = SEGMENT_NAME.exec(name);
+      if (match)
+        found.push({ name, seq: Number.parseInt(match[1], 16), firstIndex: Number.parseInt(match[2], 16) });
+      else if (name.endsWith('.wal.tmp')) await this.fs.unlink(join(this.dir, name));
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    for (let i = 1; i < found.length; i++) {
+      if (found[i].seq !== found[i - 1].seq + 1) {
+        throw new Error(
+          `file WAL: segment(s) missing between ${found[i - 1].name} and ${found[i].name} in ${this.dir}; refusing to load`,
+        );
+      }
+    }
+    return found;
+  }
+
+  /** Closes the active segment (the storage is closing). */
+  async close(): Promise<void> {
+    const active = this.active;
+    this.active = undefined;
+    await active?.close();
+  }
+}
