@@ -111,8 +111,8 @@ export function requestPipeline(node: EdgeNode, overrides: Partial<RequestLimits
   > = {
     limits,
     admit(rpc, admission = {}) {
-      const s = node.nodeStatus();
-      if (s.role === 'learner' && !learnerMayServe(rpc, !!admission.serializable))
+      const s = node.serving();
+      if (s.learner && !learnerMayServe(rpc, !!admission.serializable))
         return errors.notSupportedForLearner();
       if (admission.requireLeader && s.leader === 0n) return errors.noLeader();
       if (admission.bytes !== undefined && admission.bytes > limits.maxRequestBytes && PROPOSED.has(rpc))

@@ -308,6 +308,12 @@ export class RawNode {
     };
   }
 
+  /** Whether this member is a learner in its current configuration (cheap: no Status is built). */
+  isLearner(): boolean {
+    const r = this.#raft;
+    return r.tracker.isLearner(r.id);
+  }
+
   /** The in-memory log, read-only (inspection, the simulator's checks). */
   logView(): LogView {
     const log = this.#raft.log;

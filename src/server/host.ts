@@ -16,7 +16,7 @@ import { Identity } from './identity.ts';
 import type { NodeInspection } from './inspect.ts';
 import { encodeMemberContext } from './members.ts';
 import { HeartbeatMonitor } from './metrics.ts';
-import type { NodeOptions, NodeStatus, RequestOptions } from './node.ts';
+import type { NodeOptions, NodeStatus, RequestOptions, ServingState } from './node.ts';
 import type { Operation } from './ops.ts';
 import { Replica, type ReplicaConfig } from './replica.ts';
 import type { ServiceContext, StateView } from './services/context.ts';
@@ -202,7 +202,8 @@ export class NodeHost implements ServiceContext {
 
   propose<T>(op: Operation, opts?: RequestOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (opts?.signal?.aborted) return reject(new EtcdError('Canceled', 'context canceled'));
+      if (opts?.isCanceled ? opts.isCanceled() : opts?.signal?.aborted)
+        return reject(new EtcdError('Canceled', 'context canceled'));
       this.replica.submit(op, (r: ApplyResult) => (r.ok ? resolve(r.value as T) : reject(r.error)));
     });
   }
@@ -278,6 +279,10 @@ export class NodeHost implements ServiceContext {
           keys: replica.sm.mvcc.keysForLease(l.id).length,
         })),
     };
+  }
+
+  serving(): ServingState {
+    return { learner: this.replica.isLearner(), leader: this.replica.leaderId };
   }
 
   nodeStatus(): NodeStatus {

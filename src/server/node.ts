@@ -151,6 +151,11 @@ export interface AuthNodeOptions {
 export interface RequestOptions {
   readonly signal?: AbortSignal;
   /**
+   * Whether the caller has given up, for a surface that makes its `signal` only on demand (the gRPC server's
+   * unary calls): the write path asks this instead of `signal.aborted`. Absent: `signal.aborted` is the answer.
+   */
+  readonly isCanceled?: () => boolean;
+  /**
    * The caller's auth token (gRPC metadata `token`, or `authorization`; the gateway's `Authorization` header).
    * Ignored while auth is disabled; with auth on, a request without token or commonName fails with
    * `etcdserver: user name is empty`, as etcd.
@@ -175,6 +180,12 @@ export interface KeepAliveStream extends AsyncIterable<LeaseKeepAliveResponse> {
    */
   end(): void;
   close(): void;
+}
+
+export interface ServingState {
+  readonly learner: boolean;
+  /** The leader this member knows, 0n for none. */
+  readonly leader: bigint;
 }
 
 export interface NodeStatus {
@@ -300,6 +311,8 @@ export interface EdgeNode {
   diskSize(): Promise<number>;
   /** What the demo and the cluster-state stream show. */
   nodeStatus(): NodeStatus;
+  /** What admission needs on every request (learner? which leader?), without building a NodeStatus. */
+  serving(): ServingState;
   /** Called after every state change (debounced by the caller if needed); returns an unsubscribe function. */
   onChange(listener: () => void): () => void;
   close(): Promise<void>;
@@ -322,6 +335,7 @@ export async function createNode(options: NodeOptions): Promise<EdgeNode> {
     ...maintenanceService(host),
     ...authService(host),
     nodeStatus: () => host.nodeStatus(),
+    serving: () => host.serving(),
     onChange: (listener) => host.onChange(listener),
     close: () => host.close(),
   };

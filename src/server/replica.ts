@@ -154,6 +154,10 @@ export class Replica {
     return this.raw.basicStatus().lead;
   }
 
+  isLearner(): boolean {
+    return this.raw.isLearner();
+  }
+
   /** Raft's view of this member (etcd-io/raft's Status). */
   status(): Status {
     return this.raw.status();

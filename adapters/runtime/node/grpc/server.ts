@@ -120,7 +120,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
   let leaderlessSince: number | undefined;
   const monitor = setInterval(
     () => {
-      if (node.nodeStatus().leader !== 0n) {
+      if (node.serving().leader !== 0n) {
         leaderlessSince = undefined;
         return;
       }
