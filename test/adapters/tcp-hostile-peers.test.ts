@@ -24,13 +24,13 @@ import {
   PEER_CONTENT_TYPE,
   PEER_FETCH_PATH,
 } from '../../adapters/transport/fetch/index.ts';
-import { TcpTransport } from '../../adapters/transport/tcp/index.ts';
 import {
   decodeHandshakeReply,
   encodeFrame,
   encodeHello,
   FrameReader,
-} from '../../adapters/transport/tcp/wire.ts';
+} from '../../adapters/transport/peer/wire.ts';
+import { TcpTransport } from '../../adapters/transport/tcp/index.ts';
 import type { LogFields, Logger } from '../../src/env.ts';
 import { cryptoRandom } from '../../src/env.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';

@@ -2,18 +2,18 @@ import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  parsePeerAddress,
-  TcpTransport,
-  type TcpTransportOptions,
-} from '../../adapters/transport/tcp/index.ts';
-import {
   decodeHandshakeReply,
   encodeFrame,
   encodeHello,
   encodePreamble,
   FrameReader,
   MAGIC,
-} from '../../adapters/transport/tcp/wire.ts';
+} from '../../adapters/transport/peer/wire.ts';
+import {
+  parsePeerAddress,
+  TcpTransport,
+  type TcpTransportOptions,
+} from '../../adapters/transport/tcp/index.ts';
 import type { LogFields, Logger } from '../../src/env.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { Inbox, runTransportConformance, snapMessage } from '../conformance/transport.ts';

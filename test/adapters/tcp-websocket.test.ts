@@ -3,13 +3,13 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { TcpTransport, type TcpTransportOptions } from '../../adapters/transport/tcp/index.ts';
 import {
   decodeHandshakeReply,
   encodeFrame,
   encodeHello,
   FRAME_HEADER_BYTES,
-} from '../../adapters/transport/tcp/wire.ts';
+} from '../../adapters/transport/peer/wire.ts';
+import { TcpTransport, type TcpTransportOptions } from '../../adapters/transport/tcp/index.ts';
 import { PEER_WEBSOCKET_PATH, WebSocketTransport } from '../../adapters/transport/websocket/index.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import { Inbox, runTransportConformance } from '../conformance/transport.ts';

@@ -10,8 +10,8 @@
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeMessage, encodeFrame, FRAME_HEADER_BYTES } from '../../adapters/transport/peer/wire.ts';
 import { TcpTransport } from '../../adapters/transport/tcp/index.ts';
-import { decodeMessage, encodeFrame, FRAME_HEADER_BYTES } from '../../adapters/transport/tcp/wire.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../src/transport.ts';
 import {
@@ -47,7 +47,7 @@ const hex = (id: bigint) => id.toString(16);
 /** The page: the browser transport plus glue that passes frames to and from this process as base64. */
 const PAGE = `
 import { BrowserWebSocketTransport } from './adapters/transport/websocket/browser.ts';
-import { decodeMessage, encodeFrame } from './adapters/transport/tcp/wire.ts';
+import { decodeMessage, encodeFrame } from './adapters/transport/peer/wire.ts';
 const b64 = (bytes) => { let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s); };
 const unb64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 const members = new Map();

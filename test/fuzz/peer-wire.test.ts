@@ -1,5 +1,5 @@
-// Property tests of everything a peer connection decodes before Raft sees it (adapters/transport/tcp/wire.ts,
-// inbound.ts; adapters/transport/fetch's batch decoder, which the Node peer port's HTTP path and the Worker
+// Property tests of everything a peer connection decodes before Raft sees it (adapters/transport/peer/wire.ts,
+// inbound.ts and batch.ts: the HTTP batch decoder, which the Node peer port's HTTP path and the Worker
 // share), fixed seed, FUZZ_RUNS runs per property (default 300; `npm run fuzz` raises it):
 // - frames: however the bytes are split, the same frames; a length above the limit (2^31, 2^32−1) is refused
 //   before anything is allocated;
@@ -13,9 +13,10 @@
 import { Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { decodeBatch, encodeBatch } from '../../adapters/transport/fetch/index.ts';
-import { type AcceptContext, InboundConnection } from '../../adapters/transport/tcp/inbound.ts';
-import type { PeerStream, StreamEvents } from '../../adapters/transport/tcp/stream.ts';
+import { RealClock } from '../../adapters/runtime/clock.ts';
+import { decodeBatch, encodeBatch } from '../../adapters/transport/peer/batch.ts';
+import { type AcceptContext, InboundConnection } from '../../adapters/transport/peer/inbound.ts';
+import type { PeerStream, StreamEvents } from '../../adapters/transport/peer/stream.ts';
 import {
   decodeHandshake,
   decodeHandshakeReply,
@@ -26,7 +27,7 @@ import {
   FrameTooLargeError,
   MAX_HANDSHAKE_BYTES,
   ProtocolError,
-} from '../../adapters/transport/tcp/wire.ts';
+} from '../../adapters/transport/peer/wire.ts';
 import type { Message } from '../../src/raft/types.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -383,6 +384,7 @@ describe('inbound peer connection', () => {
           clusterId: CLUSTER,
           memberId: SELF,
           logger: { debug() {}, info() {}, warn() {}, error() {} },
+          clock: new RealClock(),
           maxFrameBytes: 1 << 20,
           handshakeTimeoutMs: 60_000,
           isPeer: (m) => m === PEER,

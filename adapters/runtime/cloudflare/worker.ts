@@ -141,7 +141,7 @@ app.get('/', (c) => {
   });
 });
 
-// Peer batches from members outside the namespace (Node members' HTTP links, ../../transport/tcp/http-link.ts,
+// Peer batches from members outside the namespace (Node members' HTTP links, ../../transport/peer/http-link.ts,
 // and members of other Workers): POST /edgecd/peer/<member name> goes to that member's PEER_FETCH_PATH. With
 // EDGECD_PEER_SECRET set, a batch must carry it (PEER_SECRET_HEADER) and may go to any member of the namespace
 // (joined ones too); the member then checks the batch's cluster ID, target and sender. Without a secret only the

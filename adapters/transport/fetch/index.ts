@@ -10,17 +10,24 @@
 // its queue as one call. One call per peer is in flight at a time, so a link delivers in send order; what is
 // queued meanwhile goes in the next call (up to `maxBatchBytes` each).
 //
-// The body of a call and its reply are in batch.ts; the HTTP route, peer secret and an HTTP PeerDeliver in http.ts.
+// The body of a call and its reply are the peer protocol's (../peer/batch.ts); an HTTP PeerDeliver is in http.ts.
 
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
-import { FrameQueue } from '../tcp/frame-queue.ts';
-import { formatId } from '../tcp/wire.ts';
-import { type DeliveryReply, decodeBatch, encodeBatch, encodeMessage, type PeerDeliver } from './batch.ts';
+import {
+  type DeliveryReply,
+  decodeBatch,
+  encodeBatch,
+  encodeMessage,
+  type PeerDeliver,
+} from '../peer/batch.ts';
+import { FrameQueue } from '../peer/frame-queue.ts';
+import { UnreachableReports } from '../peer/unreachable.ts';
+import { formatId } from '../peer/wire.ts';
 
-export * from './batch.ts';
+export * from '../peer/batch.ts';
 export * from './http.ts';
 
 export interface FetchTransportOptions {
@@ -57,8 +64,8 @@ export class FetchTransport implements Transport {
   private flushScheduled = false;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
-  /** Unreachable reports waiting for the next microtask (never from inside `send`). */
-  private unreachable = new Set<NodeId>();
+  /** Unreachable reports, made on a microtask (never from inside `send`). */
+  private readonly unreachable: UnreachableReports;
 
   constructor(options: FetchTransportOptions) {
     this.id = options.id;
@@ -68,6 +75,15 @@ export class FetchTransport implements Transport {
     this.maxQueuedMessages = options.maxQueuedMessages ?? 16_384;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1024 * 1024;
     this.maxBatchBytes = options.maxBatchBytes ?? 4 * 1024 * 1024;
+    this.unreachable = new UnreachableReports({
+      handler: () => (this.closed ? undefined : this.handler),
+      logger: this.logger,
+      schedule: (callback) =>
+        queueMicrotask(() => {
+          callback();
+          this.checkIdle();
+        }),
+    });
   }
 
   async start(handler: TransportHandler): Promise<void> {
@@ -159,7 +175,6 @@ export class FetchTransport implements Transport {
   private reportUnreachable(peer: NodeId): void {
     if (this.closed) return;
     this.unreachable.add(peer);
-    this.scheduleFlush();
   }
 
   private scheduleFlush(): void {
@@ -173,17 +188,6 @@ export class FetchTransport implements Transport {
 
   private flush(): void {
     if (this.closed) return this.checkIdle();
-    if (this.unreachable.size > 0) {
-      const peers = [...this.unreachable];
-      this.unreachable.clear();
-      for (const peer of peers) {
-        try {
-          this.handler?.onUnreachable?.(peer);
-        } catch (error) {
-          this.logger.error('onUnreachable threw', { error: String(error) });
-        }
-      }
-    }
     for (const [peer, q] of this.peers) {
       if (!q.inFlight && q.queue.length > 0) this.sendBatch(peer, q);
     }

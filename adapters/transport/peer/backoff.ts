@@ -1,6 +1,5 @@
-// How long a peer link waits before redialing after consecutive failures. The TCP, reverse and HTTP links of
-// ../tcp compute the same delay (link.ts, http-link.ts); this is its one home for links outside ../tcp.
-// Browser-safe: no Node APIs.
+// How long a peer link waits before trying again after consecutive failures: every link that backs off
+// (./link.ts) computes its delay here. Browser-safe: no Node APIs.
 
 import type { Random } from '../../../src/env.ts';
 
@@ -12,6 +11,9 @@ export interface BackoffOptions {
   /** Growth per consecutive failure. */
   readonly multiplier: number;
 }
+
+/** 100 ms doubling up to 5 s (with jitter). */
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 100, maxMs: 5_000, multiplier: 2 };
 
 /** Exponential backoff with "equal jitter": half the step is fixed, half is random. `failures` counts from 1. */
 export function backoffDelay(options: BackoffOptions, failures: number, random: Random): number {

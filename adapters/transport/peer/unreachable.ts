@@ -1,17 +1,16 @@
 // Unreachable reports to the Raft host, coalesced per peer and made on a later task, never from inside `send`
-// (the handler may be sending). ../tcp/index.ts does the same with setImmediate; this is its one home for
-// transports outside ../tcp. Browser-safe: no Node APIs.
+// (the handler may be sending). Every peer transport reports through this. Browser-safe: no Node APIs.
 
 import type { Logger } from '../../../src/env.ts';
 import type { NodeId } from '../../../src/raft/types.ts';
 import type { TransportHandler } from '../../../src/transport.ts';
-import { formatId } from '../tcp/wire.ts';
+import { formatId } from './wire.ts';
 
 export interface UnreachableReportsContext {
   /** The handler to report to, or undefined once the transport is closed (pending reports are then dropped). */
   handler(): TransportHandler | undefined;
   readonly logger: Logger;
-  /** Runs `callback` on a later task (a timer of 0 ms in browsers). */
+  /** Runs `callback` on a later task (setImmediate on Node, a timer of 0 ms in browsers, a microtask for fetch). */
   schedule(callback: () => void): void;
 }
 

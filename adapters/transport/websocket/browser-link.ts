@@ -1,10 +1,11 @@
-// One browser member's link to one Node member over a WebSocket it dials (see browser.ts): hello, handshake reply,
-// then frames both ways; a queue that drops rather than grows; on failure, a report and a redial after backoff.
+// One browser member's link to one Node member over a WebSocket it dials (see browser.ts): hello with
+// `listens: false`, handshake reply, then frames both ways (the Node member answers on this connection). The
+// queue, counters, backoff and unreachable reports are every link's (../peer/link.ts); unlike a Node member's
+// links, this one is dialed at once and redialed after each backoff, so that the peer can always reach us.
 
-import type { Logger, Random } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
-import { type BackoffOptions, backoffDelay } from '../peer/backoff.ts';
-import { concatFrames, FrameQueue } from '../tcp/frame-queue.ts';
+import { concatFrames } from '../peer/frame-queue.ts';
+import { type LinkSettings, QueuedLink } from '../peer/link.ts';
 import {
   decodeHandshakeReply,
   decodeMessage,
@@ -14,88 +15,59 @@ import {
   formatId,
   MAX_HANDSHAKE_BYTES,
   PROTOCOL_VERSION,
-} from '../tcp/wire.ts';
+} from '../peer/wire.ts';
 import { closeQuietly, OPEN, type WebSocketFactory, type WebSocketLike } from './browser-socket.ts';
 
 /** What a link needs from its transport. */
-export interface BrowserLinkSettings {
+export interface BrowserLinkSettings extends LinkSettings {
   readonly clusterId: bigint;
   readonly memberId: NodeId;
-  readonly logger: Logger;
-  readonly maxQueuedMessages: number;
-  readonly maxQueuedBytes: number;
   readonly maxFrameBytes: number;
-  readonly maxBatchBytes: number;
   readonly highWaterMark: number;
-  readonly backoff: BackoffOptions;
   readonly dialTimeoutMs: number;
-  readonly random: Random;
   readonly webSocket: WebSocketFactory;
   deliver(message: Message, from: NodeId): void;
-  reportUnreachable(peer: NodeId): void;
 }
 
 type LinkState = 'connecting' | 'open' | 'backoff' | 'closed';
 
-export class BrowserLink {
-  readonly peer: NodeId;
+/** How soon a flush looks again while the WebSocket's buffer is full (it has no 'drain' event). */
+const BUFFER_POLL_MS = 5;
+
+export class BrowserLink extends QueuedLink {
   readonly url: string;
-  sent = 0;
   received = 0;
-  dropped = 0;
   private readonly s: BrowserLinkSettings;
   private state: LinkState = 'backoff';
   private ws: WebSocketLike | undefined;
   private reader = new FrameReader(MAX_HANDSHAKE_BYTES);
   private handshaken = false;
-  private readonly queue = new FrameQueue();
-  private flushScheduled = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private failures = 0;
 
   constructor(settings: BrowserLinkSettings, peer: NodeId, url: string) {
+    super(settings, peer);
     this.s = settings;
-    this.peer = peer;
     this.url = url;
     this.connect();
-  }
-
-  get queued(): number {
-    return this.queue.length;
   }
 
   get connected(): boolean {
     return this.state === 'open';
   }
 
-  get refusing(): boolean {
-    return (
-      this.state === 'backoff' || this.state === 'closed' || this.queue.length >= this.s.maxQueuedMessages
-    );
+  protected get accepting(): boolean {
+    return this.state !== 'backoff' && this.state !== 'closed';
   }
 
-  enqueue(frame: Uint8Array): boolean {
-    if (this.refusing || this.queue.bytes + frame.length > this.s.maxQueuedBytes) {
-      this.dropped++;
-      return false;
-    }
-    this.queue.push(frame);
+  protected queuedOne(): void {
     if (this.state === 'open') this.scheduleFlush();
-    return true;
   }
 
   close(): void {
     this.state = 'closed';
-    this.clearTimer();
-    this.queue.clear();
+    this.stop();
     const ws = this.ws;
     this.ws = undefined;
     if (ws) closeQuietly(ws);
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
   }
 
   private connect(): void {
@@ -112,10 +84,10 @@ export class BrowserLink {
       return;
     }
     this.ws = ws;
-    this.timer = setTimeout(() => {
+    this.timer = this.s.clock.setTimer(this.s.dialTimeoutMs, () => {
       this.timer = undefined;
       this.fail(ws, 'timed out connecting');
-    }, this.s.dialTimeoutMs);
+    });
     ws.onopen = () => {
       if (this.ws !== ws) return;
       try {
@@ -195,60 +167,28 @@ export class BrowserLink {
   }
 
   private open(): void {
-    this.clearTimer();
-    if (this.failures > 0) this.s.logger.info('peer connection established', { peer: formatId(this.peer) });
-    this.failures = 0;
     this.state = 'open';
-    this.scheduleFlush();
+    this.established();
   }
 
   private fail(ws: WebSocketLike | undefined, reason: string): void {
     if (this.state === 'closed' || this.ws !== ws) return;
     this.ws = undefined;
     if (ws) closeQuietly(ws);
-    this.clearTimer();
-    const lost = this.queue.length;
-    this.dropped += lost;
-    this.queue.clear();
-    this.failures++;
-    const delay = backoffDelay(this.s.backoff, this.failures, this.s.random);
-    const log = this.failures === 1 ? this.s.logger.warn : this.s.logger.debug;
-    log.call(this.s.logger, 'peer connection failed', {
-      peer: formatId(this.peer),
-      url: this.url,
-      reason,
-      dropped: lost,
-      retryInMs: Math.round(delay),
-    });
-    this.s.reportUnreachable(this.peer);
     this.state = 'backoff';
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    this.backOff({ message: 'peer connection failed', where: { url: this.url }, reason }, () => {
       if (this.state === 'backoff') this.connect();
-    }, delay);
+    });
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setTimeout(() => {
-      this.flushScheduled = false;
-      this.flush();
-    }, 0);
-  }
-
-  private flush(): void {
+  protected flush(): void {
     const ws = this.ws;
     if (this.state !== 'open' || !ws) return;
     if (ws.readyState !== OPEN) return;
     while (this.queue.length > 0) {
       if (ws.bufferedAmount >= this.s.highWaterMark) {
         // The browser WebSocket has no 'drain' event: look again shortly.
-        this.flushScheduled = true;
-        setTimeout(() => {
-          this.flushScheduled = false;
-          this.flush();
-        }, 5);
+        this.scheduleFlush(BUFFER_POLL_MS);
         return;
       }
       const frames = this.queue.takeBatch(this.s.maxBatchBytes);
@@ -257,6 +197,7 @@ export class BrowserLink {
       try {
         ws.send(data as Uint8Array<ArrayBuffer>);
         this.sent += count;
+        this.sentBytes += data.length;
       } catch (error) {
         this.dropped += count;
         this.fail(ws, `send failed: ${(error as Error).message}`);

@@ -1,8 +1,10 @@
 // How a browser reaches a Node member's peer port: the URL it dials and the part of the WHATWG WebSocket it uses.
 // Browser-safe: no Node APIs.
 
-/** The path on a Node member's peer port that upgrades to the peer protocol (PEER_WEBSOCKET_PATH). */
-export const BROWSER_PEER_PATH = '/edgecd/peer';
+import { PEER_WEBSOCKET_PATH } from '../peer/routes.ts';
+
+/** The path on a Node member's peer port that upgrades to the peer protocol. */
+export const BROWSER_PEER_PATH = PEER_WEBSOCKET_PATH;
 
 /** The part of the WHATWG WebSocket this transport uses. */
 export interface WebSocketLike {

@@ -1,8 +1,8 @@
 // Raft messages between a browser member and Node members, over the global WebSocket (no `ws`, no node:*). A
 // browser cannot listen, so it dials each Node peer's ws://host:port/edgecd/peer (PEER_WEBSOCKET_PATH on the
-// peer port of ../tcp) and both directions share that connection: the handshake announces `listens: false`, and
-// the Node member answers with its own messages as frames on the same WebSocket (a reverse link; see the wire
-// format at the top of ../tcp/index.ts — preamble, length-prefixed msgpack frames, handshake and reply).
+// Node member's peer port) and both directions share that connection: the handshake announces `listens: false`,
+// and the Node member answers with its own messages as frames on the same WebSocket (a reverse link; the peer
+// protocol is in ../peer/README.md — preamble, length-prefixed msgpack frames, handshake and reply).
 //
 // Transport contract (src/transport.ts): `send` never blocks or throws; per-peer queues are bounded and drop
 // (reporting the peer unreachable) rather than grow; nothing is delivered after close(). Connections are opened
@@ -11,14 +11,15 @@
 // backing off are dropped, as the Node transport does. A peer whose address is not ws:// or http:// (e.g. another
 // browser, `browser:…`) has no route: sends to it are dropped and reported.
 
-import type { Logger, Random } from '../../../src/env.ts';
+import type { Clock, Logger, Random } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../../src/transport.ts';
-import type { BackoffOptions } from '../peer/backoff.ts';
+import { RealClock } from '../../runtime/clock.ts';
+import { type BackoffOptions, DEFAULT_BACKOFF } from '../peer/backoff.ts';
+import { type SendContext, sendFrames } from '../peer/send-frames.ts';
 import { UnreachableReports } from '../peer/unreachable.ts';
-import { type SendContext, sendFrames } from '../tcp/send-frames.ts';
-import { DEFAULT_MAX_FRAME_BYTES, formatId } from '../tcp/wire.ts';
+import { DEFAULT_MAX_FRAME_BYTES, formatId } from '../peer/wire.ts';
 import { BrowserLink, type BrowserLinkSettings } from './browser-link.ts';
 import { browserPeerUrl, type WebSocketFactory, type WebSocketLike } from './browser-socket.ts';
 
@@ -50,6 +51,8 @@ export interface BrowserWebSocketTransportOptions {
   /** Open plus handshake reply must complete within this (default 5 s). */
   readonly dialTimeoutMs?: number;
   readonly random?: Random;
+  /** Timers: dial timeouts, backoff, flushes (default the wall clock). */
+  readonly clock?: Clock;
   /** How to open a WebSocket (default `new WebSocket(url)`). */
   readonly webSocket?: WebSocketFactory;
 }
@@ -79,16 +82,19 @@ export class BrowserWebSocketTransport implements Transport {
   constructor(options: BrowserWebSocketTransportOptions) {
     this.clusterId = options.clusterId;
     this.memberId = options.memberId;
+    const clock = options.clock ?? new RealClock();
     this.settings = {
       clusterId: options.clusterId,
       memberId: options.memberId,
       logger: options.logger ?? silentLogger,
+      clock,
+      nextTurn: (callback) => clock.setTimer(0, callback),
       maxQueuedMessages: options.maxQueuedMessages ?? 10_000,
       maxQueuedBytes: options.maxQueuedBytes ?? 64 * 1024 * 1024,
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxBatchBytes: options.maxBatchBytes ?? 256 * 1024,
       highWaterMark: options.highWaterMark ?? 1024 * 1024,
-      backoff: { initialMs: 100, maxMs: 5_000, multiplier: 2, ...options.backoff },
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
       dialTimeoutMs: options.dialTimeoutMs ?? 5_000,
       random: options.random ?? { next: Math.random },
       webSocket: options.webSocket ?? ((url) => new WebSocket(url) as unknown as WebSocketLike),
@@ -98,7 +104,7 @@ export class BrowserWebSocketTransport implements Transport {
     this.reports = new UnreachableReports({
       handler: () => (this.stopped ? undefined : this.handler),
       logger: this.settings.logger,
-      schedule: (callback) => setTimeout(callback, 0),
+      schedule: (callback) => clock.setTimer(0, callback),
     });
     this.sendContext = {
       links: this.links,

@@ -1,6 +1,6 @@
 // A fault-injecting TCP proxy in front of one member's peer port. Every member advertises its proxy's port to the
 // others, so all Raft traffic into that member passes through here. edgecd's peer connections are one-way (the
-// dialer only sends; see adapters/transport/tcp/index.ts), and the dialer's first frame is a handshake naming it
+// dialer only sends; see adapters/transport/peer/README.md), and the dialer's first frame is a handshake naming it
 // (`from`), so one proxy per member can still cut single directed links: A → B is cut at B's proxy by refusing or
 // black-holing connections whose handshake says `from: A`.
 //

@@ -3,8 +3,8 @@
 // HTTP method.
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../../../src/env.ts';
-import { hasMagic, MAGIC } from './wire.ts';
+import type { Clock, Logger } from '../../../../src/env.ts';
+import { hasMagic, MAGIC } from '../wire.ts';
 
 export interface SniffRoutes {
   /** A peer-protocol connection; `head` holds the bytes already read (at least the magic). */
@@ -20,18 +20,19 @@ export function sniffConnection(
   socket: Socket,
   routes: SniffRoutes,
   logger: Logger,
+  clock: Clock,
   timeoutMs: number,
 ): void {
   const chunks: Buffer[] = [];
   let length = 0;
   const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-  const timer = setTimeout(() => {
+  const timer = clock.setTimer(timeoutMs, () => {
     logger.warn('peer port: no protocol preamble in time, closing', { remote });
     done();
     socket.destroy();
-  }, timeoutMs);
+  });
   const done = () => {
-    clearTimeout(timer);
+    timer.cancel();
     socket.off('data', onData);
     socket.off('close', done);
   };

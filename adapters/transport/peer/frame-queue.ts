@@ -1,4 +1,4 @@
-// The queue every peer link keeps (TCP link, reverse link, HTTP link, browser WebSocket): encoded frames counted
+// The queue every peer link keeps (./link.ts; the fetch transport's per-peer queues too): encoded frames counted
 // by number and bytes (the links enforce their bounds), taken in batches of up to a byte budget (at least one).
 // Browser-safe: no Node APIs.
 

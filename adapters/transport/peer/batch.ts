@@ -1,19 +1,20 @@
-// The fetch transport's wire format: one call carries a batch of messages for one peer.
+// HTTP batches: one call carries a batch of messages for one peer (the fetch transport's calls, Node members'
+// HTTP links, the peer port's POST route). Browser-safe.
 //
 // Body (protocol version 1): msgpack (@msgpack/msgpack, useBigInt64) of
 //   { v: 1, cluster: bigint, from: bigint, to: bigint, msgs: Uint8Array[] }
-// where each element of `msgs` is one Message as msgpack (the peer wire format of ../tcp, decoded by its
+// where each element of `msgs` is one Message as msgpack (the frame payload of ./wire.ts, decoded by its
 // decodeMessage: int64-coded number fields come back as numbers). Every call carries the handshake fields, so
 // the receiver checks each batch on its own: another cluster, another target member or another protocol version
 // is refused. Reply: { ok: true } | { ok: false, code, reason } (msgpack over HTTP; a plain object over RPC).
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
-import { decodeMessage, formatId } from '../tcp/wire.ts';
+import { decodeMessage, formatId } from './wire.ts';
 
 export const FETCH_PROTOCOL_VERSION = 1;
 
-/** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (../tcp). */
+/** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (./node/port-http.ts). */
 export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed' | 'member';
 
 export type DeliveryReply =

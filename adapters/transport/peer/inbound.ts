@@ -1,7 +1,8 @@
 // The accepting side of a peer connection: checks the preamble and handshake, answers, then decodes frames into
-// Messages for the handler. Inbound connections only receive; each member sends on its own outbound link.
+// Messages for the handler. Inbound connections only receive; each member sends on its own outbound link (or, to
+// a member that cannot listen, on this connection: ./reverse-link.ts). Browser-safe: timers come from the clock.
 
-import type { Logger } from '../../../src/env.ts';
+import type { Clock, Logger, TimerHandle } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { PeerStream } from './stream.ts';
 import {
@@ -24,6 +25,8 @@ export interface AcceptContext {
   readonly clusterId: bigint;
   readonly memberId: NodeId;
   readonly logger: Logger;
+  /** The handshake timeout, and the grace a refused dialer gets to close its end. */
+  readonly clock: Clock;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
   /** Whether `member` is currently one of our peers. */
@@ -53,18 +56,21 @@ export class InboundConnection {
   private readonly reader = new FrameReader(MAX_HANDSHAKE_BYTES);
   private preamble: Uint8Array | undefined = new Uint8Array(0);
   private done = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: TimerHandle;
+  /** After a refusal: destroys the stream if the dialer does not close its end. */
+  private closeTimer: TimerHandle | undefined;
 
   constructor(ctx: AcceptContext, socket: PeerStream, head: Uint8Array) {
     this.ctx = ctx;
     this.socket = socket;
     this.remote = socket.remote;
-    this.timer = setTimeout(() => this.abort('no handshake in time'), ctx.handshakeTimeoutMs);
+    this.timer = ctx.clock.setTimer(ctx.handshakeTimeoutMs, () => this.abort('no handshake in time'));
     socket.listen({
       data: (chunk) => this.receive(chunk),
       drain: () => this.onDrain?.(),
       close: () => {
-        clearTimeout(this.timer);
+        this.timer.cancel();
+        this.closeTimer?.cancel();
         this.done = true;
         ctx.closed(this);
       },
@@ -161,7 +167,7 @@ export class InboundConnection {
         hello.from,
       );
     } else {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.peer = hello.from;
       this.listens = hello.listens !== false;
       this.reader.maxFrameBytes = this.ctx.maxFrameBytes;
@@ -203,12 +209,12 @@ export class InboundConnection {
       code,
       reason,
     });
-    clearTimeout(this.timer);
+    this.timer.cancel();
     this.done = true;
     this.reply({ ok: false, code, reason });
     this.socket.end();
-    // A dialer that does not close its end must not hold the socket open.
-    setTimeout(() => this.socket.destroy(), 1_000).unref();
+    // A dialer that does not close its end must not hold the socket open (the timer ends with the stream).
+    this.closeTimer = this.ctx.clock.setTimer(1_000, () => this.socket.destroy());
   }
 
   private abort(reason: string): void {

@@ -1,6 +1,6 @@
-// The peer wire format shared by the TCP transport and the WebSocket peer path: a connection preamble,
-// length-prefixed msgpack frames, the handshake and its reply, and Message encoding. The format itself is
-// described at the top of ./index.ts. Nothing here does I/O.
+// The peer wire format every medium carries (TCP, WebSocket; HTTP batches hold its messages): a connection
+// preamble, length-prefixed msgpack frames, the handshake and its reply, and Message encoding. The protocol is
+// described in ./README.md. Nothing here does I/O. Browser-safe.
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Message, MessageType, NodeId } from '../../../src/raft/types.ts';

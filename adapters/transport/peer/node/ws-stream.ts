@@ -1,12 +1,9 @@
-// The peer byte stream over a WebSocket (the `ws` package on Node): each binary message carries a run of frames
-// of the peer protocol, exactly the bytes a TCP connection would carry. Text messages are a protocol error.
+// The peer byte stream over a WebSocket of the `ws` package: each binary message carries a run of frames of the
+// peer protocol, exactly the bytes a TCP connection would carry. Text messages are a protocol error. The peer
+// port accepts such streams (WebSocket upgrades); ../../websocket dials them.
 
-import WebSocket from 'ws';
-import type { PeerAddress } from '../tcp/link.ts';
-import type { PeerDialer, PeerStream, StreamEvents } from '../tcp/stream.ts';
-
-/** The path on the peer port that upgrades to the peer protocol. */
-export const PEER_WEBSOCKET_PATH = '/edgecd/peer';
+import type WebSocket from 'ws';
+import type { PeerStream, StreamEvents } from '../stream.ts';
 
 /** Bytes buffered in the WebSocket beyond which write() asks the writer to wait. */
 const HIGH_WATER_MARK = 1024 * 1024;
@@ -54,22 +51,4 @@ function toBytes(data: WebSocket.RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
-}
-
-export interface WebSocketDialerOptions {
-  /** Largest WebSocket message accepted (the acceptor only sends its handshake reply). */
-  readonly maxPayload?: number;
-  readonly path?: string;
-}
-
-/** Dials peers at ws://host:port/edgecd/peer. */
-export function webSocketDialer(options: WebSocketDialerOptions = {}): PeerDialer {
-  return ({ host, port }: PeerAddress) => {
-    const hostPart = host.includes(':') ? `[${host}]` : host;
-    const ws = new WebSocket(`ws://${hostPart}:${port}${options.path ?? PEER_WEBSOCKET_PATH}`, {
-      perMessageDeflate: false,
-      maxPayload: options.maxPayload ?? 64 * 1024,
-    });
-    return webSocketStream(ws, `${host}:${port}`);
-  };
 }

@@ -1,6 +1,7 @@
-// Raft messages → frames on peer links: the send path the Node TCP transport and the browser WebSocket transport
-// share. A message to an unknown peer, or to a link that refuses or is full, is counted as dropped and the peer
-// reported unreachable; one that cannot be encoded or exceeds the frame limit is dropped with an error log.
+// Raft messages → frames on peer links: the send path of the Node peer transport (./node/transport.ts) and the
+// browser's WebSocket transport. A message to an unknown peer, or to a link that refuses or is full, is counted
+// as dropped and the peer reported unreachable; one that cannot be encoded or exceeds the frame limit is dropped
+// with an error log.
 // Browser-safe: no Node APIs.
 
 import type { Logger } from '../../../src/env.ts';
