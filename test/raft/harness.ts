@@ -156,6 +156,8 @@ export interface ClusterOptions {
   bootstrap?: ConfState;
   /** Throw at the first invariant violation (default true). */
   strict?: boolean;
+  /** Each node's randomness (default a mulberry32 stream per node from `seed`). */
+  random?: (id: NodeId) => Random;
 }
 
 const AFTER_PERSIST_ONLY: ReadonlySet<MessageType> = new Set<MessageType>(['MsgAppResp', 'MsgVoteResp']);
@@ -180,6 +182,7 @@ export class Cluster {
   private readonly seed: number;
   private readonly raftOptions: ClusterOptions['raft'];
   private readonly nodeOptions?: ClusterOptions['nodeOptions'];
+  private readonly random?: ClusterOptions['random'];
 
   constructor(options: ClusterOptions = {}) {
     const size = options.size ?? 3;
@@ -187,6 +190,7 @@ export class Cluster {
     this.strict = options.strict ?? true;
     this.raftOptions = options.raft ?? {};
     this.nodeOptions = options.nodeOptions;
+    this.random = options.random;
     const ids: NodeId[] = [];
     for (let i = 1; i <= size; i++) ids.push(BigInt(i));
     this.bootstrap = options.bootstrap ?? { voters: ids, learners: [] };
@@ -198,7 +202,7 @@ export class Cluster {
       ...this.raftOptions,
       ...(this.nodeOptions?.(id) ?? {}),
       id,
-      random: mulberry32(this.seed * 1_000_003 + Number(id) * 7919),
+      random: this.random?.(id) ?? mulberry32(this.seed * 1_000_003 + Number(id) * 7919),
     };
   }
 
