@@ -178,7 +178,7 @@ describe('file-wal', () => {
     expect(loaded.hardState.commit).toBe(12);
   });
 
-  it('writes a commit-index-only batch without fdatasync (MustSync); the next batch makes it durable', async () => {
+  it('keeps a commit-index-only batch (MustSync false) in memory; the next record carries it durably', async () => {
     const counting = new CountingFs(nodeFs);
     const storage = await open({ fs: counting });
     await storage.load();
@@ -186,15 +186,36 @@ describe('file-wal', () => {
     counting.datasyncs = 0;
     counting.writes = 0;
     await storage.save({ entries: [], hardState: { term: 1, vote: 1n, commit: 3 }, commitOnly: true });
-    expect(counting.writes).toBe(1);
+    expect(counting.writes).toBe(0);
     expect(counting.datasyncs).toBe(0);
     await storage.save({ entries: [entry(4, 1)] });
+    expect(counting.writes).toBe(1);
     expect(counting.datasyncs).toBe(1);
     await storage.close();
     opened.length = 0;
     const loaded = await (await open()).load();
     expect(loaded.entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
     expect(loaded.hardState).toEqual({ term: 1, vote: 1n, commit: 3 });
+  });
+
+  it('a commit index kept in memory is durable once the next record is, and close writes it', async () => {
+    const fs = new CrashableFs(3);
+    const options = { fs, isProcessAlive: () => false };
+    const storage = await FileWalStorage.open('/d', options);
+    await storage.load();
+    await storage.save({ entries: entries(1, 3, 2), hardState: { term: 2, vote: 1n, commit: 1 } });
+    await storage.save({ entries: [], hardState: { term: 2, vote: 1n, commit: 3 }, commitOnly: true });
+    await storage.save({ entries: [entry(4, 2)] });
+    fs.powerCut({ zeroFill: false });
+    fs.restore();
+    const reopened = await FileWalStorage.open('/d', options);
+    expect((await reopened.load()).hardState).toEqual({ term: 2, vote: 1n, commit: 3 });
+    await reopened.save({ entries: [], hardState: { term: 2, vote: 1n, commit: 4 }, commitOnly: true });
+    await reopened.close();
+    fs.powerCut({ zeroFill: false });
+    fs.restore();
+    const closed = await FileWalStorage.open('/d', options);
+    expect((await closed.load()).hardState).toEqual({ term: 2, vote: 1n, commit: 4 });
   });
 
   it('a power cut may lose an unsynced commit index, never a durable entry or the term and vote', async () => {

@@ -109,6 +109,11 @@ export class FileWalStorage implements LogStorage {
   private logLast = 0;
   private hardState: HardState = EMPTY_HARD_STATE;
   private marker: SnapshotMarker | undefined;
+  /**
+   * The newest commit-index-only hard state not written yet. As etcd's WAL keeps an unsynced Save in its buffered
+   * encoder, it costs no I/O now and goes out in front of the next written record (or at close).
+   */
+  private unwritten: HardState | undefined;
 
   readonly dir: string;
 
@@ -186,6 +191,7 @@ export class FileWalStorage implements LogStorage {
     this.state = 'closing';
     return this.queue
       .last(async () => {
+        await this.flushUnwritten();
         await this.segments.close();
         await releaseLock(this.fs, this.lockPath, this.heldLock);
       })
@@ -234,6 +240,16 @@ export class FileWalStorage implements LogStorage {
       last = entries.length > 0 ? entries[entries.length - 1].index : base;
     }
     if (accepted.length === 0) return;
+    if (accepted.every((job) => job.batch.commitOnly)) {
+      // Commit-index-only (etcd-io/raft's MustSync false): nothing to write until the next record.
+      for (const op of ops) if (op.hardState) this.unwritten = this.hardState = { ...op.hardState };
+      for (const job of accepted) job.resolve();
+      return;
+    }
+    if (this.unwritten) {
+      ops.unshift({ marker: undefined, entries: [], hardState: this.unwritten });
+      this.unwritten = undefined;
+    }
     const segments = this.segments;
     try {
       // A received snapshot's file goes first: a WAL marker must never point at a missing snapshot.
@@ -244,9 +260,7 @@ export class FileWalStorage implements LogStorage {
       const record = this.writer.frame(RECORD_BATCH, encodeBatch(ops));
       const active = segments.active!;
       await active.write(record, segments.size);
-      // Commit-index-only batches are written without a sync (PersistBatch.commitOnly); the next synced write
-      // makes them durable with it, and recovery drops a torn tail.
-      if (accepted.some((job) => !job.batch.commitOnly)) await this.datasync(active);
+      await this.datasync(active);
       segments.size += record.length;
       const segment = segments.list[segments.list.length - 1];
       for (const op of ops) this.apply(op, segment);
@@ -257,6 +271,20 @@ export class FileWalStorage implements LogStorage {
       return;
     }
     for (const job of accepted) job.resolve();
+  }
+
+  /** At close: the commit index not written yet goes out, durably, as etcd's WAL syncs its tail on Close. */
+  private async flushUnwritten(): Promise<void> {
+    const hardState = this.unwritten;
+    if (!hardState || this.failed || !this.segments.active) return;
+    this.unwritten = undefined;
+    const record = this.writer.frame(
+      RECORD_BATCH,
+      encodeBatch([{ marker: undefined, entries: [], hardState }]),
+    );
+    await this.segments.active.write(record, this.segments.size);
+    await this.datasync(this.segments.active);
+    this.segments.size += record.length;
   }
 
   /** fdatasync, warning as etcd's WAL does (wal.go sync) when it takes longer than a second. */
