@@ -3,24 +3,24 @@
 // (the in-page network with faults), shows their state, animates their messages, and offers fault controls and
 // a client panel that speaks etcd's JSON gateway. See demo/README.md.
 
-import { InPageHub, type PortLike, type WireMessage } from '../../adapters/transport/in-page/index.ts';
-import type { KnownBug } from '../../src/raft/config.ts';
-import type { Message } from '../../src/raft/types.ts';
+import { InPageHub } from '../../adapters/transport/in-page/index.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
-import { parseSpec, type RunSpec, specQuery } from '../../src/sim/run-spec.ts';
 import { startAttach } from './attach.ts';
+import { buildCard, renderCard, roleLabel, roleOf } from './card.ts';
 import { startClient } from './client.ts';
 import { type GridRow, renderLogGrid } from './graph/log-grid.ts';
-import { drawDrop, drawMessage, type MsgFacts, msgLabel } from './graph/messages.ts';
+import { drawDrop, drawMessage, msgLabel } from './graph/messages.ts';
 import { svg } from './graph/svg.ts';
 import { joinCluster } from './join.ts';
+import { facts, MessageTap } from './message-tap.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
-import { startSeedReplay } from './replay/index.ts';
+import { bootReplay, seedForm } from './replay/boot.ts';
 import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
 import { startScenarios } from './scenarios/index.ts';
 import { log, logMemberEvent, type TimelineKind, timelineClock } from './timeline.ts';
-import { $, el, termColor } from './ui.ts';
+import { linkKey, SLOW_MS, Topology } from './topology.ts';
+import { $, el } from './ui.ts';
 
 const IDS = [1, 2, 3] as const;
 const TICK_MS = 100;
@@ -112,45 +112,12 @@ let nextReqId = 1;
 
 // ---------------------------------------------------------------- members
 
-function buildCard(id: number): HTMLElement {
-  const card = el('section', { class: 'member', 'data-node-id': String(id), 'data-role': 'down' }, [
-    el('header', {}, [
-      el('b', { class: 'name' }, [`n${id}`]),
-      el('span', { class: 'role' }, ['starting']),
-      el('span', { class: 'term' }),
-      el('span', { class: 'vote' }),
-    ]),
-    el('div', { class: 'stats' }),
-    el('div', { class: 'log', 'aria-label': `log of n${id}` }),
-    el('h3', {}, ['Keyspace']),
-    el('ul', { class: 'keyspace' }),
-    el('h3', {}, ['Leases']),
-    el('ul', { class: 'leases' }),
-    el('footer', {}, [
-      el('button', { class: 'kill', title: 'Terminate the worker (a crash)' }, ['Kill']),
-      el('button', { class: 'isolate', title: 'Cut it off from the others' }, ['Isolate']),
-      el('span', { class: 'recovered muted' }),
-    ]),
-  ]);
-  card.querySelector('.kill')!.addEventListener('click', () => {
-    const m = members.get(id)!;
-    if (m.up || m.starting) kill(m);
-    else start(m);
-  });
-  card.querySelector('.isolate')!.addEventListener('click', () => {
-    const m = members.get(id)!;
-    if (isAlone(m)) joinGroup(m, 0);
-    else joinGroup(m, freeGroup());
-  });
-  return card;
-}
-
 function start(m: Member): void {
   m.starting = true;
   const worker = new Worker(new URL('./member.worker.ts', import.meta.url), { type: 'module' });
   m.worker = worker;
   const channel = new MessageChannel();
-  hub.attach(BigInt(m.id), tapPort(channel.port1));
+  hub.attach(BigInt(m.id), tap.port(channel.port1));
   worker.addEventListener('message', (e: MessageEvent<FromWorker>) => onWorkerMessage(m, worker, e.data));
   worker.addEventListener('error', (e) => log('fault', `n${m.id} worker error: ${e.message}`));
   const msg: ToWorker = {
@@ -235,111 +202,10 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
   }
 }
 
-/** What a member is, as the card and its circle both show it (one source, so they never disagree). */
-function roleOf(m: Member): MemberState['role'] | 'starting' | 'down' {
-  if (m.up && m.state) return m.state.role;
-  return m.starting || m.up ? 'starting' : 'down';
-}
-
-function roleLabel(role: ReturnType<typeof roleOf>): string {
-  return role === 'preCandidate' ? 'pre-candidate' : role;
-}
-
 function render(m: Member): void {
-  const card = m.card;
-  const s = m.state;
-  const role = roleOf(m);
-  const dataRole = role === 'preCandidate' ? 'candidate' : role === 'starting' ? 'down' : role;
-  card.dataset.role = dataRole;
-  card.dataset.up = String(m.up);
-  card.querySelector('.role')!.textContent = roleLabel(role);
+  renderCard(m, roleOf(m), topology.isAlone(m), GROUP_COLORS[m.group] ?? '#64748b');
   drawNodes();
   queueGrid();
-  card.querySelector('.kill')!.textContent = m.up || m.starting ? 'Kill' : 'Restart';
-  card.querySelector('.isolate')!.textContent = isAlone(m) ? 'Rejoin' : 'Isolate';
-  card.style.setProperty('--group', GROUP_COLORS[m.group] ?? '#64748b');
-  card.dataset.group = String(m.group);
-  if (m.recoveredLastIndex !== undefined) {
-    card.dataset.recoveredLastIndex = String(m.recoveredLastIndex);
-    // Say what IndexedDB held at start only until this run has written to it; then say what it holds now.
-    card.querySelector('.recovered')!.textContent =
-      m.recoveredLastIndex > 0
-        ? `recovered ${m.recoveredLastIndex} entries from IndexedDB`
-        : s && s.stable > 0
-          ? `IndexedDB: log to #${s.stable}`
-          : 'fresh IndexedDB';
-  }
-  if (!s) return;
-  card.dataset.term = String(s.term);
-  card.dataset.commit = String(s.commit);
-  card.dataset.applied = String(s.applied);
-  card.dataset.lastIndex = String(s.lastIndex);
-  card.dataset.stable = String(s.stable);
-  card.dataset.revision = String(s.revision);
-  const live = role !== 'down' && role !== 'starting';
-  card.querySelector('.term')!.textContent = live ? `term ${s.term}` : `last term ${s.term}`;
-  card.querySelector('.vote')!.textContent = !live ? '' : s.vote ? `voted n${s.vote}` : 'no vote';
-  // A member that is down has no view of the cluster: show what it last held, never a leader it no longer knows.
-  card.querySelector('.stats')!.textContent = live
-    ? `log ${s.firstIndex}…${s.lastIndex} · commit ${s.commit} · applied ${s.applied} · rev ${s.revision}` +
-      (s.leader ? ` · leader n${s.leader}` : ' · no leader')
-    : `${role === 'down' ? 'worker terminated' : 'starting'} · last seen: log ${s.firstIndex}…${s.lastIndex}, commit ${s.commit}`;
-
-  const logEl = card.querySelector('.log')!;
-  logEl.replaceChildren(
-    ...s.log.map((e) =>
-      el(
-        'span',
-        {
-          class: `entry${e.index <= s.commit ? ' committed' : ''}${e.index <= s.applied ? ' applied' : ''}${e.index > s.stable ? ' unstable' : ''}`,
-          style: `--term:${termColor(e.term)}`,
-          title: `#${e.index} term ${e.term}: ${e.label}${e.index === s.commit ? ' (commit)' : ''}${e.index === s.applied ? ' (applied)' : ''}`,
-          'data-index': String(e.index),
-        },
-        [el('i', {}, [String(e.index)]), el('em', {}, [e.label])],
-      ),
-    ),
-  );
-  const commitBox = logEl.querySelector(`[data-index="${s.commit}"]`);
-  commitBox?.classList.add('commit-mark');
-  const appliedBox = logEl.querySelector(`[data-index="${s.applied}"]`);
-  appliedBox?.classList.add('applied-mark');
-  logEl.scrollLeft = logEl.scrollWidth;
-
-  const keys = card.querySelector('.keyspace')!;
-  keys.replaceChildren(
-    ...(s.keys.length === 0
-      ? [el('li', { class: 'muted' }, ['(empty)'])]
-      : s.keys.map((k) =>
-          el('li', { 'data-key': k.key }, [
-            el('code', {}, [k.key]),
-            '=',
-            el('span', { class: 'value' }, [k.value]),
-            el('small', {}, [` v${k.version} @${k.modRevision}${k.lease ? ` lease ${k.lease}` : ''}`]),
-          ]),
-        )),
-    ...(s.keyCount > s.keys.length
-      ? [el('li', { class: 'muted' }, [`… ${s.keyCount - s.keys.length} more`])]
-      : []),
-  );
-  const leases = card.querySelector('.leases')!;
-  leases.replaceChildren(
-    ...(s.leases.length === 0
-      ? [el('li', { class: 'muted' }, ['(none)'])]
-      : s.leases.map((l) =>
-          el('li', { 'data-lease': l.id }, [
-            el('code', {}, [l.id]),
-            // Only the leader's lessor counts down (etcd's primary lessor); a follower's figure would jump.
-            ` TTL ${l.ttl}s · ${
-              s.role !== 'leader'
-                ? 'expiry kept by the leader'
-                : l.remaining >= 0
-                  ? `${l.remaining}s left`
-                  : 'expired'
-            } · ${l.keys} keys`,
-          ]),
-        )),
-  );
 }
 
 // ---------------------------------------------------------------- the aligned log grid
@@ -379,84 +245,6 @@ function renderGrid(): void {
   renderLogGrid($('#log-grid'), rows, leader?.state?.commit ?? 0);
 }
 
-// ---------------------------------------------------------------- topology: groups, cuts, slow links
-
-type LinkState = 'ok' | 'cut' | 'slow';
-const linkStates = new Map<string, LinkState>();
-const SLOW_MS = 400;
-
-function linkKey(a: number, b: number): string {
-  return a < b ? `${a}-${b}` : `${b}-${a}`;
-}
-
-function isAlone(m: Member): boolean {
-  return m.group !== 0 && [...members.values()].every((o) => o === m || o.group !== m.group);
-}
-
-function freeGroup(): number {
-  for (let g = 1; g < 3; g++) if ([...members.values()].every((o) => o.group !== g)) return g;
-  return 2;
-}
-
-function joinGroup(m: Member, group: number): void {
-  const before = describeGroups();
-  m.group = group;
-  applyTopology();
-  const groups = describeGroups();
-  // Only what changed: dropping a member where it already was is no event.
-  if (groups !== before) log('fault', groups ? `partition ${groups}` : 'partition healed');
-  for (const x of members.values()) render(x);
-}
-
-function describeGroups(): string | undefined {
-  const byGroup = new Map<number, number[]>();
-  for (const m of members.values()) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m.id]);
-  if (byGroup.size < 2) return undefined;
-  return [...byGroup.values()].map((ids) => `{${ids.map((i) => `n${i}`).join(',')}}`).join(' | ');
-}
-
-function applyTopology(): void {
-  faults.heal();
-  const byGroup = new Map<number, bigint[]>();
-  for (const m of members.values()) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), BigInt(m.id)]);
-  if (byGroup.size > 1) faults.partition([...byGroup.values()]);
-  for (const [key, state] of linkStates) {
-    const [a, b] = key.split('-').map((x) => BigInt(x));
-    if (state === 'cut') {
-      faults.cut(a, b);
-      faults.cut(b, a);
-    } else if (state === 'slow') {
-      faults.slowLink(a, b, SLOW_MS);
-      faults.slowLink(b, a, SLOW_MS);
-    }
-  }
-  drawLinks();
-}
-
-function cycleLink(a: number, b: number): void {
-  const key = linkKey(a, b);
-  const next: LinkState = { ok: 'cut', cut: 'slow', slow: 'ok' }[linkStates.get(key) ?? 'ok'] as LinkState;
-  if (next === 'ok') linkStates.delete(key);
-  else linkStates.set(key, next);
-  applyTopology();
-  log(
-    'fault',
-    next === 'cut'
-      ? `link n${a}–n${b} cut`
-      : next === 'slow'
-        ? `link n${a}–n${b} slowed by ${SLOW_MS} ms`
-        : `link n${a}–n${b} restored`,
-  );
-}
-
-function healAll(): void {
-  linkStates.clear();
-  for (const m of members.values()) m.group = 0;
-  applyTopology();
-  for (const m of members.values()) render(m);
-  log('fault', 'network healed: no partitions, cuts or slow links');
-}
-
 // ---------------------------------------------------------------- the network picture
 
 function drawLinks(): void {
@@ -467,7 +255,7 @@ function drawLinks(): void {
     [1, 3],
     [2, 3],
   ] as const) {
-    const state = linkStates.get(linkKey(a, b)) ?? 'ok';
+    const state = topology.linkState(a, b);
     const blocked = !faults.canReach(BigInt(a), BigInt(b));
     const p = POS[a];
     const q = POS[b];
@@ -484,7 +272,7 @@ function drawLinks(): void {
         state === 'cut' ? '✂ cut' : state === 'slow' ? `+${SLOW_MS} ms` : blocked ? 'partitioned' : '',
       ),
     );
-    link.addEventListener('click', () => cycleLink(a, b));
+    link.addEventListener('click', () => topology.cycleLink(a, b));
     g.append(link);
   }
 }
@@ -535,13 +323,10 @@ function drawNodes(): void {
     timer.setAttribute('stroke-dasharray', `${(left * 100).toFixed(1)} 100`);
     node.dataset.timerLeft = left.toFixed(2);
     const pulse = node.querySelector('.pulse')!;
-    const age = performance.now() - (heartbeatAt.get(m.id) ?? -1e9);
+    const age = performance.now() - (tap.heartbeatAt.get(m.id) ?? -1e9);
     pulse.setAttribute('opacity', role === 'leader' && age < 350 ? (1 - age / 350).toFixed(2) : '0');
   }
 }
-
-/** When each leader last sent heartbeats (real time, for the pulse). */
-const heartbeatAt = new Map<number, number>();
 
 let dragging: { id: number; at: { x: number; y: number }; moved: boolean } | undefined;
 
@@ -570,100 +355,23 @@ function beginDrag(m: Member, e: PointerEvent): void {
     const target = [...members.values()].find(
       (o) => o.id !== m.id && Math.hypot(POS[o.id].x - d.at.x, POS[o.id].y - d.at.y) < 80,
     );
-    if (target) joinGroup(m, target.group);
-    else if (!isAlone(m)) joinGroup(m, freeGroup());
+    if (target) topology.joinGroup(m, target.group);
+    else if (!topology.isAlone(m)) topology.joinGroup(m, topology.freeGroup());
   };
   window.addEventListener('pointermove', move);
   window.addEventListener('pointerup', up);
 }
 
-/** What a label can say of a live message: everything when the page tapped it, else its type and size. */
-function facts(w: WireMessage, m?: Message): MsgFacts {
-  return {
-    type: w.type,
-    known: m !== undefined,
-    term: m?.term ?? 0,
-    index: m?.index ?? 0,
-    commit: m?.commit ?? 0,
-    entries: m?.entries?.length ?? w.entries,
-    reject: w.reject === true,
-    snapshotIndex: m?.snapshot?.metadata.index ?? 0,
-  };
-}
+const tap = new MessageTap(hub);
 
-// The hub's observers see a message's type and size only; to label messages with term and index the page taps
-// each member's port and hands the hub one message at a time, so that the hub's synchronous 'sent' event can be
-// matched to the full message.
-const detail = new Map<number, Message>();
-let tapped: Message | undefined;
-
-type PortListener = (event: { data: unknown }) => void;
-function tapPort(port: MessagePort): PortLike {
-  const wrapped = new Map<PortListener, PortListener>();
-  return {
-    postMessage: (data) => port.postMessage(data),
-    start: () => port.start(),
-    addEventListener(type, listener) {
-      const w: PortListener = (event) => {
-        const data = event.data as { kind?: string; messages?: Message[] } | undefined;
-        if (data?.kind !== 'send' || !Array.isArray(data.messages)) return listener(event);
-        for (const message of data.messages) {
-          tapped = message;
-          listener({ data: { kind: 'send', messages: [message] } });
-        }
-        tapped = undefined;
-      };
-      wrapped.set(listener, w);
-      port.addEventListener(type, w);
-    },
-    removeEventListener(type, listener) {
-      const w = wrapped.get(listener);
-      if (w) port.removeEventListener(type, w);
-      wrapped.delete(listener);
-    },
-  };
-}
-
-const drops: { w: WireMessage; m?: Message; at: number }[] = [];
-hub.onEvent((e) => {
-  const w = e.message;
-  if (tapped && tapped.type === w.type && tapped.to === w.to && (e.kind === 'sent' || e.kind === 'dropped'))
-    detail.set(w.seq, tapped);
-  const m = detail.get(w.seq);
-  if (e.kind === 'dropped' && e.reason !== 'down') drops.push({ w, m, at: performance.now() });
-  if (drops.length > 30) drops.shift();
-  if (e.kind === 'sent' && w.type === 'MsgHeartbeat') heartbeatAt.set(Number(w.from), performance.now());
-  if (e.kind === 'sent' && m) logMessage(w, m);
-  if (e.kind === 'delivered' && m) logDelivery(w, m);
-  if (e.kind !== 'sent') detail.delete(w.seq);
-});
-
-/** Timeline lines from the messages themselves: votes asked and granted, snapshots sent. */
-function logMessage(w: WireMessage, m: Message): void {
-  if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
-    const what = m.type === 'MsgVote' ? 'vote' : 'pre-vote';
-    log(
-      'election',
-      `n${w.from} asks n${w.to} for a ${what} in term ${m.term} (last entry #${m.index ?? 0}, term ${m.logTerm ?? 0})`,
-    );
-  } else if (m.type === 'MsgSnap' && (m.snapshot?.offset ?? 0) === 0) {
-    const md = m.snapshot?.metadata;
-    log(
-      'snapshot',
-      `n${w.from} → n${w.to} snapshot (MsgSnap) up to #${md?.index ?? '?'}, term ${md?.term ?? '?'}`,
-    );
-  }
-}
-
-function logDelivery(w: WireMessage, m: Message): void {
-  if (m.type === 'MsgVoteResp' || m.type === 'MsgPreVoteResp') {
-    const what = m.type === 'MsgVoteResp' ? 'vote' : 'pre-vote';
-    log(
-      'election',
-      `n${w.from} ${m.reject ? 'refuses' : 'grants'} its ${what} to n${w.to} for term ${m.term}`,
-    );
-  }
-}
+const topology = new Topology(
+  faults,
+  () => members.values(),
+  () => {
+    drawLinks();
+    for (const m of members.values()) render(m);
+  },
+);
 
 /** Messages in flight with a label, at most (one per link direction): the rest are shapes only. */
 const LABELLED = 6;
@@ -690,11 +398,11 @@ function animate(): void {
     drawMessage(g, p, q, f, {
       type: w.type,
       seq: w.seq,
-      label: label ? msgLabel(facts(w, detail.get(w.seq))) : undefined,
+      label: label ? msgLabel(facts(w, tap.detail.get(w.seq))) : undefined,
     });
   }
   const t = performance.now();
-  for (const d of drops) {
+  for (const d of tap.drops) {
     const age = t - d.at;
     const p = POS[Number(d.w.from)];
     const q = POS[Number(d.w.to)];
@@ -702,7 +410,7 @@ function animate(): void {
   }
   drawNodes();
   $('#inflight').textContent = inflight.length
-    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
+    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], tap.detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
     : 'nothing in flight';
   requestAnimationFrame(animate);
 }
@@ -813,58 +521,28 @@ function typingInField(e: KeyboardEvent): boolean {
   return isField(e.target) || isField(document.activeElement);
 }
 
-/** The Seed replay tab's form: it opens the replay URL (the page then replays in the main graph). */
-function seedForm(spec?: RunSpec): void {
-  const seed = $('#seed') as HTMLInputElement;
-  const nodes = $('#seed-nodes') as HTMLInputElement;
-  const bug = $('#seed-bug') as HTMLSelectElement;
-  const kv = $('#seed-kv') as HTMLInputElement;
-  if (spec) {
-    seed.value = String(spec.seed);
-    nodes.value = String(spec.nodes ?? 3);
-    bug.value = spec.bug ?? '';
-    kv.checked = spec.kv === true;
-  }
-  $('#seed-load').addEventListener('click', () => {
-    const chosen: RunSpec = {
-      seed: Number(seed.value) || 0,
-      nodes: Number(nodes.value) || 3,
-      ...(bug.value ? { bug: bug.value as KnownBug } : {}),
-      ...(kv.checked ? { kv: true } : {}),
-    };
-    location.search = `?${specQuery(chosen)}`;
-  });
-}
-
-/** `?seed=N…`: the page replays that simulator run in the main graph instead of running live members. */
-function bootReplay(params: URLSearchParams): void {
-  for (const b of Array.from(document.querySelectorAll<HTMLElement>('.tabs [data-tab]')))
-    b.addEventListener('click', () => showTab(b.dataset.tab!));
-  showTab('replay');
-  const spec = parseSpec((name) => params.get(name));
-  if (typeof spec === 'string') {
-    document.body.dataset.mode = 'replay';
-    $('#replay-bar').hidden = false;
-    $('#replay-now').textContent = `cannot replay this URL: ${spec}`;
-    seedForm();
-    return;
-  }
-  seedForm(spec);
-  startSeedReplay(spec, params.get('at'), narrowScreen);
-  if (narrowScreen.matches) ($('#legend') as HTMLDetailsElement).open = false;
-}
-
 function boot(): void {
   const params = new URLSearchParams(location.search);
-  if (params.get('seed') !== null) return bootReplay(params);
+  if (params.get('seed') !== null) return bootReplay(params, showTab, narrowScreen);
   for (const id of IDS) {
-    const card = buildCard(id);
+    const card = buildCard(id, {
+      kill: () => {
+        const m = members.get(id)!;
+        if (m.up || m.starting) kill(m);
+        else start(m);
+      },
+      isolate: () => {
+        const m = members.get(id)!;
+        if (topology.isAlone(m)) topology.joinGroup(m, 0);
+        else topology.joinGroup(m, topology.freeGroup());
+      },
+    });
     $('#members').append(card);
     members.set(id, { id, up: false, starting: false, group: 0, card });
   }
   $('#pause').addEventListener('click', () => setPaused(!hub.paused));
   $('#step').addEventListener('click', step);
-  $('#heal').addEventListener('click', healAll);
+  $('#heal').addEventListener('click', () => topology.healAll());
   $('#reset').addEventListener('click', () => void resetData());
   const drop = $('#drop') as HTMLInputElement;
   drop.addEventListener('input', () => {
@@ -919,9 +597,9 @@ function boot(): void {
       if (!m.up && !m.starting) start(m);
     },
     isolate: (m) => {
-      if (!isAlone(m)) joinGroup(m, freeGroup());
+      if (!topology.isAlone(m)) topology.joinGroup(m, topology.freeGroup());
     },
-    heal: healAll,
+    heal: () => topology.healAll(),
     speed: () => speed,
   };
   startClient(cluster);
@@ -941,7 +619,7 @@ function boot(): void {
       e.preventDefault();
       step();
     } else if (e.key === 'h') {
-      healAll();
+      topology.healAll();
     }
   });
 
