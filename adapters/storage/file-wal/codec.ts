@@ -165,3 +165,17 @@ export function decodeSnapshot(payload: Uint8Array): Snapshot {
     data: new Uint8Array(bytes(data, 'snapshot data')),
   };
 }
+
+/** Why `entries` cannot be appended after index `last`, or undefined. */
+export function checkAppend(entries: readonly Entry[], last: number): string | undefined {
+  if (entries.length === 0) return undefined;
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i].index !== entries[i - 1].index + 1) {
+      return `entries not contiguous at index ${entries[i - 1].index}`;
+    }
+  }
+  const first = entries[0].index;
+  if (first < 1) return `entry index ${first} is below 1`;
+  if (first > last + 1) return `gap in log: last stored index ${last}, batch starts at ${first}`;
+  return undefined;
+}

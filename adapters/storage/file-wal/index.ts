@@ -45,11 +45,11 @@
 import { join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
 import { silentLogger } from '../../../src/env.ts';
-import type { Entry, HardState, Snapshot } from '../../../src/raft/types.ts';
+import type { HardState, Snapshot } from '../../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
 import type { LoadedState, LogStorage, PersistBatch } from '../../../src/storage.ts';
-import { type BatchOp, encodeBatch, type SnapshotMarker } from './codec.ts';
-import { nodeFs, type WalFile, type WalFs } from './fs.ts';
+import { type BatchOp, checkAppend, encodeBatch, type SnapshotMarker } from './codec.ts';
+import { nodeFs, type WalFs } from './fs.ts';
 import {
   abstractSocketLock,
   acquireLock,
@@ -87,8 +87,6 @@ export interface FileWalOptions {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
-/** etcd's warnSyncDuration: an fdatasync slower than this is logged as `slow fdatasync`. */
-const WARN_SYNC_MS = 1000;
 
 export class FileWalStorage implements LogStorage {
   private readonly fs: WalFs;
@@ -258,10 +256,7 @@ export class FileWalStorage implements LogStorage {
         await segments.cut({ prevIndex: this.logLast, hardState: this.hardState, marker: this.marker });
       // Encoding copies the callers' bytes: they may reuse their arrays once we resolve.
       const record = this.writer.frame(RECORD_BATCH, encodeBatch(ops));
-      const active = segments.active!;
-      await active.write(record, segments.size);
-      await this.datasync(active);
-      segments.size += record.length;
+      await segments.append(record);
       const segment = segments.list[segments.list.length - 1];
       for (const op of ops) this.apply(op, segment);
       for (const op of ops) if (op.marker) await this.snapshots.prune(op.marker);
@@ -282,22 +277,7 @@ export class FileWalStorage implements LogStorage {
       RECORD_BATCH,
       encodeBatch([{ marker: undefined, entries: [], hardState }]),
     );
-    await this.segments.active.write(record, this.segments.size);
-    await this.datasync(this.segments.active);
-    this.segments.size += record.length;
-  }
-
-  /** fdatasync, warning as etcd's WAL does (wal.go sync) when it takes longer than a second. */
-  private async datasync(file: WalFile): Promise<void> {
-    const start = performance.now();
-    await file.datasync();
-    const took = performance.now() - start;
-    if (took > WARN_SYNC_MS) {
-      this.logger.warn('slow fdatasync', {
-        took: `${(took / 1000).toFixed(3)}s`,
-        'expected-duration': `${WARN_SYNC_MS / 1000}s`,
-      });
-    }
+    await this.segments.append(record);
   }
 
   private apply(op: BatchOp, segment: { maxIndex: number }): void {
@@ -309,18 +289,4 @@ export class FileWalStorage implements LogStorage {
     if (op.hardState) this.hardState = { ...op.hardState };
     segment.maxIndex = Math.max(segment.maxIndex, this.logLast);
   }
-}
-
-/** Why `entries` cannot be appended after index `last`, or undefined. */
-function checkAppend(entries: readonly Entry[], last: number): string | undefined {
-  if (entries.length === 0) return undefined;
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].index !== entries[i - 1].index + 1) {
-      return `entries not contiguous at index ${entries[i - 1].index}`;
-    }
-  }
-  const first = entries[0].index;
-  if (first < 1) return `entry index ${first} is below 1`;
-  if (first > last + 1) return `gap in log: last stored index ${last}, batch starts at ${first}`;
-  return undefined;
 }

@@ -7,6 +7,9 @@ import { encodeSegmentHeader, type SegmentHeader } from './codec.ts';
 import type { WalFile, WalFs } from './fs.ts';
 import { RECORD_SEGMENT_HEADER, type RecordWriter } from './record.ts';
 
+/** etcd's warnSyncDuration: an fdatasync slower than this is logged as `slow fdatasync`. */
+const WARN_SYNC_MS = 1000;
+
 const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 export interface Segment {
@@ -47,6 +50,28 @@ export class SegmentFiles {
     this.dir = dir;
     this.logger = logger;
     this.writer = writer;
+  }
+
+  /** Appends a framed record to the active segment, durably: one write, one fdatasync. */
+  async append(record: Uint8Array): Promise<void> {
+    const active = this.active;
+    if (!active) throw new Error('file WAL: no active segment');
+    await active.write(record, this.size);
+    await this.datasync(active);
+    this.size += record.length;
+  }
+
+  /** fdatasync, warning as etcd's WAL does (wal.go sync) when it takes longer than a second. */
+  private async datasync(file: WalFile): Promise<void> {
+    const start = performance.now();
+    await file.datasync();
+    const took = performance.now() - start;
+    if (took > WARN_SYNC_MS) {
+      this.logger.warn('slow fdatasync', {
+        took: `${(took / 1000).toFixed(3)}s`,
+        'expected-duration': `${WARN_SYNC_MS / 1000}s`,
+      });
+    }
   }
 
   /** Whether the active segment reached `limit` bytes and holds more than its header. */
