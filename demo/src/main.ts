@@ -384,6 +384,7 @@ function animate(): void {
   let labelled = 0;
   const labelledLinks = new Set<string>();
   for (const w of inflight.slice(0, 40)) {
+    if (tap.droppedByHand.has(w.seq)) continue;
     const p = POS[Number(w.from)];
     const q = POS[Number(w.to)];
     if (!p || !q) continue;
@@ -543,6 +544,15 @@ function boot(): void {
   $('#pause').addEventListener('click', () => setPaused(!hub.paused));
   $('#step').addEventListener('click', step);
   $('#heal').addEventListener('click', () => topology.healAll());
+  // Click (or tap) a message in flight to drop it. Messages are redrawn every frame, so this listens on their layer.
+  $('#msgs').addEventListener('pointerdown', (e) => {
+    const dot = (e.target as Element).closest<SVGElement>('.msg');
+    const w = dot && hub.inFlight().find((x) => x.seq === Number(dot.dataset.seq));
+    if (!w) return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (tap.drop(w)) document.body.dataset.droppedByHand = String(tap.droppedByHand.size);
+  });
   $('#reset').addEventListener('click', () => void resetData());
   const drop = $('#drop') as HTMLInputElement;
   drop.addEventListener('input', () => {
@@ -649,7 +659,7 @@ function boot(): void {
   for (const m of members.values()) start(m);
   updateVia();
   requestAnimationFrame(animate);
-  (globalThis as { edgecdDemo?: unknown }).edgecdDemo = { hub, faults, members };
+  (globalThis as { edgecdDemo?: unknown }).edgecdDemo = { hub, faults, members, tap };
 }
 
 boot();

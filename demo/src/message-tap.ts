@@ -3,11 +3,13 @@
 // label messages with term and index the page taps each member's port and hands the hub one message at a time,
 // so that the hub's synchronous 'sent' event can be matched to the full message. From the same events: recent
 // losses (drawn as ✕), when each leader last sent heartbeats (its pulse), and timeline lines from the messages
-// themselves (votes asked, granted and refused, snapshots sent).
+// themselves (votes asked, granted and refused, snapshots sent). A message in flight can be dropped by hand: its
+// delivery is swallowed at the receiver's port (the hub routes, the tap decides what reaches the worker).
 
 import type { InPageHub, PortLike, WireMessage } from '../../adapters/transport/in-page/index.ts';
 import type { Message } from '../../src/raft/types.ts';
 import type { MsgFacts } from './graph/messages.ts';
+import { msgLabel } from './graph/messages.ts';
 import { log } from './timeline.ts';
 
 /** What a label can say of a live message: everything when the page tapped it, else its type and size. */
@@ -33,11 +35,26 @@ export class MessageTap {
   readonly drops: { w: WireMessage; m?: Message; at: number }[] = [];
   /** When each leader last sent heartbeats (real time). */
   readonly heartbeatAt = new Map<number, number>();
+  /** Messages in flight dropped by hand: never drawn again, never delivered. */
+  readonly droppedByHand = new Set<number>();
+  /** Deliveries swallowed so far. */
+  swallowed = 0;
   private tapped: Message | undefined;
+  /** Deliveries still to swallow, per message (a duplicated message arrives twice). */
+  private readonly doomed = new Map<Message, number>();
+  private justSwallowed: Message | undefined;
 
   constructor(hub: InPageHub) {
     hub.onEvent((e) => {
       const w = e.message;
+      if (e.kind === 'delivered' && this.justSwallowed !== undefined) {
+        // The hub thinks it delivered this one; the tap kept it from the worker.
+        if (this.detail.get(w.seq) === this.justSwallowed) {
+          this.justSwallowed = undefined;
+          this.detail.delete(w.seq);
+          return;
+        }
+      }
       const t = this.tapped;
       if (t && t.type === w.type && t.to === w.to && (e.kind === 'sent' || e.kind === 'dropped'))
         this.detail.set(w.seq, t);
@@ -52,11 +69,36 @@ export class MessageTap {
     });
   }
 
+  /**
+   * Drops message `w` (in flight) by hand: it will not reach its receiver, as if the network lost it. False when
+   * the page does not know the message (it was sent before the page tapped its sender).
+   */
+  drop(w: WireMessage): boolean {
+    const m = this.detail.get(w.seq);
+    if (!m || this.droppedByHand.has(w.seq)) return false;
+    this.doomed.set(m, (this.doomed.get(m) ?? 0) + 1);
+    this.droppedByHand.add(w.seq);
+    this.drops.push({ w, m, at: performance.now() });
+    log('fault', `you dropped ${msgLabel(facts(w, m))} n${w.from} → n${w.to}: it will never arrive`);
+    return true;
+  }
+
   /** A member's port as the hub sees it: its batches handed over one message at a time. */
   port(port: MessagePort): PortLike {
     const wrapped = new Map<PortListener, PortListener>();
     return {
-      postMessage: (data) => port.postMessage(data),
+      postMessage: (data) => {
+        const d = data as { kind?: string; message?: Message };
+        const left = d.kind === 'deliver' && d.message ? this.doomed.get(d.message) : undefined;
+        if (left !== undefined && d.message) {
+          if (left <= 1) this.doomed.delete(d.message);
+          else this.doomed.set(d.message, left - 1);
+          this.justSwallowed = d.message;
+          this.swallowed++;
+          return;
+        }
+        port.postMessage(data);
+      },
       start: () => port.start(),
       addEventListener: (type, listener) => {
         const w: PortListener = (event) => {
