@@ -31,7 +31,7 @@ class RecordingLogger implements Logger {
   }
 }
 
-/** nodeFs whose fdatasync and fsync take SLOW_MS longer while `slow.on` is set. */
+/** nodeFs whose fdatasync and fsync (and O_DSYNC writes) take SLOW_MS longer while `slow.on` is set. */
 function slowFs(slow: { on: boolean }): WalFs {
   const pause = () => (slow.on ? new Promise<void>((r) => setTimeout(r, SLOW_MS)) : Promise.resolve());
   return {
@@ -39,7 +39,10 @@ function slowFs(slow: { on: boolean }): WalFs {
     async open(path, mode) {
       const file = await nodeFs.open(path, mode);
       return {
-        write: (data, position) => file.write(data, position),
+        write: async (data, position) => {
+          if (mode === 'r+d') await pause();
+          await file.write(data, position);
+        },
         datasync: async () => {
           await pause();
           await file.datasync();

@@ -332,7 +332,10 @@ class CountingFs implements WalFs {
     return {
       write: (data, position) => {
         this.writes++;
-        return file.write(data, position);
+        if (mode !== 'r+d') return file.write(data, position);
+        // An O_DSYNC write is the write and its fdatasync in one call.
+        this.datasyncs++;
+        return this.failDatasync ? Promise.reject(new Error('injected EIO')) : file.write(data, position);
       },
       datasync: () => {
         this.datasyncs++;

@@ -191,11 +191,20 @@ export class NodeMetrics implements MemberMetrics {
     this.grpcCounts.received += received;
   }
 
-  /** The WAL's file layer with every fdatasync/fsync timed into etcd_disk_wal_fsync_duration_seconds. */
+  /**
+   * The WAL's file layer with every fdatasync/fsync timed into etcd_disk_wal_fsync_duration_seconds, and every
+   * write to a file opened O_DSYNC ('r+d': the WAL's appends, each a write and its sync in one call).
+   */
   timedFs(fs: WalFs): WalFs {
     const observe = this.walFsync;
-    const timed = (file: WalFile): WalFile => ({
-      write: (data, position) => file.write(data, position),
+    const timed = (file: WalFile, durable: boolean): WalFile => ({
+      write: durable
+        ? async (data, position) => {
+            const start = performance.now();
+            await file.write(data, position);
+            observe.observe((performance.now() - start) / 1000);
+          }
+        : (data, position) => file.write(data, position),
       datasync: async () => {
         const start = performance.now();
         await file.datasync();
@@ -211,7 +220,7 @@ export class NodeMetrics implements MemberMetrics {
       close: () => file.close(),
     });
     return {
-      open: async (path, mode) => timed(await fs.open(path, mode)),
+      open: async (path, mode) => timed(await fs.open(path, mode), mode === 'r+d'),
       readFile: (path) => fs.readFile(path),
       readdir: (path) => fs.readdir(path),
       mkdir: (path) => fs.mkdir(path),

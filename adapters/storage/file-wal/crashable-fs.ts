@@ -94,14 +94,14 @@ export class CrashableFs implements WalFs {
     if (node?.kind === 'dir') throw fsError('EISDIR', path);
     if (node && mode === 'wx') throw fsError('EEXIST', path);
     if (!node) {
-      if (mode === 'r+') throw fsError('ENOENT', path);
+      if (mode === 'r+' || mode === 'r+d') throw fsError('ENOENT', path);
       node = { kind: 'file', volatile: new Bytes(), durable: new Bytes(), pending: [] };
       this.link(dir, { name, node });
     } else if (mode === 'w') {
       node.volatile.truncate(0);
       node.pending.push({ truncate: 0 });
     }
-    return this.handle(node, path);
+    return this.handle(node, path, mode === 'r+d');
   }
 
   async readFile(path: string): Promise<Uint8Array> {
@@ -169,7 +169,8 @@ export class CrashableFs implements WalFs {
     if (this.down) throw fsError('EIO', 'power cut');
   }
 
-  private handle(node: FileNode, path: string): WalFile {
+  /** `dsync`: each write is durable once it resolves (O_DSYNC). */
+  private handle(node: FileNode, path: string, dsync: boolean): WalFile {
     const generation = this.generation;
     let closed = false;
     const live = (): void => {
@@ -188,6 +189,10 @@ export class CrashableFs implements WalFs {
         const op = { position, bytes: new Uint8Array(data) };
         applyOp(node.volatile, op);
         node.pending.push(op);
+        if (dsync) {
+          for (const pending of node.pending) applyOp(node.durable, pending);
+          node.pending = [];
+        }
       },
       datasync: sync,
       sync,

@@ -20,8 +20,10 @@ export interface WalFile {
 
 /**
  * 'r+': read/write an existing file. 'w': create or truncate. 'wx': create, failing with EEXIST if it exists.
+ * 'r+d': as 'r+', and every write is durable when it resolves (O_DSYNC: the write and fdatasync's guarantee in one
+ * system call, so the WAL's append costs one thread-pool round trip instead of two).
  */
-export type OpenMode = 'r+' | 'w' | 'wx';
+export type OpenMode = 'r+' | 'w' | 'wx' | 'r+d';
 
 export interface WalFs {
   open(path: string, mode: OpenMode): Promise<WalFile>;
@@ -83,7 +85,8 @@ export const nodeFs: WalFs = {
   // Files 0600 and directories 0700 (etcd's PrivateFileMode / PrivateDirMode, CVE-2020-15113): the WAL holds every
   // key and the auth store's password hashes.
   async open(path, mode) {
-    return new NodeWalFile(await open(path, mode, 0o600));
+    const flags = mode === 'r+d' ? constants.O_RDWR | constants.O_DSYNC : mode;
+    return new NodeWalFile(await open(path, flags, 0o600));
   },
   async readFile(path) {
     const buffer = await readFile(path);

@@ -153,8 +153,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
   }
 
   const tail = names[names.length - 1];
-  const active = await fs.open(join(walDir, tail.name), 'r+');
-  segments.active = active;
+  const active = await segments.activate(tail.name);
   if (tornAt) {
     await active.truncate(tornAt.offset);
     await active.sync();
