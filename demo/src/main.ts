@@ -4,6 +4,7 @@
 // a client panel that speaks etcd's JSON gateway. See demo/README.md.
 
 import { InPageHub } from '../../adapters/transport/in-page/index.ts';
+import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
@@ -12,6 +13,7 @@ import { startClient } from './client.ts';
 import { type GridRow, renderLogGrid } from './graph/log-grid.ts';
 import { drawDrop, drawMessage, msgLabel } from './graph/messages.ts';
 import { svg } from './graph/svg.ts';
+import { type Frame, LiveHistory, type MemberSnapshot } from './history.ts';
 import { joinCluster } from './join.ts';
 import { facts, MessageTap } from './message-tap.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
@@ -202,8 +204,67 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
   }
 }
 
+// ---------------------------------------------------------------- history: what the page showed, to rewind
+
+const liveHistory = new LiveHistory();
+/** Something changed since the last recorded frame. */
+let changed = true;
+hub.onEvent(() => {
+  changed = true;
+});
+
+/** A member as the page shows it: live, or as it was in the frame being rewound to. */
+function view(m: Member): MemberSnapshot {
+  return liveHistory.viewing?.members.find((s) => s.id === m.id) ?? m;
+}
+
+/** Records the present, at most once per animation frame and only when something changed. */
+function recordFrame(): void {
+  if (!changed || liveHistory.viewing) return;
+  changed = false;
+  const snapshot = (m: Member): MemberSnapshot => ({
+    id: m.id,
+    up: m.up,
+    starting: m.starting,
+    state: m.state,
+    recoveredLastIndex: m.recoveredLastIndex,
+    group: m.group,
+    card: m.card,
+    reportedAt: m.reportedAt,
+  });
+  const inflight = hub.inFlight();
+  const details = new Map<number, Message>();
+  for (const w of inflight) {
+    const m = tap.detail.get(w.seq);
+    if (m) details.set(w.seq, m);
+  }
+  const frame: Frame = {
+    t: hub.clock.now(),
+    members: [...members.values()].map(snapshot),
+    inflight,
+    details,
+  };
+  liveHistory.record(frame);
+  const scrub = $('#rewind') as HTMLInputElement;
+  scrub.max = String(liveHistory.length - 1);
+  scrub.value = scrub.max;
+}
+
+/** Shows frame i of the history (or the present), pausing the cluster while the past is shown. */
+function rewind(i: number | undefined): void {
+  if (i !== undefined && i < liveHistory.length - 1) setPaused(true);
+  liveHistory.show(i);
+  const f = liveHistory.viewing;
+  document.body.dataset.rewound = String(f !== undefined);
+  ($('#rewind') as HTMLInputElement).value = String(liveHistory.index ?? liveHistory.length - 1);
+  $('#rewind-at').textContent = f ? `${((f.t - hub.clock.now()) / 1000).toFixed(2)} s` : 'now';
+  for (const m of members.values()) render(m);
+}
+
 function render(m: Member): void {
-  renderCard(m, roleOf(m), topology.isAlone(m), GROUP_COLORS[m.group] ?? '#64748b');
+  const v = view(m);
+  renderCard(v, roleOf(v), topology.isAlone(m), GROUP_COLORS[v.group] ?? '#64748b');
+  changed = true;
   drawNodes();
   queueGrid();
 }
@@ -222,9 +283,10 @@ function queueGrid(): void {
 }
 
 function renderGrid(): void {
-  const leader = [...members.values()].find((m) => m.up && m.state?.role === 'leader');
+  const shown = [...members.values()].map(view);
+  const leader = shown.find((m) => m.up && m.state?.role === 'leader');
   const progress = new Map((leader?.state?.progress ?? []).map((p) => [p.id, p]));
-  const rows: GridRow[] = [...members.values()].map((m) => {
+  const rows: GridRow[] = shown.map((m) => {
     const s = m.state;
     const entry = (i: number) => s?.log.find((x) => x.index === i);
     return {
@@ -301,14 +363,15 @@ function drawNodes(): void {
       netNodes.set(m.id, node);
     }
     const p = dragging?.id === m.id ? dragging.at : POS[m.id];
-    const role = roleOf(m);
+    const v = view(m);
+    const role = roleOf(v);
     node.setAttribute('class', `net-node role-${role}`);
     node.setAttribute('transform', `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})`);
-    node.querySelector('.halo')!.setAttribute('fill', GROUP_COLORS[m.group] ?? '#64748b');
+    node.querySelector('.halo')!.setAttribute('fill', GROUP_COLORS[v.group] ?? '#64748b');
     const label = role === 'preCandidate' ? 'pre-cand.' : roleLabel(role);
     const roleText = node.querySelector('.node-role')!;
     if (roleText.textContent !== label) roleText.textContent = label;
-    const s = m.state;
+    const s = v.state;
     const live = role !== 'down' && role !== 'starting';
     const termText = live && s ? `t${s.term}${s.vote ? ` · v n${s.vote}` : ''}` : '';
     const termEl = node.querySelector('.node-term')!;
@@ -317,14 +380,16 @@ function drawNodes(): void {
     const timer = node.querySelector('.timer')!;
     let left = 0;
     if (live && s?.timer && role !== 'leader') {
-      const elapsedMs = s.timer.elapsed * TICK_MS + (hub.clock.now() - (m.reportedAt ?? hub.clock.now()));
+      const now = liveHistory.viewing?.t ?? hub.clock.now();
+      const elapsedMs = s.timer.elapsed * TICK_MS + (now - (v.reportedAt ?? now));
       left = Math.max(0, Math.min(1, 1 - elapsedMs / (s.timer.timeout * TICK_MS)));
     }
     timer.setAttribute('stroke-dasharray', `${(left * 100).toFixed(1)} 100`);
     node.dataset.timerLeft = left.toFixed(2);
     const pulse = node.querySelector('.pulse')!;
     const age = performance.now() - (tap.heartbeatAt.get(m.id) ?? -1e9);
-    pulse.setAttribute('opacity', role === 'leader' && age < 350 ? (1 - age / 350).toFixed(2) : '0');
+    const pulsing = role === 'leader' && age < 350 && !liveHistory.viewing;
+    pulse.setAttribute('opacity', pulsing ? (1 - age / 350).toFixed(2) : '0');
   }
 }
 
@@ -379,8 +444,11 @@ const LABELLED = 6;
 function animate(): void {
   const g = $('#msgs');
   g.replaceChildren();
-  const now = hub.clock.now();
-  const inflight = hub.inFlight();
+  recordFrame();
+  const past = liveHistory.viewing;
+  const now = past?.t ?? hub.clock.now();
+  const inflight = past?.inflight ?? hub.inFlight();
+  const detail = past?.details ?? tap.detail;
   let labelled = 0;
   const labelledLinks = new Set<string>();
   for (const w of inflight.slice(0, 40)) {
@@ -399,7 +467,7 @@ function animate(): void {
     drawMessage(g, p, q, f, {
       type: w.type,
       seq: w.seq,
-      label: label ? msgLabel(facts(w, tap.detail.get(w.seq))) : undefined,
+      label: label ? msgLabel(facts(w, detail.get(w.seq))) : undefined,
     });
   }
   const t = performance.now();
@@ -411,7 +479,7 @@ function animate(): void {
   }
   drawNodes();
   $('#inflight').textContent = inflight.length
-    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], tap.detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
+    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
     : 'nothing in flight';
   requestAnimationFrame(animate);
 }
@@ -419,6 +487,7 @@ function animate(): void {
 // ---------------------------------------------------------------- clock: pause and step
 
 function setPaused(paused: boolean): void {
+  if (!paused && liveHistory.viewing) rewind(undefined);
   if (paused === hub.paused) return;
   if (paused) hub.pause();
   else hub.resume();
@@ -544,6 +613,8 @@ function boot(): void {
   $('#pause').addEventListener('click', () => setPaused(!hub.paused));
   $('#step').addEventListener('click', step);
   $('#heal').addEventListener('click', () => topology.healAll());
+  const scrub = $('#rewind') as HTMLInputElement;
+  scrub.addEventListener('input', () => rewind(Number(scrub.value)));
   // Click (or tap) a message in flight to drop it. Messages are redrawn every frame, so this listens on their layer.
   $('#msgs').addEventListener('pointerdown', (e) => {
     const dot = (e.target as Element).closest<SVGElement>('.msg');
