@@ -16,6 +16,7 @@ import {
   PEER_CONTENT_TYPE,
   PEER_FETCH_PATH,
 } from '../../adapters/transport/fetch/index.ts';
+import { FETCH_PROTOCOL_VERSION } from '../../adapters/transport/peer/batch.ts';
 import { TcpTransport } from '../../adapters/transport/tcp/index.ts';
 import type { Message, NodeId } from '../../src/raft/types.ts';
 import type { Transport, TransportHandler } from '../../src/transport.ts';
@@ -200,11 +201,14 @@ describe('Node peer port ↔ fetch transport over HTTP', () => {
     const garbage = await post(Uint8Array.of(0xc1));
     expect(garbage.status).toBe(400);
     const { encode } = await import('@msgpack/msgpack');
-    const v2 = await post(
-      encode({ v: 2, cluster: CLUSTER, from: D, to: N, msgs: [] }, { useBigInt64: true }),
+    const future = await post(
+      encode(
+        { v: FETCH_PROTOCOL_VERSION + 1, cluster: CLUSTER, from: D, to: N, msgs: [] },
+        { useBigInt64: true },
+      ),
     );
-    expect(v2.status).toBe(400);
-    expect(v2.reply).toMatchObject({ ok: false, code: 'version' });
+    expect(future.status).toBe(400);
+    expect(future.reply).toMatchObject({ ok: false, code: 'version' });
     expect((await post(new Uint8Array(0), 'GET')).status).toBe(405);
     expect(inboxN.messages.map((m) => m.index)).toEqual([1]);
   });

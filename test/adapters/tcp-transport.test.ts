@@ -8,6 +8,7 @@ import {
   encodePreamble,
   FrameReader,
   MAGIC,
+  PROTOCOL_VERSION,
 } from '../../adapters/transport/peer/wire.ts';
 import {
   parsePeerAddress,
@@ -198,7 +199,7 @@ describe('TcpTransport handshake', () => {
     const inboxA = new Inbox();
     const inboxB = new Inbox();
     const logB = new RecordingLogger();
-    const a = await startTransport(A, inboxA, { protocolVersion: 2 });
+    const a = await startTransport(A, inboxA, { protocolVersion: PROTOCOL_VERSION + 1 });
     const b = await startTransport(B, inboxB, { logger: logB });
     a.addPeer(B, url(b));
     b.addPeer(A, url(a));

@@ -16,6 +16,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { RealClock } from '../../adapters/runtime/clock.ts';
 import { decodeBatch, encodeBatch } from '../../adapters/transport/peer/batch.ts';
 import { type AcceptContext, InboundConnection } from '../../adapters/transport/peer/inbound.ts';
+import { BINARY_MESSAGE_TAG, encodeMessageFrame } from '../../adapters/transport/peer/message-codec.ts';
 import type { PeerStream, StreamEvents } from '../../adapters/transport/peer/stream.ts';
 import {
   decodeHandshake,
@@ -23,6 +24,7 @@ import {
   decodeMessage,
   encodeFrame,
   encodeHello,
+  FRAME_HEADER_BYTES,
   FrameReader,
   FrameTooLargeError,
   MAX_HANDSHAKE_BYTES,
@@ -183,9 +185,45 @@ const messageLike = fc
   )
   .map((m) => encoder.encode(m));
 
-/** Payload bytes: message-shaped, any value, cut or flipped, or noise. */
+/** Well-formed messages in the binary layout (protocol version 2), before any damage. */
+const binaryLike = fc
+  .record(
+    {
+      type: fc.constantFrom(...MESSAGE_TYPES),
+      from: fc.constantFrom(PEER, SELF, 3n, 0n, 2n ** 64n - 1n),
+      to: fc.constantFrom(SELF, PEER),
+      term: fc.nat(1000),
+      index: maybe(fc.nat(1000)),
+      commit: maybe(fc.nat(1000)),
+      reject: maybe(fc.boolean()),
+      context: maybe(fc.uint8Array({ maxLength: 4 })),
+      entries: maybe(
+        fc.array(
+          fc.record({
+            term: fc.nat(9),
+            index: fc.nat(1000),
+            type: fc.constantFrom('normal' as const, 'confChange' as const),
+            data: fc.uint8Array({ maxLength: 6 }),
+          }),
+          { maxLength: 3 },
+        ),
+      ),
+    },
+    { requiredKeys: ['type', 'from', 'to', 'term'] },
+  )
+  .map((m) => encodeMessageFrame(m as Message).subarray(FRAME_HEADER_BYTES));
+
+/** Payload bytes: message-shaped (msgpack or binary), any value, cut or flipped, or noise. */
 const payload = fc.oneof(
   messageLike,
+  binaryLike,
+  fc.tuple(binaryLike, fc.nat(), fc.nat(255)).map(([b, at, x]) => {
+    const out = Uint8Array.from(b);
+    out[at % out.length] ^= x;
+    return out;
+  }),
+  fc.tuple(binaryLike, fc.nat()).map(([b, at]) => b.subarray(0, at % (b.length + 1))),
+  fc.uint8Array({ maxLength: 40 }).map((noise) => Uint8Array.of(BINARY_MESSAGE_TAG, ...noise)),
   anyValue.map((v) => encoder.encode(v)),
   fc.tuple(messageLike, fc.nat(), fc.nat(255)).map(([b, at, x]) => {
     const out = Uint8Array.from(b);

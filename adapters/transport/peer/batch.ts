@@ -1,18 +1,20 @@
 // HTTP batches: one call carries a batch of messages for one peer (the fetch transport's calls, Node members'
 // HTTP links, the peer port's POST route). Browser-safe.
 //
-// Body (protocol version 1): msgpack (@msgpack/msgpack, useBigInt64) of
-//   { v: 1, cluster: bigint, from: bigint, to: bigint, msgs: Uint8Array[] }
-// where each element of `msgs` is one Message as msgpack (the frame payload of ./wire.ts, decoded by its
-// decodeMessage: int64-coded number fields come back as numbers). Every call carries the handshake fields, so
+// Body (protocol version 2): msgpack (@msgpack/msgpack, useBigInt64) of
+//   { v: 2, cluster: bigint, from: bigint, to: bigint, msgs: Uint8Array[] }
+// where each element of `msgs` is one Message in the binary layout of ./message-codec.ts (a frame payload of
+// ./wire.ts; its decodeMessage also reads version 1's msgpack messages, so v 1 bodies are still accepted). Every call carries the handshake fields, so
 // the receiver checks each batch on its own: another cluster, another target member or another protocol version
 // is refused. Reply: { ok: true } | { ok: false, code, reason } (msgpack over HTTP; a plain object over RPC).
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
-import { decodeMessage, formatId } from './wire.ts';
+import { encodeMessageFrame } from './message-codec.ts';
+import { decodeMessage, FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
-export const FETCH_PROTOCOL_VERSION = 1;
+export const FETCH_PROTOCOL_VERSION = 2;
+const ACCEPTED_VERSIONS = new Set<unknown>([1, 2, 1n, 2n]);
 
 /** 'member' (the sender is not a peer of the receiver) comes from Node members' peer ports (./node/port-http.ts). */
 export type RefusalCode = 'version' | 'cluster' | 'target' | 'closed' | 'malformed' | 'member';
@@ -56,7 +58,7 @@ export function decodeBatch(
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, code: 'malformed', reason: 'not a batch' };
   }
-  if (value.v !== FETCH_PROTOCOL_VERSION && value.v !== BigInt(FETCH_PROTOCOL_VERSION)) {
+  if (!ACCEPTED_VERSIONS.has(value.v)) {
     return { ok: false, code: 'version', reason: `unsupported protocol version ${String(value.v)}` };
   }
   if (value.cluster !== self.clusterId) {
@@ -99,7 +101,7 @@ export function encodeBatch(batch: Batch): Uint8Array {
 
 /** A message as it travels inside a batch (a fresh copy of every byte array it holds). */
 export function encodeMessage(message: Message): Uint8Array {
-  return encoder.encode(message);
+  return encodeMessageFrame(message).subarray(FRAME_HEADER_BYTES);
 }
 
 export function encodeReply(reply: DeliveryReply): Uint8Array {

@@ -6,7 +6,8 @@
 
 import type { Logger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
-import { encodeFrame, FRAME_HEADER_BYTES, formatId } from './wire.ts';
+import { encodeMessageFrame } from './message-codec.ts';
+import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
 /** What a peer link offers the send path. */
 export interface FrameSink {
@@ -42,7 +43,7 @@ export function sendFrames(ctx: SendContext, messages: readonly Message[]): void
     let frame: Uint8Array;
     try {
       // Encoding here also copies: the caller may reuse its arrays once send returns.
-      frame = encodeFrame(message);
+      frame = encodeMessageFrame(message);
     } catch (error) {
       link.dropped++;
       ctx.logger.error('cannot encode a peer message, dropping it', {

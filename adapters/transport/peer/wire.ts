@@ -4,10 +4,12 @@
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Message, MessageType, NodeId } from '../../../src/raft/types.ts';
+import { BINARY_MESSAGE_TAG, decodeBinaryMessage } from './message-codec.ts';
 
 /** First bytes of every peer connection: 0x89 'E' 'D' 'C'. The high first byte never starts a text protocol. */
 export const MAGIC = Uint8Array.of(0x89, 0x45, 0x44, 0x43);
-export const PROTOCOL_VERSION = 1;
+/** 2: messages in the binary layout of ./message-codec.ts (1 sent them as msgpack maps). */
+export const PROTOCOL_VERSION = 2;
 /** Magic (4 bytes) + protocol version (u32 big-endian). */
 export const PREAMBLE_BYTES = 8;
 export const FRAME_HEADER_BYTES = 4;
@@ -172,6 +174,13 @@ export function decodeHandshakeReply(payload: Uint8Array): HandshakeReply {
  * bigint, and a number ≥ 2^32 is coded that way, so the number fields are turned back into numbers here.
  */
 export function decodeMessage(payload: Uint8Array): Message {
+  if (payload[0] === BINARY_MESSAGE_TAG) {
+    try {
+      return decodeBinaryMessage(payload);
+    } catch (error) {
+      throw new ProtocolError((error as Error).message);
+    }
+  }
   const value = decode(payload);
   if (
     !isRecord(value) ||
