@@ -8,20 +8,19 @@ import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
-import { buildCard, renderCard, roleLabel, roleOf } from './card.ts';
+import { buildCard, renderCard, roleOf } from './card.ts';
 import { startClient } from './client.ts';
 import { type GridRow, renderLogGrid } from './graph/log-grid.ts';
-import { drawDrop, drawMessage, msgLabel } from './graph/messages.ts';
-import { svg } from './graph/svg.ts';
 import { type Frame, LiveHistory, type MemberSnapshot } from './history.ts';
 import { joinCluster } from './join.ts';
-import { facts, MessageTap } from './message-tap.ts';
+import { createLiveGraph, GROUP_COLORS } from './live-graph.ts';
+import { MessageTap } from './message-tap.ts';
 import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.ts';
 import { bootReplay, seedForm } from './replay/boot.ts';
 import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
 import { startScenarios } from './scenarios/index.ts';
 import { log, logMemberEvent, type TimelineKind, timelineClock } from './timeline.ts';
-import { linkKey, SLOW_MS, Topology } from './topology.ts';
+import { Topology } from './topology.ts';
 import { $, el } from './ui.ts';
 
 const IDS = [1, 2, 3] as const;
@@ -41,19 +40,17 @@ const LAYOUTS = {
   },
 } as const;
 const narrowScreen = matchMedia('(max-width: 600px)');
-let POS: Record<number, { x: number; y: number }> = LAYOUTS.wide.pos;
 
 function applyLayout(): void {
   const layout = narrowScreen.matches ? LAYOUTS.narrow : LAYOUTS.wide;
-  POS = layout.pos;
+  graph.setLayout(layout.pos);
   const net = $('#net');
   net.setAttribute('viewBox', `0 0 ${layout.w} ${layout.h}`);
   net.style.setProperty('--net-aspect', `${layout.w} / ${layout.h}`);
   document.body.dataset.layout = narrowScreen.matches ? 'narrow' : 'wide';
-  drawLinks();
-  drawNodes();
+  graph.drawLinks();
+  graph.drawNodes();
 }
-const GROUP_COLORS = ['transparent', '#f59e0b', '#a855f7'];
 
 const speedParam = Number(new URLSearchParams(location.search).get('speed'));
 let speed = speedParam > 0 && speedParam <= 10 ? speedParam : DEFAULT_SPEED;
@@ -265,7 +262,7 @@ function render(m: Member): void {
   const v = view(m);
   renderCard(v, roleOf(v), topology.isAlone(m), GROUP_COLORS[v.group] ?? '#64748b');
   changed = true;
-  drawNodes();
+  graph.drawNodes();
   queueGrid();
 }
 
@@ -307,180 +304,32 @@ function renderGrid(): void {
   renderLogGrid($('#log-grid'), rows, leader?.state?.commit ?? 0);
 }
 
-// ---------------------------------------------------------------- the network picture
-
-function drawLinks(): void {
-  const g = $('#links');
-  g.replaceChildren();
-  for (const [a, b] of [
-    [1, 2],
-    [1, 3],
-    [2, 3],
-  ] as const) {
-    const state = topology.linkState(a, b);
-    const blocked = !faults.canReach(BigInt(a), BigInt(b));
-    const p = POS[a];
-    const q = POS[b];
-    const link = svg('g', {
-      class: `link link-${state}${blocked ? ' blocked' : ''}`,
-      'data-link': linkKey(a, b),
-    });
-    link.append(
-      svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: 'wire' }),
-      svg('line', { x1: p.x, y1: p.y, x2: q.x, y2: q.y, class: 'hit' }),
-      svg(
-        'text',
-        { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 - 6, class: 'link-label' },
-        state === 'cut' ? '✂ cut' : state === 'slow' ? `+${SLOW_MS} ms` : blocked ? 'partitioned' : '',
-      ),
-    );
-    link.addEventListener('click', () => topology.cycleLink(a, b));
-    g.append(link);
-  }
-}
-
-/** Member circles are made once and updated each frame (so pointer events and tests see stable elements). */
-const netNodes = new Map<number, SVGElement>();
-function drawNodes(): void {
-  const g = $('#nodes');
-  for (const m of members.values()) {
-    let node = netNodes.get(m.id);
-    if (!node) {
-      node = svg('g', { 'data-net-node': m.id });
-      node.append(
-        svg('circle', { r: 34, class: 'halo' }),
-        svg('circle', { r: 27, class: 'body' }),
-        // The election timer: a ring that empties as the timeout nears (followers and candidates); the leader's
-        // ring flashes as it sends heartbeats.
-        svg('circle', { r: 30.5, class: 'timer', pathLength: 100, transform: 'rotate(-90)' }),
-        svg('circle', { r: 30.5, class: 'pulse' }),
-        svg('text', { y: -7, class: 'node-name' }, `n${m.id}`),
-        svg('text', { y: 5, class: 'node-role' }),
-        svg('text', { y: 16, class: 'node-term' }),
-      );
-      node.addEventListener('pointerdown', (e) => beginDrag(m, e as PointerEvent));
-      g.append(node);
-      netNodes.set(m.id, node);
-    }
-    const p = dragging?.id === m.id ? dragging.at : POS[m.id];
-    const v = view(m);
-    const role = roleOf(v);
-    node.setAttribute('class', `net-node role-${role}`);
-    node.setAttribute('transform', `translate(${p.x.toFixed(1)},${p.y.toFixed(1)})`);
-    node.querySelector('.halo')!.setAttribute('fill', GROUP_COLORS[v.group] ?? '#64748b');
-    const label = role === 'preCandidate' ? 'pre-cand.' : roleLabel(role);
-    const roleText = node.querySelector('.node-role')!;
-    if (roleText.textContent !== label) roleText.textContent = label;
-    const s = v.state;
-    const live = role !== 'down' && role !== 'starting';
-    const termText = live && s ? `t${s.term}${s.vote ? ` · v n${s.vote}` : ''}` : '';
-    const termEl = node.querySelector('.node-term')!;
-    if (termEl.textContent !== termText) termEl.textContent = termText;
-    // Election timer: ticks left before this member campaigns, counted down between reports on the cluster clock.
-    const timer = node.querySelector('.timer')!;
-    let left = 0;
-    if (live && s?.timer && role !== 'leader') {
-      const now = liveHistory.viewing?.t ?? hub.clock.now();
-      const elapsedMs = s.timer.elapsed * TICK_MS + (now - (v.reportedAt ?? now));
-      left = Math.max(0, Math.min(1, 1 - elapsedMs / (s.timer.timeout * TICK_MS)));
-    }
-    timer.setAttribute('stroke-dasharray', `${(left * 100).toFixed(1)} 100`);
-    node.dataset.timerLeft = left.toFixed(2);
-    const pulse = node.querySelector('.pulse')!;
-    const age = performance.now() - (tap.heartbeatAt.get(m.id) ?? -1e9);
-    const pulsing = role === 'leader' && age < 350 && !liveHistory.viewing;
-    pulse.setAttribute('opacity', pulsing ? (1 - age / 350).toFixed(2) : '0');
-  }
-}
-
-let dragging: { id: number; at: { x: number; y: number }; moved: boolean } | undefined;
-
-function svgPoint(e: PointerEvent): { x: number; y: number } {
-  const s = $('#net') as unknown as SVGSVGElement;
-  const m = s.getScreenCTM();
-  if (!m) return { x: 0, y: 0 };
-  const p = new DOMPoint(e.clientX, e.clientY).matrixTransform(m.inverse());
-  return { x: p.x, y: p.y };
-}
-
-function beginDrag(m: Member, e: PointerEvent): void {
-  e.preventDefault();
-  dragging = { id: m.id, at: { ...POS[m.id] }, moved: false };
-  const move = (ev: PointerEvent) => {
-    if (!dragging) return;
-    dragging.at = svgPoint(ev);
-    dragging.moved = Math.hypot(dragging.at.x - POS[m.id].x, dragging.at.y - POS[m.id].y) > 25;
-  };
-  const up = () => {
-    window.removeEventListener('pointermove', move);
-    window.removeEventListener('pointerup', up);
-    const d = dragging;
-    dragging = undefined;
-    if (!d?.moved) return;
-    const target = [...members.values()].find(
-      (o) => o.id !== m.id && Math.hypot(POS[o.id].x - d.at.x, POS[o.id].y - d.at.y) < 80,
-    );
-    if (target) topology.joinGroup(m, target.group);
-    else if (!topology.isAlone(m)) topology.joinGroup(m, topology.freeGroup());
-  };
-  window.addEventListener('pointermove', move);
-  window.addEventListener('pointerup', up);
-}
-
 const tap = new MessageTap(hub);
 
 const topology = new Topology(
   faults,
   () => members.values(),
   () => {
-    drawLinks();
+    graph.drawLinks();
     for (const m of members.values()) render(m);
   },
 );
 
-/** Messages in flight with a label, at most (one per link direction): the rest are shapes only. */
-const LABELLED = 6;
+const graph = createLiveGraph({
+  members,
+  view,
+  topology,
+  faults,
+  hub,
+  tap,
+  history: liveHistory,
+  tickMs: TICK_MS,
+});
 
 function animate(): void {
-  const g = $('#msgs');
-  g.replaceChildren();
   recordFrame();
-  const past = liveHistory.viewing;
-  const now = past?.t ?? hub.clock.now();
-  const inflight = past?.inflight ?? hub.inFlight();
-  const detail = past?.details ?? tap.detail;
-  let labelled = 0;
-  const labelledLinks = new Set<string>();
-  for (const w of inflight.slice(0, 40)) {
-    if (tap.droppedByHand.has(w.seq)) continue;
-    const p = POS[Number(w.from)];
-    const q = POS[Number(w.to)];
-    if (!p || !q) continue;
-    const f = (now - w.sentAt) / Math.max(1, w.dueAt - w.sentAt);
-    // One label per direction of each link (the next message on it), so labels do not pile up.
-    const link = `${w.from}>${w.to}`;
-    const label = !labelledLinks.has(link) && labelled < LABELLED;
-    if (label) {
-      labelledLinks.add(link);
-      labelled++;
-    }
-    drawMessage(g, p, q, f, {
-      type: w.type,
-      seq: w.seq,
-      label: label ? msgLabel(facts(w, detail.get(w.seq))) : undefined,
-    });
-  }
-  const t = performance.now();
-  for (const d of tap.drops) {
-    const age = t - d.at;
-    const p = POS[Number(d.w.from)];
-    const q = POS[Number(d.w.to)];
-    if (age <= 1200 && p && q) drawDrop(g, p, q, msgLabel(facts(d.w, d.m)), 1 - age / 1200);
-  }
-  drawNodes();
-  $('#inflight').textContent = inflight.length
-    ? `${inflight.length} in flight · next: ${msgLabel(facts(inflight[0], detail.get(inflight[0].seq)))} n${inflight[0].from}→n${inflight[0].to}`
-    : 'nothing in flight';
+  graph.drawMessages();
+  graph.drawNodes();
   requestAnimationFrame(animate);
 }
 
