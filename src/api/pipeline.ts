@@ -7,14 +7,21 @@
 //               there is none; a proposal over --max-request-bytes on the wire is "request is too large" (the
 //               member checks its encoded proposal again before Raft sees it, as etcd does).
 //   validation  etcd's KV checks (v3rpc/key.go, in src/mvcc/validate.ts): an empty key, a value or lease given
-//               with ignore_*, too many txn operations, a key put twice in one txn. The store runs them again at
+//               with ignore_*, too many txn operations, a key put twice in one txn; a sort order or revision
+//               filters RangeStream cannot serve (etcd v3.7). The store runs them again at
 //               apply, for requests that reach it by another road (an embedder calling EdgeNode directly).
 //   auth        etcd's authMaintenanceServer check for Defragment, Snapshot, Hash and HashKV, with its texts; the
 //               other auth checks are the node's (src/server/identity.ts), made before proposing or at apply.
 
 import { EtcdError, errors } from '../etcd/errors.ts';
 import type { RequestLimits } from '../etcd/limits.ts';
-import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from '../mvcc/validate.ts';
+import {
+  checkDeleteRequest,
+  checkPutRequest,
+  checkRangeRequest,
+  checkRangeStreamRequest,
+  checkTxnRequest,
+} from '../mvcc/validate.ts';
 import type { EdgeNode, RequestOptions } from '../server/node.ts';
 import { learnerMayServe } from './learner.ts';
 
@@ -107,7 +114,7 @@ export function requestPipeline(node: EdgeNode, overrides: Partial<RequestLimits
   };
   const steps: Pick<
     RequestPipeline,
-    'limits' | 'admit' | 'authorizeMaintenance' | 'range' | 'put' | 'deleteRange' | 'txn'
+    'limits' | 'admit' | 'authorizeMaintenance' | 'range' | 'rangeStream' | 'put' | 'deleteRange' | 'txn'
   > = {
     limits,
     admit(rpc, admission = {}) {
@@ -128,6 +135,11 @@ export function requestPipeline(node: EdgeNode, overrides: Partial<RequestLimits
       }
     },
     range: checked(checkRangeRequest, (req, opts) => node.range(req, opts)),
+    // A refused request fails the stream's first next(), before any chunk (etcd returns before sending one).
+    async *rangeStream(req, opts) {
+      checkRangeStreamRequest(req);
+      yield* node.rangeStream(req, opts);
+    },
     put: checked(checkPutRequest, (req, opts) => node.put(req, opts)),
     deleteRange: checked(checkDeleteRequest, (req, opts) => node.deleteRange(req, opts)),
     txn: checked(

@@ -68,6 +68,15 @@ export const ETCD_ERRORS = {
   ErrCompacted: { code: 'OutOfRange', message: 'etcdserver: mvcc: required revision has been compacted' },
   ErrFutureRev: { code: 'OutOfRange', message: 'etcdserver: mvcc: required revision is a future revision' },
   ErrNoSpace: { code: 'ResourceExhausted', message: 'etcdserver: mvcc: database space exceeded' },
+  // KV.RangeStream (etcd v3.7): v3rpc/key.go checkRangeStreamRequest's status errors, not rpctypes values.
+  ErrRangeStreamSortOrder: {
+    code: 'Unimplemented',
+    message: 'RangeStream does not support custom sort orders',
+  },
+  ErrRangeStreamRevisionFilters: {
+    code: 'Unimplemented',
+    message: 'RangeStream does not support revision filters',
+  },
 
   // Leases and watches.
   ErrLeaseNotFound: { code: 'NotFound', message: 'etcdserver: requested lease not found' },

@@ -67,6 +67,22 @@ export interface RangeResponse {
   readonly count: number;
 }
 
+/**
+ * etcdserverpb.RangeStreamResponse (etcd v3.7, KV.RangeStream): one chunk of a range. Every chunk carries a disjoint,
+ * in-order slice of the result's kvs; only the last carries `header`, `more` and `count` (so that merging all
+ * chunks gives Range's answer). docs/range-stream.md.
+ */
+export interface RangeStreamResponse {
+  readonly rangeResponse: RangeStreamChunk;
+}
+
+/** A RangeResponse as one RangeStream chunk carries it: the last chunk's `final` is set. */
+export interface RangeStreamChunk {
+  readonly kvs: readonly KeyValue[];
+  /** Only on the last chunk: the header (revision = the one the stream read at), `more` and `count` as Range's. */
+  readonly final?: Omit<RangeResponse, 'kvs'>;
+}
+
 export interface PutRequest {
   readonly key: Uint8Array;
   readonly value?: Uint8Array;

@@ -21,6 +21,7 @@ import { hashKV } from './hash.ts';
 import { keyRange, rangeContains } from './key-range.ts';
 import { KvState } from './kv-state.ts';
 import { applyRange } from './range.ts';
+import { type RangeChunk, type RangeChunkQuery, rangeChunk } from './range-chunk.ts';
 import { header } from './response.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 import { applyDeleteRange, applyPut, applyTxnOps, checkPutOp, checkTxnOps, compareToPath } from './txn.ts';
@@ -97,6 +98,14 @@ export class MvccStore {
   range(req: RangeRequest): RangeResponse {
     checkRangeRequest(req);
     return applyRange(this.state.readView(), req);
+  }
+
+  /**
+   * One chunk of a streamed range (KV.RangeStream): at most `limit` keys and `budget` cost from `key` on, at
+   * `revision`, building nothing beyond the chunk (./range-chunk.ts).
+   */
+  rangeChunk(query: RangeChunkQuery): RangeChunk {
+    return rangeChunk(this.state, query);
   }
 
   put(req: PutRequest): WriteResult<PutResponse> {

@@ -14,6 +14,24 @@ export function checkRangeRequest(r: RangeRequest): void {
   if (r.key.length === 0) throw errors.emptyKey();
 }
 
+/**
+ * etcd v3.7's checkRangeStreamRequest: Range's checks, then what a stream of chunks cannot serve. etcd's
+ * txn.IsDefaultOrdering counts every NONE order as default (a non-KEY target with NONE sorts ascending by that
+ * target), so only ASCEND on another target than KEY, and DESCEND, are refused.
+ */
+export function checkRangeStreamRequest(r: RangeRequest): void {
+  checkRangeRequest(r);
+  const order = r.sortOrder ?? 'NONE';
+  if (order !== 'NONE' && !(order === 'ASCEND' && (r.sortTarget ?? 'KEY') === 'KEY'))
+    throw errors.rangeStreamSortOrder();
+  if (hasRevisionFilters(r)) throw errors.rangeStreamRevisionFilters();
+}
+
+/** etcd's txn.HasRevisionFilters. */
+export function hasRevisionFilters(r: RangeRequest): boolean {
+  return !!(r.minModRevision || r.maxModRevision || r.minCreateRevision || r.maxCreateRevision);
+}
+
 export function checkPutRequest(r: PutRequest): void {
   if (r.key.length === 0) throw errors.emptyKey();
   if (r.ignoreValue && (r.value?.length ?? 0) !== 0) throw errors.valueProvided();

@@ -329,6 +329,7 @@ function stateView(replica: Replica): StateView {
   const sm = () => replica.sm;
   return {
     range: (req) => sm().mvcc.range(req),
+    rangeChunk: (query) => sm().mvcc.rangeChunk(query),
     readTxn: (req) => sm().mvcc.txn(req).response,
     hashKV: (revision) => sm().mvcc.hashKV(revision),
     leaseKeys: (id) => sm().leaseKeys(id),

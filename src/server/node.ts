@@ -42,6 +42,7 @@ import type {
   PutResponse,
   RangeRequest,
   RangeResponse,
+  RangeStreamResponse,
   ResponseHeader,
   StatusResponse,
   TxnRequest,
@@ -222,6 +223,13 @@ export interface EdgeNode {
   /** The request limits this member enforces (NodeOptions.maxRequestBytes, maxTxnOps, or etcd's defaults). */
   readonly limits: RequestLimits;
   range(req: RangeRequest, opts?: RequestOptions): Promise<RangeResponse>;
+  /**
+   * etcd v3.7's KV.RangeStream: Range's answer as chunks of at most --max-request-bytes, read lazily at one pinned
+   * revision (only the last chunk carries header, more and count). The request's checks, read barrier and
+   * permission check fail the first `next()`; a compaction past the pinned revision fails a later one. Stop
+   * early with the iterator's `return()`. docs/range-stream.md.
+   */
+  rangeStream(req: RangeRequest, opts?: RequestOptions): AsyncIterable<RangeStreamResponse>;
   put(req: PutRequest, opts?: RequestOptions): Promise<PutResponse>;
   deleteRange(req: DeleteRangeRequest, opts?: RequestOptions): Promise<DeleteRangeResponse>;
   txn(req: TxnRequest, opts?: RequestOptions): Promise<TxnResponse>;

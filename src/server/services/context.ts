@@ -16,6 +16,7 @@ import type {
   TxnResponse,
 } from '../../etcd/types.ts';
 import type { Lease, LeaseTimeToLive } from '../../lease/index.ts';
+import type { RangeChunk, RangeChunkQuery } from '../../mvcc/index.ts';
 import type { Status } from '../../raft/raw-node.ts';
 import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../../watch/index.ts';
 import type { EtcdBackendState } from '../etcd-snapshot.ts';
@@ -26,6 +27,8 @@ import type { Operation } from '../ops.ts';
 /** The replicated state as services read it: serve linearizable answers only after `barrier()`. */
 export interface StateView {
   range(req: RangeRequest): RangeResponse;
+  /** One chunk of a streamed range (KV.RangeStream), reading nothing beyond it. */
+  rangeChunk(query: RangeChunkQuery): RangeChunk;
   /** A txn of ranges only (the read path serves it; it changes nothing). */
   readTxn(req: TxnRequest): TxnResponse;
   hashKV(revision: number): HashKVResponse;

@@ -1,4 +1,5 @@
-// etcd's KV service (v3rpc/key.go over etcdserver/v3_server.go): ranges on the read path, writes through Raft.
+// etcd's KV service (v3rpc/key.go over etcdserver/v3_server.go): ranges on the read path, writes through Raft;
+// RangeStream (etcd v3.7) in ./range-stream.ts.
 
 import { ANONYMOUS } from '../../auth/auth-store.ts';
 import type {
@@ -10,8 +11,9 @@ import type {
 } from '../../etcd/types.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';
+import { rangeStream } from './range-stream.ts';
 
-export type KvService = Pick<EdgeNode, 'range' | 'put' | 'deleteRange' | 'txn' | 'compact'>;
+export type KvService = Pick<EdgeNode, 'range' | 'rangeStream' | 'put' | 'deleteRange' | 'txn' | 'compact'>;
 
 export function kvService(ctx: ServiceContext): KvService {
   const { identity, state } = ctx;
@@ -25,6 +27,8 @@ export function kvService(ctx: ServiceContext): KvService {
       if (auth.enabled) await identity.checkRead(opts, (i) => auth.checkOp(i, 'READ', req.key, req.rangeEnd));
       return ctx.withHeader(state.range(req));
     },
+
+    rangeStream: (req, opts) => rangeStream(ctx, req, opts),
 
     async put(req, opts) {
       const auth = await writer(opts);
