@@ -1,7 +1,8 @@
-// etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact.
+// etcdserverpb.KV: Range, Put, DeleteRange, Txn, Compact; RangeStream (etcd v3.7) in ./range-stream.ts.
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { type CallContext, unary } from './calls.ts';
+import { rangeStreamHandler } from './range-stream.ts';
 import * as wire from './wire.ts';
 
 export function kvService(ctx: CallContext): UntypedServiceImplementation {
@@ -10,6 +11,7 @@ export function kvService(ctx: CallContext): UntypedServiceImplementation {
     Range: unary<wire.WireRangeRequest>(ctx, 'KV/Range', async (req, opts) =>
       wire.rangeResponse(await api.range(wire.rangeRequest(req), opts)),
     ),
+    RangeStream: rangeStreamHandler(ctx),
     Put: unary<wire.WirePutRequest>(ctx, 'KV/Put', async (req, opts) =>
       wire.putResponse(await api.put(wire.putRequest(req), opts)),
     ),

@@ -7,6 +7,7 @@ import type {
   Member,
   PutResponse,
   RangeResponse,
+  RangeStreamResponse,
   ResponseHeader,
   ResponseOp,
   StatusResponse,
@@ -62,6 +63,13 @@ function keyValues(kvs: readonly KeyValue[] | undefined): WireMessage[] | undefi
 
 export function rangeResponse(r: RangeResponse): WireMessage {
   return { header: header(r.header), kvs: keyValues(r.kvs), more: flag(r.more), count: i64(r.count) };
+}
+
+/** One KV.RangeStream chunk: kvs on every chunk, header, more and count on the last one only. */
+export function rangeStreamResponse(r: RangeStreamResponse): WireMessage {
+  const { kvs, final } = r.rangeResponse;
+  if (!final) return { range_response: { kvs: keyValues(kvs) } };
+  return { range_response: rangeResponse({ ...final, kvs }) };
 }
 
 export function putResponse(r: PutResponse): WireMessage {
