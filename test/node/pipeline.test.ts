@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClientServer, startClientServer } from '../../adapters/runtime/node/client-server.ts';
+import { loadServices } from '../../adapters/runtime/node/grpc/proto.ts';
 import { createGateway } from '../../src/api/gateway/index.ts';
 import type { EdgeNode } from '../../src/server/node.ts';
 import { type MemoryCluster, startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
@@ -286,6 +287,47 @@ describe("a learner refuses what etcd's learner refuses, on both surfaces", () =
       const r = await post(LEARNER, route, body);
       expect([route, r.status, JSON.parse(r.text)]).toEqual([route, 503, line]);
     }
+  });
+});
+
+describe('a learner and RangeStream (etcd v3.7; edgecd serves it as a serializable Range)', () => {
+  const kv = loadServices()['etcdserverpb.KV'];
+  /** The chunks of a RangeStream call on `member`, or its error as an Answer. */
+  function rangeStream(member: bigint, req: object): Promise<Answer> {
+    const c = new grpc.Client(`127.0.0.1:${ports.get(member)}`, grpc.credentials.createInsecure());
+    return new Promise((resolve) => {
+      const chunks: unknown[] = [];
+      const call = c.makeServerStreamRequest(
+        '/etcdserverpb.KV/RangeStream',
+        kv.RangeStream!.requestSerialize,
+        kv.RangeStream!.responseDeserialize,
+        req,
+      );
+      call.on('data', (m) => chunks.push(m));
+      call.on('error', (err: grpc.ServiceError) => {
+        c.close();
+        resolve({ code: err.code, error: err.details });
+      });
+      call.on('end', () => {
+        c.close();
+        resolve({ ok: { chunks } });
+      });
+    });
+  }
+
+  it('serves a serializable one on both surfaces and refuses a linearizable one', async () => {
+    const refused = { code: grpc.status.UNAVAILABLE, error: 'etcdserver: rpc not supported for learner' };
+    expect(await rangeStream(LEARNER, { key: bytes('good') })).toEqual(refused);
+    const served = await rangeStream(LEARNER, { key: bytes('good'), serializable: true });
+    expect('ok' in served && served.ok.chunks).toHaveLength(1);
+    const linearizable = await post(LEARNER, '/edgecd/v1/kv/rangestream', { key: b64('good') });
+    expect([linearizable.status, JSON.parse(linearizable.text).error.message]).toEqual([503, refused.error]);
+    const serializable = await post(LEARNER, '/edgecd/v1/kv/rangestream', {
+      key: b64('good'),
+      serializable: true,
+    });
+    expect(serializable.status).toBe(200);
+    expect(JSON.parse(serializable.text).result.range_response.count).toBe('1');
   });
 });
 

@@ -2,7 +2,8 @@
 // Hono's core: `(request: Request) => Promise<Response>`, runnable on Node, in a Worker or in a page.
 // ETCD-NOTES §2 is the behaviour it matches: POST-only /v3/ paths (/v3beta/ rewritten, /v3alpha/ 404), jsonpb
 // bodies (./decode.ts, ./encode.ts), `{"error","message","code"}` errors, NDJSON streams (./streams.ts), and the
-// client port's /health, /version and /metrics (./endpoints.ts).
+// client port's /health, /version and /metrics (./endpoints.ts). Beyond etcd: /edgecd/v1/kv/rangestream
+// (KV.RangeStream, which etcd v3.7 serves on gRPC only: ./range-stream.ts) and /edgecd/v1/cluster-state.
 
 import { Hono } from 'hono';
 import { getPath } from 'hono/utils/url';
@@ -64,6 +65,7 @@ import {
   resultLine,
   streamRefusal,
 } from './http.ts';
+import { RANGE_STREAM_PATH, serveRangeStream } from './range-stream.ts';
 import { serveKeepAlive, serveWatch } from './streams.ts';
 
 export { DEFAULT_MAX_REQUEST_BYTES };
@@ -322,6 +324,15 @@ export function createGateway(node: EdgeNode, options: GatewayOptions = {}): Fet
   );
   app.post('/v3/election/observe', (c) =>
     serveObserve(api, c.req.raw, admission(c.req.raw), requestOptions(c.req.raw, c.env)),
+  );
+  // edgecd's extension: etcd v3.7 maps KV.RangeStream to no gateway path (./range-stream.ts).
+  app.post(RANGE_STREAM_PATH, (c) =>
+    serveRangeStream(
+      api,
+      c.req.raw,
+      (serializable) => admission(c.req.raw, serializable),
+      requestOptions(c.req.raw, c.env),
+    ),
   );
   app.post('/v3/maintenance/snapshot', async (c) => {
     const request = c.req.raw;
