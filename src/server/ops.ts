@@ -1,7 +1,7 @@
 // What travels in a normal Raft entry: one replicated operation, tagged with the ID of the request that
 // proposed it (so the proposing member can answer its waiter when the entry applies). Anything random or
 // time-dependent (lease IDs chosen by the server, …) is decided before proposing and carried here, never
-// created during apply. Encoded with msgpack (bigints as int64).
+// created during apply. Encoded with msgpack (bigints as int64), except puts (./put-codec.ts).
 
 import { Decoder, Encoder, decode as msgDecode, encode as msgEncode } from '@msgpack/msgpack';
 import type {
@@ -13,6 +13,7 @@ import type {
   PutRequest,
   TxnRequest,
 } from '../etcd/types.ts';
+import { decodePutProposal, encodePutProposal, PUT_PROPOSAL_TAG } from './put-codec.ts';
 
 /** Unique across members and restarts: the proposer, a per-process nonce, a counter. */
 export interface RequestId {
@@ -102,10 +103,12 @@ const encoder = new Encoder(OPTIONS);
 const decoder = new Decoder(OPTIONS);
 
 export function encodeProposal(p: Proposal): Uint8Array {
+  if (p.op.type === 'put') return encodePutProposal(p.id, p.op.request, p.op.auth);
   return encoder.encode([p.id.member, p.id.nonce, p.id.seq, p.op]);
 }
 
 export function decodeProposal(data: Uint8Array): Proposal {
+  if (data[0] === PUT_PROPOSAL_TAG) return decodePutProposal(data);
   const d = decoder.decode(data);
   if (!Array.isArray(d) || d.length !== 4) throw new Error('server: malformed proposal entry');
   const [member, nonce, seq, op] = d as [bigint | number, number, number, Operation];
