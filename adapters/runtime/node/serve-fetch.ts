@@ -1,7 +1,6 @@
 // A web-standard fetch handler (the JSON gateway) served by Node's HTTP/1.1 server: Node's request → Request,
 // streamed both ways (watch over JSON), with the verified TLS client certificate's CN as the caller's identity.
 
-import { once } from 'node:events';
 import type http from 'node:http';
 import tls from 'node:tls';
 import { certificateCommonName } from './tls.ts';
@@ -66,7 +65,7 @@ export async function serveFetch(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      if (!res.write(value)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!res.write(value)) await drainedOrClosed(res);
       if (abort.signal.aborted) break;
     }
   } catch (err) {
@@ -74,6 +73,23 @@ export async function serveFetch(
   } finally {
     res.end();
   }
+}
+
+/**
+ * Resolves on the response's next 'drain' or its 'close', and leaves no listener behind. (`Promise.race` of two
+ * `events.once` left the loser's listeners on the response until it closed: one 'close' and two 'error' listeners
+ * per wait, so a long stream to a slow reader — a watch, a RangeStream — piled them up.)
+ */
+function drainedOrClosed(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** The CN of a verified client certificate (etcd takes the first when there are several), else undefined. */
