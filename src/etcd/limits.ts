@@ -6,6 +6,12 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 /** --max-txn-ops default: more compares, or ops in a branch, is "etcdserver: too many operations in txn request". */
 export const DEFAULT_MAX_TXN_OPS = 128;
 
+/**
+ * --max-concurrent-streams default (math.MaxUint32): streams one client connection may have open at once. grpc-go
+ * reads 0 as this default too.
+ */
+export const DEFAULT_MAX_CONCURRENT_STREAMS = 2 ** 32 - 1;
+
 export interface RequestLimits {
   /** etcd --max-request-bytes. */
   readonly maxRequestBytes: number;

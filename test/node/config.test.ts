@@ -152,6 +152,34 @@ describe('--config-file (etcd.conf.yml)', () => {
     expect(parseMemberConfig([], { ETCD_CONFIG_FILE: path }).name).toBe('infra1');
   });
 
+  it('--max-concurrent-streams as etcd reads it (strconv.ParseUint base 0, 32 bits), from flags and the file', () => {
+    expect(parseMemberConfig([], {}).maxConcurrentStreams).toBe(2 ** 32 - 1);
+    const streams = (v: string) =>
+      parseMemberConfig([`--max-concurrent-streams=${v}`], {}).maxConcurrentStreams;
+    expect([
+      streams('100'),
+      streams('0x10'),
+      streams('0o17'),
+      streams('017'),
+      streams('0b11'),
+      streams('1_000'),
+    ]).toEqual([100, 16, 15, 15, 3, 1000]);
+    expect(streams('4294967295')).toBe(2 ** 32 - 1);
+    expect(streams('0')).toBe(0);
+    // Texts read from a real etcd 3.4.23: `invalid value "abc" for flag -max-concurrent-streams: strconv.ParseUint: …`.
+    expect(() => streams('abc')).toThrow(
+      '--max-concurrent-streams: strconv.ParseUint: parsing "abc": invalid syntax',
+    );
+    expect(() => streams('4294967296')).toThrow(
+      '--max-concurrent-streams: strconv.ParseUint: parsing "4294967296": value out of range',
+    );
+    for (const bad of ['-1', '+1', '1__0', '_1', '0x', '08', '1.5', ' 1'])
+      expect(() => streams(bad)).toThrow(/invalid syntax/);
+    expect(parseMemberConfig([], { ETCD_MAX_CONCURRENT_STREAMS: '64' }).maxConcurrentStreams).toBe(64);
+    const path = write('max-concurrent-streams: 32');
+    expect(parseMemberConfig(['--config-file', path], {}).maxConcurrentStreams).toBe(32);
+  });
+
   it('a bad value names its key; a broken file names the file', () => {
     expect(() => parseMemberConfig([`--config-file=${write('heartbeat-interval: fast')}`], {})).toThrow(
       '--heartbeat-interval: invalid number "fast"',

@@ -19,7 +19,7 @@ import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { fixAuthority } from './grpc/authority.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
-import { createGrpcServer } from './grpc/server.ts';
+import { createGrpcServer, streamLimit } from './grpc/server.ts';
 import { type FetchHandler, serveFetch } from './serve-fetch.ts';
 
 export type { ClientIdentity, FetchHandler } from './serve-fetch.ts';
@@ -44,6 +44,15 @@ export interface ClientServerOptions {
   readonly tls?: tls.TlsOptions;
   /** Counts gRPC calls and bytes for /metrics. */
   readonly metrics?: GrpcRecorder;
+  /** etcd --max-concurrent-streams (GrpcServerOptions.maxConcurrentStreams). */
+  readonly maxConcurrentStreams?: number;
+  /**
+   * A connection that has not shown what it speaks by then — HTTP/1.1 bytes, or the HTTP/2 preface and SETTINGS — is
+   * closed. Default 120 s: grpc-go's ConnectionTimeout, which etcd's gRPC server applies to the preface and SETTINGS.
+   */
+  readonly handshakeTimeoutMs?: number;
+  /** An HTTP/1.1 request whose headers are not complete by then gets 408 and is closed (Node's 60 s default). */
+  readonly headersTimeoutMs?: number;
 }
 
 export interface ClientServer {
@@ -53,6 +62,8 @@ export interface ClientServer {
 }
 
 const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const HANDSHAKE_TIMEOUT_MS = 120_000;
+const HEADERS_TIMEOUT_MS = 60_000;
 
 export async function startClientServer(options: ClientServerOptions): Promise<ClientServer> {
   const { node } = options;
@@ -63,33 +74,63 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     logger,
     maxRequestBytes: options.maxRequestBytes,
     noLeaderTimeoutMs: options.noLeaderTimeoutMs,
+    maxConcurrentStreams: options.maxConcurrentStreams,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
-  const handler = options.gateway ?? minimalHandler(node);
-  const http1 = http.createServer((req, res) => {
-    serveFetch(handler, req, res).catch((err: unknown) => {
-      logger.warn('http request failed', { url: req.url ?? '', error: String(err) });
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end();
+  const maxConcurrentStreams = streamLimit(options.maxConcurrentStreams);
+  const handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  /** Closes the socket unless the returned function is called in time (see handshakeTimeoutMs). */
+  const deadline = (socket: net.Socket) => {
+    const timer = setTimeout(() => socket.destroy(), handshakeMs);
+    socket.once('close', () => clearTimeout(timer));
+    return () => clearTimeout(timer);
+  };
+  const toGrpc = (socket: net.Socket, handshaken: () => void) =>
+    // Via the :authority fix (grpc/authority.ts), which hands the socket over untouched for most clients.
+    fixAuthority(socket, (connection) => grpc.injectConnection(connection), {
+      maxConcurrentStreams,
+      onSettings: handshaken,
     });
-  });
+  const handler = options.gateway ?? minimalHandler(node);
+  const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const http1 = http.createServer(
+    {
+      headersTimeout,
+      // No limit on a whole request: the gateway's watch and keep-alive stream their request bodies for as long
+      // as they live (etcd's HTTP server has no timeouts at all).
+      requestTimeout: 0,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(50, headersTimeout / 4)),
+    },
+    (req, res) => {
+      serveFetch(handler, req, res).catch((err: unknown) => {
+        logger.warn('http request failed', { url: req.url ?? '', error: String(err) });
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end();
+      });
+    },
+  );
+  // This server never listens (connections are handed to it), and Node starts enforcing headersTimeout when a
+  // server starts listening: without this, half-sent headers (slowloris) would hold a connection forever.
+  http1.emit('listening');
 
   http1.on('upgrade', clusterStateUpgrade(node));
 
   const sockets = new Set<net.Socket>();
-  const route = (socket: net.Socket) =>
+  const route = (socket: net.Socket) => {
+    const handshaken = deadline(socket);
     sniff(socket, (isHttp2) => {
       if (isHttp2) {
         // Node's HTTP/2 server turns away a TLSSocket whose ALPN found nothing (alpnProtocol false); this one
         // spoke HTTP/2 anyway (a client without ALPN), so say so.
         if (socket instanceof tls.TLSSocket && socket.alpnProtocol === false) socket.alpnProtocol = 'h2';
-        // Via the :authority fix (grpc/authority.ts), which hands the socket over untouched for most clients.
-        fixAuthority(socket, (connection) => grpc.injectConnection(connection));
+        toGrpc(socket, handshaken);
       } else {
+        handshaken(); // from here on, headersTimeout
         http1.emit('connection', socket);
         socket.resume();
       }
     });
+  };
   const onConnection = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -99,8 +140,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
   if (options.tls) {
     const secure = tls.createServer({ ...options.tls, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => {
       onConnection(socket);
-      if (socket.alpnProtocol === 'h2')
-        fixAuthority(socket, (connection) => grpc.injectConnection(connection));
+      if (socket.alpnProtocol === 'h2') toGrpc(socket, deadline(socket));
       else if (socket.alpnProtocol === 'http/1.1') http1.emit('connection', socket);
       else route(socket); // no ALPN: the first bytes decide
     });
@@ -138,6 +178,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
         await grpc.close();
+        http1.close(); // stops its headersTimeout checks
         http1.closeAllConnections();
         for (const s of sockets) s.destroy();
         await stopped;

@@ -4,6 +4,7 @@
 // accepted but not acted on are listed in `ignoredFlags` for one warning each at start.
 
 import { createHash } from 'node:crypto';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../../src/etcd/limits.ts';
 import { readConfigFile } from './config-file.ts';
 import { bool, FLAG_SPECS, list, parseGoDuration } from './flags.ts';
 import type { MemberTlsConfig } from './tls.ts';
@@ -26,6 +27,8 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly snapshotCount: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
+  /** etcd --max-concurrent-streams: per client connection (0 reads as the default, 2^32 - 1, as grpc-go does). */
+  readonly maxConcurrentStreams: number;
   readonly quotaBackendBytes: number;
   readonly logLevel: string;
   /** Entries kept behind a snapshot for slow followers (etcd 3.5's --experimental-snapshot-catchup-entries). */
@@ -190,6 +193,7 @@ export function parseMemberConfig(
     snapshotCount: 10_000,
     maxRequestBytes: 1.5 * 1024 * 1024,
     maxTxnOps: 128,
+    maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS,
     quotaBackendBytes: 2 * 1024 * 1024 * 1024,
     logLevel: 'info',
     snapshotCatchUpEntries: 5000,

@@ -27,6 +27,23 @@ export const int = (v: string) => {
   return n;
 };
 
+/**
+ * Go's strconv.ParseUint(v, 0, 32), as etcd's flags.Uint32Value takes --max-concurrent-streams: decimal, 0x, 0o or 0b
+ * prefixed, or octal after a leading 0, with Go's digit separators; etcd's error texts.
+ */
+export const uint32 = (v: string) => {
+  const m =
+    /^0[xX](_?[0-9a-fA-F])+$/.exec(v) ??
+    /^0[bB](_?[01])+$/.exec(v) ??
+    /^0[oO]?(_?[0-7])+$/.exec(v) ??
+    /^(0|[1-9](_?[0-9])*)$/.exec(v);
+  if (!m) throw new Error(`strconv.ParseUint: parsing "${v}": invalid syntax`);
+  const digits = v.replaceAll('_', '');
+  const n = BigInt(/^0[0-7]/.test(digits) ? `0o${digits.slice(1)}` : digits);
+  if (n > 0xffffffffn) throw new Error(`strconv.ParseUint: parsing "${v}": value out of range`);
+  return Number(n);
+};
+
 /** Go's strconv.ParseBool, as etcd's boolean flags take it. */
 export const bool = (v: string) => {
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
@@ -96,6 +113,13 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
   ),
   'max-txn-ops': f('maxTxnOps', 'Member', '128', 'Most operations in one transaction.', int),
   'max-request-bytes': f('maxRequestBytes', 'Member', '1572864', 'Largest client request, in bytes.', int),
+  'max-concurrent-streams': f(
+    'maxConcurrentStreams',
+    'Member',
+    'math.MaxUint32',
+    'Concurrent gRPC streams one client connection may open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); 0: the default.',
+    uint32,
+  ),
   'listen-metrics-urls': f(
     'listenMetricsUrls',
     'Member',

@@ -214,6 +214,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
           ...where,
           gateway,
           maxRequestBytes: config.maxRequestBytes,
+          maxConcurrentStreams: config.maxConcurrentStreams,
           logger,
           ...(secure && tls.client ? { tls: tls.client } : {}),
           metrics,

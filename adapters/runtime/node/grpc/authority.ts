@@ -24,14 +24,30 @@ const SETTINGS = 0x4;
 const PING = 0x6;
 const CONTINUATION = 0x9;
 const ACK = 0x1;
+const MAX_CONCURRENT_STREAMS = 0x3;
 const END_HEADERS = 0x4;
 const PADDED = 0x8;
 const PRIORITY = 0x20;
 /** Held at most this much before the first request; a client sending more is handed over as it is. */
 const MAX_HELD = 1024 * 1024;
 
+export interface FixAuthorityOptions {
+  /**
+   * etcd --max-concurrent-streams: our SETTINGS carries it when below 2^32 - 1, so that a client knows the limit
+   * before its first requests, as it would from grpc-go's first SETTINGS.
+   */
+  readonly maxConcurrentStreams?: number;
+  /** Called once the client's preface and first SETTINGS frame have arrived (grpc-go's handshake). */
+  readonly onSettings?: () => void;
+}
+
 /** Takes an accepted HTTP/2 connection (its preface not yet read) and hands it to grpc-js as above. */
-export function fixAuthority(socket: Socket, inject: (connection: Duplex) => void): void {
+export function fixAuthority(
+  socket: Socket,
+  inject: (connection: Duplex) => void,
+  options: FixAuthorityOptions = {},
+): void {
+  const { maxConcurrentStreams = 2 ** 32 - 1, onSettings } = options;
   let held: Buffer = Buffer.alloc(0);
   let parsed = PREFACE_BYTES; // frames before this offset are scanned (and kept unless stripped)
   let ackStripped = false;
@@ -42,7 +58,7 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
     held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
     if (!sentSettings && held.length >= PREFACE_BYTES) {
       sentSettings = true;
-      socket.write(Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]));
+      socket.write(settingsFrame(maxConcurrentStreams));
     }
     while (held.length >= parsed + FRAME_HEADER) {
       const length = held.readUIntBE(parsed, 3);
@@ -50,6 +66,7 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
       if (held.length < end) break;
       const type = held[parsed + 3];
       const flags = held[parsed + 4];
+      if (type === SETTINGS && !(flags & ACK)) onSettings?.();
       if (type === SETTINGS && flags & ACK && !ackStripped) {
         ackStripped = true; // acknowledges our SETTINGS: nghttp2 never sent it
         held = Buffer.concat([held.subarray(0, parsed), held.subarray(end)]);
@@ -90,6 +107,14 @@ export function fixAuthority(socket: Socket, inject: (connection: Duplex) => voi
   };
   socket.on('data', onData);
   socket.resume(); // the sniffer paused it
+}
+
+/** A SETTINGS frame, with SETTINGS_MAX_CONCURRENT_STREAMS unless it is the unlimited default. */
+function settingsFrame(maxConcurrentStreams: number): Buffer {
+  if (maxConcurrentStreams >= 2 ** 32 - 1) return Buffer.from([0, 0, 0, SETTINGS, 0, 0, 0, 0, 0]);
+  const frame = Buffer.from([0, 0, 6, SETTINGS, 0, 0, 0, 0, 0, 0, MAX_CONCURRENT_STREAMS, 0, 0, 0, 0]);
+  frame.writeUInt32BE(maxConcurrentStreams, 11);
+  return frame;
 }
 
 /** Where a header block fragment lies in a buffer: [start, end). */

@@ -14,7 +14,7 @@ import {
 import { requestPipeline } from '../../../../src/api/pipeline.ts';
 import { type Logger, silentLogger } from '../../../../src/env.ts';
 import { errors } from '../../../../src/etcd/errors.ts';
-import { DEFAULT_MAX_REQUEST_BYTES } from '../../../../src/etcd/limits.ts';
+import { DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES } from '../../../../src/etcd/limits.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
 import { authService } from './auth.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';
@@ -46,6 +46,17 @@ export interface GrpcServerOptions {
   readonly noLeaderTimeoutMs?: number;
   /** Where gRPC calls and bytes are counted for /metrics (./metrics.ts); none by default. */
   readonly metrics?: GrpcRecorder;
+  /**
+   * etcd --max-concurrent-streams: the SETTINGS_MAX_CONCURRENT_STREAMS each connection is given. 0 or absent: 2^32 - 1,
+   * as grpc-go reads it (and Node's largest).
+   */
+  readonly maxConcurrentStreams?: number;
+}
+
+/** etcd --max-concurrent-streams as HTTP/2 can carry it: 0 is grpc-go's "unset", the default. */
+export function streamLimit(requested: number | undefined): number {
+  if (!requested || requested < 0) return DEFAULT_MAX_CONCURRENT_STREAMS;
+  return Math.min(Math.floor(requested), DEFAULT_MAX_CONCURRENT_STREAMS);
 }
 
 export interface EdgeGrpcServer {
@@ -79,7 +90,8 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
   const server = new Server({
     'grpc.max_receive_message_length': maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': -1,
-    'grpc.max_concurrent_streams': 0x7fffffff,
+    // Past it nghttp2 answers a new stream RST_STREAM REFUSED_STREAM before grpc-js sees it, as grpc-go does.
+    'grpc.max_concurrent_streams': streamLimit(options.maxConcurrentStreams),
     // channelz (per-call counters and traces for a debugging service edgecd does not serve) costs ~2% of a put.
     'grpc.enable_channelz': 0,
     ...(options.metrics ? { interceptors: [metricsInterceptor(options.metrics)] } : {}),
