@@ -170,6 +170,11 @@ export interface RequestOptions {
 export interface WatchStream extends AsyncIterable<WatchResponse> {
   send(request: WatchRequest): void;
   close(): void;
+  /**
+   * The same responses, in the same order, as batches of whatever is ready (never empty): what a surface that
+   * writes many responses at once iterates. Use this or the stream itself, not both.
+   */
+  batches(): AsyncIterable<readonly WatchResponse[]>;
 }
 
 /** A keep-alive stream, like etcd's LeaseKeepAlive RPC. */

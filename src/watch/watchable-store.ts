@@ -88,6 +88,8 @@ export class WatchableStore {
   private readonly pendingProgress = new Set<StreamState>();
   private readonly readable = new Set<StreamState>();
   private depth = 0;
+  /** The header of the responses made during the current public operation (see responseHeader). */
+  private runHeader: ResponseHeader | undefined;
   private readonly host: StreamHost;
 
   constructor(store: MvccStore, options: WatchableStoreOptions = {}) {
@@ -139,7 +141,7 @@ export class WatchableStore {
         maxEvents: positive(options.maxBufferedEvents, this.maxBufferedEvents),
         maxResponseBytes: this.maxResponseBytes,
       },
-      (revision) => ({ ...this.header(), revision }),
+      (revision) => this.responseHeader(revision),
       options.onReadable,
       (s) => this.readable.add(s),
     );
@@ -168,11 +170,14 @@ export class WatchableStore {
       this.notifiedRev = revision;
       const picked = new Map<Watcher, Event[]>();
       for (const ev of events) {
+        // One object per event for all watchers without prev_kv, so that a host encodes it once (Watcher.view).
+        const bare: Event = ev.prevKv === undefined ? ev : { type: ev.type, kv: ev.kv };
         this.synced.forEachMatching(ev.kv.key, (w) => {
           if (w.nextRev > revision || !w.wants(ev)) return;
+          const seen = w.prevKv ? ev : bare;
           const list = picked.get(w);
-          if (list === undefined) picked.set(w, [w.view(ev)]);
-          else list.push(w.view(ev));
+          if (list === undefined) picked.set(w, [seen]);
+          else list.push(seen);
         });
       }
       for (const [w, evs] of picked) {
@@ -402,8 +407,24 @@ export class WatchableStore {
       return fn();
     } finally {
       this.depth--;
-      if (this.depth === 0) this.fireReadable();
+      if (this.depth === 0) {
+        this.runHeader = undefined;
+        this.fireReadable();
+      }
     }
+  }
+
+  /**
+   * A response header for `revision`. Within one public operation every response of a revision shares one
+   * header object (the member's term cannot change in between): a notify to a thousand watchers asks the host
+   * once, and a host may encode the header once.
+   */
+  private responseHeader(revision: number): ResponseHeader {
+    const memo = this.runHeader;
+    if (memo !== undefined && memo.revision === revision) return memo;
+    const header = { ...this.header(), revision };
+    if (this.depth > 0) this.runHeader = header;
+    return header;
   }
 
   private fireReadable(): void {

@@ -8,12 +8,15 @@ import type { ServiceContext } from './context.ts';
 
 export type WatchService = Pick<EdgeNode, 'watch'>;
 
+/** Responses handed over per batch at most: the outbox's default bound, so a batch usually empties it. */
+const MAX_BATCH = 1024;
+
 export function watchService(ctx: ServiceContext): WatchService {
   const { identity } = ctx;
   return {
     watch(opts) {
       const stream = ctx.newWatchStream({ onReadable: () => wake() });
-      const queue: WatchResponse[] = [];
+      let queue: WatchResponse[] = [];
       let waiting: (() => void) | undefined;
       let closed = false;
       const wake = () => {
@@ -22,7 +25,7 @@ export function watchService(ctx: ServiceContext): WatchService {
         w?.();
       };
       const unsubscribe = ctx.onChange(() => {
-        if (stream.buffered.responses > 0) wake();
+        if (waiting !== undefined && stream.buffered.responses > 0) wake();
       });
       // With auth on, create requests are checked (READ on the range) in order before they reach the stream.
       let pending: Promise<void> | undefined;
@@ -56,6 +59,31 @@ export function watchService(ctx: ServiceContext): WatchService {
           refuse(`rpc error: code = ${err.codeName} desc = ${err.message}`);
         }
       };
+      // Every response ready now, in order: the refusals and the stream's outbox (one await per batch, not per
+      // response: a put seen by a thousand watchers is a thousand responses).
+      const batches = async function* (): AsyncGenerator<readonly WatchResponse[]> {
+        try {
+          while (!closed) {
+            let batch = stream.take(MAX_BATCH);
+            if (queue.length > 0) {
+              batch = queue.concat(batch);
+              queue = [];
+            }
+            if (batch.length > 0) {
+              yield batch;
+              continue;
+            }
+            await new Promise<void>((resolve) => {
+              waiting = resolve;
+              if (stream.buffered.responses > 0 || queue.length > 0) wake();
+            });
+          }
+        } finally {
+          closed = true;
+          stream.close();
+          unsubscribe();
+        }
+      };
       return {
         send: (request) => {
           if (!pending && !identity.auth.enabled) return handle(request);
@@ -71,22 +99,9 @@ export function watchService(ctx: ServiceContext): WatchService {
           unsubscribe();
           wake();
         },
+        batches,
         [Symbol.asyncIterator]: async function* () {
-          try {
-            while (!closed) {
-              for (const r of stream.take(64)) queue.push(r);
-              while (queue.length > 0) yield queue.shift()!;
-              if (closed) break;
-              await new Promise<void>((resolve) => {
-                waiting = resolve;
-                if (stream.buffered.responses > 0) wake();
-              });
-            }
-          } finally {
-            closed = true;
-            stream.close();
-            unsubscribe();
-          }
+          for await (const batch of batches()) yield* batch;
         },
       };
     },

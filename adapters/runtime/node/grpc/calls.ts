@@ -3,10 +3,8 @@
 // EtcdError → gRPC status with etcd's exact message.
 
 import {
-  type handleBidiStreamingCall,
   type handleUnaryCall,
   type Metadata,
-  type ServerDuplexStream,
   type ServerUnaryCall,
   type StatusObject,
   status,
@@ -16,7 +14,6 @@ import type { Logger } from '../../../../src/env.ts';
 import { EtcdError } from '../../../../src/etcd/errors.ts';
 import type { RequestOptions } from '../../../../src/server/node.ts';
 import { certificateCommonName } from '../tls.ts';
-import { MalformedRequest } from './strict.ts';
 import type { WireMessage } from './wire.ts';
 
 export type GrpcStatus = Pick<StatusObject, 'code' | 'details'>;
@@ -187,80 +184,5 @@ export function refuse(
   return (call, callback) => {
     if (!kind.responseStream && callback) callback(statusObject);
     else call.emit('error', statusObject);
-  };
-}
-
-/**
- * Runs a bidirectional stream whose responses come from an async iterable (node.watch(), node.leaseKeepAlive()):
- * requests go to `onRequest`, responses are written with back-pressure, and the stream ends when the client
- * cancels, the source ends or fails, or the server ends it (close, lost leader).
- */
-export function bidi<Req, Res>(
-  ctx: CallContext,
-  method: string,
-  open: (opts: RequestOptions) => {
-    source: AsyncIterable<Res>;
-    send(request: Req): void;
-    /** The client half-closed. Absent: the stream stays open until cancelled (etcd's Watch). */
-    end?(): void;
-    close(): void;
-  },
-  toWire: (response: Res) => WireMessage,
-): handleBidiStreamingCall<Req, WireMessage> {
-  return (call: ServerDuplexStream<Req, WireMessage>) => {
-    const refused = admit(ctx, call, method);
-    if (refused) {
-      call.emit('error', toStatus(refused));
-      return;
-    }
-    const session = open(requestOptions(call));
-    let ended = false;
-    let wakeDrain: (() => void) | undefined;
-    const live: LiveStream = {
-      requireLeader: requiresLeader(call.metadata),
-      end: (err) => {
-        if (ended) return;
-        ended = true;
-        ctx.streams.delete(live);
-        session.close();
-        wakeDrain?.();
-        if (call.cancelled) return;
-        if (err) call.emit('error', toStatus(err));
-        else call.end();
-      },
-    };
-    ctx.streams.add(live);
-    call.on('data', (request: Req) => {
-      if (ended) return;
-      // grpc-go ends the stream when a message does not decode (strict.ts).
-      if (request instanceof MalformedRequest) return live.end(request.status);
-      try {
-        session.send(request);
-      } catch (err) {
-        live.end(err instanceof EtcdError ? err : EtcdError.unknown(String(err)));
-      }
-    });
-    // Watch: etcd keeps sending after the client half-closes, until the client cancels. LeaseKeepAlive: etcd's
-    // handler returns (status OK) on io.EOF, once its answers are out; the session's source then ends.
-    call.on('end', () => {
-      if (!ended) session.end?.();
-    });
-    call.on('cancelled', () => live.end());
-    call.on('error', () => live.end());
-    call.on('drain', () => wakeDrain?.());
-    void (async () => {
-      for await (const response of session.source) {
-        if (ended) break;
-        if (!call.write(toWire(response))) {
-          await new Promise<void>((resolve) => {
-            wakeDrain = resolve;
-          });
-          wakeDrain = undefined;
-        }
-      }
-    })().then(
-      () => live.end(),
-      (err: unknown) => live.end(err instanceof EtcdError ? err : EtcdError.unknown(String(err))),
-    );
   };
 }

@@ -2,7 +2,8 @@
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { LeaseKeepAliveResponse } from '../../../../src/etcd/types.ts';
-import { bidi, type CallContext, unary } from './calls.ts';
+import { bidi } from './bidi.ts';
+import { type CallContext, unary } from './calls.ts';
 import * as wire from './wire.ts';
 
 export function leaseService(ctx: CallContext): UntypedServiceImplementation {
@@ -21,20 +22,32 @@ export function leaseService(ctx: CallContext): UntypedServiceImplementation {
       const r = await api.leaseRevoke({ ID: wire.big(req.ID) }, opts);
       return { header: wire.header(r.header) };
     }),
-    LeaseKeepAlive: bidi<{ ID?: wire.Int64 }, LeaseKeepAliveResponse>(
-      ctx,
-      'Lease/LeaseKeepAlive',
-      (opts) => {
-        const stream = api.leaseKeepAlive(opts);
-        return {
-          source: stream,
-          send: (request) => stream.send({ ID: wire.big(request.ID) }),
-          end: () => stream.end(),
-          close: () => stream.close(),
-        };
-      },
-      (r) => ({ header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL) }),
-    ),
+    // etcd's LeaseKeepAlive handler: each request answered when its renewal is (in that order); on the client's
+    // half-close the stream ends with OK once every answer owed is out, and with the error if one fails.
+    LeaseKeepAlive: bidi<{ ID?: wire.Int64 }>(ctx, 'Lease/LeaseKeepAlive', (opts, out) => {
+      let inFlight = 0;
+      let halfClosed = false;
+      const answered = (r: LeaseKeepAliveResponse) => {
+        inFlight--;
+        out.write({ header: wire.header(r.header), ID: wire.i64(r.ID), TTL: wire.i64(r.TTL) });
+        if (halfClosed && inFlight === 0) out.end();
+      };
+      const failed = (err: unknown) => {
+        inFlight--;
+        out.end(err);
+      };
+      return {
+        send: (request) => {
+          inFlight++;
+          api.leaseKeepAliveOnce({ ID: wire.big(request.ID) }, opts).then(answered, failed);
+        },
+        end: () => {
+          halfClosed = true;
+          if (inFlight === 0) out.end();
+        },
+        close: () => {},
+      };
+    }),
     LeaseTimeToLive: unary<{ ID?: wire.Int64; keys?: boolean }>(
       ctx,
       'Lease/LeaseTimeToLive',

@@ -2,7 +2,7 @@
 // headers for provenance), so the server needs no client package at run time.
 
 import { fileURLToPath } from 'node:url';
-import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 
 export const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
@@ -55,8 +55,24 @@ export function loadServices(): Record<ServiceName, ServiceDefinition> {
   for (const name of SERVICE_NAMES) {
     const def = pkg[name];
     if (!def || 'format' in def) throw new Error(`edgecd: service ${name} missing from the protos`);
-    out[name] = def as ServiceDefinition;
+    out[name] = preEncodedResponses(def as ServiceDefinition);
   }
   cached = out;
+  return out;
+}
+
+/**
+ * Each method's response codec, also taking a response already encoded (a Buffer, sent as it is): the Watch
+ * stream encodes its responses itself (./watch-encode.ts), sharing each event's bytes between watchers.
+ */
+function preEncodedResponses(definition: ServiceDefinition): ServiceDefinition {
+  const out: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [method, def] of Object.entries(definition) as [string, MethodDefinition<unknown, unknown>][]) {
+    const encode = def.responseSerialize;
+    out[method] = {
+      ...def,
+      responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : encode(value)),
+    };
+  }
   return out;
 }
