@@ -4,9 +4,8 @@
 //   (slowloris), an HTTP/2 preface cut short (held by the protocol sniffer), and silent ones;
 // - 10,000 concurrent gRPC streams on one HTTP/2 connection: every one answered, other clients served meanwhile;
 // - a gateway watch whose client never reads while 48 MiB of events go by: every write completes and other
-//   clients are served. (Its memory bound is not asserted: a probe of the same writes with no watcher at all
-//   showed the member's heap growing by ~25 MB per 384 puts of 64 KiB despite compaction and snapshot-count 20,
-//   which drowns a watcher's share; see the report of the Step 12 session.)
+//   clients are served. (Its memory bound is asserted on a member process, whose heap is read after a full GC:
+//   test/e2e/slow-clients.test.ts.)
 // Memory is compared after a forced GC, with a wide margin.
 
 import { connect as connect2 } from 'node:http2';
