@@ -65,7 +65,10 @@ const TESTS: Record<string, { readonly args: string[]; readonly leader?: boolean
   'txn-put': {
     args: ['--conns=20', '--clients=200', 'txn-put', '--key-size=8', `--total=${n(20000)}`, '--val-size=256'],
   },
-  watch: { args: ['watch', `--put-total=${n(1000)}`] },
+  // etcd 3.4's tool meant --put-rate 0 as "no limit" (with its x/time, a zero-rate limiter let everything through);
+  // built against Debian's newer x/time it panics on the second put ("Wait(n=1) exceeds limiter's burst 0"), so
+  // ask for a rate no put loop reaches.
+  watch: { args: ['watch', `--put-total=${n(1000)}`, '--put-rate=1000000'] },
   'lease-keepalive': { args: ['--conns=20', '--clients=200', 'lease-keepalive', `--total=${n(40000)}`] },
 };
 
@@ -212,10 +215,12 @@ function runTool(endpoints: string[], name: string): { run?: Run; output: string
     },
   );
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  const rps = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  // The last summary is the test's: watch prints its watch-creation summary first, then the events received.
+  const summary = output.slice(output.lastIndexOf('Summary:'));
+  const rps = /Requests\/sec:\s+([\d.]+)/.exec(summary);
   if (!rps) return { output };
   const pct = (p: string) => {
-    const m = new RegExp(`${p}% in ([\\d.]+) secs`).exec(output);
+    const m = new RegExp(`${p}% in ([\\d.]+) secs`).exec(summary);
     return m ? Number(m[1]) * 1000 : undefined;
   };
   return { run: { rps: Number(rps[1]), p50: pct('50'), p99: pct('99') }, output };
