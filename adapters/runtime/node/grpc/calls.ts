@@ -34,25 +34,33 @@ function metadataText(metadata: Metadata, key: string): string | undefined {
   return typeof v === 'string' ? v : v.toString('utf8');
 }
 
+/** The verified client certificate's CN (mTLS), if any: grpc-js gives the certificate only when TLS verified it. */
+function commonNameOf(call: AnyServerCall): string | undefined {
+  try {
+    return certificateCommonName(call.getAuthContext?.()?.sslPeerCertificate);
+  } catch {
+    return undefined; // no auth context on this call
+  }
+}
+
 /**
  * Who is calling, as etcd's AuthInfoFromCtx sees it: the token from metadata `token` (native clients) or else
  * `authorization` (what grpc-gateway forwards), and the verified client certificate's CN (mTLS) when there is
- * one. With the call's abort signal, this is what every handler hands the node.
+ * one. With the call's abort signal, this is what every handler hands the node. The CN is looked up when first
+ * read (only auth reads it, and only without a token): the lookup was ~2.5 us of every call in plaintext, and
+ * parses the peer certificate with TLS.
  */
 export function requestOptions(call: AnyServerCall, signal?: AbortSignal): RequestOptions {
   const token = metadataText(call.metadata, 'token') ?? metadataText(call.metadata, 'authorization');
-  let commonName: string | undefined;
-  try {
-    // grpc-js gives the certificate only when the TLS socket verified it.
-    commonName = certificateCommonName(call.getAuthContext?.()?.sslPeerCertificate);
-  } catch {
-    // no auth context on this call
-  }
-  return {
-    ...(signal ? { signal } : {}),
-    ...(token !== undefined ? { token } : {}),
-    ...(commonName !== undefined ? { commonName } : {}),
-  };
+  const opts: { signal?: AbortSignal; token?: string } = {};
+  if (signal) opts.signal = signal;
+  if (token !== undefined) opts.token = token;
+  let commonName: string | undefined | null = null;
+  Object.defineProperty(opts, 'commonName', {
+    enumerable: true,
+    get: () => (commonName === null ? (commonName = commonNameOf(call)) : commonName),
+  });
+  return opts;
 }
 
 /** What a handler's failure becomes on the wire: etcd errors keep their code and text; anything else is Unknown. */
@@ -107,14 +115,18 @@ export function admit(
  */
 class UnaryOptions implements RequestOptions {
   readonly token?: string;
-  readonly commonName?: string;
+  private readonly base: RequestOptions;
   private controller?: AbortController;
   private pending = true;
   private canceled = false;
 
   constructor(base: RequestOptions) {
     if (base.token !== undefined) this.token = base.token;
-    if (base.commonName !== undefined) this.commonName = base.commonName;
+    this.base = base;
+  }
+
+  get commonName(): string | undefined {
+    return this.base.commonName;
   }
 
   get signal(): AbortSignal {
