@@ -14,6 +14,7 @@ import type { MemberMetrics } from '../../../src/server/metrics.ts';
 import type { EdgeNode } from '../../../src/server/node.ts';
 import type { WalFile, WalFs } from '../../storage/file-wal/fs.ts';
 import type { PeerStats } from '../../transport/tcp/index.ts';
+import { GrpcCounts } from './grpc/metrics.ts';
 
 const hex = (id: bigint) => id.toString(16);
 
@@ -274,29 +275,4 @@ export async function serveMetricsUrl(
     port: typeof address === 'object' && address ? address.port : 0,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-type Labels = Record<string, string>;
-
-/** gRPC call and byte counts not yet moved into their prom-client counters (NodeMetrics' collect hooks). */
-class GrpcCounts {
-  readonly started = new Map<string, { readonly labels: Labels; n: number }>();
-  readonly handled = new Map<string, { readonly labels: Labels; n: number }>();
-  sent = 0;
-  received = 0;
-
-  count(into: Map<string, { readonly labels: Labels; n: number }>, key: string, labels: () => Labels): void {
-    const entry = into.get(key);
-    if (entry) entry.n++;
-    else into.set(key, { labels: labels(), n: 1 });
-  }
-
-  /** Adds the pending counts to `counter` (a series appears at its first call, as with inc()). */
-  flush(from: Map<string, { readonly labels: Labels; n: number }>, counter: Counter<string>): void {
-    for (const entry of from.values()) {
-      if (entry.n === 0) continue;
-      counter.inc(entry.labels, entry.n);
-      entry.n = 0;
-    }
-  }
 }

@@ -10,6 +10,7 @@ import {
   type ServiceDefinition,
   status,
 } from '@grpc/grpc-js';
+import type { Counter } from 'prom-client';
 
 /** Where the counts go (adapters/runtime/node/metrics.ts). */
 export interface GrpcRecorder {
@@ -96,4 +97,29 @@ export function countBytes(definition: ServiceDefinition, recorder: GrpcRecorder
     };
   }
   return out;
+}
+
+type Labels = Record<string, string>;
+
+/** gRPC call and byte counts not yet moved into their prom-client counters (NodeMetrics' collect hooks). */
+export class GrpcCounts {
+  readonly started = new Map<string, { readonly labels: Labels; n: number }>();
+  readonly handled = new Map<string, { readonly labels: Labels; n: number }>();
+  sent = 0;
+  received = 0;
+
+  count(into: Map<string, { readonly labels: Labels; n: number }>, key: string, labels: () => Labels): void {
+    const entry = into.get(key);
+    if (entry) entry.n++;
+    else into.set(key, { labels: labels(), n: 1 });
+  }
+
+  /** Adds the pending counts to `counter` (a series appears at its first call, as with inc()). */
+  flush(from: Map<string, { readonly labels: Labels; n: number }>, counter: Counter<string>): void {
+    for (const entry of from.values()) {
+      if (entry.n === 0) continue;
+      counter.inc(entry.labels, entry.n);
+      entry.n = 0;
+    }
+  }
 }
