@@ -110,6 +110,8 @@ interface LeaseRecord {
   readonly id: bigint;
   readonly ttl: number;
   remainingTtl: number;
+  /** Raft index of the last keep-alive that went through Raft (applyRenew); 0 for none. Replicated. */
+  renewedAt: number;
   revoked: boolean;
   // Leader-local (meaningful only while leading).
   /** Expiry deadline, ms on the host clock. */
@@ -223,6 +225,7 @@ export class Lessor {
       id,
       ttl: Math.max(ttl, this.minTtl),
       remainingTtl: 0,
+      renewedAt: 0,
       revoked: false,
       expiry: Number.NaN,
       expiryGen: 0,
@@ -278,10 +281,11 @@ export class Lessor {
    * member; on the leader also sets the deadline to now + TTL. Returns the granted TTL. Unknown lease →
    * requested lease not found (answer the keep-alive with TTL 0).
    */
-  applyRenew(id: bigint, now: number): number {
+  applyRenew(id: bigint, now: number, index = 0): number {
     const rec = this.byId.get(id);
     if (rec === undefined) throw errors.leaseNotFound();
     rec.remainingTtl = 0;
+    rec.renewedAt = Math.max(rec.renewedAt, index);
     const inFlight = this.leader ? rec.inFlight : undefined;
     if (inFlight !== undefined && inFlight.resets.length > 0) {
       // Our oldest outstanding reset (or a later one, if it was lost) has applied: every checkpoint handed out
@@ -295,6 +299,12 @@ export class Lessor {
       this.scheduleCheckpoint(rec, now);
     }
     return rec.ttl;
+  }
+
+  /** Whether a keep-alive through Raft applied at an index above `index` (replicated: every member agrees). */
+  renewedAfter(id: bigint, index: number): boolean {
+    const rec = this.byId.get(id);
+    return rec !== undefined && rec.renewedAt > index;
   }
 
   // ---- Leader-local state --------------------------------------------------------------------------------
@@ -411,9 +421,12 @@ export class Lessor {
 
   // ---- Snapshot ------------------------------------------------------------------------------------------
 
-  /** The replicated state as bytes: msgpack [version, [[id, ttl, remainingTtl], …]] ascending by ID. */
+  /**
+   * The replicated state as bytes: msgpack [version, [[id, ttl, remainingTtl, renewedAt], …]] ascending by ID
+   * (snapshots from before renewedAt have three-element tuples: 0).
+   */
   snapshot(): Uint8Array {
-    const leases = this.sortedRecords().map((rec) => [rec.id, rec.ttl, rec.remainingTtl]);
+    const leases = this.sortedRecords().map((rec) => [rec.id, rec.ttl, rec.remainingTtl, rec.renewedAt]);
     return encode([SNAPSHOT_FORMAT_VERSION, leases], { useBigInt64: true });
   }
 
@@ -486,19 +499,22 @@ function decodeSnapshot(bytes: Uint8Array): LeaseRecord[] {
   const out: LeaseRecord[] = [];
   let last: bigint | undefined;
   for (const tuple of root[1] as unknown[]) {
-    if (!Array.isArray(tuple) || tuple.length !== 3) throw corrupt('bad lease');
-    const [rawId, rawTtl, rawRemaining] = tuple as unknown[];
+    if (!Array.isArray(tuple) || (tuple.length !== 3 && tuple.length !== 4)) throw corrupt('bad lease');
+    const [rawId, rawTtl, rawRemaining, rawRenewedAt = 0] = tuple as unknown[];
+    const renewedAt = toNumber(rawRenewedAt);
     const id = typeof rawId === 'bigint' ? rawId : BigInt(toNumber(rawId));
     const ttl = toNumber(rawTtl);
     const remainingTtl = toNumber(rawRemaining);
     if (id === NO_LEASE || id < MIN_INT64 || id > MAX_INT64) throw corrupt(`bad lease ID ${id}`);
     if (last !== undefined && id <= last) throw corrupt(`lease ${id} out of order`);
     if (ttl < 1 || ttl > MAX_LEASE_TTL || remainingTtl < 0) throw corrupt(`bad TTL for lease ${id}`);
+    if (renewedAt < 0) throw corrupt(`bad renewal index for lease ${id}`);
     last = id;
     out.push({
       id,
       ttl,
       remainingTtl,
+      renewedAt,
       revoked: false,
       expiry: Number.NaN,
       expiryGen: 0,

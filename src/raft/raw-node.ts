@@ -308,6 +308,11 @@ export class RawNode {
     };
   }
 
+  /** Whether Raft leads now (cheap). A host learns role changes from Ready.softState, which lags during a save. */
+  isLeader(): boolean {
+    return this.#raft.role === 'leader';
+  }
+
   /** Whether this member is a learner in its current configuration (cheap: no Status is built). */
   isLearner(): boolean {
     const r = this.#raft;

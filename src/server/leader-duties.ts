@@ -44,7 +44,8 @@ export class LeaderDuties {
   // Leases: the leader revokes expired leases and checkpoints remaining TTLs, through Raft.
   private leases(now: number, sm: ServerStateMachine): void {
     const lessor = sm.lessor;
-    for (const id of lessor.expired(now, 500)) this.propose({ type: 'leaseRevoke', id });
+    for (const id of lessor.expired(now, 500))
+      this.propose({ type: 'leaseRevoke', id, unlessRenewedAfter: sm.appliedIndex });
     const checkpoints = lessor.dueCheckpoints(now, this.config.leaseCheckpointIntervalMs, 1000);
     if (checkpoints.length > 0) this.propose({ type: 'leaseCheckpoint', checkpoints });
   }

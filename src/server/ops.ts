@@ -60,7 +60,17 @@ export type Operation =
   | { readonly type: 'txn'; readonly request: TxnRequest; readonly auth?: OpAuth }
   | { readonly type: 'compact'; readonly request: CompactionRequest; readonly auth?: OpAuth }
   | { readonly type: 'leaseGrant'; readonly request: Required<LeaseGrantRequest> }
-  | { readonly type: 'leaseRevoke'; readonly id: bigint; readonly auth?: OpAuth }
+  | {
+      readonly type: 'leaseRevoke';
+      readonly id: bigint;
+      readonly auth?: OpAuth;
+      /**
+       * An expiry revoke (the leader's, not a client's): the proposer's applied index. A keep-alive that went
+       * through Raft and applied after it (lessor.renewedAfter) answered the client "renewed", so the revoke is
+       * dropped; the leader revokes again if the lease expires once more.
+       */
+      readonly unlessRenewedAfter?: number;
+    }
   | (AuthOperation & { readonly auth?: OpAuth })
   /** A keep-alive that went through Raft: resets the checkpointed TTL everywhere, renews on the leader. */
   | { readonly type: 'leaseRenew'; readonly id: bigint }

@@ -554,7 +554,11 @@ export class Replica {
 
   /** A keep-alive: served by the leader locally unless the lease carries a checkpoint to reset. */
   keepAlive(id: bigint, cb: (ttl: number | EtcdError) => void): void {
-    const r = this.sm.lessor.renew(id, this.io.now());
+    // The lessor is demoted when a Ready reports the step-down, which waits for a save in flight (a slow disk can
+    // hold it past the next election): a member that Raft no longer lets lead renews nothing locally.
+    const r = this.raw.isLeader()
+      ? this.sm.lessor.renew(id, this.io.now())
+      : ({ status: 'notLeader' } as const);
     if (r.status === 'notFound' || r.status === 'expired') return cb(errors.leaseNotFound());
     if (r.status === 'renewed') return cb(r.ttl);
     // A checkpoint to reset (leader), or not the leader: the keep-alive goes through Raft.

@@ -214,11 +214,17 @@ export class ServerStateMachine {
       case 'leaseRevoke': {
         const id = BigInt(op.id);
         if (!this.lessor.get(id)) throw errors.leaseNotFound();
+        // An expiry revoke loses to a keep-alive that committed after the leader decided (see Operation).
+        if (
+          op.unlessRenewedAfter !== undefined &&
+          this.lessor.renewedAfter(id, Number(op.unlessRenewedAfter))
+        )
+          return {};
         this.revokeLease(id);
         return {};
       }
       case 'leaseRenew': {
-        const ttl = this.lessor.applyRenew(BigInt(op.id), now);
+        const ttl = this.lessor.applyRenew(BigInt(op.id), now, index);
         return { ID: BigInt(op.id), TTL: ttl };
       }
       case 'leaseCheckpoint':
