@@ -4,6 +4,7 @@ export * from './auth/index.ts';
 export * from './client/index.ts';
 export * from './env.ts';
 export * from './etcd/errors.ts';
+export * from './etcd/limits.ts';
 export type * from './etcd/types.ts';
 export * from './raft/index.ts';
 export type { LeaseInspection, NodeInspection } from './server/inspect.ts';

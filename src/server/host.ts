@@ -6,6 +6,7 @@ import { JwtTokens } from '../auth/tokens.ts';
 import type { Logger, TimerHandle } from '../env.ts';
 import { silentLogger } from '../env.ts';
 import { EtcdError } from '../etcd/errors.ts';
+import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS } from '../etcd/limits.ts';
 import type { Member, ResponseHeader } from '../etcd/types.ts';
 import type { Status } from '../raft/raw-node.ts';
 import type { NodeId } from '../raft/types.ts';
@@ -47,8 +48,8 @@ export class NodeHost implements ServiceContext {
       electionTicks: Math.max(2, Math.round((options.electionTimeoutMs ?? 1000) / tickMs)),
       snapshotCount: options.snapshotCount ?? 10_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 5000 + 2 * (options.electionTimeoutMs ?? 1000),
-      maxRequestBytes: options.maxRequestBytes ?? 1.5 * 1024 * 1024,
-      maxTxnOps: options.maxTxnOps ?? 128,
+      maxRequestBytes: options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      maxTxnOps: options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS,
       leaseCheckpointIntervalMs: options.leaseCheckpointIntervalMs ?? 5000,
       raft: options.raft,
       autoCompaction: options.autoCompaction,

@@ -3,6 +3,7 @@
 // virtual clock, the trace (./trace.ts, which also computes the digest), and the Raft safety checks on every message and Ready. The workloads,
 // the nemesis and the end-of-run checks are in KvSimulation, which extends this class.
 
+import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS } from '../etcd/limits.ts';
 import type { NodeId } from '../raft/types.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
 import type { PersistBatch } from '../storage.ts';
@@ -93,8 +94,8 @@ export abstract class KvCluster {
       electionTicks: ELECTION_TICKS,
       snapshotCount: this.rng.range(20, 80),
       requestTimeoutMs: 1500,
-      maxRequestBytes: 1.5 * 1024 * 1024,
-      maxTxnOps: 128,
+      maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+      maxTxnOps: DEFAULT_MAX_TXN_OPS,
       leaseCheckpointIntervalMs: 500,
       raft: {
         snapshotChunkBytes: 512,
