@@ -301,13 +301,37 @@ describeWithChromium('browser demo: what a visitor sees', () => {
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.waitForFunction(() => window.scrollY === 0, null, WAIT);
 
-    // A tap on a link cuts it.
-    const hit = (await page.locator('[data-link="2-3"] .wire').boundingBox())!;
-    await page.touchscreen.tap(hit.x + hit.width / 2, hit.y + hit.height / 2);
+    // A tap on a link cuts it. Messages in flight take taps (a tap drops one): the run is paused meanwhile, so that
+    // each tap goes to a point of the wire no message covers; taps are apart in time, or the browser reads a double
+    // tap.
+    await page.evaluate(() => (document.querySelector('#pause') as HTMLButtonElement).click());
+    await page.waitForSelector('body.paused', { ...WAIT, state: 'attached' });
+    const tapLink = async () => {
+      await page.waitForTimeout(500);
+      const box = (await page.locator('[data-link="2-3"] .wire').boundingBox())!;
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const f = 0.15 + ((attempt * 0.37) % 0.7);
+        const x = box.x + box.width * f;
+        // The wire is a straight line across its box, either diagonal: try both.
+        for (const y of [box.y + box.height * f, box.y + box.height * (1 - f)]) {
+          const onWire = await page.evaluate(
+            ([px, py]) => !!document.elementFromPoint(px, py)?.closest('[data-link="2-3"]'),
+            [x, y],
+          );
+          if (onWire) return page.touchscreen.tap(x, y);
+        }
+        await page.waitForTimeout(20);
+      }
+      throw new Error('no point of link 2-3 free of messages');
+    };
+    await tapLink();
     await page.waitForSelector('[data-link="2-3"].link-cut', { ...WAIT, state: 'attached' });
-    await page.touchscreen.tap(hit.x + hit.width / 2, hit.y + hit.height / 2);
-    await page.touchscreen.tap(hit.x + hit.width / 2, hit.y + hit.height / 2);
+    await tapLink();
+    await page.waitForSelector('[data-link="2-3"]:not(.link-cut)', { ...WAIT, state: 'attached' });
+    await tapLink();
     await page.waitForSelector('[data-link="2-3"].link-ok', { ...WAIT, state: 'attached' });
+    await page.evaluate(() => (document.querySelector('#pause') as HTMLButtonElement).click());
+    await page.waitForSelector('body:not(.paused)', { ...WAIT, state: 'attached' });
 
     // A finger drags n2 into empty space: it is isolated (pointer events from touch).
     const center = async (id: string) => {
