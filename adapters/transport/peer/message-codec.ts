@@ -156,6 +156,15 @@ function decodeSnapshotChunk(bytes: Uint8Array): SnapshotChunk {
   } catch (error) {
     throw new MessageCodecError(`malformed message: snapshot (${(error as Error).message})`);
   }
+  return snapshotChunk(value);
+}
+
+/**
+ * A msgpack-decoded snapshot chunk, checked (a record with data, offset, total, and metadata with a safe index and
+ * term and a confState of member IDs) and its counts made numbers; else MessageCodecError. Both message forms
+ * (binary, and version 1's msgpack in ./wire.ts) check their chunks here.
+ */
+export function snapshotChunk(value: unknown): SnapshotChunk {
   const s = value as Record<string, unknown> | null;
   const meta = s?.metadata as Record<string, unknown> | undefined;
   const conf = meta?.confState as Record<string, unknown> | undefined;

@@ -4,7 +4,7 @@
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Message, MessageType, NodeId } from '../../../src/raft/types.ts';
-import { BINARY_MESSAGE_TAG, decodeBinaryMessage } from './message-codec.ts';
+import { BINARY_MESSAGE_TAG, decodeBinaryMessage, snapshotChunk } from './message-codec.ts';
 
 /** First bytes of every peer connection: 0x89 'E' 'D' 'C'. The high first byte never starts a text protocol. */
 export const MAGIC = Uint8Array.of(0x89, 0x45, 0x44, 0x43);
@@ -194,9 +194,12 @@ export function decodeMessage(payload: Uint8Array): Message {
   if (Array.isArray(value.entries)) {
     for (const entry of value.entries) if (isRecord(entry)) numbers(entry, ENTRY_NUMBER_FIELDS);
   }
-  if (isRecord(value.snapshot)) {
-    numbers(value.snapshot, CHUNK_NUMBER_FIELDS);
-    if (isRecord(value.snapshot.metadata)) numbers(value.snapshot.metadata, ENTRY_NUMBER_FIELDS);
+  if ('snapshot' in value) {
+    try {
+      value.snapshot = snapshotChunk(value.snapshot);
+    } catch (error) {
+      throw new ProtocolError((error as Error).message);
+    }
   }
   checkMessage(value);
   return value as unknown as Message;
@@ -233,7 +236,6 @@ function checkMessage(m: Record<string, unknown>): void {
   // A proposal's entries get their term and index from the leader that appends them.
   const proposal = m.type === 'MsgProp';
   optional('entries', (v) => Array.isArray(v) && v.every((e) => isEntry(e, proposal)));
-  optional('snapshot', isSnapshotChunk);
 }
 
 function isEntry(e: unknown, proposal: boolean): boolean {
@@ -247,19 +249,8 @@ function isEntry(e: unknown, proposal: boolean): boolean {
   );
 }
 
-function isSnapshotChunk(s: unknown): boolean {
-  if (!isRecord(s) || !isCount(s.offset) || !isCount(s.total) || !(s.data instanceof Uint8Array))
-    return false;
-  const meta = s.metadata;
-  if (!isRecord(meta) || !isCount(meta.index) || !isCount(meta.term) || !isRecord(meta.confState))
-    return false;
-  const { voters, learners } = meta.confState;
-  return Array.isArray(voters) && voters.every(isId) && Array.isArray(learners) && learners.every(isId);
-}
-
 const MESSAGE_NUMBER_FIELDS = ['term', 'index', 'logTerm', 'commit', 'rejectHint', 'offset'] as const;
 const ENTRY_NUMBER_FIELDS = ['term', 'index'] as const;
-const CHUNK_NUMBER_FIELDS = ['offset', 'total'] as const;
 
 function numbers(record: Record<string, unknown>, fields: readonly string[]): void {
   for (const field of fields) {
