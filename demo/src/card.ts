@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // A live member's card: role, term and vote, its log as coloured boxes (commit and applied marks, what is not yet
-// durable), its keyspace and leases as the member itself reports them, and its Kill / Isolate buttons. A member
-// that is down shows what it last held, never a leader it no longer knows.
+// durable), its keyspace and leases as the member itself reports them, and its Kill / Isolate / Time out buttons. A
+// member that is down shows what it last held, never a leader it no longer knows.
 
 import type { MemberState } from './protocol.ts';
 import { el, termColor } from './ui.ts';
@@ -19,7 +19,10 @@ export interface CardMember {
   readonly card: HTMLElement;
 }
 
-export function buildCard(id: number, actions: { kill(): void; isolate(): void }): HTMLElement {
+export function buildCard(
+  id: number,
+  actions: { kill(): void; isolate(): void; timeout(): void },
+): HTMLElement {
   const card = el('section', { class: 'member', 'data-node-id': String(id), 'data-role': 'down' }, [
     el('header', {}, [
       el('b', { class: 'name' }, [`n${id}`]),
@@ -36,11 +39,22 @@ export function buildCard(id: number, actions: { kill(): void; isolate(): void }
     el('footer', {}, [
       el('button', { class: 'kill', title: 'Terminate the worker (a crash)' }, ['Kill']),
       el('button', { class: 'isolate', title: 'Cut it off from the others' }, ['Isolate']),
+      el(
+        'button',
+        {
+          class: 'timeout',
+          title:
+            'Force its election timeout: its timer runs out now and it campaigns as on a real timeout (pre-vote first). ' +
+            `Also key ${id}, or double-click (right-click, long-press) its circle`,
+        },
+        ['Time out ', el('kbd', {}, [String(id)])],
+      ),
       el('span', { class: 'recovered muted' }),
     ]),
   ]);
   card.querySelector('.kill')!.addEventListener('click', actions.kill);
   card.querySelector('.isolate')!.addEventListener('click', actions.isolate);
+  card.querySelector('.timeout')!.addEventListener('click', actions.timeout);
   return card;
 }
 
@@ -63,6 +77,9 @@ export function renderCard(m: CardMember, role: ShownRole, alone: boolean, group
   card.querySelector('.role')!.textContent = roleLabel(role);
   card.querySelector('.kill')!.textContent = m.up || m.starting ? 'Kill' : 'Restart';
   card.querySelector('.isolate')!.textContent = alone ? 'Rejoin' : 'Isolate';
+  // A leader has no election timer (it checks quorum instead), a learner never campaigns, a down member has no clock.
+  (card.querySelector('.timeout') as HTMLButtonElement).disabled =
+    !m.up || role === 'leader' || role === 'learner' || role === 'starting' || role === 'down';
   card.style.setProperty('--group', groupColor);
   card.dataset.group = String(m.group);
   if (m.recoveredLastIndex !== undefined) {

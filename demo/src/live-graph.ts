@@ -1,7 +1,7 @@
 /// <reference lib="dom" />
 // The live cluster's network picture: the links (click one to cut, slow, restore it), the member circles (role,
 // term and vote, the election timer ring, the leader's heartbeat pulse; drag one onto another to group them, into
-// empty space to isolate it), and the messages in flight at their place on the wire, labelled, with recent losses.
+// empty space to isolate it; double-click, right-click or long-press one to force its election timeout), and the messages in flight at their place on the wire, labelled, with recent losses.
 // It draws what the page shows: the present, or the frame the history scrubber rewound to.
 
 import type { InPageHub } from '../../adapters/transport/in-page/index.ts';
@@ -28,6 +28,8 @@ export interface LiveGraphDeps {
   readonly tap: MessageTap;
   readonly history: LiveHistory;
   readonly tickMs: number;
+  /** Double-click, right-click or long-press on a member: force its election timeout. */
+  forceTimeout(m: Member): void;
 }
 
 export interface LiveGraph {
@@ -91,6 +93,13 @@ export function createLiveGraph(deps: LiveGraphDeps): LiveGraph {
           svg('text', { y: 16, class: 'node-term' }),
         );
         node.addEventListener('pointerdown', (e) => beginDrag(m, e as PointerEvent));
+        const force = (e: Event) => {
+          e.preventDefault();
+          if (!deps.history.viewing) deps.forceTimeout(m);
+        };
+        // Double-click with a mouse; the context action (right-click, or a long press on a touch screen).
+        node.addEventListener('dblclick', force);
+        node.addEventListener('contextmenu', force);
         g.append(node);
         netNodes.set(m.id, node);
       }

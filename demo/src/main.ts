@@ -196,9 +196,29 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
     case 'error':
       log('fault', `n${m.id} failed: ${msg.message.split('\n')[0]}`);
       break;
+    case 'timed-out':
+      if (msg.fired)
+        log(
+          'fault',
+          `you forced n${m.id}'s election timeout: its clock ran ${msg.ticks} tick${msg.ticks === 1 ? '' : 's'} ahead and the timer fired`,
+        );
+      else if (msg.role === 'leader')
+        log('info', `n${m.id} leads: a leader has no election timer to force (it checks quorum instead)`);
+      else if (msg.role === 'learner') log('info', `n${m.id} is a learner: it never campaigns`);
+      else log('info', `n${m.id}'s election timer did not fire`);
+      break;
     case 'closed':
       break;
   }
+}
+
+/** Makes a member's election timer run out now (its worker runs its own clock ahead until the timer fires). */
+function forceTimeout(m: Member): void {
+  if (!m.worker || !m.up) {
+    log('info', `n${m.id} is down: it has no election timer running`);
+    return;
+  }
+  m.worker.postMessage({ kind: 'timeout' } satisfies ToWorker);
 }
 
 // ---------------------------------------------------------------- history: what the page showed, to rewind
@@ -324,6 +344,7 @@ const graph = createLiveGraph({
   tap,
   history: liveHistory,
   tickMs: TICK_MS,
+  forceTimeout,
 });
 
 function animate(): void {
@@ -455,6 +476,7 @@ function boot(): void {
         if (topology.isAlone(m)) topology.joinGroup(m, 0);
         else topology.joinGroup(m, topology.freeGroup());
       },
+      timeout: () => forceTimeout(members.get(id)!),
     });
     $('#members').append(card);
     members.set(id, { id, up: false, starting: false, group: 0, card });
@@ -550,6 +572,9 @@ function boot(): void {
       step();
     } else if (e.key === 'h') {
       topology.healAll();
+    } else if (members.has(Number(e.key))) {
+      // 1, 2, 3: force that member's election timeout.
+      forceTimeout(members.get(Number(e.key))!);
     }
   });
 

@@ -43,6 +43,7 @@ let node: EdgeNode | undefined;
 let gateway: FetchHandler | undefined;
 let inspection: NodeInspection | undefined;
 let memberId = 0;
+let tickMs = 100;
 const requests = new Map<number, AbortController>();
 const labels = new Map<string, string>();
 const decoder = new TextDecoder();
@@ -71,6 +72,9 @@ scope.addEventListener('message', (event) => {
     case 'speed':
       if (clock) setSpeed(clock, baseClock, msg.rate);
       break;
+    case 'timeout':
+      forceElectionTimeout();
+      break;
     case 'http':
       void serveHttp(msg.reqId, msg.path, msg.body);
       break;
@@ -88,6 +92,7 @@ scope.addEventListener('message', (event) => {
 
 async function start(config: MemberConfig, port: MessagePort): Promise<void> {
   memberId = config.id;
+  tickMs = config.tickMs;
   baseClock = new ScaledClock(config.speed);
   clock = new PausableClock(baseClock, config.paused);
   const storage = new IndexedDbStorage(config.dbName);
@@ -310,6 +315,35 @@ function report(): void {
         : [],
   };
   post({ kind: 'state', state });
+}
+
+/**
+ * Forces this member's election timeout: its own clock runs ahead one tick at a time until the election timer
+ * fires, so the member does what it would on a real timeout — through its public inputs (the injected clock), not
+ * a back door: with pre-vote it first asks whether it could win, it does not campaign while a membership change is
+ * unapplied, and a leader has no election timer to force. (An EdgeNode has no "campaign now"; etcd-io/raft's
+ * node.Campaign would be that.) Each step fires exactly one tick: the node re-arms its tick timer from the time it
+ * fires, so one long jump would tick only once. The rest of the cluster keeps its own time.
+ */
+function forceElectionTimeout(): void {
+  if (!clock || !node || !inspection) return;
+  const role = node.nodeStatus().role;
+  let ticks = 0;
+  let fired = false;
+  const wasPaused = clock.paused;
+  if (role !== 'leader' && role !== 'learner') {
+    clock.pause();
+    const start = inspection.electionTimer();
+    // The timer fires when `elapsed` reaches `timeout`; then it restarts from 0 with a new random timeout.
+    for (let left = start.timeout - start.elapsed + 1; left > 0 && !fired; left--) {
+      const before = inspection.electionTimer().elapsed;
+      clock.advance(tickMs);
+      ticks++;
+      fired = inspection.electionTimer().elapsed <= before;
+    }
+    if (!wasPaused) clock.resume();
+  }
+  post({ kind: 'timed-out', id: memberId, ticks, fired, role });
 }
 
 /** The Raft election timer in ticks, for the page's shrinking ring. */

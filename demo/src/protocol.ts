@@ -19,6 +19,8 @@ export type ToWorker =
   | { kind: 'resume' }
   | { kind: 'advance'; ms: number }
   | { kind: 'speed'; rate: number }
+  /** Make the member's election timer run out now (its own clock runs ahead, tick by tick, until it fires). */
+  | { kind: 'timeout' }
   | { kind: 'http'; reqId: number; path: string; body: string }
   | { kind: 'http-cancel'; reqId: number }
   | { kind: 'close' };
@@ -82,6 +84,11 @@ export type FromWorker =
   | { kind: 'http-head'; reqId: number; status: number; contentType: string }
   | { kind: 'http-chunk'; reqId: number; text: string }
   | { kind: 'http-end'; reqId: number; error?: string }
+  /**
+   * The answer to `timeout`: how many ticks the member's clock ran ahead, whether its election timer fired (not on
+   * a leader, which has none; not on a learner, which never campaigns), and its role when asked.
+   */
+  | { kind: 'timed-out'; id: number; ticks: number; fired: boolean; role: MemberState['role'] }
   | { kind: 'closed'; id: number }
   | { kind: 'error'; id: number; message: string };
 
