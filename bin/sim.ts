@@ -18,7 +18,7 @@ const USAGE = `usage: npm run sim -- [options]
                             Durable Object and browser-tab learners)
   --raft-only               only the Raft-level simulation
   --kv                      only the whole-member simulation (members with MVCC, leases, watches; clients)
-  --bug NAME                a Raft with a known bug compiled in (voteIgnoresLog, countSelfEarly): caught;
+  --bug NAME                a Raft with a known bug compiled in (voteIgnoresLog, ackBeforePersist): caught;
                             alone it runs the Raft-level simulation only
   --demo URL                where the printed replay link points (default http://127.0.0.1:5173/, npm run demo)
   --unsafe-commit-any-term  a Raft that commits entries of earlier terms by counting (caught)

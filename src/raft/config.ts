@@ -39,9 +39,9 @@ export interface RaftConfig {
 /**
  * Bugs the simulator must catch (test builds only):
  *   voteIgnoresLog — grant votes without Raft §5.4.1's up-to-date check;
- *   countSelfEarly — a leader counts its own entries toward commit before they are durable.
+ *   ackBeforePersist — a follower acknowledges appended entries before they are durable.
  */
-export type KnownBug = 'voteIgnoresLog' | 'countSelfEarly';
+export type KnownBug = 'voteIgnoresLog' | 'ackBeforePersist';
 
 export type RaftOptions = Partial<RaftConfig> & Pick<RaftConfig, 'id' | 'random'>;
 

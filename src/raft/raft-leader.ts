@@ -82,7 +82,8 @@ export abstract class RaftLeader {
 
   protected send(m: Omit<Message, 'from' | 'term'> & { term?: number }): void {
     const msg: Message = { ...m, from: this.id, term: m.term ?? this.term };
-    if (AFTER_PERSIST.has(msg.type)) this.msgsAfterPersist.push(msg);
+    const early = this.config.testingBug === 'ackBeforePersist' && msg.type === 'MsgAppResp';
+    if (AFTER_PERSIST.has(msg.type) && !early) this.msgsAfterPersist.push(msg);
     else this.msgs.push(msg);
   }
 
@@ -230,7 +231,6 @@ export abstract class RaftLeader {
     }));
     this.log.append(full);
     this.appendsDirty = true;
-    if (this.config.testingBug === 'countSelfEarly') this.tracker.progress.get(this.id)?.maybeUpdate(index);
     // The leader's own acknowledgement comes from advance(), once its entries are durable.
     return index;
   }

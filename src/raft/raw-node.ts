@@ -11,11 +11,12 @@
 //   hand rd.readStates to waiting reads;
 //   node.advance();
 //
-// While a Ready is being persisted, node.takeMessages() hands out what may be sent anyway (see there).
+// While a Ready is being persisted, what ticks and steps raise waits for the next Ready (as etcd's raft loop: a
+// member whose disk stalls stops heartbeating, so leadership moves away from it).
 //
 // A vote and an append acknowledgement are sent only after what they vouch for is durable. A leader sends its
-// appends while its own write is in flight (Raft thesis §10.2.1) but counts itself toward a commit only in
-// advance(), once its entries are durable. Committed entries are handed out only once durable locally.
+// appends before its own write (Raft thesis §10.2.1: in `messages`, beside its save) but counts itself toward a
+// commit only in advance(), once its entries are durable. Committed entries are handed out only once durable locally.
 // The candidate's vote for itself is also a message after persist (delivered back to it in advance()).
 
 import type { LoadedState } from '../storage.ts';
@@ -206,20 +207,6 @@ export class RawNode {
     const keepFrom = index - this.#raft.config.snapshotCatchUpEntries;
     if (keepFrom > 0) log.compact(keepFrom);
     return snapshot;
-  }
-
-  /**
-   * Messages that may be sent now, while a Ready is still being persisted: appends and heartbeats of a leader,
-   * vote requests, responses that vouch for nothing. A host whose write is in flight calls this after each
-   * step or tick, so that a slow disk on the leader does not stall replication and heartbeats (Raft thesis
-   * §10.2.1). Never returns votes or append acknowledgements: those wait for ready()/persist.
-   */
-  takeMessages(): Message[] {
-    const r = this.#raft;
-    r.flush();
-    const out = r.msgs;
-    r.msgs = [];
-    return out;
   }
 
   hasReady(): boolean {

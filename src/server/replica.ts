@@ -325,13 +325,11 @@ export class Replica {
     try {
       this.reads.start(this.io.now());
       for (;;) {
-        if (this.writing) {
-          // A write is in flight: send what needs no persistence (heartbeats, appends), then wait.
-          const msgs = this.raw.takeMessages();
-          if (msgs.length > 0) this.io.send(msgs, false);
-          break;
-        }
-        if (!this.raw.hasReady()) break;
+        // One Ready at a time, as etcd's raft loop: while a save is in flight nothing more goes out — what ticks
+        // and steps raise meanwhile (heartbeats, appends of new proposals) leaves with the next Ready. So a member
+        // whose disk is slower than the election timeout stops heartbeating and the others elect a new leader,
+        // and proposals that arrive during a save go out and to disk as one batch.
+        if (this.writing || !this.raw.hasReady()) break;
         const rd = this.raw.ready();
         this.observeSoftState(rd);
         if (rd.messages.length > 0) this.io.send(rd.messages, false);

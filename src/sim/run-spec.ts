@@ -9,7 +9,7 @@ import type { RunOptions } from './runner.ts';
 import { runSimulation, type SimResult } from './simulation.ts';
 import type { TraceEvent } from './trace.ts';
 
-export const KNOWN_BUGS: readonly KnownBug[] = ['voteIgnoresLog', 'countSelfEarly'];
+export const KNOWN_BUGS: readonly KnownBug[] = ['voteIgnoresLog', 'ackBeforePersist'];
 
 export interface RunSpec {
   readonly seed: number;

@@ -247,11 +247,7 @@ class Simulation {
   }
 
   private pump(node: SimNode): void {
-    if (node.alive && node.writing) {
-      // A write is in flight: send what needs no persistence (a leader keeps replicating and heartbeating).
-      for (const m of node.raw.takeMessages()) this.send(node, m, false);
-      return;
-    }
+    // One Ready at a time: while a write is in flight nothing more is sent (what a host does; see replica.ts).
     while (node.alive && !node.writing && node.raw.hasReady()) {
       const rd = node.raw.ready();
       this.observeReady(node, rd);

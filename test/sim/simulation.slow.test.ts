@@ -70,7 +70,7 @@ describe('simulator, seeds 1..100 (5 voters)', () => {
 });
 
 describe('a Raft with a known bug is caught', () => {
-  for (const bug of ['voteIgnoresLog', 'countSelfEarly'] as const) {
+  for (const bug of ['voteIgnoresLog', 'ackBeforePersist'] as const) {
     it(`testingBug: ${bug} fails some seed in 1..200`, () => {
       let caught: string | undefined;
       for (let seed = 1; seed <= 200 && !caught; seed++) {
