@@ -19,7 +19,7 @@ import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import { fixAuthority } from './grpc/authority.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
-import { createGrpcServer, streamLimit } from './grpc/server.ts';
+import { createGrpcServer, type GrpcServerKind, streamLimit } from './grpc/server.ts';
 import { type FetchHandler, serveFetch } from './serve-fetch.ts';
 
 export type { ClientIdentity, FetchHandler } from './serve-fetch.ts';
@@ -53,6 +53,14 @@ export interface ClientServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** An HTTP/1.1 request whose headers are not complete by then gets 408 and is closed (Node's 60 s default). */
   readonly headersTimeoutMs?: number;
+  /** Which gRPC server carries the calls (GrpcServerOptions.grpcServer). Default: $EDGECD_GRPC_SERVER, else grpc-js. */
+  readonly grpcServer?: GrpcServerKind;
+}
+
+/** EDGECD_GRPC_SERVER=h2|grpc-js chooses the gRPC server of every client port in the process. */
+function grpcServerFromEnv(): GrpcServerKind | undefined {
+  const v = process.env.EDGECD_GRPC_SERVER;
+  return v === 'h2' || v === 'grpc-js' ? v : undefined;
 }
 
 export interface ClientServer {
@@ -76,6 +84,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     noLeaderTimeoutMs: options.noLeaderTimeoutMs,
     maxConcurrentStreams: options.maxConcurrentStreams,
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    grpcServer: options.grpcServer ?? grpcServerFromEnv(),
   });
   const maxConcurrentStreams = streamLimit(options.maxConcurrentStreams);
   const handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;

@@ -1,12 +1,13 @@
-// etcd's client-facing gRPC services over @grpc/grpc-js, backed by an EdgeNode. The server takes connections
-// from a listener of ours (client-server.ts shares one port with HTTP/1.1) through grpc-js's connection injector.
+// etcd's client-facing gRPC services, backed by an EdgeNode. The server takes connections from a listener of ours
+// (client-server.ts shares one port with HTTP/1.1). Two servers can carry the same handlers: ours on node:http2
+// (./h2/) and @grpc/grpc-js's, through its connection injector (./grpc-js-server.ts).
 // What edgecd cannot serve yet answers UNIMPLEMENTED (status 12) with a message that says so, never a hang.
 
+import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   type MethodDefinition,
-  Server,
-  ServerCredentials,
+  type Server,
   type ServiceDefinition,
   status,
   type UntypedServiceImplementation,
@@ -20,12 +21,14 @@ import { authService } from './auth.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';
 import { clusterService } from './cluster.ts';
 import { electionService } from './election.ts';
+import { type GrpcServices, grpcJsBackend } from './grpc-js-server.ts';
+import { h2Backend } from './h2/backend.ts';
 import { healthService } from './health.ts';
 import { kvService } from './kv.ts';
 import { leaseService } from './lease.ts';
 import { lockService } from './lock.ts';
 import { maintenanceService } from './maintenance.ts';
-import { countBytes, type GrpcRecorder, metricsInterceptor } from './metrics.ts';
+import { countBytes, type GrpcRecorder } from './metrics.ts';
 import { loadServices, type ServiceName } from './proto.ts';
 import { refuseMalformed, strictRequests } from './strict.ts';
 import { watchService } from './watch.ts';
@@ -51,7 +54,11 @@ export interface GrpcServerOptions {
    * as grpc-go reads it (and Node's largest).
    */
   readonly maxConcurrentStreams?: number;
+  /** Which server carries the calls: ours on node:http2 (`h2`) or @grpc/grpc-js's (`grpc-js`, the default). */
+  readonly grpcServer?: GrpcServerKind;
 }
+
+export type GrpcServerKind = 'h2' | 'grpc-js';
 
 /** etcd --max-concurrent-streams as HTTP/2 can carry it: 0 is grpc-go's "unset", the default. */
 export function streamLimit(requested: number | undefined): number {
@@ -60,7 +67,8 @@ export function streamLimit(requested: number | undefined): number {
 }
 
 export interface EdgeGrpcServer {
-  readonly server: Server;
+  /** The HTTP/2 server (`h2`), or grpc-js's Server. */
+  readonly server: Http2Server | Server;
   /** Hands over an accepted connection that starts with the HTTP/2 client preface. */
   injectConnection(socket: Duplex): void;
   /** Ends every stream (`etcdserver: server stopped`) and every connection. */
@@ -87,16 +95,6 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     streams,
   };
 
-  const server = new Server({
-    'grpc.max_receive_message_length': maxRequestBytes + GRPC_OVERHEAD_BYTES,
-    'grpc.max_send_message_length': -1,
-    // Past it nghttp2 answers a new stream RST_STREAM REFUSED_STREAM before grpc-js sees it, as grpc-go does.
-    'grpc.max_concurrent_streams': streamLimit(options.maxConcurrentStreams),
-    // channelz (per-call counters and traces for a debugging service edgecd does not serve) costs ~2% of a put.
-    'grpc.enable_channelz': 0,
-    ...(options.metrics ? { interceptors: [metricsInterceptor(options.metrics)] } : {}),
-  });
-
   const health = healthService();
   const implementations: Partial<Record<ServiceName, UntypedServiceImplementation>> = {
     'grpc.health.v1.Health': health.implementation,
@@ -110,9 +108,10 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     'etcdserverpb.Auth': authService(ctx),
   };
 
-  const services = loadServices();
-  for (const name of Object.keys(services) as ServiceName[]) {
-    const strict = strictRequests(name, services[name]);
+  const services: GrpcServices = [];
+  const loaded = loadServices();
+  for (const name of Object.keys(loaded) as ServiceName[]) {
+    const strict = strictRequests(name, loaded[name]);
     const measured = measureRequests(strict, maxRequestBytes, oversized);
     const definition = options.metrics ? countBytes(measured, options.metrics) : measured;
     const implementation = refuseMalformed(definition, implementations[name] ?? {});
@@ -123,10 +122,15 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
         METHOD_MESSAGES[`${service}/${method}`] ?? `edgecd: ${service}.${method} is not implemented yet`;
       implementation[method] = refuse(def, { code: status.UNIMPLEMENTED, details });
     }
-    server.addService(definition, implementation);
+    services.push({ definition, implementation });
   }
 
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const backend = (options.grpcServer ?? 'grpc-js') === 'h2' ? h2Backend : grpcJsBackend;
+  const transport = backend(services, {
+    maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    maxConcurrentStreams: streamLimit(options.maxConcurrentStreams),
+    ...(options.metrics ? { recorder: options.metrics } : {}),
+  });
 
   // etcd's monitorLeader: streams that asked for a leader end when the member has gone without one for a while.
   let leaderlessSince: number | undefined;
@@ -147,26 +151,15 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
 
   let closing: Promise<void> | undefined;
   return {
-    server,
-    injectConnection: (socket) => injector.injectConnection(socket),
+    server: transport.server,
+    injectConnection: (socket) => transport.injectConnection(socket),
     close: () => {
       closing ??= (async () => {
         clearInterval(monitor);
         health.stop();
         for (const s of [...streams]) s.end(errors.stopped());
         // Let the status frames go out, then drop the connections.
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            server.forceShutdown();
-            resolve();
-          }, 1000);
-          server.tryShutdown(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        injector.destroy();
-        server.forceShutdown();
+        await transport.close(1000);
       })();
       return closing;
     },
