@@ -131,9 +131,10 @@ export class H2Call extends EventEmitter {
     else this.sendStatus(status);
   }
 
-  /** Sends one response message. False: the stream's buffer is full; wait for 'drain'. */
+  /** Sends one response message. False: the stream's buffer is full; wait for 'drain'. After the status: dropped. */
   write(response: unknown, callback?: () => void): boolean {
-    if (this.done) return false;
+    if (this.done) return true; // dropped: nothing is buffered, so no 'drain' is owed
+
     const frame = frameMessage(this.def.serialize(response));
     this.sendHeaders();
     return this.stream.write(frame, callback);
