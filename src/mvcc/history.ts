@@ -4,6 +4,7 @@
 import type { KeyValue } from '../etcd/kv.ts';
 import type { Revision } from './revision.ts';
 import type { RevisionSet } from './revision-set.ts';
+import { recordSize } from './snapshot-binary.ts';
 
 export interface StoredRecord {
   readonly sub: number;
@@ -23,7 +24,7 @@ export class History {
     return this.records;
   }
 
-  /** The records' size as the keyspace snapshot encodes them (msgpack), kept up to date on append/compact. */
+  /** The records' size as the keyspace snapshot encodes them, kept up to date on append/compact. */
   get bytes(): number {
     return this.recordBytes;
   }
@@ -35,7 +36,7 @@ export class History {
     if (last !== undefined && last.sub >= record.sub) throw new Error('mvcc: history append out of order');
     list.push(record);
     this.records++;
-    this.recordBytes += encodedRecordSize(main, record);
+    this.recordBytes += recordSize(record);
   }
 
   get(rev: Revision): StoredRecord | undefined {
@@ -64,7 +65,7 @@ export class History {
       if (main > atRev) break;
       const kept = list.filter((r) => {
         if (keep.has({ main, sub: r.sub })) return true;
-        this.recordBytes -= encodedRecordSize(main, r);
+        this.recordBytes -= recordSize(r);
         return false;
       });
       this.records -= list.length - kept.length;
@@ -72,32 +73,4 @@ export class History {
       else if (kept.length !== list.length) this.byMain.set(main, kept);
     }
   }
-}
-
-/** msgpack size of one snapshot record tuple [main, sub, key, value, create, version, lease (int64), tombstone]. */
-function encodedRecordSize(main: number, r: StoredRecord): number {
-  const kv = r.kv;
-  return (
-    1 +
-    uintSize(main) +
-    uintSize(r.sub) +
-    binSize(kv.key.length) +
-    binSize(kv.value.length) +
-    uintSize(kv.createRevision) +
-    uintSize(kv.version) +
-    9 +
-    1
-  );
-}
-
-function uintSize(n: number): number {
-  if (n < 128) return 1;
-  if (n < 0x100) return 2;
-  if (n < 0x10000) return 3;
-  if (n < 0x100000000) return 5;
-  return 9;
-}
-
-function binSize(n: number): number {
-  return n + (n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
 }

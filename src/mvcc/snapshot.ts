@@ -1,13 +1,15 @@
 // The keyspace as bytes: every record still held (history not yet compacted included), the current and the
-// compacted revision. msgpack of arrays only, records in revision order, so one state always gives the same
-// bytes. Restoring replays the records into a fresh index, as etcd rebuilds its index from bbolt on start.
+// compacted revision, records in revision order, so one state always gives the same bytes. Written in format 2
+// (./snapshot-binary.ts); format 1 (msgpack arrays, what earlier versions wrote) is still read. Restoring replays
+// the records into a fresh index, as etcd rebuilds its index from bbolt on start.
 
-import { decode, encode } from '@msgpack/msgpack';
+import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
 import { KvState } from './kv-state.ts';
 import { assertRevision } from './revision.ts';
+import { decodeBinary, encodeBinary, isBinarySnapshot } from './snapshot-binary.ts';
 
 const FORMAT_VERSION = 1;
 
@@ -15,7 +17,7 @@ const FORMAT_VERSION = 1;
 type RecordTuple = [number, number, Uint8Array, Uint8Array, number, number, bigint, boolean];
 
 export function encodeSnapshot(state: KvState): Uint8Array {
-  return encodeSnapshotRecords(state.currentRev, state.compactRev, recordsOf(state));
+  return encodeBinary(state.currentRev, state.compactRev, () => recordsOf(state));
 }
 
 function* recordsOf(state: KvState): Generator<SnapshotRecord> {
@@ -35,13 +37,9 @@ export interface SnapshotRecord {
 export function encodeSnapshotRecords(
   currentRev: number,
   compactRev: number,
-  records: Iterable<SnapshotRecord>,
+  records: readonly SnapshotRecord[],
 ): Uint8Array {
-  const tuples: RecordTuple[] = [];
-  for (const { main, sub, kv, tombstone } of records) {
-    tuples.push([main, sub, kv.key, kv.value, kv.createRevision, kv.version, kv.lease, tombstone]);
-  }
-  return encode([FORMAT_VERSION, currentRev, compactRev, tuples], { useBigInt64: true });
+  return encodeBinary(currentRev, compactRev, () => records);
 }
 
 /** The records of snapshot bytes without building an index: revisions, compaction point, records in order. */
@@ -50,7 +48,26 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
   compactRev: number;
   records: SnapshotRecord[];
 } {
-  const root = decode(bytes, { useBigInt64: true });
+  const { currentRev, compactRev, records } = readSnapshot(bytes);
+  return { currentRev, compactRev, records: [...records] };
+}
+
+/** Either format: the revisions and the records, checked one by one as they are read. */
+function readSnapshot(bytes: Uint8Array): {
+  currentRev: number;
+  compactRev: number;
+  records: Iterable<SnapshotRecord>;
+} {
+  if (isBinarySnapshot(bytes)) {
+    const { header, records } = decodeBinary(bytes, corrupt);
+    return { currentRev: header.currentRev, compactRev: header.compactRev, records };
+  }
+  let root: unknown;
+  try {
+    root = decode(bytes, { useBigInt64: true });
+  } catch (err) {
+    throw corrupt(err instanceof Error ? err.message : String(err));
+  }
   if (!Array.isArray(root) || root.length !== 4 || toNumber(root[0]) !== FORMAT_VERSION) {
     throw corrupt('unknown snapshot format');
   }
@@ -63,17 +80,13 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
 }
 
 export function decodeSnapshot(bytes: Uint8Array): KvState {
-  const root = decode(bytes, { useBigInt64: true });
-  if (!Array.isArray(root) || root.length !== 4 || toNumber(root[0]) !== FORMAT_VERSION) {
-    throw corrupt('unknown snapshot format');
-  }
+  const snapshot = readSnapshot(bytes);
   const state = new KvState();
-  state.currentRev = assertRevision(toNumber(root[1]), 'current revision');
-  state.compactRev = toNumber(root[2]);
-  if (!Array.isArray(root[3])) throw corrupt('records missing');
+  state.currentRev = assertRevision(snapshot.currentRev, 'current revision');
+  state.compactRev = snapshot.compactRev;
   let lastMain = 0;
-  for (const tuple of root[3] as unknown[]) {
-    const [main, sub, key, value, createRevision, version, lease, tombstone] = readRecord(tuple);
+  for (const { main, sub, kv: record, tombstone } of snapshot.records) {
+    const { key, value, createRevision, version, lease } = record;
     if (main < lastMain || main > state.currentRev) throw corrupt(`record at ${main} out of order`);
     lastMain = main;
     const rev = { main, sub };

@@ -24,6 +24,7 @@ import { applyRange } from './range.ts';
 import { type RangeChunk, type RangeChunkQuery, rangeChunk } from './range-chunk.ts';
 import { header } from './response.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+import { SNAPSHOT_HEADER_BYTES } from './snapshot-binary.ts';
 import { applyDeleteRange, applyPut, applyTxnOps, checkPutOp, checkTxnOps, compareToPath } from './txn.ts';
 import {
   checkDeleteRequest,
@@ -200,12 +201,7 @@ export class MvccStore {
 
   /** `snapshot().length`, kept up to date incrementally (Status' dbSize; the space quota applies to it). */
   get sizeBytes(): number {
-    const { currentRev, compactRev, history } = this.state;
-    const n = history.size;
-    const int = (v: number) =>
-      v < 0 && v >= -32 ? 1 : v < 128 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < 2 ** 32 ? 5 : 9;
-    // [FORMAT_VERSION, currentRev, compactRev, records]
-    return 1 + 1 + int(currentRev) + int(compactRev) + (n < 16 ? 1 : n < 0x10000 ? 3 : 5) + history.bytes;
+    return SNAPSHOT_HEADER_BYTES + this.state.history.bytes;
   }
 
   /** The whole keyspace (history included) as deterministic bytes; see MvccStore.restore. */

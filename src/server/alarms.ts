@@ -13,9 +13,9 @@
 //   CORRUPT for itself through Raft. (etcd's leader asks its peers for HashKV over HTTP instead; edgecd has no
 //   such peer request, and the log gives every member the same comparison point.)
 
-import { decode, encode } from '@msgpack/msgpack';
 import { errors } from '../etcd/errors.ts';
 import type { AlarmMember, AlarmType, RequestOp, TxnRequest } from '../etcd/types.ts';
+import { decodeSnapshotRecords, encodeSnapshotRecords } from '../mvcc/snapshot.ts';
 import type { Operation } from './ops.ts';
 
 export type AlarmAction = 'GET' | 'ACTIVATE' | 'DEACTIVATE';
@@ -154,17 +154,15 @@ function txnCost(req: TxnRequest): number {
  * byte), as a disk fault might leave it. Restoring from it gives a store whose HashKV differs from its peers'.
  */
 export function corruptKeyspaceSnapshot(bytes: Uint8Array): Uint8Array {
-  const root = decode(bytes, { useBigInt64: true }) as [number, number, number, unknown[][]];
-  const records = root[3];
+  const { currentRev, compactRev, records } = decodeSnapshotRecords(bytes);
   for (let i = records.length - 1; i >= 0; i--) {
     const r = records[i];
-    if (r[7] === true) continue; // a tombstone has no value
-    const value = r[3] as Uint8Array;
-    const changed = new Uint8Array(value.length + 1);
-    changed.set(value);
-    changed[value.length] = 0x21;
-    r[3] = changed;
-    return encode(root, { useBigInt64: true });
+    if (r.tombstone) continue; // a tombstone has no value
+    const changed = new Uint8Array(r.kv.value.length + 1);
+    changed.set(r.kv.value);
+    changed[r.kv.value.length] = 0x21;
+    records[i] = { ...r, kv: { ...r.kv, value: changed } };
+    return encodeSnapshotRecords(currentRev, compactRev, records);
   }
   throw new Error('testingCorrupt: the keyspace holds no value to corrupt');
 }

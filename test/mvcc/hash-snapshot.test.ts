@@ -1,6 +1,8 @@
+import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { encodeKeyValue, revisionBytes } from '../../src/mvcc/hash.ts';
 import { crc32c, MvccStore } from '../../src/mvcc/index.ts';
+import { decodeSnapshotRecords } from '../../src/mvcc/snapshot.ts';
 import { b, get, newStore, put, thrownMessage } from './helpers.ts';
 
 function apply(s: MvccStore, variant = 0): MvccStore {
@@ -122,5 +124,43 @@ describe('snapshot', () => {
   it('rejects bytes that are not a snapshot', () => {
     expect(() => MvccStore.restore(Uint8Array.of(0x93, 1, 2, 3))).toThrow(/corrupt snapshot/);
     expect(() => MvccStore.restore(Uint8Array.of(0xc0))).toThrow(/corrupt snapshot/);
+  });
+
+  it('reads format 1 (msgpack arrays, written by earlier versions) into the same state', () => {
+    const s = apply(newStore());
+    s.compact(4);
+    const { currentRev, compactRev, records } = decodeSnapshotRecords(s.snapshot());
+    const tuples = records.map((r) => [
+      r.main,
+      r.sub,
+      r.kv.key,
+      r.kv.value,
+      r.kv.createRevision,
+      r.kv.version,
+      r.kv.lease,
+      r.tombstone,
+    ]);
+    const legacy = encode([1, currentRev, compactRev, tuples], { useBigInt64: true });
+    const r = MvccStore.restore(legacy);
+    expect(r.snapshot()).toEqual(s.snapshot());
+    expect(r.hashKV()).toEqual(s.hashKV());
+    expect(r.compactRevision).toBe(4);
+  });
+
+  it('refuses a damaged format 2 snapshot with its own error: cut anywhere, counts and lengths past the end', () => {
+    const s = apply(newStore());
+    const bytes = s.snapshot();
+    for (let cut = 0; cut < bytes.length; cut++) {
+      expect(() => MvccStore.restore(bytes.subarray(0, cut)), `cut at ${cut}`).toThrow(/corrupt snapshot/);
+    }
+    const trailing = new Uint8Array(bytes.length + 1);
+    trailing.set(bytes);
+    expect(() => MvccStore.restore(trailing)).toThrow(/trailing bytes/);
+    const huge = bytes.slice();
+    new DataView(huge.buffer).setFloat64(20, 2 ** 40, true); // the record count
+    expect(() => MvccStore.restore(huge)).toThrow(/record count past the end/);
+    const longKey = bytes.slice();
+    new DataView(longKey.buffer).setUint32(28 + 13, 0xffffffff, true); // the first record's key length
+    expect(() => MvccStore.restore(longKey)).toThrow(/record past the end/);
   });
 });
