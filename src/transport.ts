@@ -12,6 +12,26 @@ export interface TransportHandler {
   onMessage(message: Message): void;
   /** A send to `peer` failed (connection refused, queue full): Raft moves it back to probing. */
   onUnreachable?(peer: NodeId): void;
+  /** A lease message from a peer arrived (transports with `sendLease`). */
+  onLeaseMessage?(message: LeaseMessage): void;
+}
+
+/**
+ * A keep-alive a follower forwards to the leader, and the leader's answer (etcd's LeaseRenew over the peer port,
+ * leasehttp): the leader renews in memory instead of a Raft entry per keep-alive. `request` pairs an answer with
+ * its request (u32); `applied` is the follower's applied index. 'retry': the leader could not answer now (it does
+ * not lead, or has not yet applied what the follower had); 'notFound': no such lease.
+ */
+export type LeaseMessage =
+  | (LeaseMessageHeader & { readonly type: 'renew'; readonly applied: number })
+  | (LeaseMessageHeader & { readonly type: 'renewed'; readonly ttl: number })
+  | (LeaseMessageHeader & { readonly type: 'notFound' | 'retry' });
+
+export interface LeaseMessageHeader {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly request: number;
+  readonly lease: bigint;
 }
 
 export interface Transport {
@@ -22,6 +42,12 @@ export interface Transport {
   /** Makes `peer` reachable at `address` (its meaning is the adapter's: a URL, a host:port, a stub name). */
   addPeer(peer: NodeId, address: string): void;
   removePeer(peer: NodeId): void;
+  /**
+   * Optional: queues a lease message, delivered, lost or duplicated as `send`'s messages are. False when `to` is
+   * not known to take them (no connection made yet, or it speaks an older protocol): the member then proposes
+   * the keep-alive through Raft. A transport without it never forwards.
+   */
+  sendLease?(message: LeaseMessage): boolean;
   /** Stops sending and receiving; pending messages may be dropped. */
   close(): Promise<void>;
 }

@@ -8,7 +8,11 @@
 //   or hostile peer cannot hand Raft a term that is a string or an entry with no data;
 // - an inbound connection fed any bytes, after a valid handshake or not: no exception escapes its data handler
 //   (which would take the process down), and only well-formed messages from the authenticated peer, addressed to
-//   this member, are delivered.
+//   this member, are delivered;
+// - lease messages (lease-codec.ts, a follower's keep-alive forwarded to the leader and its answer): a well-formed
+//   LeaseMessage or a LeaseCodecError; on an inbound connection they are delivered only when this member takes
+//   them, from the authenticated peer and to this member, and a member that does not take them (one from before
+//   them) closes the connection as on any undecodable frame.
 
 import { Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
@@ -16,6 +20,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { RealClock } from '../../adapters/runtime/clock.ts';
 import { decodeBatch, encodeBatch } from '../../adapters/transport/peer/batch.ts';
 import { type AcceptContext, InboundConnection } from '../../adapters/transport/peer/inbound.ts';
+import {
+  decodeLeaseMessage,
+  encodeLeaseFrame,
+  LEASE_MESSAGE_TAG,
+  LeaseCodecError,
+} from '../../adapters/transport/peer/lease-codec.ts';
 import { BINARY_MESSAGE_TAG, encodeMessageFrame } from '../../adapters/transport/peer/message-codec.ts';
 import type { PeerStream, StreamEvents } from '../../adapters/transport/peer/stream.ts';
 import {
@@ -31,6 +41,7 @@ import {
   ProtocolError,
 } from '../../adapters/transport/peer/wire.ts';
 import type { Message } from '../../src/raft/types.ts';
+import type { LeaseMessage } from '../../src/transport.ts';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 12);
@@ -81,6 +92,21 @@ const isEntry = (v: unknown, proposal: boolean) =>
   (isIndex(v.index) || (proposal && v.index === undefined)) &&
   (v.type === 'normal' || v.type === 'confChange') &&
   v.data instanceof Uint8Array;
+
+/** What a member may assume of a lease message from a peer (src/transport.ts). */
+function leaseWellFormed(m: LeaseMessage): boolean {
+  const value = m.type === 'renew' ? m.applied : m.type === 'renewed' ? m.ttl : 0;
+  return (
+    ['renew', 'renewed', 'notFound', 'retry'].includes(m.type) &&
+    isId(m.from) &&
+    isId(m.to) &&
+    Number.isInteger(m.request) &&
+    m.request >= 0 &&
+    m.request < 2 ** 32 &&
+    typeof m.lease === 'bigint' &&
+    isIndex(value)
+  );
+}
 
 /** What Raft may assume of a message from a peer (src/raft/types.ts). */
 function wellFormed(m: Message): boolean {
@@ -213,10 +239,38 @@ const binaryLike = fc
   )
   .map((m) => encodeMessageFrame(m as Message).subarray(FRAME_HEADER_BYTES));
 
-/** Payload bytes: message-shaped (msgpack or binary), any value, cut or flipped, or noise. */
+/** Well-formed lease messages, before any damage. */
+const leaseLike = fc
+  .record({
+    type: fc.constantFrom('renew' as const, 'renewed' as const, 'notFound' as const, 'retry' as const),
+    from: fc.constantFrom(PEER, SELF, 3n, 0n, 2n ** 64n - 1n),
+    to: fc.constantFrom(SELF, PEER),
+    request: fc.nat(),
+    lease: fc.bigInt(-(2n ** 63n), 2n ** 63n - 1n),
+    value: fc.oneof(fc.nat(1000), fc.maxSafeNat()),
+  })
+  .map(({ value, ...m }) =>
+    encodeLeaseFrame(
+      (m.type === 'renew'
+        ? { ...m, applied: value }
+        : m.type === 'renewed'
+          ? { ...m, ttl: value }
+          : m) as LeaseMessage,
+    ).subarray(FRAME_HEADER_BYTES),
+  );
+
+/** Payload bytes: message-shaped (msgpack, binary or a lease message), any value, cut or flipped, or noise. */
 const payload = fc.oneof(
   messageLike,
   binaryLike,
+  leaseLike,
+  fc.tuple(leaseLike, fc.nat(), fc.nat(255)).map(([b, at, x]) => {
+    const out = Uint8Array.from(b);
+    out[at % out.length] ^= x;
+    return out;
+  }),
+  fc.tuple(leaseLike, fc.nat()).map(([b, at]) => b.subarray(0, at % (b.length + 1))),
+  fc.uint8Array({ maxLength: 40 }).map((noise) => Uint8Array.of(LEASE_MESSAGE_TAG, ...noise)),
   fc.tuple(binaryLike, fc.nat(), fc.nat(255)).map(([b, at, x]) => {
     const out = Uint8Array.from(b);
     out[at % out.length] ^= x;
@@ -306,6 +360,23 @@ describe('peer decoders', () => {
       fc.property(payload, (bytes) => {
         const m = orProtocolError(() => decodeMessage(bytes));
         if (!(m instanceof ProtocolError)) expect(wellFormed(m), String(m.type)).toBe(true);
+      }),
+      { seed: SEED, numRuns: RUNS * 10 },
+    );
+  });
+
+  it('lease messages: a well-formed LeaseMessage or a LeaseCodecError; encoding gives the same bytes back', () => {
+    fc.assert(
+      fc.property(payload, (bytes) => {
+        let m: LeaseMessage;
+        try {
+          m = decodeLeaseMessage(bytes);
+        } catch (err) {
+          if (err instanceof LeaseCodecError) return;
+          throw err;
+        }
+        expect(leaseWellFormed(m)).toBe(true);
+        expect(encodeLeaseFrame(m).subarray(FRAME_HEADER_BYTES)).toEqual(Uint8Array.from(bytes));
       }),
       { seed: SEED, numRuns: RUNS * 10 },
     );
@@ -416,8 +487,8 @@ describe('inbound peer connection', () => {
       fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
     );
     fc.assert(
-      fc.property(stream, fc.array(fc.nat(), { maxLength: 5 }), (bytes, cuts) => {
-        const delivered: Message[] = [];
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 5 }), fc.boolean(), (bytes, cuts, leases) => {
+        const delivered: (Message | LeaseMessage)[] = [];
         const ctx: AcceptContext = {
           clusterId: CLUSTER,
           memberId: SELF,
@@ -425,6 +496,7 @@ describe('inbound peer connection', () => {
           clock: new RealClock(),
           maxFrameBytes: 1 << 20,
           handshakeTimeoutMs: 60_000,
+          leases,
           isPeer: (m) => m === PEER,
           mayReverse: () => false,
           deliver: (m, from) => {
@@ -444,7 +516,8 @@ describe('inbound peer connection', () => {
           s.events?.close();
         }
         for (const m of delivered) {
-          expect(wellFormed(m)).toBe(true);
+          if ('request' in m) expect(leases && leaseWellFormed(m)).toBe(true);
+          else expect(wellFormed(m)).toBe(true);
           expect([m.from, m.to]).toEqual([PEER, SELF]);
         }
       }),

@@ -2,13 +2,15 @@
 // timers, with loss, delay, duplication and partitions decided by a FaultModel. Delivery is by copy, so neither
 // side can corrupt what the other holds.
 //
+// Lease messages (src/transport.ts: keep-alives forwarded to the leader) take the same links and faults.
+//
 // Ordering: two messages on one link arrive in send order when the FaultModel gives them equal delays and the
 // Clock fires equal-time timers in the order they were set (RealClock and a FIFO virtual clock do).
 
 import type { Clock } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { FaultModel } from '../../../src/sim/fault-model.ts';
-import type { Transport, TransportHandler } from '../../../src/transport.ts';
+import type { LeaseMessage, Transport, TransportHandler } from '../../../src/transport.ts';
 
 export interface MemoryNetworkOptions {
   /** Messages in flight on one directed link beyond which sends to it drop (and are reported). */
@@ -54,8 +56,14 @@ export class MemoryNetwork {
     });
   }
 
+  /** @internal Whether node `id` is open and takes lease messages. */
+  takesLeases(id: NodeId): boolean {
+    const receiver = this.endpoints.get(id);
+    return !!receiver && !receiver.closed && !!receiver.handler?.onLeaseMessage;
+  }
+
   /** @internal Routes one message from `sender`; false when it was refused in a way worth reporting. */
-  route(sender: MemoryTransport, message: Message): boolean {
+  route(sender: MemoryTransport, message: Message | LeaseMessage): boolean {
     const receiver = this.endpoints.get(message.to);
     if (!receiver || receiver.closed || !receiver.handler) return false;
     const link = `${sender.id}>${message.to}`;
@@ -73,7 +81,8 @@ export class MemoryNetwork {
         // Checked on arrival: a close or removePeer while in flight loses the message.
         if (sender.closed || !sender.hasPeer(copy.to) || this.endpoints.get(copy.to) !== receiver) return;
         if (receiver.closed || !receiver.handler) return;
-        receiver.handler.onMessage(copy);
+        if ('request' in copy) receiver.handler.onLeaseMessage?.(copy);
+        else receiver.handler.onMessage(copy);
       });
     }
     return true;
@@ -104,6 +113,12 @@ class MemoryTransport implements Transport {
       const delivered = this.peers.has(message.to) && this.network.route(this, message);
       if (!delivered) this.reportUnreachable(message.to);
     }
+  }
+
+  sendLease(message: LeaseMessage): boolean {
+    if (this.closed || !this.peers.has(message.to) || !this.network.takesLeases(message.to)) return false;
+    if (!this.network.route(this, message)) this.reportUnreachable(message.to);
+    return true;
   }
 
   /** The address is ignored: peers are found by node ID on the shared network. */

@@ -37,6 +37,8 @@ export class DialLink extends QueuedLink {
   private readonly ctx: DialLinkSettings;
   private state: LinkState = 'idle';
   private socket: PeerStream | undefined;
+  /** The peer said, when it last accepted us, that it takes lease messages (./lease-codec.ts). */
+  leases = false;
 
   constructor(ctx: DialLinkSettings, peer: NodeId, address: PeerAddress) {
     super(ctx, peer);
@@ -113,6 +115,7 @@ export class DialLink extends QueuedLink {
           this.fail(socket, 'unexpected data after the handshake reply');
           return;
         }
+        this.leases = reply.leases === true;
         this.open();
       },
       drain: () => {

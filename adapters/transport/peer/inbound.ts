@@ -4,6 +4,8 @@
 
 import type { Clock, Logger, TimerHandle } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
+import type { LeaseMessage } from '../../../src/transport.ts';
+import { decodeLeaseMessage, LEASE_MESSAGE_TAG } from './lease-codec.ts';
 import type { PeerStream } from './stream.ts';
 import {
   decodeHandshake,
@@ -29,6 +31,8 @@ export interface AcceptContext {
   readonly clock: Clock;
   readonly maxFrameBytes: number;
   readonly handshakeTimeoutMs: number;
+  /** Whether this member takes lease messages (said in the handshake reply). False: as a member before them. */
+  readonly leases: boolean;
   /** Whether `member` is currently one of our peers. */
   isPeer(member: NodeId): boolean;
   /**
@@ -36,8 +40,8 @@ export interface AcceptContext {
    * must not be able to redirect our messages to it onto a connection someone opened in its name.
    */
   mayReverse(member: NodeId): boolean;
-  /** A message passed the checks (`bytes`: its frame's size); false when the transport no longer takes messages. */
-  deliver(message: Message, from: NodeId, bytes: number): void;
+  /** A message passed the checks (`bytes`: its frame's size). */
+  deliver(message: Message | LeaseMessage, from: NodeId, bytes: number): void;
   /** The handshake succeeded: the transport may close this connection when the peer is removed. */
   accepted(connection: InboundConnection): void;
   closed(connection: InboundConnection): void;
@@ -171,15 +175,16 @@ export class InboundConnection {
       this.peer = hello.from;
       this.listens = hello.listens !== false;
       this.reader.maxFrameBytes = this.ctx.maxFrameBytes;
-      this.reply({ ok: true });
+      this.reply(this.ctx.leases ? { ok: true, leases: true } : { ok: true });
       this.ctx.accepted(this);
     }
   }
 
   private message(frame: Uint8Array, peer: NodeId): void {
-    let message: Message;
+    let message: Message | LeaseMessage;
     try {
-      message = decodeMessage(frame);
+      const lease = this.ctx.leases && frame[0] === LEASE_MESSAGE_TAG;
+      message = lease ? decodeLeaseMessage(frame) : decodeMessage(frame);
     } catch (error) {
       this.abort((error as Error).message);
       return;

@@ -6,12 +6,16 @@
 
 import type { Logger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
+import type { LeaseMessage } from '../../../src/transport.ts';
+import { encodeLeaseFrame } from './lease-codec.ts';
 import { encodeMessageFrame } from './message-codec.ts';
 import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
 /** What a peer link offers the send path. */
 export interface FrameSink {
   readonly refusing: boolean;
+  /** The peer takes lease messages (a dialed link whose peer said so in its handshake reply). */
+  readonly leases?: boolean;
   dropped: number;
   /** Queues one encoded frame; false when it was dropped. */
   enqueue(frame: Uint8Array): boolean;
@@ -67,4 +71,22 @@ export function sendFrames(ctx: SendContext, messages: readonly Message[]): void
     }
     if (!link.enqueue(frame)) ctx.reportUnreachable(message.to);
   }
+}
+
+/**
+ * Transport.sendLease on peer links: false when the peer's link is not one that said it takes lease messages;
+ * otherwise queued, or dropped as a Raft message would be (the forwarding member asks again).
+ */
+export function sendLeaseFrame(ctx: SendContext, message: LeaseMessage): boolean {
+  const link = ctx.links.get(message.to);
+  if (!link?.leases) return false;
+  let frame: Uint8Array;
+  try {
+    frame = encodeLeaseFrame(message);
+  } catch (error) {
+    ctx.logger.error('cannot encode a lease message, dropping it', { error: (error as Error).message });
+    return true;
+  }
+  if (!link.enqueue(frame)) ctx.reportUnreachable(message.to);
+  return true;
 }

@@ -34,7 +34,8 @@ export interface Handshake {
 export type RefusalCode = 'version' | 'cluster' | 'member' | 'target' | 'malformed';
 
 export type HandshakeReply =
-  | { readonly ok: true }
+  /** `leases`: the acceptor takes lease messages (./lease-codec.ts); acceptors that predate them leave it out. */
+  | { readonly ok: true; readonly leases?: true }
   | { readonly ok: false; readonly code: RefusalCode; readonly reason: string };
 
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
@@ -164,7 +165,7 @@ export function decodeHandshake(payload: Uint8Array): Handshake {
 export function decodeHandshakeReply(payload: Uint8Array): HandshakeReply {
   const value = decode(payload);
   if (!isRecord(value) || typeof value.ok !== 'boolean') throw new ProtocolError('malformed handshake reply');
-  if (value.ok) return { ok: true };
+  if (value.ok) return value.leases === true ? { ok: true, leases: true } : { ok: true };
   const code = typeof value.code === 'string' ? (value.code as RefusalCode) : 'malformed';
   return { ok: false, code, reason: typeof value.reason === 'string' ? value.reason : 'refused' };
 }

@@ -56,6 +56,11 @@ export interface PeerTransportOptions {
   readonly dial?: PeerDialer;
   /** For tests: the protocol version this transport's dialers announce. */
   readonly protocolVersion?: number;
+  /**
+   * For tests: false acts as a member from before lease messages (../lease-codec.ts): its handshake replies do not
+   * offer them, a connection that sends one is closed, and it sends none. Default true.
+   */
+  readonly leases?: boolean;
   /** HTTP batch links (peers at http(s)://…/edgecd/peer/…): the fetch to use (default the global fetch). */
   readonly fetch?: typeof fetch;
   /** HTTP batch links: a call must be answered within this (default 5 s). */

@@ -11,7 +11,8 @@ import {
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../../../../src/env.ts';
-import { type DeliveryReply, encodeReply } from '../batch.ts';
+import { type DeliveryReply, decodeBatch, encodeReply } from '../batch.ts';
+import type { AcceptContext } from '../inbound.ts';
 import {
   PEER_CONTENT_TYPE,
   PEER_FETCH_PATH,
@@ -20,6 +21,7 @@ import {
   peerSecretMatches,
 } from '../routes.ts';
 import type { PeerStream } from '../stream.ts';
+import { formatId } from '../wire.ts';
 import { webSocketStream } from './ws-stream.ts';
 
 /** What serving batches needs from the transport. */
@@ -39,6 +41,26 @@ export interface PeerHttpContext extends BatchRoute {
   /** A WebSocket peer connection (it starts with the peer preamble). */
   acceptPeerStream(stream: PeerStream): void;
   readonly onHttpRequest?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+/** Checks a batch body as a handshake is checked (version, cluster, target, a current peer), then delivers it whole. */
+export function acceptBatch(ctx: AcceptContext, body: Uint8Array): DeliveryReply {
+  const batch = decodeBatch(body, { clusterId: ctx.clusterId, id: ctx.memberId });
+  if (!batch.ok) {
+    ctx.logger.warn('refusing a peer batch', { code: batch.code, reason: batch.reason });
+    return batch;
+  }
+  if (!ctx.isPeer(batch.from)) {
+    const reason = `member ${formatId(batch.from)} is not a peer of this member (unknown or removed)`;
+    ctx.logger.warn('refusing a peer batch', { code: 'member', reason });
+    return { ok: false, code: 'member', reason };
+  }
+  let bytes = body.length;
+  for (const message of batch.messages) {
+    ctx.deliver(message, batch.from, bytes);
+    bytes = 0;
+  }
+  return { ok: true };
 }
 
 /** The HTTP status and body that answer a batch: 204 when delivered, else the refusal. */

@@ -10,13 +10,12 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../../../src/env.ts';
 import { silentLogger } from '../../../../src/env.ts';
 import type { Message, NodeId } from '../../../../src/raft/types.ts';
-import type { Transport, TransportHandler } from '../../../../src/transport.ts';
+import type { LeaseMessage, Transport, TransportHandler } from '../../../../src/transport.ts';
 import { RealClock } from '../../../runtime/clock.ts';
-import { type DeliveryReply, decodeBatch } from '../batch.ts';
 import { type AcceptContext, InboundConnection } from '../inbound.ts';
 import { ReverseLink } from '../reverse-link.ts';
 import { BROWSER_ADDRESS_PREFIX } from '../routes.ts';
-import { type SendContext, sendFrames } from '../send-frames.ts';
+import { type SendContext, sendFrames, sendLeaseFrame } from '../send-frames.ts';
 import type { PeerAddress, PeerDialer, PeerStream } from '../stream.ts';
 import { UnreachableReports } from '../unreachable.ts';
 import { DEFAULT_MAX_FRAME_BYTES, formatId } from '../wire.ts';
@@ -29,7 +28,7 @@ import {
   type PeerTransportOptions,
 } from './options.ts';
 import { PeerPort } from './port.ts';
-import { type BatchRoute, batchResponse, serveBatchRequest } from './port-http.ts';
+import { acceptBatch, type BatchRoute, batchResponse, serveBatchRequest } from './port-http.ts';
 
 export class PeerTransport implements Transport {
   readonly clusterId: bigint;
@@ -86,6 +85,7 @@ export class PeerTransport implements Transport {
       clock,
       maxFrameBytes,
       handshakeTimeoutMs,
+      leases: options.leases !== false,
       isPeer: (member) => this.links.has(member),
       mayReverse: (member) => (this.peerAddresses.get(member) ?? '').startsWith(BROWSER_ADDRESS_PREFIX),
       deliver: (message, from, bytes) => this.deliver(message, from, bytes),
@@ -146,6 +146,11 @@ export class PeerTransport implements Transport {
     sendFrames(this.sendContext, messages);
   }
 
+  /** To a peer whose handshake reply offered lease messages; false otherwise (src/transport.ts). */
+  sendLease(message: LeaseMessage): boolean {
+    return !this.stopped && this.acceptContext.leases && sendLeaseFrame(this.sendContext, message);
+  }
+
   /**
    * Makes `peer` reachable at `address` (etcd's peer URL form `http://host:port`, or `host:port`) and lets it
    * connect to us. Throws on an address it cannot use.
@@ -171,7 +176,9 @@ export class PeerTransport implements Transport {
    * status and reply body (empty for 204). For callers serving the peer port's HTTP themselves.
    */
   receiveBatch(body: Uint8Array): { status: number; body?: Uint8Array } {
-    return batchResponse(this.acceptBatch(body));
+    if (this.stopped || !this.handler)
+      return batchResponse({ ok: false, code: 'closed', reason: 'transport closed' });
+    return batchResponse(acceptBatch(this.acceptContext, body));
   }
 
   /** Serves `POST PEER_FETCH_PATH` on a node:http request (what the peer port does for HTTP batches). */
@@ -240,26 +247,6 @@ export class PeerTransport implements Transport {
     this.port.accept(socket);
   }
 
-  private acceptBatch(body: Uint8Array): DeliveryReply {
-    if (this.stopped || !this.handler) return { ok: false, code: 'closed', reason: 'transport closed' };
-    const batch = decodeBatch(body, { clusterId: this.clusterId, id: this.memberId });
-    if (!batch.ok) {
-      this.logger.warn('refusing a peer batch', { code: batch.code, reason: batch.reason });
-      return batch;
-    }
-    if (!this.links.has(batch.from)) {
-      const reason = `member ${formatId(batch.from)} is not a peer of this member (unknown or removed)`;
-      this.logger.warn('refusing a peer batch', { code: 'member', reason });
-      return { ok: false, code: 'member', reason };
-    }
-    let bytes = body.length;
-    for (const message of batch.messages) {
-      this.deliver(message, batch.from, bytes);
-      bytes = 0;
-    }
-    return { ok: true };
-  }
-
   /** A peer announced it cannot be dialed: send to it on this connection. */
   private attachReverse(connection: InboundConnection): void {
     const peer = connection.peer;
@@ -280,13 +267,14 @@ export class PeerTransport implements Transport {
     stream.closed.then(() => this.streams.delete(stream));
   }
 
-  private deliver(message: Message, from: NodeId, bytes: number): void {
+  private deliver(message: Message | LeaseMessage, from: NodeId, bytes: number): void {
     const handler = this.handler;
     if (this.stopped || !handler) return;
     this.received.set(from, (this.received.get(from) ?? 0) + 1);
     this.receivedBytes.set(from, (this.receivedBytes.get(from) ?? 0) + bytes);
     try {
-      handler.onMessage(message);
+      if ('request' in message) handler.onLeaseMessage?.(message);
+      else handler.onMessage(message);
     } catch (error) {
       this.logger.error('message handler threw', { from: formatId(from), error: (error as Error).message });
     }
