@@ -15,6 +15,7 @@ import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../watc
 import { etcdStateOf } from './etcd-snapshot.ts';
 import { Identity } from './identity.ts';
 import type { NodeInspection } from './inspect.ts';
+import { KeepAliveForwarder } from './lease-forward.ts';
 import { encodeMemberContext } from './members.ts';
 import { HeartbeatMonitor } from './metrics.ts';
 import type { NodeOptions, NodeStatus, RequestOptions, ServingState } from './node.ts';
@@ -27,6 +28,8 @@ export class NodeHost implements ServiceContext {
   readonly id: bigint;
   readonly options: NodeOptions;
   private readonly replica: Replica;
+  /** Keep-alives reaching this member while it follows go to the leader (./lease-forward.ts). */
+  private readonly leases: KeepAliveForwarder;
   readonly state: StateView;
   readonly identity: Identity;
   private readonly logger: Logger;
@@ -82,6 +85,19 @@ export class NodeHost implements ServiceContext {
       this.logger,
     );
     this.replica = replica;
+    this.leases = new KeepAliveForwarder(
+      {
+        id: options.id,
+        requestTimeoutMs: config.requestTimeoutMs,
+        electionTimeoutMs: replica.electionTimeoutMs,
+        now: () => clock.now(),
+        leader: () => replica.leaderId,
+        applied: () => replica.sm.appliedIndex,
+        keepAlive: (lease, cb, forwarded) => replica.keepAlive(lease, cb, forwarded),
+        send: (message) => transport.sendLease?.(message) ?? false,
+      },
+      Math.floor(options.random.next() * 2 ** 32),
+    );
     this.state = stateView(replica);
     this.identity = new Identity({
       auth: () => replica.sm.auth,
@@ -101,6 +117,7 @@ export class NodeHost implements ServiceContext {
         heartbeats?.received(m);
         replica.step(m);
       },
+      onLeaseMessage: (m) => this.leases.receive(m),
       // As etcd's ReportUnreachable: the peer goes back to probing, nothing more. (A made-up heartbeat response
       // here once marked an unreachable peer "recently active", so a cut-off leader never stepped down.)
       onUnreachable: (peer: NodeId) => replica.reportUnreachable(peer),
@@ -108,6 +125,7 @@ export class NodeHost implements ServiceContext {
     const tick = () => {
       if (this.closed) return;
       replica.tick();
+      this.leases.tick();
       this.checkRemoved();
       this.syncPeers();
       this.ticker = clock.setTimer(tickMs, tick);
@@ -227,7 +245,7 @@ export class NodeHost implements ServiceContext {
   }
 
   keepAlive(id: bigint, cb: (ttl: number | EtcdError) => void): void {
-    this.replica.keepAlive(id, cb);
+    this.leases.keepAlive(id, cb);
   }
 
   randomId(): bigint {
@@ -319,6 +337,7 @@ export class NodeHost implements ServiceContext {
     this.ticker?.cancel();
     this.progressTicker?.cancel();
     this.replica.stop();
+    this.leases.stop();
     await this.options.transport.close();
     await this.storageQueue.catch(() => {});
     await this.options.storage.close();

@@ -551,12 +551,19 @@ export class Replica {
   }
 
   /** A keep-alive: served by the leader locally unless the lease carries a checkpoint to reset. */
-  keepAlive(id: bigint, cb: (ttl: number | EtcdError) => void): void {
+  keepAlive(
+    id: bigint,
+    cb: (ttl: number | EtcdError) => void,
+    forwarded?: { readonly applied: number },
+  ): void {
     // The lessor is demoted when a Ready reports the step-down, which waits for a save in flight (a slow disk can
     // hold it past the next election): a member that Raft no longer lets lead renews nothing locally.
-    const r = this.raw.isLeader()
-      ? this.sm.lessor.renew(id, this.io.now())
-      : ({ status: 'notLeader' } as const);
+    const leader = this.raw.isLeader();
+    const r = leader ? this.sm.lessor.renew(id, this.io.now()) : ({ status: 'notLeader' } as const);
+    // Forwarded by a follower (./lease-forward.ts): a member that does not lead proposes nothing for it (the
+    // follower asks again), nor says "not found" before applying what the follower had (the grant, maybe).
+    if (forwarded && (!leader || (r.status === 'notFound' && this.sm.appliedIndex < forwarded.applied)))
+      return cb(errors.notLeader());
     if (r.status === 'notFound' || r.status === 'expired') return cb(errors.leaseNotFound());
     if (r.status === 'renewed') return cb(r.ttl);
     // A checkpoint to reset (leader), or not the leader: the keep-alive goes through Raft.

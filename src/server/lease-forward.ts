@@ -1,0 +1,134 @@
+// A keep-alive that reaches a follower is forwarded to the leader, as etcd's LeaseRenew does (etcdserver/
+// v3_server.go → leasehttp.RenewHTTP, a POST to the leader's peer URL): the leader renews in its lessor and answers
+// the TTL — no Raft entry, no fsync per keep-alive. It travels as the transport's optional lease messages
+// (src/transport.ts); where the leader cannot take them (an older member, a transport without them) the
+// keep-alive goes through Raft as before. The leader serves a forwarded keep-alive as its own (Replica.keepAlive:
+// a lease with a checkpoint to reset still goes through Raft) and only while Raft lets it lead.
+//
+// Waits are bounded as etcd's: the request timeout overall, then "request timed out", or "no leader" when there
+// is none (etcd's waitLeader); meanwhile the request is sent again when the leader changes, when it answers
+// 'retry' (next tick, as etcd sleeps 50 ms), or when it says nothing for an election timeout (etcd's leasehttp
+// gives up waiting after 1 s). A resent keep-alive may renew twice: harmless. Sans I/O: time comes from now().
+
+import { type EtcdError, errors } from '../etcd/errors.ts';
+import { NONE, type NodeId } from '../raft/types.ts';
+import type { LeaseMessage } from '../transport.ts';
+
+export type KeepAliveAnswer = (ttl: number | EtcdError) => void;
+
+/** What the forwarder needs from its member (the host wires a Replica and a Transport). */
+export interface ForwardingMember {
+  readonly id: NodeId;
+  readonly requestTimeoutMs: number;
+  readonly electionTimeoutMs: number;
+  now(): number;
+  leader(): NodeId;
+  applied(): number;
+  /** Serves a keep-alive here (Replica.keepAlive): renewed as leader, else through Raft, unless `forwarded`. */
+  keepAlive(lease: bigint, cb: KeepAliveAnswer, forwarded?: { readonly applied: number }): void;
+  /** Transport.sendLease: false when `to` cannot take lease messages. */
+  send(message: LeaseMessage): boolean;
+}
+
+interface Pending {
+  readonly lease: bigint;
+  readonly cb: KeepAliveAnswer;
+  readonly deadline: number;
+  /** The member asked last (NONE: none yet), and when to ask again if it says nothing. */
+  asked: NodeId;
+  resendAt: number;
+}
+
+export class KeepAliveForwarder {
+  private readonly member: ForwardingMember;
+  private readonly pending = new Map<number, Pending>();
+  private nextRequest: number;
+
+  /** `firstRequest`: a random u32, so that a restarted member's requests do not take its old answers. */
+  constructor(member: ForwardingMember, firstRequest: number) {
+    this.member = member;
+    this.nextRequest = firstRequest >>> 0;
+  }
+
+  /** Keep-alives sent to the leader and not answered yet. */
+  get forwarding(): number {
+    return this.pending.size;
+  }
+
+  keepAlive(lease: bigint, cb: KeepAliveAnswer): void {
+    const m = this.member;
+    if (m.leader() === m.id) return m.keepAlive(lease, cb);
+    const request = this.nextRequest;
+    this.nextRequest = (request + 1) >>> 0;
+    const now = m.now();
+    const p: Pending = { lease, cb, deadline: now + m.requestTimeoutMs, asked: NONE, resendAt: now };
+    this.pending.set(request, p);
+    this.ask(request, p, now);
+  }
+
+  /** A lease message from a peer: a follower's keep-alive to serve, or the answer to one of ours. */
+  receive(message: LeaseMessage): void {
+    const m = this.member;
+    if (message.to !== m.id) return;
+    if (message.type === 'renew') return this.serve(message);
+    const p = this.pending.get(message.request);
+    // Only the member asked answers, about the lease asked about (etcd's "renew id mismatch").
+    if (!p || p.asked !== message.from || p.lease !== message.lease) return;
+    if (message.type === 'retry') {
+      p.resendAt = m.now();
+      return;
+    }
+    this.pending.delete(message.request);
+    p.cb(message.type === 'renewed' ? message.ttl : errors.leaseNotFound());
+  }
+
+  /** Every tick: ends requests past their deadline, asks again where the leader changed or said nothing. */
+  tick(): void {
+    if (this.pending.size === 0) return;
+    const m = this.member;
+    const now = m.now();
+    const leader = m.leader();
+    for (const [request, p] of [...this.pending]) {
+      if (now >= p.deadline) {
+        this.pending.delete(request);
+        p.cb(leader === NONE ? errors.noLeader() : errors.timeout());
+      } else if (p.asked !== leader || now >= p.resendAt) this.ask(request, p, now);
+    }
+  }
+
+  /** The member stopped: every waiting keep-alive fails. */
+  stop(): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.cb(errors.stopped());
+  }
+
+  private ask(request: number, p: Pending, now: number): void {
+    const m = this.member;
+    const leader = m.leader();
+    p.asked = leader;
+    if (leader === NONE) return; // waits for one (tick)
+    p.resendAt = now + m.electionTimeoutMs;
+    const sent =
+      leader !== m.id &&
+      m.send({ type: 'renew', from: m.id, to: leader, request, lease: p.lease, applied: m.applied() });
+    if (sent) return;
+    // Leading now, or the leader cannot take lease messages: served here (through Raft on a follower).
+    this.pending.delete(request);
+    m.keepAlive(p.lease, p.cb);
+  }
+
+  private serve(req: LeaseMessage & { readonly type: 'renew' }): void {
+    const m = this.member;
+    const answer = { from: m.id, to: req.from, request: req.request, lease: req.lease };
+    m.keepAlive(
+      req.lease,
+      (ttl) => {
+        if (typeof ttl === 'number') m.send({ ...answer, type: 'renewed', ttl });
+        else
+          m.send({ ...answer, type: errors.leaseNotFound().message === ttl.message ? 'notFound' : 'retry' });
+      },
+      { applied: req.applied },
+    );
+  }
+}
