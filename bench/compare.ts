@@ -9,6 +9,7 @@
 //   npm run bench -- --rounds 1 --only put-1   one test
 //   npm run bench -- --endpoints h:p,h:p,h:p   measure a running cluster instead (no etcd, no restart)
 //   BENCH_SCALE=0.2 npm run bench              fewer requests per test
+// Then, unless --only or --endpoints, puts/s in Chromium and on Durable Objects (./edge.ts, npm run bench:edge).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -303,6 +304,14 @@ async function main(): Promise<void> {
   for (const k of kinds) {
     if (rss[k].length) console.log(`  RSS per member after the run, ${k}: median ${fmt(median(rss[k]))} MB`);
     if (restart[k].length) console.log(`  restart to serving, ${k}: median ${fmt(median(restart[k]))} ms`);
+  }
+  if (!opts.endpoints && !opts.only) {
+    // The other runtimes (no etcd to compare with there): ./edge.ts.
+    console.log('\nedgecd on the other runtimes:');
+    spawnSync(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'bench/edge.ts')], {
+      stdio: 'inherit',
+      cwd: ROOT,
+    });
   }
 }
 
