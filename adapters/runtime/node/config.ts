@@ -190,7 +190,7 @@ export function parseMemberConfig(
     initialClusterToken: 'etcd-cluster',
     heartbeatIntervalMs: 100,
     electionTimeoutMs: 1000,
-    snapshotCount: 10_000,
+    snapshotCount: 100_000, // etcd 3.4's default (3.6 lowered it to 10,000: its snapshots cost little, ours copy the keyspace)
     maxRequestBytes: 1.5 * 1024 * 1024,
     maxTxnOps: 128,
     maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS,

@@ -85,7 +85,7 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
   name: f('name', 'Member', 'default', 'Human-readable name for this member.'),
   'data-dir': f('dataDir', 'Member', '<name>.etcd', 'Path to the data directory.'),
   'wal-dir': ignored('Member', '', 'Path to a dedicated WAL directory'),
-  'snapshot-count': f('snapshotCount', 'Member', '10000', 'Applied entries between two snapshots.', int),
+  'snapshot-count': f('snapshotCount', 'Member', '100000', 'Applied entries between two snapshots.', int),
   'heartbeat-interval': f('heartbeatIntervalMs', 'Member', '100', 'Heartbeat interval (ms).', int),
   'election-timeout': f('electionTimeoutMs', 'Member', '1000', 'Election timeout (ms).', int),
   'listen-peer-urls': f(
