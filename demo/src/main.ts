@@ -9,6 +9,7 @@ import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
 import { buildCard, renderCard, roleOf } from './card.ts';
+import { CatchUp } from './catch-up.ts';
 import { startClient } from './client.ts';
 import { type GridRow, renderLogGrid } from './graph/log-grid.ts';
 import { type Frame, LiveHistory, type MemberSnapshot } from './history.ts';
@@ -19,7 +20,7 @@ import type { FromWorker, MemberEvent, MemberState, ToWorker } from './protocol.
 import { bootReplay, seedForm } from './replay/boot.ts';
 import { DEFAULT_SPEED, ScaledClock, setSpeed } from './scaled-clock.ts';
 import { startScenarios } from './scenarios/index.ts';
-import { log, logMemberEvent, type TimelineKind, timelineClock } from './timeline.ts';
+import { log, logMemberEvent, startTimelineFilter, type TimelineKind, timelineClock } from './timeline.ts';
 import { Topology } from './topology.ts';
 import { $, el } from './ui.ts';
 
@@ -106,6 +107,7 @@ const stateListeners = new Set<(m: Member) => void>();
 const eventListeners = new Set<(m: Member, e: MemberEvent) => void>();
 
 const members = new Map<number, Member>();
+const catchUp = new CatchUp();
 const httpListeners = new Map<number, HttpListener>();
 let nextReqId = 1;
 
@@ -179,6 +181,7 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
       m.state = msg.state;
       m.reportedAt = hub.clock.now();
       render(m);
+      catchUp.note(members.values());
       for (const l of stateListeners) l(m);
       break;
     case 'http-head':
@@ -463,6 +466,7 @@ function typingInField(e: KeyboardEvent): boolean {
 
 function boot(): void {
   const params = new URLSearchParams(location.search);
+  startTimelineFilter();
   if (params.get('seed') !== null) return bootReplay(params, showTab, narrowScreen);
   for (const id of IDS) {
     const card = buildCard(id, {

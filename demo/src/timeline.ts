@@ -78,3 +78,24 @@ export function logMemberEvent(id: number, e: MemberEvent): void {
       break;
   }
 }
+
+/**
+ * The timeline's filter (#timeline-filter): each toggle shows or hides one kind of line, those already there and
+ * those yet to come (the list's `data-hide` names the hidden kinds; the stylesheet hides them). The live page and
+ * the seed replay share it.
+ */
+export function startTimelineFilter(): void {
+  const list = $('#timeline-list');
+  const hidden = new Set<string>();
+  for (const b of Array.from(
+    document.querySelectorAll<HTMLButtonElement>('#timeline-filter [data-filter]'),
+  )) {
+    b.addEventListener('click', () => {
+      const kind = b.dataset.filter!;
+      if (hidden.has(kind)) hidden.delete(kind);
+      else hidden.add(kind);
+      b.setAttribute('aria-pressed', String(!hidden.has(kind)));
+      list.dataset.hide = [...hidden].join(' ');
+    });
+  }
+}

@@ -2,7 +2,7 @@
 // with clients, a Raft with a known bug, five members) the page opened at the printed link replays the same run —
 // its `data-digest`, computed in the page from the events it animates, equals the CLI's — and shows the run's
 // members in the graph, cards and log grid, messages on their links, and the violation where the checker found it.
-// Stepping, stepping back, the scrubber, play and `&at=` move through the run. Screenshots go to
+// Stepping, stepping back, next election and next commit, the scrubber, play and `&at=` move through the run. Screenshots go to
 // test-results/demo-replay/ (not committed).
 
 import { execFile } from 'node:child_process';
@@ -121,6 +121,15 @@ describeWithChromium('browser demo: a simulator seed replayed in the main graph'
     await page.click('#rp-election');
     expect(await page.locator('#nodes [data-role="leader"]').count()).toBe(1);
     expect(await page.locator('#members .member[data-role="leader"]').count()).toBe(1);
+    // The next commit: a member's commit index moves past the highest one shown.
+    const topCommit = () =>
+      page.$$eval('#members .member', (m) =>
+        Math.max(0, ...m.map((x) => Number(x.getAttribute('data-commit') ?? 0))),
+      );
+    const [frameBefore, commitBefore] = [await at(page), await topCommit()];
+    await page.click('#rp-commit');
+    expect(await at(page)).toBeGreaterThan(frameBefore);
+    expect(await topCommit()).toBeGreaterThan(commitBefore);
     // Scrub back to the start, then forward.
     await page.$eval('#rp-scrub', (e) => {
       (e as HTMLInputElement).value = '0';

@@ -3,7 +3,8 @@
 // uncommitted write dropped by the old leader, a minority write refused while the majority commits, a lease's
 // key deleted on expiry, a restarted member caught up by a snapshot — and whose timeline tells it in order from the
 // members' own events and the page's faults (kill, election, partition, step-down, heal, truncation, compaction,
-// MsgSnap sent and installed). At 1× speed (the cluster's clocks at real time) so that the run is short. Screenshots go to test-results/demo-scenarios/ (not committed).
+// MsgSnap sent and installed, caught up). At 1× speed (the cluster's clocks at real time) so that the run is
+// short. Screenshots go to test-results/demo-scenarios/ (not committed).
 
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -178,7 +179,8 @@ describeWithChromium('browser demo: guided scenarios on the live members', () =>
   it('a snapshot catch-up: the restarted member installs the leader’s snapshot', async () => {
     const { d, lines } = await play(page, 'snapshot', 110_000);
     expect(Number(d.leaderFirst)).toBeGreaterThan(Number(d.behindLast) + 1);
-    // The timeline: the crash, the leader compacting its log, the restart, the snapshot sent and installed.
+    // The timeline: the crash, the leader compacting its log, the restart, the snapshot sent and installed, and the
+    // member caught up.
     const killed = at(lines, 'fault', `n${d.behind} killed`);
     const compacted = at(lines, 'snapshot', `n${d.leader} took a snapshot: log before #`, { from: killed });
     const restarted = at(lines, 'info', `n${d.behind} started: recovered`, { from: compacted });
@@ -186,6 +188,7 @@ describeWithChromium('browser demo: guided scenarios on the live members', () =>
       from: restarted,
     });
     const installed = at(lines, 'snapshot', `n${d.behind} installed a snapshot up to #`, { from: sent });
+    at(lines, 'log', `n${d.behind} caught up: applied #`, { from: installed });
     expect(killed).toBeLessThan(compacted);
     expect(compacted).toBeLessThan(restarted);
     expect(restarted).toBeLessThan(sent);

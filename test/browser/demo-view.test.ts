@@ -238,6 +238,37 @@ describeWithChromium('browser demo: what a visitor sees', () => {
     await page.screenshot({ path: `${SHOTS}1280x800-grid.png` });
   });
 
+  it('the timeline filters by kind, for the lines there and those yet to come', async () => {
+    const shown = (kind: string) =>
+      page.$$eval(`#timeline-list li[data-kind="${kind}"]`, (li) =>
+        li.map((x) => getComputedStyle(x).display !== 'none'),
+      );
+    expect((await shown('election')).length).toBeGreaterThan(0);
+    expect((await shown('election')).every(Boolean)).toBe(true);
+    await page.click('#timeline-filter [data-filter="election"]');
+    expect(await page.getAttribute('#timeline-filter [data-filter="election"]', 'aria-pressed')).toBe(
+      'false',
+    );
+    expect((await shown('election')).some(Boolean)).toBe(false);
+    expect((await shown('info')).every(Boolean)).toBe(true);
+    // A new election line (a follower forced to time out campaigns by pre-vote) comes hidden too.
+    const count = (await shown('election')).length;
+    const follower = await page.$eval(
+      '.member[data-role="follower"]',
+      (e) => (e as HTMLElement).dataset.nodeId ?? '',
+    );
+    await page.click(`.member[data-node-id="${follower}"] button.timeout`);
+    await page.waitForFunction(
+      (n) => document.querySelectorAll('#timeline-list li[data-kind="election"]').length > n,
+      count,
+      WAIT,
+    );
+    expect((await shown('election')).some(Boolean)).toBe(false);
+    await page.click('#timeline-filter [data-filter="election"]');
+    expect((await shown('election')).every(Boolean)).toBe(true);
+    await waitForLeader(page);
+  });
+
   it('at 1920×1080 the graph grows with the viewport', async () => {
     const small = (await page.locator('#net').boundingBox())!.height;
     await page.setViewportSize({ width: 1920, height: 1080 });

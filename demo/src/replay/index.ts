@@ -2,7 +2,7 @@
 // Seed replay in the main picture: `?seed=N&nodes=K&bug=NAME&kv=1&at=<frame|end>` runs that simulator run in a
 // Web Worker (./sim.worker.ts: the code behind `npm run sim`), then shows it frame by frame — every message
 // sent, delivered or lost, every crash, partition and client operation — in the graph, the member cards and the
-// log grid. Play, pause, step both ways, jump to the next election, fault or violation, or scrub. The replay
+// log grid. Play, pause, step both ways, jump to the next election, commit, fault or violation, or scrub. The replay
 // root (#replay-bar) carries the run's digest, computed here from the very events it shows (`digestOf`), which
 // equals the one `npm run sim` prints for the same arguments.
 
@@ -214,6 +214,11 @@ function show(spec: RunSpec, run: SimResponse, at: string | null, narrow: MediaQ
   $('#rp-back').addEventListener('click', step(-1));
   $('#rp-election').addEventListener('click', jump(isElection));
   $('#rp-fault').addEventListener('click', jump(isFault));
+  $('#rp-commit').addEventListener('click', () => {
+    setPlaying(false);
+    const f = rec.nextCommit(state.frame);
+    if (f !== undefined) go(f);
+  });
   const toViolation = $('#rp-violation') as HTMLButtonElement;
   toViolation.disabled = violationFrame === undefined;
   toViolation.addEventListener('click', () => {

@@ -105,6 +105,18 @@ export class Recording {
     return undefined;
   }
 
+  /** The first frame after `k` at which a member's commit index passes the highest at `k` (undefined: none). */
+  nextCommit(k: number): number | undefined {
+    const top = (s: ReplayState) => Math.max(0, ...[...s.members.values()].map((m) => m.commit));
+    const state = this.state(k);
+    const base = top(state);
+    for (let f = state.frame + 1; f < this.frames; f++) {
+      this.advance(state, f);
+      if (top(state) > base) return f;
+    }
+    return undefined;
+  }
+
   /** The last frame at or before virtual time t. */
   frameAt(t: number, from = 0): number {
     let f = from;
