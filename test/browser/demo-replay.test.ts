@@ -1,9 +1,9 @@
-// Seed replay in the demo's main graph, in real Chromium: for runs printed by `npm run sim` (a whole-member run
-// with clients, a Raft with a known bug, five members) the page opened at the printed link replays the same run —
-// its `data-digest`, computed in the page from the events it animates, equals the CLI's — and shows the run's
-// members in the graph, cards and log grid, messages on their links, and the violation where the checker found it.
-// Stepping, stepping back, next election and next commit, the scrubber, play and `&at=` move through the run. Screenshots go to
-// test-results/demo-replay/ (not committed).
+// Seed replay in the demo's main graph, in real Chromium: for runs printed by `npm run sim` (a whole-member run with
+// clients, a Raft with a known bug, whole members with a known bug, five members) the page opened at the printed
+// link replays the same run — its `data-digest`, computed in the page from the events it animates, equals the CLI's
+// — and shows the run's members in the graph, cards and log grid, messages on their links, and the violation where
+// the checker found it. Stepping, stepping back, next election and next commit, the scrubber, play and `&at=` move
+// through the run. Screenshots go to test-results/demo-replay/ (not committed).
 
 import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -39,6 +39,23 @@ async function openReplay(page: Page, url: string): Promise<Record<string, strin
 }
 
 const at = (page: Page) => page.getAttribute('#replay-bar', 'data-at').then(Number);
+
+/**
+ * Steps to the violation (its button) and checks that the page shows the very trace line the CLI printed for it
+ * (`t=<virtual ms> VIOLATION <invariant>: <message>`), at the same virtual time.
+ */
+async function expectViolationAsCli(page: Page, stdout: string): Promise<void> {
+  const line = stdout.match(/^t=(\d+) (VIOLATION .+)$/m);
+  expect(line, stdout).not.toBeNull();
+  const frame = Number(await page.getAttribute('#replay-violation', 'data-frame'));
+  expect(await page.locator('#replay-violation.reached').count()).toBe(0);
+  await page.click('#rp-violation');
+  expect(await at(page)).toBe(frame);
+  expect(await page.locator('#replay-violation.reached').count()).toBe(1);
+  expect(await page.textContent('#replay-now')).toContain(line![2]);
+  expect(await page.getAttribute('#replay-bar', 'data-t')).toBe(line![1]);
+  expect(await page.locator('#timeline-list [data-kind="violation"]').count()).toBe(1);
+}
 
 describeWithChromium('browser demo: a simulator seed replayed in the main graph', () => {
   let server: Awaited<ReturnType<typeof serveStatic>>;
@@ -86,14 +103,20 @@ describeWithChromium('browser demo: a simulator seed replayed in the main graph'
     expect(root.digest).toBe(run.digest);
     expect(root.ok).toBe('false');
     expect(root.violation).toBeTruthy();
-    const frame = Number(await page.getAttribute('#replay-violation', 'data-frame'));
-    expect(await page.locator('#replay-violation.reached').count()).toBe(0);
-    await page.click('#rp-violation');
-    expect(await at(page)).toBe(frame);
-    expect(await page.locator('#replay-violation.reached').count()).toBe(1);
-    expect(await page.textContent('#replay-now')).toContain('VIOLATION');
-    expect(await page.locator('#timeline-list [data-kind="violation"]').count()).toBe(1);
+    await expectViolationAsCli(page, run.stdout);
     await page.screenshot({ path: `${SHOTS}bug-violation.png`, fullPage: true });
+  });
+
+  it('replays a whole-member run with a known bug (`--seed 5 --kv --bug ackBeforePersist`) as the CLI', async () => {
+    const run = await cli(['--seed', '5', '--kv', '--bug', 'ackBeforePersist']);
+    expect(run.stdout).toContain('FAILED (kv)');
+    expect(run.query).toBe('seed=5&bug=ackBeforePersist&kv=1');
+    const root = await openReplay(page, `${server.url}?${run.query}`);
+    expect(root.digest).toBe(run.digest);
+    expect(root.simDigest).toBe(run.digest);
+    expect(root.ok).toBe('false');
+    await expectViolationAsCli(page, run.stdout);
+    expect(browser!.errors).toEqual([]);
   });
 
   it('replays five members message by message: step, step back, scrub, play, and &at= in the URL', async () => {
