@@ -1,12 +1,16 @@
 // The cluster half of the whole-member simulator (kv-simulation.ts): the members (Replicas on simulated disks),
 // their ticks, crashes and restarts, the network between them (the fault model, runtime profiles' delays), the
 // virtual clock, the trace (./trace.ts, which also computes the digest), and the Raft safety checks on every message and Ready. The workloads,
-// the nemesis and the end-of-run checks are in KvSimulation, which extends this class.
+// the nemesis and the end-of-run checks are in KvSimulation, which extends this class. Keep-alives at a follower go
+// to the leader as lease messages (src/server/lease-forward.ts) between Node members, over the same faulty network
+// (not in the trace); members with a runtime profile lack them, as the fetch and browser transports do.
 
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS } from '../etcd/limits.ts';
 import type { NodeId } from '../raft/types.ts';
+import { KeepAliveForwarder } from '../server/lease-forward.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
 import type { PersistBatch } from '../storage.ts';
+import type { LeaseMessage } from '../transport.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { FaultModel } from './fault-model.ts';
@@ -22,6 +26,8 @@ export const ELECTION_TICKS = 10;
 
 export class Member {
   replica!: Replica;
+  /** Where the workload's keep-alives go (a follower forwards them to the leader). */
+  leases!: KeepAliveForwarder;
   readonly disk = new SimDisk();
   alive = false;
   incarnation = 0;
@@ -149,10 +155,25 @@ export abstract class KvCluster {
       this.rng.fork(),
       { debug() {}, info() {}, warn() {}, error() {} },
     );
+    const replica = m.replica;
+    m.leases = new KeepAliveForwarder(
+      {
+        id: m.id,
+        requestTimeoutMs: replica.config.requestTimeoutMs,
+        electionTimeoutMs: replica.electionTimeoutMs,
+        now: () => this.now,
+        leader: () => replica.leaderId,
+        applied: () => replica.sm.appliedIndex,
+        keepAlive: (lease, cb, forwarded) => replica.keepAlive(lease, cb, forwarded),
+        send: (message) => this.sendLease(m, message),
+      },
+      inc << 16, // no draw from the seed's generator: runs without keep-alives stay as they were
+    );
     m.replica.onChange(() => this.observe(m));
     const tick = () => {
       if (m.incarnation !== inc || !m.alive) return;
       m.replica.tick();
+      m.leases.tick();
       this.at(m.runtime ? m.runtime.nextTick(this.now, TICK_MS) - this.now : TICK_MS, tick);
     };
     this.at(this.rng.range(1, TICK_MS), tick);
@@ -184,6 +205,7 @@ export abstract class KvCluster {
     m.alive = false;
     m.incarnation++;
     m.replica.stop();
+    m.leases.stop();
     this.log(`crash n${m.id}`);
     this.trace.memberDown(Number(m.id));
   }
@@ -206,6 +228,18 @@ export abstract class KvCluster {
         if (to.alive) to.replica.step(msg);
       });
     }
+  }
+
+  /** A lease message, between Node members only; false otherwise (the keep-alive then goes through Raft). */
+  protected sendLease(from: Member, message: LeaseMessage): boolean {
+    const to = this.members.get(message.to);
+    if (!to || to.runtime || from.runtime) return false;
+    for (const delay of this.faults.plan(message.from, message.to)) {
+      this.at(delay, () => {
+        if (to.alive) to.leases.receive(message);
+      });
+    }
+    return true;
   }
 
   /** A message's delay through both members' runtimes (links, and a frozen receiver that handles it later). */

@@ -315,7 +315,7 @@ class KvSimulation extends KvCluster {
     if (live.length > 0) {
       const m = this.rng.pick(live);
       const call = this.now;
-      m.replica.keepAlive(lease.id, (ttl) => {
+      m.leases.keepAlive(lease.id, (ttl) => {
         if (typeof ttl === 'number' && ttl > 0) {
           lease.lastKeepAliveCall = Math.max(lease.lastKeepAliveCall, call);
           this.stats.leaseKeepAlives++;
