@@ -6,7 +6,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Message, NodeId } from '../../src/raft/types.ts';
-import type { Transport, TransportHandler } from '../../src/transport.ts';
+import type { LeaseMessage, Transport, TransportHandler } from '../../src/transport.ts';
 
 export interface TransportHarness {
   /**
@@ -28,9 +28,14 @@ export interface TransportConformanceOptions {
 export class Inbox implements TransportHandler {
   readonly messages: Message[] = [];
   readonly unreachable: NodeId[] = [];
+  readonly leases: LeaseMessage[] = [];
 
   onMessage(message: Message): void {
     this.messages.push(message);
+  }
+
+  onLeaseMessage(message: LeaseMessage): void {
+    this.leases.push(message);
   }
 
   onUnreachable(peer: NodeId): void {
@@ -136,6 +141,39 @@ export function runTransportConformance(
       expect(inboxB.messages[1].snapshot?.data).toBeInstanceOf(Uint8Array);
       expect(inboxA.messages).toEqual([]);
       expect(inboxC.messages).toEqual([]);
+    });
+
+    it('carries lease messages where it offers them: intact, to the right node, apart from Raft messages', async () => {
+      if (!a.sendLease || !b.sendLease) return; // optional (src/transport.ts): without it, keep-alives use Raft
+      // Peer links learn from the handshake whether the peer takes them: a Raft message each way opens them.
+      a.send([heartbeat(A, B, 1)]);
+      b.send([heartbeat(B, A, 1)]);
+      await harness.settle();
+      const renew: LeaseMessage = {
+        type: 'renew',
+        from: A,
+        to: B,
+        request: 2 ** 32 - 1,
+        lease: -(2n ** 63n),
+        applied: 7,
+      };
+      const answer: LeaseMessage = {
+        type: 'renewed',
+        from: B,
+        to: A,
+        request: 0,
+        lease: 2n ** 63n - 1n,
+        ttl: 9e9,
+      };
+      expect(a.sendLease(renew)).toBe(true);
+      expect(b.sendLease(answer)).toBe(true);
+      expect(b.sendLease({ type: 'notFound', from: B, to: UNKNOWN, request: 1, lease: 1n })).toBe(false);
+      await harness.settle();
+      const [inboxA, inboxB, inboxC] = inboxes;
+      expect(inboxB.leases).toEqual([renew]);
+      expect(inboxA.leases).toEqual([answer]);
+      expect(inboxC.leases).toEqual([]);
+      expect([inboxA.messages.length, inboxB.messages.length]).toEqual([1, 1]);
     });
 
     it('delivers between every pair, in both directions, to the right node only', async () => {
