@@ -1,13 +1,15 @@
 // edgecd's client port on Node, as etcd serves it: gRPC and HTTP/1.1 (the JSON gateway, /health, /version) on one
-// port. The first bytes decide: the HTTP/2 preface goes to grpc-js, anything else to the gateway.
+// port. The first bytes decide: the HTTP/2 preface goes to the gRPC server (grpc/server.ts), anything else to the
+// gateway.
 //
 // With TLS (an https:// client URL, etcd's --cert-file/--key-file) the port is a TLS server announcing ALPN
 // `http/1.1` and `h2`, in that order of preference (the server's preference decides): gRPC clients (grpc-go as in
 // etcdctl, grpc-js) offer only `h2` and get it; curl, browsers and fetch offer `http/1.1` and get the gateway.
-// After the handshake `h2` goes to grpc-js (getAuthContext() sees the verified client certificate), `http/1.1` to
-// the HTTP/1.1 server; without ALPN the HTTP/2 preface decides. With --client-cert-auth (or --trusted-ca-file)
-// client certificates are required; their CN is the caller's identity when a request has no token (etcd's mTLS
-// auth): gRPC handlers read it from the call's auth context, the gateway gets `handler(request, { commonName })`.
+// After the handshake `h2` goes to gRPC (a call's getAuthContext() sees the verified client certificate),
+// `http/1.1` to the HTTP/1.1 server; without ALPN the HTTP/2 preface decides. With --client-cert-auth (or
+// --trusted-ca-file) client certificates are required; their CN is the caller's identity when a request has no
+// token (etcd's mTLS auth): gRPC handlers read it from the call's auth context, the gateway gets
+// `handler(request, { commonName })`.
 
 import { once } from 'node:events';
 import { rmSync } from 'node:fs';
@@ -53,7 +55,7 @@ export interface ClientServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** An HTTP/1.1 request whose headers are not complete by then gets 408 and is closed (Node's 60 s default). */
   readonly headersTimeoutMs?: number;
-  /** Which gRPC server carries the calls (GrpcServerOptions.grpcServer). Default: $EDGECD_GRPC_SERVER, else grpc-js. */
+  /** Which gRPC server carries the calls (GrpcServerOptions.grpcServer). Default: $EDGECD_GRPC_SERVER, else h2. */
   readonly grpcServer?: GrpcServerKind;
 }
 

@@ -1,13 +1,13 @@
 // Older Go gRPC clients — etcdctl 3.4 and etcd's Go client before its authority fix, with endpoints written
 // `http://host:port`, and always with `--cluster` — send the whole URL as the HTTP/2 `:authority`. Node's HTTP/2
-// layer (nghttp2) refuses a `/` there with RST_STREAM PROTOCOL_ERROR before grpc-js sees the call, where etcd's Go
-// server accepts it. Node offers no switch for that check, so this file fixes the header on the wire:
+// layer (nghttp2) refuses a `/` there with RST_STREAM PROTOCOL_ERROR before our gRPC server sees the call, where
+// etcd's Go server accepts it. Node offers no switch for that check, so this file fixes the header on the wire:
 //
 //   1. Until a connection's first request, we hold its bytes: we answer the client's preface with an empty
 //      SETTINGS frame of our own (Go clients wait for the server's before they send a request), drop the client's
 //      acknowledgement of it, answer PINGs, and read up to the end of the first request's header block.
-//   2. A first request whose :authority has no `/` (every other client) hands the socket to grpc-js as it is,
-//      bytes put back: no cost for the life of the connection. nghttp2 then sends its own SETTINGS.
+//   2. A first request whose :authority has no `/` (every other client) hands the socket to the gRPC server as it
+//      is, bytes put back: no cost for the life of the connection. nghttp2 then sends its own SETTINGS.
 //   3. Otherwise the connection runs through a filter for its life: in every header block, an :authority literal
 //      has each `/` turned into `-` in place. In a Huffman-coded literal both have 6-bit codes, so lengths,
 //      frames and the HPACK dynamic tables on both sides stay in step (the rewritten value is what the server's
@@ -41,7 +41,7 @@ export interface FixAuthorityOptions {
   readonly onSettings?: () => void;
 }
 
-/** Takes an accepted HTTP/2 connection (its preface not yet read) and hands it to grpc-js as above. */
+/** Takes an accepted HTTP/2 connection (its preface not yet read) and hands it to the gRPC server as above. */
 export function fixAuthority(
   socket: Socket,
   inject: (connection: Duplex) => void,
@@ -245,7 +245,7 @@ function filtered(socket: Socket, rest: Buffer, head: Buffer, pending: HeaderBlo
     buf = Buffer.from(buf.subarray(at));
     if (out.length > 0 && !duplex.push(Buffer.concat(out))) socket.pause();
   };
-  // What grpc-js and Node's HTTP/2 read off a connection: its peer, and for TLS its verified certificate (the
+  // What the gRPC server and Node's HTTP/2 read off a connection: its peer, and for TLS its verified certificate (the
   // caller's identity with --client-cert-auth).
   const view = duplex as unknown as Record<string, unknown>;
   const source = socket as unknown as Record<string, unknown>;

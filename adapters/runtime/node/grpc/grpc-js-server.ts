@@ -1,5 +1,6 @@
 // The services on @grpc/grpc-js's Server, through its connection injector: the server edgecd used before its own
-// on node:http2 (./h2/), kept selectable (EDGECD_GRPC_SERVER=grpc-js) while the two are compared.
+// on node:http2 (./h2/), kept selectable for one release (EDGECD_GRPC_SERVER=grpc-js, or grpcServer: 'grpc-js').
+// Its answers to requests that reach no handler are grpc-js's, not grpc-go's (test/node/grpc-h2.test.ts).
 
 import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';

@@ -28,6 +28,7 @@ export interface Status {
 }
 
 const OK: Status = { code: 0, details: '' };
+const OK_TRAILERS = statusFields(0, '');
 
 /** grpc-go's code names, as the grpc_code label carries them. */
 const CODE_NAMES = [
@@ -177,7 +178,7 @@ export class H2Call extends EventEmitter {
     this.headersSent = true;
     this.stream.respond({ ':status': 200, 'content-type': this.contentType }, { waitForTrailers: true });
     this.stream.once('wantTrailers', () => {
-      this.stream.sendTrailers(this.trailers ?? statusFields(0, ''));
+      this.stream.sendTrailers(this.trailers ?? OK_TRAILERS);
     });
   }
 
@@ -185,7 +186,7 @@ export class H2Call extends EventEmitter {
   private finish(status: Status): void {
     this.done = true;
     if (this.deadline) clearTimeout(this.deadline);
-    this.trailers = statusFields(status.code, status.details);
+    this.trailers = status === OK ? OK_TRAILERS : statusFields(status.code, status.details);
     this.recorder?.grpcCallHandled(
       this.def.service,
       this.def.method,
