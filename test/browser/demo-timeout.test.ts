@@ -99,6 +99,16 @@ describeWithChromium("browser demo: forcing a member's election timeout", () => 
       id,
     );
 
+  /** Paused: steps until nothing is in flight (each step delivers the next message, as the Step button does). */
+  async function drain(): Promise<void> {
+    const inFlight = () =>
+      page.evaluate(
+        () => (globalThis as unknown as { edgecdDemo: DemoGlobal }).edgecdDemo.hub.inFlight().length,
+      );
+    for (let i = 0; i < 40 && (await inFlight()) > 0; i++) await page.click('#step');
+    expect(await inFlight()).toBe(0);
+  }
+
   it('a follower forced to time out under a healthy leader campaigns by pre-vote, and nothing changes', async () => {
     const { leader, term } = await settled();
     const follower = ['1', '2', '3'].find((id) => id !== leader)!;
@@ -192,6 +202,9 @@ describeWithChromium("browser demo: forcing a member's election timeout", () => 
       leader,
       WAIT,
     );
+    // Deliver what the old leader still had on the wires (a heartbeat reaching a pre-candidate would make it a
+    // follower of the old leader again, leased to it).
+    await drain();
     // a times out first (its key): a pre-candidate that b ignores — b still counts the dead leader's lease.
     await page.keyboard.press(a);
     await waitLine('election', `n${a} election timeout: pre-candidate (asks before term ${term + 1})`);
@@ -204,7 +217,7 @@ describeWithChromium("browser demo: forcing a member's election timeout", () => 
       a,
       WAIT,
     );
-    for (let i = 0; i < 20 && (await inFlightFrom(a)) > 0; i++) await page.click('#step');
+    await drain();
     expect(await inFlightFrom(a)).toBe(0);
     expect(await card(b, 'role')).toBe('follower');
     // Then b, by a double-click on its circle: a, leaderless now, grants its pre-vote and then its vote.
