@@ -174,6 +174,7 @@ function onWorkerMessage(m: Member, worker: Worker, msg: FromWorker): void {
     case 'events':
       for (const e of msg.events) {
         logMemberEvent(m.id, e);
+        if (e.type === 'truncated') markReplaced(m, e.from, e.to, e.terms);
         for (const l of eventListeners) l(m, e);
       }
       break;
@@ -291,6 +292,17 @@ function render(m: Member): void {
 
 // ---------------------------------------------------------------- the aligned log grid
 
+/** Per member, the indexes where it dropped uncommitted entries: their terms, and when (cluster time). */
+const replaced = new Map<number, Map<number, { terms: readonly number[]; at: number }>>();
+
+function markReplaced(m: Member, from: number, to: number, terms: readonly number[]): void {
+  const marks = replaced.get(m.id) ?? new Map<number, { terms: readonly number[]; at: number }>();
+  replaced.set(m.id, marks);
+  const at = hub.clock.now();
+  for (let i = from; i <= to; i++) marks.set(i, { terms, at });
+  queueGrid();
+}
+
 let gridQueued = false;
 
 function queueGrid(): void {
@@ -313,6 +325,11 @@ function renderGrid(): void {
       id: m.id,
       stale: !m.up,
       progress: m !== leader ? progress.get(m.id) : undefined,
+      // Rewound: only what had been dropped by then.
+      replaced: (i) => {
+        const r = replaced.get(m.id)?.get(i);
+        return r && r.at <= (liveHistory.viewing?.t ?? Number.POSITIVE_INFINITY) ? r.terms : undefined;
+      },
       log: s && {
         firstIndex: s.firstIndex,
         lastIndex: s.lastIndex,
@@ -399,6 +416,7 @@ async function resetData(): Promise<void> {
     m.recoveredLastIndex = undefined;
     hub.detach(BigInt(m.id));
   }
+  replaced.clear();
   await Promise.all(
     IDS.map(
       (id) =>

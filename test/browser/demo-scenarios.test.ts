@@ -150,6 +150,10 @@ describeWithChromium('browser demo: guided scenarios on the live members', () =>
     expect(cut).toBeLessThan(won);
     expect(won).toBeLessThan(healed);
     expect(healed).toBeLessThan(dropped);
+    // The log grid marks the index where the old leader dropped it, with the term it had.
+    const cell = `#log-grid [data-grid-node="${d.oldLeader}"] .cell[data-index="${d.lostIndex}"]`;
+    expect(await page.getAttribute(cell, 'class')).toContain('replaced');
+    expect((await page.getAttribute(cell, 'data-replaced-terms'))?.split(' ')).toContain(d.oldTerm);
   });
 
   it('a minority write fails while the majority commits, and the term stays (pre-vote)', async () => {

@@ -102,6 +102,7 @@ describeWithChromium('browser demo: what a visitor sees', () => {
       'committed',
       'applied',
       'unstable',
+      'replaced',
     ])
       expect(items, name).toHaveProperty(name);
     expect(items.uncommitted).toMatch(/faded.*dashed/);

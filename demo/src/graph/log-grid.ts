@@ -2,7 +2,8 @@
 // The aligned log grid: one row per member, one column per log index (the last GRID_COLUMNS), so the members'
 // logs line up — where they agree, where a follower lags, where an uncommitted tail differs. The commit line is
 // the leader's commit index; on the follower rows the leader's view of them shows as `m` (match index) and `n`
-// (next index to send). Used by the live cluster and the seed replay.
+// (next index to send); a white corner marks an index where the member dropped an uncommitted entry. Used by the live
+// cluster and the seed replay.
 
 import { el, termColor } from '../ui.ts';
 
@@ -26,6 +27,11 @@ export interface GridRow {
   readonly stale: boolean;
   /** The leader's match and next index for this member. */
   readonly progress?: { readonly match: number; readonly next: number };
+  /**
+   * The terms of uncommitted entries this member held at `index` and dropped (truncated: Raft §5.3, the leader's
+   * log wins); undefined where nothing was dropped.
+   */
+  replaced?(index: number): readonly number[] | undefined;
 }
 
 export function renderLogGrid(grid: HTMLElement, rows: readonly GridRow[], commit: number): void {
@@ -62,12 +68,15 @@ export function renderLogGrid(grid: HTMLElement, rows: readonly GridRow[], commi
         title += ` term ${term}${s.label(i) ? `: ${s.label(i)}` : ''}`;
       } else cls += ' none';
       if (r.stale) cls += ' stale';
+      const dropped = r.replaced?.(i);
+      const attrs: Record<string, string> = { 'data-index': String(i) };
+      if (dropped) {
+        cls += ' replaced';
+        title += ` — replaced an uncommitted entry of term ${dropped.join('/')} (truncated: the leader's log won)`;
+        attrs['data-replaced-terms'] = dropped.join(' ');
+      }
       const mark = p && i === p.match ? 'm' : p && i === p.next ? 'n' : '';
-      return el(
-        'span',
-        { class: cls + edge(i), style, title, 'data-index': String(i) },
-        mark ? [el('b', {}, [mark])] : [],
-      );
+      return el('span', { class: cls + edge(i), style, title, ...attrs }, mark ? [el('b', {}, [mark])] : []);
     });
     if (p && p.next > hi) cells.push(el('span', { class: 'cell none next-out' }, [el('b', {}, ['n'])]));
     return el('div', { class: 'grid-row', 'data-grid-node': String(r.id) }, [
