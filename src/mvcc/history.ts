@@ -59,6 +59,14 @@ export class History {
     }
   }
 
+  /**
+   * Every record as of now, as lists that never change afterwards (appends go to later revisions' lists, and
+   * compaction replaces a list rather than editing it): a snapshot can be written from them while the store goes on.
+   */
+  capture(): { readonly mains: readonly number[]; readonly lists: readonly (readonly StoredRecord[])[] } {
+    return { mains: [...this.byMain.keys()], lists: [...this.byMain.values()] };
+  }
+
   /** Removes every record with main ≤ atRev that is not in `keep`. */
   compact(atRev: number, keep: RevisionSet): void {
     for (const [main, list] of this.byMain) {

@@ -46,33 +46,87 @@ export function encodeBinary(
     count++;
   }
   const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  out.set(MAGIC, 0);
-  view.setFloat64(4, currentRev, true);
-  view.setFloat64(12, compactRev, true);
-  view.setFloat64(20, count, true);
-  let at = HEADER_BYTES;
-  let written = 0;
-  for (const { main, sub, kv, tombstone } of records()) {
-    if (++written > count) throw new Error('mvcc: the keyspace changed while its snapshot was written');
-    view.setFloat64(at, main, true);
-    view.setUint32(at + 8, sub, true);
-    out[at + 12] = tombstone ? 1 : 0;
-    view.setUint32(at + 13, kv.key.length, true);
-    out.set(kv.key, at + RECORD_FIXED);
-    at += RECORD_FIXED + kv.key.length;
-    if (tombstone) continue;
-    view.setUint32(at, kv.value.length, true);
-    out.set(kv.value, at + 4);
-    at += 4 + kv.value.length;
-    view.setFloat64(at, kv.createRevision, true);
-    view.setFloat64(at + 8, kv.version, true);
-    view.setBigInt64(at + 16, kv.lease, true);
-    at += 24;
-  }
-  if (written !== count || at !== size)
-    throw new Error('mvcc: the keyspace changed while its snapshot was written');
+  const writer = new SnapshotWriter(
+    { currentRev, compactRev, count, size },
+    records()[Symbol.iterator](),
+    out,
+    0,
+  );
+  writer.step(Number.POSITIVE_INFINITY);
   return out;
+}
+
+/** What a snapshot will hold, known before writing it (History keeps the count and the byte size). */
+export interface SnapshotShape {
+  readonly currentRev: number;
+  readonly compactRev: number;
+  readonly count: number;
+  /** The whole encoding's length, header included. */
+  readonly size: number;
+}
+
+/**
+ * Writes a snapshot into `out` at `offset` (exactly `shape.size` bytes) from records that no longer change, a
+ * bounded number of records per step: a host can spread a large keyspace's snapshot over several turns of its
+ * event loop, with the store taking writes in between (the records were captured at one revision).
+ */
+export class SnapshotWriter {
+  private readonly shape: SnapshotShape;
+  private readonly records: Iterator<SnapshotRecord>;
+  private readonly out: Uint8Array;
+  private readonly offset: number;
+  private readonly view: DataView;
+  private at: number;
+  private written = 0;
+
+  constructor(shape: SnapshotShape, records: Iterator<SnapshotRecord>, out: Uint8Array, offset: number) {
+    this.shape = shape;
+    this.records = records;
+    this.out = out;
+    this.offset = offset;
+    this.view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    out.set(MAGIC, offset);
+    this.view.setFloat64(offset + 4, shape.currentRev, true);
+    this.view.setFloat64(offset + 12, shape.compactRev, true);
+    this.view.setFloat64(offset + 20, shape.count, true);
+    this.at = offset + HEADER_BYTES;
+  }
+
+  /** Writes up to `budget` more records; true once every record is written. */
+  step(budget: number): boolean {
+    const { out, view } = this;
+    let at = this.at;
+    for (let n = 0; n < budget; n++) {
+      const next = this.records.next();
+      if (next.done) {
+        this.at = at;
+        if (this.written !== this.shape.count || at !== this.offset + this.shape.size) throw changed();
+        return true;
+      }
+      const { main, sub, kv, tombstone } = next.value;
+      if (++this.written > this.shape.count) throw changed();
+      view.setFloat64(at, main, true);
+      view.setUint32(at + 8, sub, true);
+      out[at + 12] = tombstone ? 1 : 0;
+      view.setUint32(at + 13, kv.key.length, true);
+      out.set(kv.key, at + RECORD_FIXED);
+      at += RECORD_FIXED + kv.key.length;
+      if (tombstone) continue;
+      view.setUint32(at, kv.value.length, true);
+      out.set(kv.value, at + 4);
+      at += 4 + kv.value.length;
+      view.setFloat64(at, kv.createRevision, true);
+      view.setFloat64(at + 8, kv.version, true);
+      view.setBigInt64(at + 16, kv.lease, true);
+      at += 24;
+    }
+    this.at = at;
+    return false;
+  }
+}
+
+function changed(): Error {
+  return new Error('mvcc: the records changed while their snapshot was written');
 }
 
 export interface BinaryHeader {

@@ -7,9 +7,16 @@ import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
+import type { StoredRecord } from './history.ts';
 import { KvState } from './kv-state.ts';
 import { assertRevision } from './revision.ts';
-import { decodeBinary, encodeBinary, isBinarySnapshot } from './snapshot-binary.ts';
+import {
+  decodeBinary,
+  encodeBinary,
+  isBinarySnapshot,
+  SNAPSHOT_HEADER_BYTES,
+  SnapshotWriter,
+} from './snapshot-binary.ts';
 
 const FORMAT_VERSION = 1;
 
@@ -18,6 +25,37 @@ type RecordTuple = [number, number, Uint8Array, Uint8Array, number, number, bigi
 
 export function encodeSnapshot(state: KvState): Uint8Array {
   return encodeBinary(state.currentRev, state.compactRev, () => recordsOf(state));
+}
+
+/**
+ * The keyspace's snapshot as it is now, written later — in steps, while the store takes writes — into a buffer
+ * of `size` bytes at some offset (see SnapshotWriter).
+ */
+export function captureSnapshot(state: KvState): {
+  readonly size: number;
+  writer(out: Uint8Array, offset: number): SnapshotWriter;
+} {
+  const { mains, lists } = state.history.capture();
+  const shape = {
+    currentRev: state.currentRev,
+    compactRev: state.compactRev,
+    count: state.history.size,
+    size: SNAPSHOT_HEADER_BYTES + state.history.bytes,
+  };
+  return {
+    size: shape.size,
+    writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(mains, lists), out, offset),
+  };
+}
+
+function* capturedRecords(
+  mains: readonly number[],
+  lists: readonly (readonly StoredRecord[])[],
+): Generator<SnapshotRecord> {
+  for (let i = 0; i < mains.length; i++) {
+    const main = mains[i];
+    for (const { sub, kv, tombstone } of lists[i]) yield { main, sub, kv, tombstone };
+  }
 }
 
 function* recordsOf(state: KvState): Generator<SnapshotRecord> {

@@ -23,7 +23,7 @@ import { KvState } from './kv-state.ts';
 import { applyRange } from './range.ts';
 import { type RangeChunk, type RangeChunkQuery, rangeChunk } from './range-chunk.ts';
 import { header } from './response.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.ts';
+import { captureSnapshot, decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 import { SNAPSHOT_HEADER_BYTES } from './snapshot-binary.ts';
 import { applyDeleteRange, applyPut, applyTxnOps, checkPutOp, checkTxnOps, compareToPath } from './txn.ts';
 import {
@@ -202,6 +202,11 @@ export class MvccStore {
   /** `snapshot().length`, kept up to date incrementally (Status' dbSize; the space quota applies to it). */
   get sizeBytes(): number {
     return SNAPSHOT_HEADER_BYTES + this.state.history.bytes;
+  }
+
+  /** snapshot(), captured now and written later in steps (while the store takes writes): see captureSnapshot. */
+  captureSnapshot(): ReturnType<typeof captureSnapshot> {
+    return captureSnapshot(this.state);
   }
 
   /** The whole keyspace (history included) as deterministic bytes; see MvccStore.restore. */

@@ -37,6 +37,12 @@ import {
   type SoftState,
 } from './types.ts';
 
+/** Where a state machine was serialized: the applied index and the configuration at that point. */
+export interface SnapshotPoint {
+  readonly index: number;
+  readonly confState: ConfState;
+}
+
 export interface Ready {
   /** Set when leader or role changed since the previous Ready. */
   readonly softState?: SoftState;
@@ -190,19 +196,33 @@ export class RawNode {
   }
 
   /**
-   * Records a state-machine snapshot taken at the applied index (call after advance(), with the state machine
+   * The applied index and the configuration at it: a host that serializes its state machine over several turns
+   * (while applying goes on) captures this with it and hands it to createSnapshot when the bytes are ready.
+   */
+  snapshotPoint(): SnapshotPoint {
+    return { index: this.#raft.log.applied, confState: this.#raft.tracker.confState() };
+  }
+
+  /**
+   * Records a state-machine snapshot taken at the applied index (or at `at`, a point captured earlier) (call after advance(), with the state machine
    * serialized at exactly that point), and compacts the in-memory log behind it. The host persists the
    * returned snapshot (LogStorage.saveSnapshot) and may then compact storage up to its index.
    * Returns undefined while a snapshot received from the leader is pending: the state machine is about to be
    * replaced, so there is nothing worth saving.
    */
-  createSnapshot(data: Uint8Array): Snapshot | undefined {
+  createSnapshot(data: Uint8Array, at?: SnapshotPoint): Snapshot | undefined {
     const log = this.#raft.log;
     if (log.pendingSnapshot) return undefined;
-    const index = log.applied;
+    const index = at?.index ?? log.applied;
     const term = log.term(index);
-    if (term === undefined) throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
-    const snapshot: Snapshot = { metadata: { index, term, confState: this.#raft.tracker.confState() }, data };
+    if (term === undefined) {
+      // A state machine serialized at an earlier point that a newer snapshot has since covered: nothing to keep.
+      if (at) return undefined;
+      throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
+    }
+    const confState = at?.confState ?? this.#raft.tracker.confState();
+    if (at && (log.latestSnapshot?.metadata.index ?? 0) >= index) return undefined;
+    const snapshot: Snapshot = { metadata: { index, term, confState }, data };
     log.latestSnapshot = snapshot;
     const keepFrom = index - this.#raft.config.snapshotCatchUpEntries;
     if (keepFrom > 0) log.compact(keepFrom);

@@ -85,6 +85,11 @@ export interface NodeOptions {
   readonly electionTimeoutMs?: number;
   /** etcd --snapshot-count. Default 10,000. */
   readonly snapshotCount?: number;
+  /**
+   * Keyspace records a snapshot writes per task (default 16,384): a large keyspace is snapshotted over several
+   * tasks while the member goes on serving.
+   */
+  readonly snapshotStepRecords?: number;
   readonly requestTimeoutMs?: number;
   /** etcd --max-request-bytes. Default 1.5 MiB. */
   readonly maxRequestBytes?: number;

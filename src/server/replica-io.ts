@@ -31,6 +31,11 @@ export interface ReplicaIO {
    * it (the simulator), every input is processed at once.
    */
   defer?(fn: () => void): void;
+  /**
+   * Runs `fn` on a later task, after pending I/O (a 0 ms timer). With it, a large keyspace's snapshot is written
+   * over several tasks while the member goes on; without it (the simulator), at once.
+   */
+  later?(fn: () => void): void;
 }
 
 export interface ReplicaConfig {
@@ -42,6 +47,8 @@ export interface ReplicaConfig {
   readonly electionTicks: number;
   /** Applied entries between state-machine snapshots (etcd's --snapshot-count). */
   readonly snapshotCount: number;
+  /** Keyspace records a snapshot writes per task when the host can run later tasks (default 16,384). */
+  readonly snapshotStepRecords?: number;
   readonly requestTimeoutMs: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;

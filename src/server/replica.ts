@@ -35,6 +35,7 @@ import {
 } from './ops.ts';
 import { ReadIndexQueue } from './read-queue.ts';
 import type { BootstrapMember, ReplicaConfig, ReplicaIO } from './replica-io.ts';
+import { Snapshotter } from './snapshotter.ts';
 import { type ApplyResult, ServerStateMachine } from './state-machine.ts';
 
 export type { BootstrapMember, ReplicaConfig, ReplicaIO };
@@ -60,7 +61,7 @@ export class Replica {
   private writing = false;
   private pumping = false;
   private stopped = false;
-  private lastSnapshotIndex = 0;
+  private readonly snapshots: Snapshotter;
   private isLeader = false;
   private readonly duties: LeaderDuties;
   /** While leading: the index whose application promotes the lessor. */
@@ -115,10 +116,7 @@ export class Replica {
         },
       },
     );
-    if (loaded.snapshot) {
-      this.sm.restore(loaded.snapshot.data);
-      this.lastSnapshotIndex = loaded.snapshot.metadata.index;
-    }
+    if (loaded.snapshot) this.sm.restore(loaded.snapshot.data);
     this.watchable = new WatchableStore(this.sm.mvcc, { header: () => this.header() });
     // The initial membership goes into the log (bootstrap confChange entries) with each member's URLs, so
     // that members learn it by applying the log, also after a restart and when joining later.
@@ -138,6 +136,18 @@ export class Replica {
       },
       loaded,
       bootstrap ? { voters, learners, contexts } : undefined,
+    );
+    this.snapshots = new Snapshotter(
+      {
+        raw: this.raw,
+        io,
+        sm: this.sm,
+        count: config.snapshotCount,
+        stepRecords: config.snapshotStepRecords,
+        stopped: () => this.stopped,
+        fail: (err) => this.fail(err),
+      },
+      loaded.snapshot?.metadata.index ?? 0,
     );
   }
 
@@ -419,7 +429,7 @@ export class Replica {
     if (rd.snapshot) {
       this.sm.restore(rd.snapshot.data);
       this.watchable.restore(this.sm.mvcc);
-      this.lastSnapshotIndex = rd.snapshot.metadata.index;
+      this.snapshots.received(rd.snapshot.metadata.index);
     }
     const timer = this.applyTimer;
     timer.begin();
@@ -444,7 +454,7 @@ export class Replica {
       this.sm.lessor.promote(this.io.now(), this.electionTimeoutMs);
     }
     this.reads.release(this.sm.appliedIndex);
-    this.maybeSnapshot();
+    this.snapshots.maybe();
     if (this.raisedWhileApplying.length > 0) {
       const ops = this.raisedWhileApplying;
       this.raisedWhileApplying = [];
@@ -500,28 +510,12 @@ export class Replica {
     }
   }
 
-  private maybeSnapshot(): void {
-    if (this.sm.appliedIndex - this.lastSnapshotIndex < this.config.snapshotCount) return;
-    const snapshot = this.raw.createSnapshot(this.sm.snapshot());
-    if (!snapshot) return;
-    this.lastSnapshotIndex = snapshot.metadata.index;
-    // etcd panics when it cannot save a snapshot: the member stops as on any storage failure.
-    this.io.saveSnapshot(snapshot, (err) => {
-      if (err) this.fail(err);
-    });
-  }
-
   /**
    * Takes a snapshot now at the applied index (Defragment; tests); `done` runs once it is saved and the log before
    * it compacted, or at once when there is nothing newer to snapshot.
    */
   forceSnapshot(done: (error?: unknown) => void = () => {}): Snapshot | undefined {
-    const snapshot = this.raw.createSnapshot(this.sm.snapshot());
-    if (snapshot) {
-      this.lastSnapshotIndex = snapshot.metadata.index;
-      this.io.saveSnapshot(snapshot, done);
-    } else done();
-    return snapshot;
+    return this.snapshots.force(done);
   }
 
   private expireRequests(now: number): void {

@@ -26,7 +26,7 @@
 // Either way the whole file's size % 512 == 32 (bbolt files are whole 4096-byte pages), which is what etcdctl
 // 3.4 takes as "has a sha256 trailer" (`hasChecksum`).
 
-import { decode, encode } from '@msgpack/msgpack';
+import { encode } from '@msgpack/msgpack';
 import { AuthStore } from '../auth/index.ts';
 import { isBoltFile } from '../bbolt/index.ts';
 import { type HardState, NONE, type Snapshot } from '../raft/types.ts';
@@ -41,6 +41,7 @@ import {
 import { Members } from './members.ts';
 import type { BootstrapMember } from './replica.ts';
 import { RequestDedup } from './request-dedup.ts';
+import { readStateMachineSnapshot, type StateMachineParts } from './sm-snapshot.ts';
 
 export const SNAPSHOT_MAGIC = 'EDGECDSN';
 export const SNAPSHOT_VERSION = 1;
@@ -228,8 +229,10 @@ export function newClusterState(
   members: readonly BootstrapMember[],
 ): { snapshot: Snapshot; hardState: HardState } {
   if (members.length === 0) throw new SnapshotFileError('the new initial cluster has no members');
-  const state = decode(file.data, { useBigInt64: true }) as Record<string, unknown>;
-  if (!(state.mvcc instanceof Uint8Array) || !(state.lessor instanceof Uint8Array)) {
+  let state: StateMachineParts;
+  try {
+    state = readStateMachineSnapshot(file.data);
+  } catch {
     throw new SnapshotFileError('snapshot file is corrupt: no keyspace or leases in its data');
   }
   const index = members.length;

@@ -2,7 +2,6 @@
 // committed entries — identically on every member. It also serializes itself into the Raft snapshot (with the
 // index it covers, so a restart never applies an entry twice) and restores from one.
 
-import { decode, encode } from '@msgpack/msgpack';
 import { type AuthInfo, type AuthState, AuthStore } from '../auth/auth-store.ts';
 import { EtcdError, errors } from '../etcd/errors.ts';
 import type { Event } from '../etcd/types.ts';
@@ -12,6 +11,11 @@ import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
 import { Members } from './members.ts';
 import type { AuthOperation, Operation } from './ops.ts';
 import { RequestDedup } from './request-dedup.ts';
+import {
+  readStateMachineSnapshot,
+  type SnapshotInProgress,
+  writeStateMachineSnapshot,
+} from './sm-snapshot.ts';
 
 export type ApplyResult =
   | { readonly ok: true; readonly value: unknown }
@@ -285,30 +289,31 @@ export class ServerStateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encode(
+    const snapshot = this.captureSnapshot();
+    snapshot.step(Number.POSITIVE_INFINITY);
+    return snapshot.bytes;
+  }
+
+  /**
+   * The snapshot of this moment, whose keyspace part is written by `step` — all at once, or a bounded number of
+   * records per turn while this state machine goes on applying (./sm-snapshot.ts, MvccStore.captureSnapshot).
+   */
+  captureSnapshot(): SnapshotInProgress {
+    return writeStateMachineSnapshot(
       {
         appliedIndex: this.appliedIndex,
-        mvcc: this.mvcc.snapshot(),
         lessor: this.lessor.snapshot(),
         members: this.members.toJSON(),
         dedup: this.dedup.toJSON(),
         alarms: this.alarms.toJSON(),
         auth: this.auth.export(),
       },
-      { useBigInt64: true },
+      this.mvcc.captureSnapshot(),
     );
   }
 
   restore(data: Uint8Array): void {
-    const d = decode(data, { useBigInt64: true }) as {
-      appliedIndex: number;
-      mvcc: Uint8Array;
-      lessor: Uint8Array;
-      members: unknown;
-      dedup: unknown;
-      alarms?: unknown;
-      auth?: AuthState;
-    };
+    const d = readStateMachineSnapshot(data);
     this.lessor = this.newLessor();
     this.lessor.restore(d.lessor);
     this.mvcc = this.newStore(d.mvcc);

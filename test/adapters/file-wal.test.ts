@@ -3,6 +3,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeSnapshot, encodeSnapshotPrefix } from '../../adapters/storage/file-wal/codec.ts';
 import {
   CrashableFs,
   FileWalStorage,
@@ -11,6 +12,13 @@ import {
   type WalFile,
   type WalFs,
 } from '../../adapters/storage/file-wal/index.ts';
+import {
+  frameRecord,
+  HEADER_SIZE,
+  RECORD_SNAPSHOT,
+  recordHeader,
+} from '../../adapters/storage/file-wal/record.ts';
+import type { Snapshot } from '../../src/raft/types.ts';
 import { entries, entry, runStorageConformance, snapshot } from '../conformance/storage.ts';
 import { RecordingLogger, tempDir } from './file-wal/helpers.ts';
 
@@ -299,9 +307,9 @@ describe('file-wal', () => {
     const storage = await FileWalStorage.open('/d', options);
     await storage.load();
     await storage.save({ entries: entries(1, 8, 1), hardState: { term: 1, vote: 1n, commit: 5 } });
-    // The snapshot file takes six operations (open, write, sync, close, rename, fsync dir); the seventh is the
-    // WAL write, which the power cut prevents.
-    fs.cutPowerAt(6);
+    // The snapshot file takes seven operations (open, two writes — its header, then its data —, sync, close,
+    // rename, fsync dir); the eighth is the WAL write, which the power cut prevents.
+    fs.cutPowerAt(7);
     await expect(storage.save({ snapshot: snapshot(20, 2), entries: [entry(21, 2)] })).rejects.toThrow(
       /power/,
     );
@@ -366,3 +374,20 @@ class CountingFs implements WalFs {
     return this.inner.fsyncDir(path);
   }
 }
+
+describe('snapshot files written in two pieces', () => {
+  it('hold the same record as one framed encoding, for every msgpack bin size', async () => {
+    for (const size of [0, 1, 255, 256, 65_535, 65_536, 70_000]) {
+      const s: Snapshot = {
+        metadata: { index: 7, term: 3, confState: { voters: [1n, 2n], learners: [3n] } },
+        data: new Uint8Array(size).map((_, i) => i * 31),
+      };
+      const prefix = encodeSnapshotPrefix(s);
+      const pieces = new Uint8Array(HEADER_SIZE + prefix.length + size);
+      pieces.set(recordHeader(RECORD_SNAPSHOT, [prefix, s.data]), 0);
+      pieces.set(prefix, HEADER_SIZE);
+      pieces.set(s.data, HEADER_SIZE + prefix.length);
+      expect(pieces, `data of ${size} bytes`).toEqual(frameRecord(RECORD_SNAPSHOT, encodeSnapshot(s)));
+    }
+  });
+});

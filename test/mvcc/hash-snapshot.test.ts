@@ -126,6 +126,29 @@ describe('snapshot', () => {
     expect(() => MvccStore.restore(Uint8Array.of(0xc0))).toThrow(/corrupt snapshot/);
   });
 
+  it('a captured snapshot written in steps, with writes and compactions between them, is the one of its moment', () => {
+    const s = newStore();
+    for (let i = 0; i < 200; i++) put(s, `k${i % 23}`, `v${i}`, { lease: BigInt(i % 3) });
+    s.deleteRange({ key: b('k3') });
+    s.compact(50);
+    const expected = s.snapshot();
+    const captured = s.captureSnapshot();
+    expect(captured.size).toBe(expected.length);
+    const out = new Uint8Array(captured.size + 10).fill(0xee);
+    const writer = captured.writer(out, 7);
+    let steps = 0;
+    while (!writer.step(9)) {
+      steps++;
+      put(s, `k${steps % 5}`, `later${steps}`);
+      if (steps % 4 === 0) s.deleteRange({ key: b(`k${steps % 11}`) });
+      if (steps === 10) s.compact(s.revision - 3);
+    }
+    expect(steps).toBeGreaterThan(10);
+    expect(out.subarray(7, 7 + captured.size)).toEqual(expected);
+    expect([...out.subarray(0, 7), ...out.subarray(7 + captured.size)]).toEqual(new Array(10).fill(0xee));
+    expect(s.snapshot()).not.toEqual(expected);
+  });
+
   it('reads format 1 (msgpack arrays, written by earlier versions) into the same state', () => {
     const s = apply(newStore());
     s.compact(4);

@@ -71,6 +71,27 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
   return encodeShared([index, term, confState.voters, confState.learners, snapshot.data]);
 }
 
+/**
+ * encodeSnapshot's bytes before the snapshot's data: `prefix ‖ data` is the whole encoding, so a large snapshot
+ * can be written without copying its data (msgpack: a 5-element array whose last element is a bin).
+ */
+export function encodeSnapshotPrefix(snapshot: Snapshot): Uint8Array {
+  const { index, term, confState } = snapshot.metadata;
+  const head = encodeShared([index, term, confState.voters, confState.learners]);
+  const n = snapshot.data.length;
+  const bin =
+    n < 0x100
+      ? [0xc4, n]
+      : n < 0x10000
+        ? [0xc5, n >>> 8, n & 0xff]
+        : [0xc6, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  const out = new Uint8Array(head.length + bin.length);
+  out.set(head, 0);
+  out[0] = 0x95; // fixarray of 5 instead of 4
+  out.set(bin, head.length);
+  return out;
+}
+
 // Decoding: each decoder throws a plain Error naming what is malformed; callers add the file and offset.
 
 class Malformed extends Error {}

@@ -40,6 +40,24 @@ export class RecordWriter {
   }
 }
 
+/** The header of a record whose payload is `parts` in order (written after it without being joined). */
+export function recordHeader(type: RecordType, parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  let crc = 0;
+  for (const part of parts) {
+    length += part.length;
+    crc = crc32(part, crc);
+  }
+  if (length > MAX_PAYLOAD) throw new Error(`record too large: ${length} bytes`);
+  const out = new Uint8Array(HEADER_SIZE);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, length, true);
+  view.setUint32(4, type, true);
+  view.setUint32(8, crc, true);
+  view.setUint32(12, crc32(out.subarray(0, 12)), true);
+  return out;
+}
+
 /** A fresh framed record (for one-off writes such as snapshot files). */
 export function frameRecord(type: RecordType, payload: Uint8Array): Uint8Array {
   return new Uint8Array(new RecordWriter().frame(type, payload));

@@ -3,9 +3,9 @@
 
 import { join } from 'node:path';
 import type { Snapshot } from '../../../src/raft/types.ts';
-import { decodeSnapshot, encodeSnapshot, type SnapshotMarker } from './codec.ts';
+import { decodeSnapshot, encodeSnapshotPrefix, type SnapshotMarker } from './codec.ts';
 import type { WalFs } from './fs.ts';
-import { corrupt, decodeOr, frameRecord, RECORD_SNAPSHOT, readRecord } from './record.ts';
+import { corrupt, decodeOr, HEADER_SIZE, RECORD_SNAPSHOT, readRecord, recordHeader } from './record.ts';
 import { hex16 } from './segments.ts';
 
 const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -37,7 +37,13 @@ export class SnapshotFiles {
     const tmp = join(this.dir, `${name}.tmp`);
     const file = await this.fs.open(tmp, 'w');
     try {
-      await file.write(frameRecord(RECORD_SNAPSHOT, encodeSnapshot(snapshot)), 0);
+      // One record, written in two pieces so that the (possibly very large) data is not copied.
+      const prefix = encodeSnapshotPrefix(snapshot);
+      const head = new Uint8Array(HEADER_SIZE + prefix.length);
+      head.set(recordHeader(RECORD_SNAPSHOT, [prefix, snapshot.data]), 0);
+      head.set(prefix, HEADER_SIZE);
+      await file.write(head, 0);
+      await file.write(snapshot.data, head.length);
       await file.sync();
     } finally {
       await file.close();

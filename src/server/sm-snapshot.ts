@@ -1,0 +1,84 @@
+// The state machine's snapshot bytes (what a Raft snapshot carries). Format 2:
+//
+//   "ESM2"  metaLength u32 (little-endian)  meta  keyspace
+//
+// where meta is msgpack of { appliedIndex, lessor, members, dedup, alarms, auth } and the keyspace is the MVCC
+// snapshot (src/mvcc/snapshot-binary.ts) to the end. The keyspace comes last and unwrapped so that it can be
+// written in place, in steps, while the member goes on (a million keys are hundreds of MB: copying them once more
+// into a msgpack map, as format 1 did, cost as much as writing them). Format 1 (one msgpack map with the keyspace
+// inside, what earlier versions wrote and snapshot restore still builds) is read too.
+
+import { decode, encode } from '@msgpack/msgpack';
+import type { AuthState } from '../auth/auth-store.ts';
+import type { SnapshotWriter } from '../mvcc/snapshot-binary.ts';
+
+const MAGIC = [0x45, 0x53, 0x4d, 0x32]; // "ESM2"
+const PREFIX_BYTES = 8;
+
+/** Everything in a state machine's snapshot; `mvcc` may be a view into the snapshot's bytes. */
+export interface StateMachineParts {
+  readonly appliedIndex: number;
+  readonly mvcc: Uint8Array;
+  readonly lessor: Uint8Array;
+  readonly members: unknown;
+  readonly dedup: unknown;
+  readonly alarms?: unknown;
+  readonly auth?: AuthState;
+}
+
+/** A keyspace captured at one revision, to be written later (MvccStore.captureSnapshot). */
+export interface CapturedKeyspace {
+  readonly size: number;
+  writer(out: Uint8Array, offset: number): SnapshotWriter;
+}
+
+/** A state machine snapshot being written: `bytes` is complete once `step` has returned true. */
+export interface SnapshotInProgress {
+  readonly bytes: Uint8Array;
+  /** Writes up to `budget` more keyspace records; true when done. */
+  step(budget: number): boolean;
+}
+
+export function writeStateMachineSnapshot(
+  parts: Omit<StateMachineParts, 'mvcc'>,
+  keyspace: CapturedKeyspace,
+): SnapshotInProgress {
+  const meta = encode(
+    {
+      appliedIndex: parts.appliedIndex,
+      lessor: parts.lessor,
+      members: parts.members,
+      dedup: parts.dedup,
+      alarms: parts.alarms,
+      auth: parts.auth,
+    },
+    { useBigInt64: true },
+  );
+  const bytes = new Uint8Array(PREFIX_BYTES + meta.length + keyspace.size);
+  bytes.set(MAGIC, 0);
+  new DataView(bytes.buffer).setUint32(4, meta.length, true);
+  bytes.set(meta, PREFIX_BYTES);
+  const writer = keyspace.writer(bytes, PREFIX_BYTES + meta.length);
+  return { bytes, step: (budget) => writer.step(budget) };
+}
+
+/** Reads either format; throws a plain Error naming what is wrong. */
+export function readStateMachineSnapshot(data: Uint8Array): StateMachineParts {
+  if (data.length >= PREFIX_BYTES && MAGIC.every((b, i) => data[i] === b)) {
+    const metaLength = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(4, true);
+    if (PREFIX_BYTES + metaLength > data.length)
+      throw new Error('state machine snapshot: metadata past the end');
+    const meta = decode(data.subarray(PREFIX_BYTES, PREFIX_BYTES + metaLength), { useBigInt64: true });
+    return checked({ ...(meta as object), mvcc: data.subarray(PREFIX_BYTES + metaLength) });
+  }
+  return checked(decode(data, { useBigInt64: true }));
+}
+
+function checked(d: unknown): StateMachineParts {
+  const parts = d as Partial<StateMachineParts> | null;
+  if (!parts || typeof parts !== 'object') throw new Error('state machine snapshot: not a map');
+  if (!(parts.mvcc instanceof Uint8Array) || !(parts.lessor instanceof Uint8Array)) {
+    throw new Error('state machine snapshot: no keyspace or leases');
+  }
+  return parts as StateMachineParts;
+}

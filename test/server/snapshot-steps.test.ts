@@ -1,0 +1,71 @@
+// A snapshot written over several tasks (src/server/snapshotter.ts): with 16 keyspace records per task, the
+// leader's snapshots of a few hundred keys span many turns of its event loop while clients keep writing. Proved
+// from outside: the member applied further entries while a snapshot was being written (its saved snapshot's index
+// is below what it had applied when it saved it), and a follower cut off meanwhile catches up from those
+// snapshots (MsgSnap, its log behind was compacted) and ends with the leader's exact keyspace (HashKV).
+
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
+import type { Snapshot } from '../../src/raft/types.ts';
+import type { EdgeNode } from '../../src/server/node.ts';
+import { startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
+
+/** Memory storage that notes each saved snapshot's index beside what its member had applied by then. */
+class NotingStorage extends MemoryStorage {
+  readonly saved: { index: number; applied: number }[] = [];
+  node?: EdgeNode;
+  override async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.saved.push({ index: snapshot.metadata.index, applied: this.node?.nodeStatus().applied ?? 0 });
+    return super.saveSnapshot(snapshot);
+  }
+}
+
+describe('snapshots written a few records per task', () => {
+  it('let the member go on applying, and a follower catches up from them with the same keyspace', async () => {
+    const storages = new Map<bigint, NotingStorage>();
+    const cluster = await startMemoryCluster({
+      node: (id) => {
+        const storage = new NotingStorage();
+        storages.set(id, storage);
+        return {
+          storage,
+          snapshotCount: 150,
+          snapshotStepRecords: 16,
+          raft: { snapshotCatchUpEntries: 10 },
+          requestTimeoutMs: 10_000,
+        };
+      },
+    });
+    try {
+      for (const node of cluster.nodes) storages.get(node.nodeStatus().id)!.node = node;
+      const leader = cluster.leader()!;
+      const follower = cluster.nodes.find((n) => n !== leader)!;
+      const followerId = follower.nodeStatus().id;
+      cluster.faults.isolate(followerId);
+
+      const enc = new TextEncoder();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let i = next++; i < 900; i = next++) {
+            await leader.put({ key: enc.encode(`key/${i % 300}`), value: enc.encode(`value ${i}`) });
+          }
+        }),
+      );
+
+      const saved = storages.get(leader.nodeStatus().id)!.saved;
+      expect(saved.length).toBeGreaterThan(0);
+      expect(saved.some((s) => s.applied > s.index)).toBe(true);
+
+      cluster.faults.heal();
+      const target = leader.nodeStatus().applied;
+      await waitFor('the follower catching up', () => follower.nodeStatus().applied >= target, 20_000);
+      expect(storages.get(followerId)!.backend.snapshot?.metadata.index ?? 0).toBeGreaterThan(0);
+      const revision = (await leader.status()).header.revision;
+      const hashes = await Promise.all(cluster.nodes.map((n) => n.hashKV({ revision })));
+      expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+    } finally {
+      await cluster.close();
+    }
+  }, 60_000);
+});
