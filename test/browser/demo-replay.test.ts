@@ -91,7 +91,8 @@ describeWithChromium('browser demo: a simulator seed replayed in the main graph'
     const clientLines = await page.$$eval('#timeline-list [data-kind="client"]', (li) =>
       li.map((x) => x.textContent ?? ''),
     );
-    expect(clientLines.some((l) => / ok /.test(l))).toBe(true);
+    expect(clientLines.some((l) => /client \d+ → n\d+: /.test(l))).toBe(true);
+    expect(clientLines.some((l) => /client \d+ ← n\d+: .* ok /.test(l))).toBe(true);
     await page.screenshot({ path: `${SHOTS}kv-end.png`, fullPage: true });
     expect(browser!.errors).toEqual([]);
   });
