@@ -142,7 +142,7 @@ describeWithChromium('browser demo: what a visitor sees', () => {
     await page.screenshot({ path: `${SHOTS}1280x800.png` });
   });
 
-  it('each circle shows term, vote and an election timer; the logs line up in one grid with the commit line', async () => {
+  it('each circle shows term, vote, an election timer and the heartbeat flash; the logs line up in one grid with the commit line', async () => {
     const leader = await waitForLeader(page);
     // Term and vote inside the circle agree with the card.
     await page.waitForFunction(
@@ -166,6 +166,16 @@ describeWithChromium('browser demo: what a visitor sees', () => {
         }),
       leader,
       WAIT,
+    );
+    // The leader's ring flashes as it sends heartbeats (caught at some frame); a follower's never does.
+    await page.waitForFunction(
+      (l) =>
+        Array.from(document.querySelectorAll('[data-net-node]')).every((n) => {
+          const flash = Number(n.querySelector('.pulse')?.getAttribute('opacity') ?? 0);
+          return (n as SVGGElement).dataset.netNode === l ? flash > 0 : flash === 0;
+        }),
+      leader,
+      { timeout: 30_000, polling: 'raf' },
     );
     // Kill the leader: the followers' timers run down (no heartbeats reset them) until one campaigns.
     await page.click(`.member[data-node-id="${leader}"] .kill`);
