@@ -12,6 +12,7 @@ export { flagsHelp } from '../runtime/node/flags.ts';
 export {
   createGrpcServer,
   type EdgeGrpcServer,
+  type GrpcServerKind,
   type GrpcServerOptions,
   loadServices,
   PROTO_DIR,
