@@ -58,10 +58,15 @@ describeWithChromium('browser demo: click a message in flight to drop it', () =>
       await page.click('#step');
       await page.waitForTimeout(30);
     }
+    // A message that is on top at its own centre: where two overlap, a click takes the one drawn last.
     const target = await page.evaluate(() => {
-      const dot = document.querySelector<SVGElement>('#msgs .msg')!;
-      const r = dot.querySelector('circle, rect')!.getBoundingClientRect();
-      return { seq: Number(dot.dataset.seq), x: r.x + r.width / 2, y: r.y + r.height / 2 };
+      for (const dot of Array.from(document.querySelectorAll<SVGElement>('#msgs .msg'))) {
+        const r = dot.querySelector('circle, rect')!.getBoundingClientRect();
+        const [x, y] = [r.x + r.width / 2, r.y + r.height / 2];
+        if (document.elementFromPoint(x, y)?.closest('.msg') === dot)
+          return { seq: Number(dot.dataset.seq), x, y };
+      }
+      throw new Error('every message in flight lies under another');
     });
     expect(await inFlight(page, target.seq)).toBe(true);
     await page.mouse.click(target.x, target.y);
