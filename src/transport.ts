@@ -43,9 +43,9 @@ export interface Transport {
   addPeer(peer: NodeId, address: string): void;
   removePeer(peer: NodeId): void;
   /**
-   * Optional: queues a lease message, delivered, lost or duplicated as `send`'s messages are. False when `to` is
-   * not known to take them (no connection made yet, or it speaks an older protocol): the member then proposes
-   * the keep-alive through Raft. A transport without it never forwards.
+   * Optional: queues a lease message, delivered, lost or duplicated as `send`'s messages are. False when `to`
+   * cannot take one now (no connection up to it, or it speaks an older protocol): the member then proposes the
+   * keep-alive through Raft. A transport without it never forwards.
    */
   sendLease?(message: LeaseMessage): boolean;
   /** Stops sending and receiving; pending messages may be dropped. */

@@ -37,13 +37,22 @@ export class DialLink extends QueuedLink {
   private readonly ctx: DialLinkSettings;
   private state: LinkState = 'idle';
   private socket: PeerStream | undefined;
-  /** The peer said, when it last accepted us, that it takes lease messages (./lease-codec.ts). */
-  leases = false;
+  /** The handshake reply of the connection up now offered lease messages (./lease-codec.ts). */
+  private offersLeases = false;
 
   constructor(ctx: DialLinkSettings, peer: NodeId, address: PeerAddress) {
     super(ctx, peer);
     this.ctx = ctx;
     this.address = address;
+  }
+
+  /**
+   * Whether lease messages may be queued now: only on a connection that is up and whose acceptor offered them, so
+   * none is ever written to a member from before them (one restarted at the same address, say) — it would close
+   * the connection. The queue is dropped when the connection fails.
+   */
+  get leases(): boolean {
+    return this.state === 'open' && this.offersLeases;
   }
 
   protected get accepting(): boolean {
@@ -115,7 +124,7 @@ export class DialLink extends QueuedLink {
           this.fail(socket, 'unexpected data after the handshake reply');
           return;
         }
-        this.leases = reply.leases === true;
+        this.offersLeases = reply.leases === true;
         this.open();
       },
       drain: () => {

@@ -74,8 +74,8 @@ export function sendFrames(ctx: SendContext, messages: readonly Message[]): void
 }
 
 /**
- * Transport.sendLease on peer links: false when the peer's link is not one that said it takes lease messages;
- * otherwise queued, or dropped as a Raft message would be (the forwarding member asks again).
+ * Transport.sendLease on peer links: false unless the peer's link is a connection up whose peer said it takes lease
+ * messages; otherwise queued, or dropped as a Raft message would be (the forwarding member asks again).
  */
 export function sendLeaseFrame(ctx: SendContext, message: LeaseMessage): boolean {
   const link = ctx.links.get(message.to);
