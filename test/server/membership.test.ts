@@ -148,6 +148,19 @@ describe('membership', () => {
     ]);
   });
 
+  it('MemberPromote reads a caught-up member list too: a learner another member just added is found', async () => {
+    const { network, leader } = await cluster();
+    const l = await leader();
+    const f = nodes.find((n) => n !== l) as EdgeNode;
+    network.faults.isolate(f.id);
+    const added = await settled(() => l.memberAdd({ peerURLs: ['mem://late'], isLearner: true }));
+    network.faults.heal();
+    // Before, f answered from its own stale list: 'member not found'. Without a way to reach the leader's
+    // readiness check (an embedded node given no promoteViaLeader), f proposes the promotion itself.
+    const promoted = await f.memberPromote({ ID: added.member.ID });
+    expect(promoted.members.find((m) => m.ID === added.member.ID)?.isLearner).toBe(false);
+  });
+
   it('a learner joins with no bootstrap, catches up, is promoted only when in sync; removal calls onRemoved', async () => {
     const { leader, start, network } = await cluster();
     const l = await leader();

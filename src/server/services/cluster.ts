@@ -87,7 +87,13 @@ export function clusterService(ctx: ServiceContext): ClusterService {
 
     async memberPromote(req, opts) {
       await identity.requireAdmin(opts);
-      const m = state.member(req.ID);
+      let m = state.member(req.ID);
+      // Not (or no longer) a learner in this member's copy of the list: ask again once caught up with everything
+      // committed — a learner added through another member a moment ago counts (see memberAdd).
+      if (!m?.isLearner) {
+        await ctx.barrier();
+        m = state.member(req.ID);
+      }
       if (!m) throw errors.memberNotFound();
       if (!m.isLearner) throw errors.memberNotLearner();
       const status = ctx.raftStatus();
