@@ -5,7 +5,9 @@
 // leader, commit, applied, revision). Members with no feed (browser tabs, members that are down) are listed from
 // the others' member lists, marked with their runtime and "no client URL" or "unreachable"; a lost feed is
 // retried with backoff. `127.0.0.1:2379` (what the CLI prints) means http://127.0.0.1:2379.
+// While attached, the page's main graph and cards show these members (`onView`); the table is the compact list.
 
+import type { AttachedMember } from './attach-view.ts';
 import { normalizeClientUrl } from './join.ts';
 import { $, el } from './ui.ts';
 
@@ -29,8 +31,17 @@ export function runtimeOf(peerURL: string | undefined): 'node' | 'durable-object
   return 'node';
 }
 
-export function startAttach(): void {
+export interface AttachHooks {
+  /** The attached cluster's members after each change (empty while connecting); undefined once detached. */
+  onView(members: readonly AttachedMember[] | undefined): void;
+}
+
+export function startAttach(hooks: AttachHooks): void {
   const rows = new Map<string, { state: LiveState; url: string; at: number }>();
+  /** Each member's last report, kept when its feed is lost (its card then says what it last held). */
+  const lastSeen = new Map<string, LiveState>();
+  /** When each client URL will be tried again. */
+  const retryAt = new Map<string, number>();
   const streams = new Map<string, AbortController>();
   const status = $('#attach-status');
   const attachBtn = $('#attach') as HTMLButtonElement;
@@ -76,6 +87,34 @@ export function startAttach(): void {
         );
       });
     $('#live tbody').replaceChildren(...live.sort(byName), ...silent);
+    if (!attached) return;
+    const view: AttachedMember[] = [...rows.values()].map(({ state: s }) => ({
+      id: s.id,
+      name: s.name || listed.get(s.id)?.name || s.id,
+      runtime: runtimeOf(listed.get(s.id)?.peerURLs?.[0]),
+      reach: 'streaming',
+      role: s.role,
+      state: s,
+    }));
+    for (const m of listed.values()) {
+      if (rows.has(m.ID)) continue;
+      const url = m.clientURLs.find((u) => /^https?:/.test(u));
+      const base = url && normalizeClientUrl(url);
+      const attempts = (base && failures.get(base)) || 0;
+      view.push({
+        id: m.ID,
+        name: m.name || m.ID,
+        runtime: runtimeOf(m.peerURLs?.[0]),
+        reach: url ? 'unreachable' : 'no client URL',
+        role: m.isLearner ? 'learner' : 'voter',
+        state: lastSeen.get(m.ID),
+        retry:
+          base && attempts > 0
+            ? { attempts, waitMs: Math.max(0, (retryAt.get(base) ?? Date.now()) - Date.now()) }
+            : undefined,
+      });
+    }
+    hooks.onView(view);
   }
 
   const byName = (a: HTMLElement, b: HTMLElement) =>
@@ -109,6 +148,7 @@ export function startAttach(): void {
           if (!line) continue;
           const s = JSON.parse(line) as LiveState;
           rows.set(s.id, { state: s, url: base, at: Date.now() });
+          lastSeen.set(s.id, s);
           for (const m of s.members) {
             for (const u of m.clientURLs) if (/^https?:/.test(u) && !rows.has(m.ID)) void follow(u);
           }
@@ -128,6 +168,8 @@ export function startAttach(): void {
       const wait = Math.min(10_000, 500 * 2 ** (failures.get(base) ?? 0));
       failures.set(base, (failures.get(base) ?? 0) + 1);
       backingOff.add(base);
+      retryAt.set(base, Date.now() + wait);
+      render();
       setTimeout(() => {
         backingOff.delete(base);
         if (attached) void follow(base);
@@ -142,16 +184,20 @@ export function startAttach(): void {
     attachBtn.disabled = true;
     detachBtn.disabled = false;
     attached = true;
+    hooks.onView([]);
     void follow(url);
   });
   detachBtn.addEventListener('click', () => {
     attached = false;
     backingOff.clear();
     failures.clear();
+    retryAt.clear();
+    lastSeen.clear();
     for (const c of streams.values()) c.abort();
     streams.clear();
     rows.clear();
     render();
+    hooks.onView(undefined);
     status.textContent = 'detached';
     attachBtn.disabled = false;
     detachBtn.disabled = true;

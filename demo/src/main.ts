@@ -8,6 +8,7 @@ import type { Message } from '../../src/raft/types.ts';
 import { FaultModel } from '../../src/sim/fault-model.ts';
 import { Rng } from '../../src/sim/rng.ts';
 import { startAttach } from './attach.ts';
+import { type AttachedMember, drawAttached } from './attach-view.ts';
 import { buildCard, renderCard, roleOf } from './card.ts';
 import { CatchUp } from './catch-up.ts';
 import { startClient } from './client.ts';
@@ -43,6 +44,7 @@ const LAYOUTS = {
 const narrowScreen = matchMedia('(max-width: 600px)');
 
 function applyLayout(): void {
+  if (attached) return drawAttached(attached.members, narrowScreen.matches);
   const layout = narrowScreen.matches ? LAYOUTS.narrow : LAYOUTS.wide;
   graph.setLayout(layout.pos);
   const net = $('#net');
@@ -286,7 +288,7 @@ function render(m: Member): void {
   const v = view(m);
   renderCard(v, roleOf(v), topology.isAlone(m), GROUP_COLORS[v.group] ?? '#64748b');
   changed = true;
-  graph.drawNodes();
+  if (!attached) graph.drawNodes();
   queueGrid();
 }
 
@@ -350,7 +352,7 @@ const topology = new Topology(
   faults,
   () => members.values(),
   () => {
-    graph.drawLinks();
+    if (!attached) graph.drawLinks();
     for (const m of members.values()) render(m);
   },
 );
@@ -369,9 +371,42 @@ const graph = createLiveGraph({
 
 function animate(): void {
   recordFrame();
-  graph.drawMessages();
-  graph.drawNodes();
+  if (!attached) {
+    graph.drawMessages();
+    graph.drawNodes();
+  }
   requestAnimationFrame(animate);
+}
+
+// ---------------------------------------------------------------- an attached live cluster in the main picture
+
+/**
+ * While the page is attached to a live cluster, the graph and the cards show its members; the in-page cluster
+ * keeps running out of sight, and its circles and cards (kept here) come back on detach.
+ */
+let attached: { members: readonly AttachedMember[]; nodes: Element[]; cards: Element[] } | undefined;
+
+function showAttached(list: readonly AttachedMember[] | undefined): void {
+  if (list && !attached) {
+    attached = {
+      members: list,
+      nodes: Array.from($('#nodes').children),
+      cards: Array.from($('#members').children),
+    };
+    document.body.dataset.mode = 'attached';
+  } else if (!list && attached) {
+    const saved = attached;
+    attached = undefined;
+    delete document.body.dataset.mode;
+    $('#nodes').replaceChildren(...saved.nodes);
+    $('#members').replaceChildren(...saved.cards);
+    applyLayout();
+    for (const m of members.values()) render(m);
+    return;
+  }
+  if (!attached || !list) return;
+  attached.members = list;
+  drawAttached(list, narrowScreen.matches);
 }
 
 // ---------------------------------------------------------------- clock: pause and step
@@ -579,7 +614,7 @@ function boot(): void {
   startClient(cluster);
   startScenarios(cluster);
   seedForm();
-  startAttach();
+  startAttach({ onView: showAttached });
 
   window.addEventListener('keydown', (e) => {
     // Keys typed into a field are text, not commands (whatever element the event was retargeted to).
