@@ -69,8 +69,34 @@ describeWithChromium('Node members, Durable Objects and a tab in one group', () 
       undefined,
       WAIT,
     );
+    // The same members in the main graph and cards, each with its runtime: one circle and one card per member.
+    await page.waitForFunction(
+      () => {
+        const circles = Array.from(document.querySelectorAll<SVGElement>('#nodes [data-node-id]'));
+        const cards = Array.from(document.querySelectorAll<HTMLElement>('#members .member[data-node-id]'));
+        const by = (runtime: string) => circles.filter((c) => c.dataset.runtime === runtime);
+        return (
+          document.body.dataset.mode === 'attached' &&
+          circles.length === 6 &&
+          cards.length === 6 &&
+          by('node').filter((c) => c.dataset.role === 'leader').length === 1 &&
+          by('durable-object').filter((c) => ['follower', 'learner'].includes(c.dataset.role ?? ''))
+            .length === 2 &&
+          by('tab').length === 1
+        );
+      },
+      undefined,
+      WAIT,
+    );
     await page.screenshot({ path: `${SHOTS}mixed-group.png` });
     await page.click('#detach');
+    await page.waitForFunction(
+      () =>
+        document.body.dataset.mode === undefined &&
+        document.querySelectorAll('#members .member[data-node-id]').length === 3,
+      undefined,
+      WAIT,
+    );
     expect(browser.errors).toEqual([]);
   }, 180_000);
 });
