@@ -619,6 +619,8 @@ function boot(): void {
   window.addEventListener('keydown', (e) => {
     // Keys typed into a field are text, not commands (whatever element the event was retargeted to).
     if (e.ctrlKey || e.metaKey || e.altKey || e.isComposing || typingInField(e)) return;
+    // Attached to a live cluster, the in-page cluster is out of sight: its hotkeys would act unseen.
+    if (attached) return;
     if (e.key === ' ') {
       e.preventDefault();
       // A focused button would also take the space (on key up) and undo the toggle: let go of it.

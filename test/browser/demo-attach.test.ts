@@ -113,6 +113,10 @@ describeWithChromium('browser demo: an attached live cluster in the main graph a
     expect(attached.cards.map((x) => x.term)).toEqual(attached.cards.map(() => String(status.raftTerm)));
     expect(await page.locator('#attach-note').isVisible()).toBe(true);
     expect(await page.locator('#log-grid').isVisible()).toBe(false);
+    // The in-page cluster's hotkeys do not act on it unseen meanwhile.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    await page.keyboard.press('Space');
+    expect(await page.evaluate(() => document.body.classList.contains('paused'))).toBe(false);
     await page.screenshot({ path: `${SHOTS}01-attached.png` });
 
     // Kill a follower's process by its PID (one this test started): its circle and card turn unreachable.
