@@ -113,6 +113,8 @@ describeWithChromium('browser demo: an attached live cluster in the main graph a
     expect(attached.cards.map((x) => x.term)).toEqual(attached.cards.map(() => String(status.raftTerm)));
     expect(await page.locator('#attach-note').isVisible()).toBe(true);
     expect(await page.locator('#log-grid').isVisible()).toBe(false);
+    // The Client tab talks to the in-page cluster: hidden while another cluster is on show.
+    expect(await page.locator('[data-tab="client"]').isVisible()).toBe(false);
     // The in-page cluster's hotkeys do not act on it unseen meanwhile.
     await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await page.keyboard.press('Space');
@@ -152,5 +154,6 @@ describeWithChromium('browser demo: an attached live cluster in the main graph a
     await waitForLeader(page);
     expect(await page.locator('#attach-note').isVisible()).toBe(false);
     expect(await page.locator('#log-grid').isVisible()).toBe(true);
+    expect(await page.locator('[data-tab="client"]').isVisible()).toBe(true);
   }, 120_000);
 });
