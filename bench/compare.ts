@@ -13,7 +13,7 @@
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -99,6 +99,18 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port now. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 async function healthy(endpoint: string, deadline: number): Promise<void> {
   for (;;) {
     try {
@@ -163,6 +175,12 @@ async function startCluster(kind: Kind): Promise<Cluster> {
       await exited(procs[i]);
       const start = performance.now();
       procs[i] = spawnMember(members[i], 'new');
+      // Wait for its client port first: an etcdctl started before the port listens waits out gRPC's 1 s reconnect
+      // backoff, which would measure the backoff rather than the member (the same for both).
+      while (!(await accepts(members[i].client))) {
+        if (performance.now() - start > 120_000) throw new Error('the restarted member never listened');
+        await new Promise((r) => setTimeout(r, 10));
+      }
       for (;;) {
         const r = spawnSync(
           'etcdctl',
