@@ -15,14 +15,13 @@ import { EMPTY_BYTES } from './bytes.ts';
 import type { SnapshotRecord } from './snapshot.ts';
 
 export const MAGIC = [0x45, 0x4b, 0x56, 0x32]; // "EKV2"
-const HEADER_BYTES = 4 + 8 * 3;
 const RECORD_FIXED = 8 + 4 + 1 + 4;
 const VALUE_FIXED = 4 + 8 + 8 + 8;
 /** The smallest record (a tombstone of an empty key): bounds the count a buffer can claim. */
 const MIN_RECORD = RECORD_FIXED;
 
 /** Bytes the snapshot holds besides its records. */
-export const SNAPSHOT_HEADER_BYTES = HEADER_BYTES;
+export const SNAPSHOT_HEADER_BYTES = 4 + 8 * 3;
 
 /** Bytes one record takes in the snapshot (History keeps their sum, so the size is known without encoding). */
 export function recordSize(record: { readonly kv: KeyValue; readonly tombstone: boolean }): number {
@@ -39,7 +38,7 @@ export function encodeBinary(
   compactRev: number,
   records: () => Iterable<SnapshotRecord>,
 ): Uint8Array {
-  let size = HEADER_BYTES;
+  let size = SNAPSHOT_HEADER_BYTES;
   let count = 0;
   for (const record of records()) {
     size += recordSize(record);
@@ -89,7 +88,7 @@ export class SnapshotWriter {
     this.view.setFloat64(offset + 4, shape.currentRev, true);
     this.view.setFloat64(offset + 12, shape.compactRev, true);
     this.view.setFloat64(offset + 20, shape.count, true);
-    this.at = offset + HEADER_BYTES;
+    this.at = offset + SNAPSHOT_HEADER_BYTES;
   }
 
   /** Writes up to `budget` more records; true once every record is written. */
@@ -140,14 +139,15 @@ export function decodeBinary(
   bytes: Uint8Array,
   corrupt: (detail: string) => Error,
 ): { header: BinaryHeader; records: Generator<SnapshotRecord> } {
-  if (bytes.length < HEADER_BYTES) throw corrupt('truncated header');
+  if (bytes.length < SNAPSHOT_HEADER_BYTES) throw corrupt('truncated header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header = {
     currentRev: integer(view.getFloat64(4, true), corrupt, 'current revision'),
     compactRev: integer(view.getFloat64(12, true) + 1, corrupt, 'compact revision') - 1, // -1: never compacted
     count: integer(view.getFloat64(20, true), corrupt, 'record count'),
   };
-  if (header.count > (bytes.length - HEADER_BYTES) / MIN_RECORD) throw corrupt('record count past the end');
+  if (header.count > (bytes.length - SNAPSHOT_HEADER_BYTES) / MIN_RECORD)
+    throw corrupt('record count past the end');
   return { header, records: readRecords(bytes, view, header.count, corrupt) };
 }
 
@@ -157,7 +157,7 @@ function* readRecords(
   count: number,
   corrupt: (detail: string) => Error,
 ): Generator<SnapshotRecord> {
-  let at = HEADER_BYTES;
+  let at = SNAPSHOT_HEADER_BYTES;
   const need = (n: number) => {
     if (at + n > bytes.length) throw corrupt('record past the end');
   };

@@ -23,8 +23,12 @@ const FORMAT_VERSION = 1;
 // [main, sub, key, value, createRevision, version, lease, tombstone]; a tombstone has value/create/version/lease 0.
 type RecordTuple = [number, number, Uint8Array, Uint8Array, number, number, bigint, boolean];
 
+/** The keyspace's snapshot now, written at once (captureSnapshot's sizes come from History: one pass). */
 export function encodeSnapshot(state: KvState): Uint8Array {
-  return encodeBinary(state.currentRev, state.compactRev, () => recordsOf(state));
+  const captured = captureSnapshot(state);
+  const out = new Uint8Array(captured.size);
+  captured.writer(out, 0).step(Number.POSITIVE_INFINITY);
+  return out;
 }
 
 /**
@@ -56,10 +60,6 @@ function* capturedRecords(
     const main = mains[i];
     for (const { sub, kv, tombstone } of lists[i]) yield { main, sub, kv, tombstone };
   }
-}
-
-function* recordsOf(state: KvState): Generator<SnapshotRecord> {
-  for (const [main, { sub, kv, tombstone }] of state.history.entries()) yield { main, sub, kv, tombstone };
 }
 
 /** One stored record as the snapshot carries it (etcd: one entry of the "key" bucket). */
