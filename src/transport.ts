@@ -27,6 +27,14 @@ export type LeaseMessage =
   | (LeaseMessageHeader & { readonly type: 'renewed'; readonly ttl: number })
   | (LeaseMessageHeader & { readonly type: 'notFound' | 'retry' });
 
+/**
+ * What Transport.sendLease did with a lease message: 'sent' (queued: delivered, lost or duplicated as `send`'s
+ * messages are); 'notNow' (no connection up to a peer that may take them: the member asks again on a later tick,
+ * as etcd's follower retries its renew request); 'never' (the peer, or the link to it, does not take them: an
+ * older member, a browser's reverse link, an unknown peer — the member proposes the keep-alive through Raft).
+ */
+export type LeaseSendResult = 'sent' | 'notNow' | 'never';
+
 export interface LeaseMessageHeader {
   readonly from: NodeId;
   readonly to: NodeId;
@@ -42,12 +50,8 @@ export interface Transport {
   /** Makes `peer` reachable at `address` (its meaning is the adapter's: a URL, a host:port, a stub name). */
   addPeer(peer: NodeId, address: string): void;
   removePeer(peer: NodeId): void;
-  /**
-   * Optional: queues a lease message, delivered, lost or duplicated as `send`'s messages are. False when `to`
-   * cannot take one now (no connection up to it, or it speaks an older protocol): the member then proposes the
-   * keep-alive through Raft. A transport without it never forwards.
-   */
-  sendLease?(message: LeaseMessage): boolean;
+  /** Optional: queues a lease message (see LeaseSendResult). A transport without it never forwards. */
+  sendLease?(message: LeaseMessage): LeaseSendResult;
   /** Stops sending and receiving; pending messages may be dropped. */
   close(): Promise<void>;
 }

@@ -96,7 +96,7 @@ export class NodeHost implements ServiceContext {
         leader: () => replica.leaderId,
         applied: () => replica.sm.appliedIndex,
         keepAlive: (lease, cb, forwarded) => replica.keepAlive(lease, cb, forwarded),
-        send: (message) => transport.sendLease?.(message) ?? false,
+        send: (message) => transport.sendLease?.(message) ?? 'never',
       },
       Math.floor(options.random.next() * 2 ** 32),
     );

@@ -2,7 +2,7 @@
 // v3_server.go → leasehttp.RenewHTTP, a POST to the leader's peer URL): the leader renews in its lessor and answers
 // the TTL — no Raft entry, no fsync per keep-alive. It travels as the transport's optional lease messages
 // (src/transport.ts); where the leader cannot take them (an older member, a transport without them) the
-// keep-alive goes through Raft as before. The leader serves a forwarded keep-alive as its own (Replica.keepAlive:
+// keep-alive goes through Raft as before; where only the connection to the leader is down, it waits for one. The leader serves a forwarded keep-alive as its own (Replica.keepAlive:
 // a lease with a checkpoint to reset still goes through Raft) and only while Raft lets it lead.
 //
 // Waits are bounded as etcd's: the request timeout overall, then "request timed out", or "no leader" when there
@@ -12,7 +12,7 @@
 
 import { type EtcdError, errors } from '../etcd/errors.ts';
 import { NONE, type NodeId } from '../raft/types.ts';
-import type { LeaseMessage } from '../transport.ts';
+import type { LeaseMessage, LeaseSendResult } from '../transport.ts';
 
 export type KeepAliveAnswer = (ttl: number | EtcdError) => void;
 
@@ -26,8 +26,8 @@ export interface ForwardingMember {
   applied(): number;
   /** Serves a keep-alive here (Replica.keepAlive): renewed as leader, else through Raft, unless `forwarded`. */
   keepAlive(lease: bigint, cb: KeepAliveAnswer, forwarded?: { readonly applied: number }): void;
-  /** Transport.sendLease: false when `to` cannot take lease messages. */
-  send(message: LeaseMessage): boolean;
+  /** Transport.sendLease ('never' where the transport has none). */
+  send(message: LeaseMessage): LeaseSendResult;
 }
 
 interface Pending {
@@ -110,9 +110,16 @@ export class KeepAliveForwarder {
     if (leader === NONE) return; // waits for one (tick)
     p.resendAt = now + m.electionTimeoutMs;
     const sent =
-      leader !== m.id &&
-      m.send({ type: 'renew', from: m.id, to: leader, request, lease: p.lease, applied: m.applied() });
-    if (sent) return;
+      leader === m.id
+        ? 'never'
+        : m.send({ type: 'renew', from: m.id, to: leader, request, lease: p.lease, applied: m.applied() });
+    if (sent === 'sent') return;
+    if (sent === 'notNow') {
+      // No connection up to the leader now (one failed, say): asked again next tick. Raft would not do better:
+      // a proposal reaches the leader over the same link.
+      p.resendAt = now;
+      return;
+    }
     // Leading now, or the leader cannot take lease messages: served here (through Raft on a follower).
     this.pending.delete(request);
     m.keepAlive(p.lease, p.cb);
@@ -124,6 +131,7 @@ export class KeepAliveForwarder {
     m.keepAlive(
       req.lease,
       (ttl) => {
+        // An answer that cannot leave now is lost: the follower asks again.
         if (typeof ttl === 'number') m.send({ ...answer, type: 'renewed', ttl });
         else
           m.send({ ...answer, type: errors.leaseNotFound().message === ttl.message ? 'notFound' : 'retry' });

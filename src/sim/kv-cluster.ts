@@ -10,7 +10,7 @@ import type { NodeId } from '../raft/types.ts';
 import { KeepAliveForwarder } from '../server/lease-forward.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
 import type { PersistBatch } from '../storage.ts';
-import type { LeaseMessage } from '../transport.ts';
+import type { LeaseMessage, LeaseSendResult } from '../transport.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event-queue.ts';
 import { FaultModel } from './fault-model.ts';
@@ -230,16 +230,16 @@ export abstract class KvCluster {
     }
   }
 
-  /** A lease message, between Node members only; false otherwise (the keep-alive then goes through Raft). */
-  protected sendLease(from: Member, message: LeaseMessage): boolean {
+  /** A lease message, between Node members only; 'never' otherwise (the keep-alive then goes through Raft). */
+  protected sendLease(from: Member, message: LeaseMessage): LeaseSendResult {
     const to = this.members.get(message.to);
-    if (!to || to.runtime || from.runtime) return false;
+    if (!to || to.runtime || from.runtime) return 'never';
     for (const delay of this.faults.plan(message.from, message.to)) {
       this.at(delay, () => {
         if (to.alive) to.leases.receive(message);
       });
     }
-    return true;
+    return 'sent';
   }
 
   /** A message's delay through both members' runtimes (links, and a frozen receiver that handles it later). */

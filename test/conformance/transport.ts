@@ -165,9 +165,9 @@ export function runTransportConformance(
         lease: 2n ** 63n - 1n,
         ttl: 9e9,
       };
-      expect(a.sendLease(renew)).toBe(true);
-      expect(b.sendLease(answer)).toBe(true);
-      expect(b.sendLease({ type: 'notFound', from: B, to: UNKNOWN, request: 1, lease: 1n })).toBe(false);
+      expect(a.sendLease(renew)).toBe('sent');
+      expect(b.sendLease(answer)).toBe('sent');
+      expect(b.sendLease({ type: 'notFound', from: B, to: UNKNOWN, request: 1, lease: 1n })).toBe('never');
       await harness.settle();
       const [inboxA, inboxB, inboxC] = inboxes;
       expect(inboxB.leases).toEqual([renew]);

@@ -109,7 +109,10 @@ function leader(): EdgeNode {
   return n;
 }
 
-/** A leader every member knows, its lessor promoted (an entry of its term applied), every member caught up. */
+/**
+ * A leader every member knows, its lessor promoted (an entry of its term applied), nothing still proposed by any
+ * member (each publishes its name once started, maybe only once the election is over), every member caught up.
+ */
 async function settled(): Promise<void> {
   await waitFor(
     'a leader',
@@ -127,6 +130,11 @@ async function settled(): Promise<void> {
       if (i >= 4) throw err;
     }
   }
+  await waitFor(
+    'no proposal pending',
+    () => nodes.every((n) => n.nodeStatus().proposalsPending === 0),
+    20_000,
+  );
   await caughtUp();
 }
 

@@ -10,7 +10,7 @@ import {
   type KeepAliveAnswer,
   KeepAliveForwarder,
 } from '../../src/server/lease-forward.ts';
-import type { LeaseMessage } from '../../src/transport.ts';
+import type { LeaseMessage, LeaseSendResult } from '../../src/transport.ts';
 
 const SELF = 2n;
 const LEADER = 1n;
@@ -26,6 +26,8 @@ class FakeMember implements ForwardingMember {
   appliedIndex = 40;
   /** Peers that take lease messages. */
   takes = new Set([LEADER, OTHER]);
+  /** Peers that take them but have no connection up now. */
+  down = new Set<bigint>();
   readonly sent: LeaseMessage[] = [];
   /** keepAlive calls served here: [lease, forwarded]. */
   readonly served: { lease: bigint; cb: KeepAliveAnswer; forwarded?: { readonly applied: number } }[] = [];
@@ -42,10 +44,11 @@ class FakeMember implements ForwardingMember {
   keepAlive(lease: bigint, cb: KeepAliveAnswer, forwarded?: { readonly applied: number }): void {
     this.served.push({ lease, cb, ...(forwarded ? { forwarded } : {}) });
   }
-  send(message: LeaseMessage): boolean {
-    if (!this.takes.has(message.to)) return false;
+  send(message: LeaseMessage): LeaseSendResult {
+    if (!this.takes.has(message.to)) return 'never';
+    if (this.down.has(message.to)) return 'notNow';
     this.sent.push(message);
-    return true;
+    return 'sent';
   }
 }
 
@@ -106,6 +109,28 @@ describe('a follower forwarding a keep-alive', () => {
       [LEASE, undefined],
     ]);
     expect(forwarder.forwarding).toBe(0);
+  });
+
+  it('waits while no connection is up to the leader, asking again every tick; nothing goes through Raft', () => {
+    const { member, forwarder, answers, keepAlive, run } = setup();
+    member.down.add(LEADER);
+    keepAlive();
+    run(300);
+    expect(member.sent).toEqual([]);
+    expect(member.served).toEqual([]);
+    expect(forwarder.forwarding).toBe(1);
+    member.down.delete(LEADER);
+    run(100);
+    expect(member.sent.map((m) => [m.type, m.to])).toEqual([['renew', LEADER]]);
+    forwarder.receive(answer(member.sent[0], LEADER, { type: 'renewed', ttl: 60 }));
+    expect(answers).toEqual([60]);
+    expect(member.served).toEqual([]);
+    // Down until the deadline: etcd's "request timed out", still nothing through Raft.
+    member.down.add(LEADER);
+    keepAlive();
+    run(7_000);
+    expect(answers).toEqual([60, errors.timeout()]);
+    expect(member.served).toEqual([]);
   });
 
   it('ignores answers from a member not asked, about another lease, or to an unknown request', () => {

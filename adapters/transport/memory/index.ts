@@ -10,7 +10,7 @@
 import type { Clock } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { FaultModel } from '../../../src/sim/fault-model.ts';
-import type { LeaseMessage, Transport, TransportHandler } from '../../../src/transport.ts';
+import type { LeaseMessage, LeaseSendResult, Transport, TransportHandler } from '../../../src/transport.ts';
 
 export interface MemoryNetworkOptions {
   /** Messages in flight on one directed link beyond which sends to it drop (and are reported). */
@@ -115,10 +115,10 @@ class MemoryTransport implements Transport {
     }
   }
 
-  sendLease(message: LeaseMessage): boolean {
-    if (this.closed || !this.peers.has(message.to) || !this.network.takesLeases(message.to)) return false;
+  sendLease(message: LeaseMessage): LeaseSendResult {
+    if (this.closed || !this.peers.has(message.to) || !this.network.takesLeases(message.to)) return 'never';
     if (!this.network.route(this, message)) this.reportUnreachable(message.to);
-    return true;
+    return 'sent';
   }
 
   /** The address is ignored: peers are found by node ID on the shared network. */

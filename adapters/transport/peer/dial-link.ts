@@ -37,8 +37,8 @@ export class DialLink extends QueuedLink {
   private readonly ctx: DialLinkSettings;
   private state: LinkState = 'idle';
   private socket: PeerStream | undefined;
-  /** The handshake reply of the connection up now offered lease messages (./lease-codec.ts). */
-  private offersLeases = false;
+  /** Whether the last handshake reply offered lease messages (./lease-codec.ts); undefined before the first. */
+  private offersLeases: boolean | undefined;
 
   constructor(ctx: DialLinkSettings, peer: NodeId, address: PeerAddress) {
     super(ctx, peer);
@@ -47,12 +47,14 @@ export class DialLink extends QueuedLink {
   }
 
   /**
-   * Whether lease messages may be queued now: only on a connection that is up and whose acceptor offered them, so
-   * none is ever written to a member from before them (one restarted at the same address, say) — it would close
-   * the connection. The queue is dropped when the connection fails.
+   * Whether lease messages may be queued now ('now'): only on a connection that is up and whose acceptor offered
+   * them, so none is ever written to a member from before them (one restarted at the same address, say) — it
+   * would close the connection. The queue is dropped when the connection fails. 'later' while none is up and no
+   * reply said no; 'no' once one did.
    */
-  get leases(): boolean {
-    return this.state === 'open' && this.offersLeases;
+  get leases(): 'now' | 'later' | 'no' {
+    if (this.offersLeases === false) return 'no';
+    return this.state === 'open' ? 'now' : 'later';
   }
 
   protected get accepting(): boolean {

@@ -6,7 +6,7 @@
 
 import type { Logger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
-import type { LeaseMessage } from '../../../src/transport.ts';
+import type { LeaseMessage, LeaseSendResult } from '../../../src/transport.ts';
 import { encodeLeaseFrame } from './lease-codec.ts';
 import { encodeMessageFrame } from './message-codec.ts';
 import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
@@ -14,8 +14,11 @@ import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
 /** What a peer link offers the send path. */
 export interface FrameSink {
   readonly refusing: boolean;
-  /** The peer takes lease messages (a dialed link whose peer said so in its handshake reply). */
-  readonly leases?: boolean;
+  /**
+   * Lease messages on this link (a dialed one; others take none): 'now' (a connection is up whose peer said in its
+   * handshake reply that it takes them), 'later' (none is up, and the last reply, if any, offered them), 'no'.
+   */
+  readonly leases?: 'now' | 'later' | 'no';
   dropped: number;
   /** Queues one encoded frame; false when it was dropped. */
   enqueue(frame: Uint8Array): boolean;
@@ -74,19 +77,21 @@ export function sendFrames(ctx: SendContext, messages: readonly Message[]): void
 }
 
 /**
- * Transport.sendLease on peer links: false unless the peer's link is a connection up whose peer said it takes lease
- * messages; otherwise queued, or dropped as a Raft message would be (the forwarding member asks again).
+ * Transport.sendLease on peer links: queued (or dropped as a Raft message would be: the forwarding member asks
+ * again) on a connection up whose peer said it takes lease messages; 'notNow' while no connection is up to a peer
+ * that may take them; 'never' to unknown peers and links without them.
  */
-export function sendLeaseFrame(ctx: SendContext, message: LeaseMessage): boolean {
+export function sendLeaseFrame(ctx: SendContext, message: LeaseMessage): LeaseSendResult {
   const link = ctx.links.get(message.to);
-  if (!link?.leases) return false;
+  if (link?.leases === undefined || link.leases === 'no') return 'never';
+  if (link.leases === 'later') return 'notNow';
   let frame: Uint8Array;
   try {
     frame = encodeLeaseFrame(message);
   } catch (error) {
     ctx.logger.error('cannot encode a lease message, dropping it', { error: (error as Error).message });
-    return true;
+    return 'sent';
   }
   if (!link.enqueue(frame)) ctx.reportUnreachable(message.to);
-  return true;
+  return 'sent';
 }

@@ -10,7 +10,12 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../../../src/env.ts';
 import { silentLogger } from '../../../../src/env.ts';
 import type { Message, NodeId } from '../../../../src/raft/types.ts';
-import type { LeaseMessage, Transport, TransportHandler } from '../../../../src/transport.ts';
+import type {
+  LeaseMessage,
+  LeaseSendResult,
+  Transport,
+  TransportHandler,
+} from '../../../../src/transport.ts';
 import { RealClock } from '../../../runtime/clock.ts';
 import { type AcceptContext, InboundConnection } from '../inbound.ts';
 import { ReverseLink } from '../reverse-link.ts';
@@ -146,9 +151,10 @@ export class PeerTransport implements Transport {
     sendFrames(this.sendContext, messages);
   }
 
-  /** To a peer whose handshake reply offered lease messages; false otherwise (src/transport.ts). */
-  sendLease(message: LeaseMessage): boolean {
-    return !this.stopped && this.acceptContext.leases && sendLeaseFrame(this.sendContext, message);
+  /** To a peer whose handshake reply offered lease messages (src/transport.ts's LeaseSendResult). */
+  sendLease(message: LeaseMessage): LeaseSendResult {
+    if (this.stopped || !this.acceptContext.leases) return 'never';
+    return sendLeaseFrame(this.sendContext, message);
   }
 
   /**
