@@ -15,11 +15,12 @@ interface RecordSpan {
   readonly end: number;
 }
 
-/** The records of a file, in order (the first is the segment header). */
+/** The records of a file, in order (the first is the segment header); zeros allocated ahead of them end it. */
 async function records(path: string): Promise<RecordSpan[]> {
   const bytes = new Uint8Array(await readFile(path));
   const out: RecordSpan[] = [];
   for (let offset = 0; offset < bytes.length; ) {
+    if (bytes.subarray(offset).every((b) => b === 0)) break;
     const r = readRecord(bytes, offset);
     if (!r.ok) throw new Error(`unexpected bad record at ${offset}`);
     out.push({ offset, end: r.next });
@@ -129,30 +130,61 @@ describe('file-wal recovery vectors', () => {
       await expectTornTail(path, last.offset, 6);
     });
 
-    it('a zero-filled tail after the last record', async () => {
-      const [path] = await writeLog();
-      const size = (await stat(path)).size;
-      await appendFile(path, new Uint8Array(4096));
-      await expectTornTail(path, size, 9);
-    });
-
-    it('a last record overwritten with zeros', async () => {
+    it('a last record cut short, zeros allocated ahead after it', async () => {
       const [path] = await writeLog();
       const last = (await records(path)).at(-1)!;
       const bytes = new Uint8Array(await readFile(path));
-      bytes.fill(0, last.offset);
+      expect(bytes.length).toBeGreaterThan(last.end); // allocated ahead
+      bytes.fill(0, last.end - 9);
       await writeFile(path, bytes);
       await expectTornTail(path, last.offset, 6);
     });
 
     it('garbage after the last record', async () => {
       const [path] = await writeLog();
-      const size = (await stat(path)).size;
+      const size = (await records(path)).at(-1)!.end;
       await appendFile(
         path,
         Uint8Array.from({ length: 100 }, (_, i) => (i * 37 + 11) & 0xff),
       );
       await expectTornTail(path, size, 9);
+    });
+  });
+
+  describe('zeros after the last record: space allocated ahead of it (as etcd preallocates), the log ends there', () => {
+    it('the segment is extended ahead of its records, and loads with nothing logged', async () => {
+      const [path] = await writeLog();
+      const end = (await records(path)).at(-1)!.end;
+      expect((await stat(path)).size).toBeGreaterThan(end);
+      const loaded = await load();
+      expect(loaded.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(logger.warnings()).toEqual([]);
+      // Appends go after the records, not after the zeros.
+      const storage = await FileWalStorage.open(tmp.dir, { logger });
+      await storage.load();
+      await storage.save({ entries: entries(10, 10, 2) });
+      await storage.close();
+      expect((await records(path)).at(-1)!.offset).toBe(end);
+      expect((await load()).entries.length).toBe(10);
+    });
+
+    it('a segment that is not the last is cut to its records when the next one is made', async () => {
+      const paths = await writeLog({ segmentSize: 1 });
+      for (const path of paths.slice(0, -1)) {
+        expect((await stat(path)).size).toBe((await records(path)).at(-1)!.end);
+      }
+      const tail = paths.at(-1)!;
+      expect((await stat(tail)).size).toBeGreaterThan((await records(tail)).at(-1)!.end);
+    });
+
+    it('a last record overwritten with zeros (no longer there, as etcd reads it)', async () => {
+      const [path] = await writeLog();
+      const last = (await records(path)).at(-1)!;
+      const bytes = new Uint8Array(await readFile(path));
+      bytes.fill(0, last.offset);
+      await writeFile(path, bytes);
+      expect((await load()).entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(logger.warnings()).toEqual([]);
     });
   });
 

@@ -69,7 +69,7 @@ describe('file-wal', () => {
     return storage;
   }
 
-  it('lays out files as documented: LOCK, wal/<seq>-<first>.wal, snap/<term>-<index>.snap', async () => {
+  it('lays out files as documented: LOCK, wal/<seq>-<first>.wal (zeros after its records), snap/<term>-<index>.snap', async () => {
     const storage = await open();
     await storage.load();
     expect((await readFile(join(tmp.dir, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
@@ -86,10 +86,12 @@ describe('file-wal', () => {
     expect(Array.from(bytes.subarray(4, 8))).toEqual([1, 0, 0, 0]);
     expect(view.getUint32(8, true)).toBe(crc32(bytes.subarray(16, 16 + length)));
     expect(view.getUint32(12, true)).toBe(crc32(bytes.subarray(0, 12)));
-    // Then one batch record (type 2) for the one save.
+    // Then one batch record (type 2) for the one save, then zeros: the file is extended ahead of its records.
     const next = 16 + length;
     expect(bytes[next + 4]).toBe(2);
-    expect(next + 16 + view.getUint32(next, true)).toBe(bytes.length);
+    const end = next + 16 + view.getUint32(next, true);
+    expect(bytes.length).toBeGreaterThan(end);
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
     await storage.close();
     await expect(stat(join(tmp.dir, 'LOCK'))).rejects.toThrow();
   });

@@ -6,7 +6,10 @@
 //   <dir>/wal/<seq>-<first>.wal    segments; seq and the first index they may hold as 16 hex digits. Created as
 //                                  `.tmp`, header written and fsync'd, renamed, directory fsync'd: a segment
 //                                  file always starts with a valid header. A new one is cut once the current
-//                                  one reaches `segmentSize` (default 64 MiB).
+//                                  one reaches `segmentSize` (default 64 MiB). The one written to is extended
+//                                  with zeros 4 MiB ahead of its records (as etcd preallocates its segments: a
+//                                  write that does not grow the file syncs faster); cut to its records when
+//                                  the next one is made.
 //   <dir>/snap/<term>-<index>.snap one snapshot each (16 hex digits each), written as `.tmp`, fsync'd, renamed,
 //                                  directory fsync'd. The newest `snapshotsToKeep` (default 3) are kept.
 //
@@ -29,7 +32,8 @@
 //                   write can only ever damage the last record and the hard state never outlives its entries.
 //   snapshot        [index, term, voters, learners, data]: the only record of a .snap file.
 //
-// Recovery: segments replay in sequence order (a missing sequence number is refused). A bad record (incomplete,
+// Recovery: segments replay in sequence order (a missing sequence number is refused); zeros from a record
+// boundary to the end of a segment end it (no record has length or type 0), as etcd's WAL reads them. A bad record (incomplete,
 // CRC mismatch) at the end of the last segment, with no valid record anywhere after it, is a torn tail: the
 // file is truncated to the last good record and the fact logged. Any other bad record, a malformed payload, or
 // a gap in indexes is refused with the file and byte offset. A received snapshot is written as a snapshot file
@@ -87,6 +91,8 @@ export interface FileWalOptions {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+/** How far ahead of its records the active segment is extended with zeros (segments.ts append). */
+const ALLOCATE_STEP = 4 * 1024 * 1024;
 
 export class FileWalStorage implements LogStorage {
   private readonly fs: WalFs;
@@ -120,7 +126,13 @@ export class FileWalStorage implements LogStorage {
     this.fs = options.fs ?? nodeFs;
     this.logger = options.logger ?? silentLogger;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-    this.segments = new SegmentFiles(this.fs, join(dir, 'wal'), this.logger, this.writer);
+    this.segments = new SegmentFiles(
+      this.fs,
+      join(dir, 'wal'),
+      this.logger,
+      this.writer,
+      Math.min(ALLOCATE_STEP, this.segmentSize),
+    );
     this.snapshots = new SnapshotFiles(this.fs, join(dir, 'snap'), Math.max(1, options.snapshotsToKeep ?? 3));
     this.lockPath = join(dir, 'LOCK');
     this.queue = new WriteQueue({

@@ -74,6 +74,8 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
   let hardState = EMPTY_HARD_STATE;
   let marker: SnapshotMarker | undefined;
   let tornAt: { path: string; offset: number; size: number; reason: string } | undefined;
+  /** Where the last segment's records end (zeros allocated ahead of them may follow: segments.ts append). */
+  let end = 0;
   for (let i = 0; i < names.length; i++) {
     const { name, seq, firstIndex } = names[i];
     const path = join(walDir, name);
@@ -111,11 +113,13 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     segments.list.push(segment);
     let offset = first.next;
     while (offset < bytes.length) {
+      // Zeros to the end: space allocated ahead of the records, not a record (none has length 0 or type 0).
+      if (zerosFrom(bytes, offset)) break;
       const record = readRecord(bytes, offset);
       if (!record.ok) {
         const following = findValidRecord(bytes, offset);
         if (i === names.length - 1 && following < 0) {
-          tornAt = { path, offset, size: bytes.length, reason: record.reason };
+          tornAt = { path, offset, size: endOfData(bytes), reason: record.reason };
           break;
         }
         throw corrupt(
@@ -150,6 +154,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
       }
       offset = record.next;
     }
+    end = tornAt ? tornAt.offset : offset;
   }
 
   const tail = names[names.length - 1];
@@ -157,6 +162,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
   if (tornAt) {
     await active.truncate(tornAt.offset);
     await active.sync();
+    segments.allocated = tornAt.offset;
     logger.warn('file WAL: truncated a torn tail (a write cut short by a crash)', {
       file: tornAt.path,
       offset: tornAt.offset,
@@ -164,7 +170,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
       reason: tornAt.reason,
     });
   }
-  segments.size = await active.size();
+  segments.size = end;
 
   // Reconcile with the newest snapshot file.
   const base = snapshot?.metadata.index ?? 0;
@@ -210,9 +216,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
       RECORD_BATCH,
       encodeBatch([{ marker, entries: [], hardState: undefined }]),
     );
-    await active.write(record, segments.size);
-    await active.datasync();
-    segments.size += record.length;
+    await segments.append(record);
     const newest = segments.list[segments.list.length - 1];
     newest.maxIndex = Math.max(newest.maxIndex, last);
   }
@@ -237,4 +241,17 @@ async function exists(fs: WalFs, path: string): Promise<boolean> {
 
 function copyEntry(e: Entry): Entry {
   return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
+}
+
+/** Whether every byte from `offset` to the end is zero. */
+function zerosFrom(bytes: Uint8Array, offset: number): boolean {
+  for (let i = offset; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+/** The offset after the last byte that is not zero (the zeros after it were allocated ahead, not written). */
+function endOfData(bytes: Uint8Array): number {
+  let n = bytes.length;
+  while (n > 0 && bytes[n - 1] === 0) n--;
+  return n;
 }

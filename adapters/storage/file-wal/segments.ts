@@ -37,40 +37,62 @@ export class SegmentFiles {
   list: Segment[] = [];
   /** The newest segment, open for appending. */
   active: WalFile | undefined;
-  /** Bytes in the active segment. */
+  /** Bytes written to the active segment (records; what follows up to `allocated` is zeros). */
   size = 0;
+  /** The active segment's file size: records, then zeros allocated ahead of them (see append). */
+  allocated = 0;
   /** The size of the active segment's header: a segment holding nothing else is not cut. */
   headerSize = 0;
   private readonly fs: WalFs;
   private readonly logger: Logger;
   private readonly writer: RecordWriter;
 
-  constructor(fs: WalFs, dir: string, logger: Logger, writer: RecordWriter) {
+  private readonly allocateStep: number;
+
+  /** `allocateStep`: how far ahead of its records the active segment's file is extended (see append). */
+  constructor(fs: WalFs, dir: string, logger: Logger, writer: RecordWriter, allocateStep: number) {
     this.fs = fs;
     this.dir = dir;
     this.logger = logger;
     this.writer = writer;
+    this.allocateStep = Math.max(1, allocateStep);
   }
 
   /**
    * Appends a framed record to the active segment, durably: one write to a file opened O_DSYNC ('r+d'), which
-   * is the write and its fdatasync in one system call.
+   * is the write and its fdatasync in one system call. As etcd preallocates its segments, the file is extended
+   * ahead of the records (`allocateStep` bytes of zeros at a time): a write inside the file's size need not
+   * make a new size durable, which made each append's sync about a quarter slower on ext4 here. Recovery reads
+   * zeros after the last record as the end of the log.
    */
   async append(record: Uint8Array): Promise<void> {
     const active = this.active;
     if (!active) throw new Error('file WAL: no active segment');
+    const end = this.size + record.length;
+    if (end > this.allocated) {
+      await active.truncate(end + this.allocateStep);
+      this.allocated = end + this.allocateStep;
+    }
     const start = performance.now();
     await active.write(record, this.size);
     this.warnIfSlow(performance.now() - start);
-    this.size += record.length;
+    this.size = end;
   }
 
-  /** Opens the segment named `name` for durable appends ('r+d'); it becomes the active one. */
+  /**
+   * Opens the segment named `name` for durable appends ('r+d'); it becomes the active one. The previous one is
+   * cut to its records first (as etcd truncates its tail segment when it cuts), durably.
+   */
   async activate(name: string): Promise<WalFile> {
-    const file = await this.fs.open(join(this.dir, name), 'r+d');
     const previous = this.active;
+    if (previous && this.allocated > this.size) {
+      await previous.truncate(this.size);
+      await previous.sync();
+    }
+    const file = await this.fs.open(join(this.dir, name), 'r+d');
     this.active = file;
     await previous?.close();
+    this.allocated = await file.size();
     return file;
   }
 
@@ -110,6 +132,7 @@ export class SegmentFiles {
     await this.activate(name);
     this.size = record.length;
     this.headerSize = record.length;
+    this.allocated = record.length;
     this.list.push({ seq, name, maxIndex: header.prevIndex });
     this.logger.debug('file WAL segment created', { file: join(this.dir, name) });
   }
