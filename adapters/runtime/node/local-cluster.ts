@@ -2,6 +2,7 @@
 // file WAL under ./data/<name>. Ctrl-C stops them gracefully (SIGTERM: leadership transfer, sync, exit 0).
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const MEMBERS = [
@@ -17,7 +18,11 @@ export const LOCAL_MEMBERS = MEMBERS;
  * tabs may join as learners (--experimental-browser-learners): this is a development cluster with auth off.
  */
 export async function runLocalCluster(dataRoot = 'data', extraArgs: readonly string[] = []): Promise<void> {
-  const entry = fileURLToPath(new URL('../../../bin/edgecd.js', import.meta.url));
+  // The launcher: beside the CLI's bundle in dist/bin; bin/edgecd.js from here in the sources and in dist/adapters.
+  const entry = ['./edgecd.js', '../../../bin/edgecd.js']
+    .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+    .find((path) => existsSync(path));
+  if (!entry) throw new Error('edgecd: cannot find bin/edgecd.js to start the members');
   const initialCluster = MEMBERS.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   const children: ChildProcess[] = MEMBERS.map((m) =>
     spawn(
