@@ -18,20 +18,25 @@ export interface TransportHandler {
 
 /**
  * A keep-alive a follower forwards to the leader, and the leader's answer (etcd's LeaseRenew over the peer port,
- * leasehttp): the leader renews in memory instead of a Raft entry per keep-alive. `request` pairs an answer with
+ * leasehttp): the leader renews in memory instead of a Raft entry per keep-alive. Likewise a LeaseTimeToLive
+ * ('ttl', etcd's leasehttp TimeToLive): only the leader knows a lease's deadline. `request` pairs an answer with
  * its request (u32); `applied` is the follower's applied index. 'retry': the leader could not answer now (it does
- * not lead, or has not yet applied what the follower had); 'notFound': no such lease.
+ * not lead, or has not yet applied what the follower had); 'notFound': no such lease. 'ttlIs': the seconds left
+ * (-1: expired, its revoke pending) and the granted TTL.
  */
 export type LeaseMessage =
   | (LeaseMessageHeader & { readonly type: 'renew'; readonly applied: number })
+  | (LeaseMessageHeader & { readonly type: 'ttl'; readonly applied: number })
   | (LeaseMessageHeader & { readonly type: 'renewed'; readonly ttl: number })
+  | (LeaseMessageHeader & { readonly type: 'ttlIs'; readonly ttl: number; readonly grantedTtl: number })
   | (LeaseMessageHeader & { readonly type: 'notFound' | 'retry' });
 
 /**
  * What Transport.sendLease did with a lease message: 'sent' (queued: delivered, lost or duplicated as `send`'s
  * messages are); 'notNow' (no connection up to a peer that may take them: the member asks again on a later tick,
- * as etcd's follower retries its renew request); 'never' (the peer, or the link to it, does not take them: an
- * older member, a browser's reverse link, an unknown peer — the member proposes the keep-alive through Raft).
+ * as etcd's follower retries its renew request); 'never' (the peer, or the link to it, does not take them — or
+ * not this type: an older member, a browser's reverse link, an unknown peer — the member proposes the keep-alive
+ * through Raft, and answers a TimeToLive from its own state).
  */
 export type LeaseSendResult = 'sent' | 'notNow' | 'never';
 

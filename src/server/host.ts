@@ -15,7 +15,7 @@ import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../watc
 import { etcdStateOf } from './etcd-snapshot.ts';
 import { Identity } from './identity.ts';
 import type { NodeInspection } from './inspect.ts';
-import { KeepAliveForwarder } from './lease-forward.ts';
+import { KeepAliveForwarder, type TimeToLiveAnswer } from './lease-forward.ts';
 import { encodeMemberContext } from './members.ts';
 import { HeartbeatMonitor } from './metrics.ts';
 import type { NodeOptions, NodeStatus, RequestOptions, ServingState } from './node.ts';
@@ -96,6 +96,7 @@ export class NodeHost implements ServiceContext {
         leader: () => replica.leaderId,
         applied: () => replica.sm.appliedIndex,
         keepAlive: (lease, cb, forwarded) => replica.keepAlive(lease, cb, forwarded),
+        timeToLive: (lease) => replica.sm.lessor.timeToLive(lease, clock.now()),
         send: (message) => transport.sendLease?.(message) ?? 'never',
       },
       Math.floor(options.random.next() * 2 ** 32),
@@ -250,6 +251,10 @@ export class NodeHost implements ServiceContext {
     this.leases.keepAlive(id, cb);
   }
 
+  leaseTimeToLive(id: bigint, cb: TimeToLiveAnswer): void {
+    this.leases.timeToLive(id, cb);
+  }
+
   randomId(): bigint {
     return this.replica.randomId();
   }
@@ -356,7 +361,6 @@ function stateView(replica: Replica): StateView {
     hashKV: (revision) => sm().mvcc.hashKV(revision),
     leaseKeys: (id) => sm().leaseKeys(id),
     keysForLease: (id) => sm().mvcc.keysForLease(id),
-    timeToLive: (id, now) => sm().lessor.timeToLive(id, now),
     leases: () => sm().lessor.leases(),
     member: (id) => sm().members.get(id),
     members: () => sm().members.list(),

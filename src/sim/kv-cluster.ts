@@ -165,6 +165,7 @@ export abstract class KvCluster {
         leader: () => replica.leaderId,
         applied: () => replica.sm.appliedIndex,
         keepAlive: (lease, cb, forwarded) => replica.keepAlive(lease, cb, forwarded),
+        timeToLive: (lease) => replica.sm.lessor.timeToLive(lease, this.now),
         send: (message) => this.sendLease(m, message),
       },
       inc << 16, // no draw from the seed's generator: runs without keep-alives stay as they were

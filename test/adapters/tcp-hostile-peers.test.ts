@@ -191,6 +191,7 @@ describe('a live cluster over TCP against an impersonating peer', () => {
     expect(decodeHandshakeReply(new FrameReader(4096).push(Buffer.concat(client.received))[0])).toEqual({
       ok: true,
       leases: true,
+      leaseTtl: true,
     });
     expect(
       log.count('warn', /dropping a misaddressed peer message/, {

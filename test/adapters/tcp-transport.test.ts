@@ -234,8 +234,9 @@ describe('TcpTransport handshake', () => {
     // The reply went out before the messages were delivered, but may not have reached this socket yet.
     const replies = () => new FrameReader(4096).push(Buffer.concat(client.received));
     await waitFor(() => replies().length > 0, 'the handshake reply');
-    // `leases`: this member takes lease messages (peer/lease-codec.ts); a dialer from before them ignores it.
-    expect(decodeHandshakeReply(replies()[0])).toEqual({ ok: true, leases: true });
+    // `leases`: this member takes lease messages (peer/lease-codec.ts), `leaseTtl` their TimeToLive types too; a
+    // dialer from before them ignores them.
+    expect(decodeHandshakeReply(replies()[0])).toEqual({ ok: true, leases: true, leaseTtl: true });
   });
 });
 

@@ -95,9 +95,16 @@ const isEntry = (v: unknown, proposal: boolean) =>
 
 /** What a member may assume of a lease message from a peer (src/transport.ts). */
 function leaseWellFormed(m: LeaseMessage): boolean {
-  const value = m.type === 'renew' ? m.applied : m.type === 'renewed' ? m.ttl : 0;
+  const value =
+    m.type === 'renew' || m.type === 'ttl'
+      ? m.applied
+      : m.type === 'renewed'
+        ? m.ttl
+        : m.type === 'ttlIs'
+          ? (m.ttl === -1 ? 0 : m.ttl) + (isIndex(m.grantedTtl) ? 0 : Number.NaN)
+          : 0;
   return (
-    ['renew', 'renewed', 'notFound', 'retry'].includes(m.type) &&
+    ['renew', 'renewed', 'notFound', 'retry', 'ttl', 'ttlIs'].includes(m.type) &&
     isId(m.from) &&
     isId(m.to) &&
     Number.isInteger(m.request) &&
@@ -242,7 +249,14 @@ const binaryLike = fc
 /** Well-formed lease messages, before any damage. */
 const leaseLike = fc
   .record({
-    type: fc.constantFrom('renew' as const, 'renewed' as const, 'notFound' as const, 'retry' as const),
+    type: fc.constantFrom(
+      'renew' as const,
+      'renewed' as const,
+      'notFound' as const,
+      'retry' as const,
+      'ttl' as const,
+      'ttlIs' as const,
+    ),
     from: fc.constantFrom(PEER, SELF, 3n, 0n, 2n ** 64n - 1n),
     to: fc.constantFrom(SELF, PEER),
     request: fc.nat(),
@@ -251,11 +265,13 @@ const leaseLike = fc
   })
   .map(({ value, ...m }) =>
     encodeLeaseFrame(
-      (m.type === 'renew'
+      (m.type === 'renew' || m.type === 'ttl'
         ? { ...m, applied: value }
         : m.type === 'renewed'
           ? { ...m, ttl: value }
-          : m) as LeaseMessage,
+          : m.type === 'ttlIs'
+            ? { ...m, ttl: value % 7 === 0 ? -1 : value, grantedTtl: value }
+            : m) as LeaseMessage,
     ).subarray(FRAME_HEADER_BYTES),
   );
 

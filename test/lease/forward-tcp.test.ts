@@ -188,6 +188,29 @@ describe('keep-alives forwarded to the leader over TCP', () => {
     expect(logs.map((l) => l.closed)).toEqual([0, 0, 0]);
   }, 90_000);
 
+  it("a follower's LeaseTimeToLive is the leader's: seconds left fall, and a keep-alive anywhere restores them", async () => {
+    await start([true, true, true]);
+    const followers = nodes.filter((n) => n !== leader());
+    const { ID } = await followers[0].leaseGrant({ TTL: 8 });
+    await settled();
+    const ttlAt = async (n: EdgeNode) => (await n.leaseTimeToLive({ ID })).TTL;
+    await sleep(2_500);
+    // The leader's deadline: 8 s granted, at least 2.5 s gone (a follower's own state says 8 throughout).
+    for (const f of followers) {
+      const before = await ttlAt(leader());
+      const got = await ttlAt(f);
+      expect(got).toBeLessThanOrEqual(5);
+      expect(got).toBeGreaterThanOrEqual(before - 2);
+      expect((await f.leaseTimeToLive({ ID })).grantedTTL).toBe(8);
+    }
+    // A keep-alive at one follower (renewed at the leader, no Raft entry) shows at the other.
+    expect((await followers[0].leaseKeepAliveOnce({ ID })).TTL).toBe(8);
+    expect(await ttlAt(followers[1])).toBeGreaterThanOrEqual(6);
+    // A lease that does not exist: TTL -1, as etcd answers.
+    expect((await followers[1].leaseTimeToLive({ ID: ID + 1n })).TTL).toBe(-1);
+    expect(logs.map((l) => l.closed)).toEqual([0, 0, 0]);
+  }, 90_000);
+
   it('with a member from before lease messages: what would need it goes through Raft, nothing is closed', async () => {
     await start([false, true, true]);
     const old = nodes[0];
@@ -209,6 +232,8 @@ describe('keep-alives forwarded to the leader over TCP', () => {
     if (leader() !== old) await leader().moveLeader({ targetID: old.id });
     await settled();
     for (const n of [nodes[1], nodes[2]]) expect(await keepAliveAt(n)).toEqual([60, true]);
+    // A TimeToLive at a follower: the old leader cannot be asked, the follower answers from its own state.
+    expect((await nodes[1].leaseTimeToLive({ ID })).TTL).toBe(60);
     // A new member leads: the other new one forwards; the old one proposes, as it always did.
     await leader().moveLeader({ targetID: nodes[1].id });
     await settled();

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { type EtcdError, errors } from '../../src/etcd/errors.ts';
+import type { LeaseTimeToLive } from '../../src/lease/index.ts';
 import { NONE } from '../../src/raft/types.ts';
 import {
   type ForwardingMember,
@@ -43,6 +44,11 @@ class FakeMember implements ForwardingMember {
   }
   keepAlive(lease: bigint, cb: KeepAliveAnswer, forwarded?: { readonly applied: number }): void {
     this.served.push({ lease, cb, ...(forwarded ? { forwarded } : {}) });
+  }
+  /** The lessor's TimeToLive answers here, by lease. */
+  ttls = new Map<bigint, LeaseTimeToLive>();
+  timeToLive(lease: bigint): LeaseTimeToLive | undefined {
+    return this.ttls.get(lease);
   }
   send(message: LeaseMessage): LeaseSendResult {
     if (!this.takes.has(message.to)) return 'never';
@@ -246,6 +252,72 @@ describe('the leader serving a forwarded keep-alive', () => {
       { ...header, type: 'notFound' },
       { ...header, type: 'retry' },
       { ...header, type: 'retry' },
+    ]);
+  });
+});
+
+describe('a LeaseTimeToLive at a follower (etcd forwards it: only the leader knows the deadline)', () => {
+  const exact = (ttl: number): LeaseTimeToLive => ({ id: LEASE, ttl, grantedTtl: 60, estimated: false });
+  const estimate: LeaseTimeToLive = { id: LEASE, ttl: 60, grantedTtl: 60, estimated: true };
+
+  it("asks the leader and answers with the leader's seconds left; a lease the leader lacks is not found", () => {
+    const { member, forwarder } = setup();
+    member.ttls.set(LEASE, estimate);
+    const got: unknown[] = [];
+    forwarder.timeToLive(LEASE, (r) => got.push(r));
+    expect(member.sent).toEqual([
+      { type: 'ttl', from: SELF, to: LEADER, request: 0xffff_fffe, lease: LEASE, applied: 40 },
+    ]);
+    // An answer of the other kind, to this request, is not taken.
+    forwarder.receive(answer(member.sent[0], LEADER, { type: 'renewed', ttl: 5 }));
+    expect(got).toEqual([]);
+    forwarder.receive(answer(member.sent[0], LEADER, { type: 'ttlIs', ttl: 17, grantedTtl: 60 }));
+    expect(got).toEqual([{ ttl: 17, grantedTtl: 60 }]);
+    forwarder.timeToLive(LEASE, (r) => got.push(r));
+    forwarder.receive(answer(member.sent[1], LEADER, { type: 'notFound' }));
+    expect(got).toEqual([{ ttl: 17, grantedTtl: 60 }, undefined]);
+    expect(forwarder.forwarding).toBe(0);
+  });
+
+  it('answers from its own state where it leads, or where the leader cannot take the message', () => {
+    const { member, forwarder } = setup();
+    member.ttls.set(LEASE, estimate);
+    const got: unknown[] = [];
+    member.takes.delete(LEADER);
+    forwarder.timeToLive(LEASE, (r) => got.push(r));
+    member.lead = SELF;
+    member.ttls.set(LEASE, exact(12));
+    forwarder.timeToLive(LEASE, (r) => got.push(r));
+    expect(got).toEqual([estimate, exact(12)]);
+    expect(member.sent).toEqual([]);
+  });
+
+  it('the leader answers only with a deadline it knows, and "not found" only once it applied what the asker had', () => {
+    const { member, forwarder } = setup();
+    const ask = (applied: number): LeaseMessage => ({
+      type: 'ttl',
+      from: OTHER,
+      to: SELF,
+      request: 4,
+      lease: LEASE,
+      applied,
+    });
+    const header = { from: SELF, to: OTHER, request: 4, lease: LEASE };
+    forwarder.receive(ask(40)); // not leading
+    member.lead = SELF;
+    member.ttls.set(LEASE, estimate); // leading, lessor not promoted yet
+    forwarder.receive(ask(40));
+    member.ttls.set(LEASE, exact(-1)); // expired, its revoke pending
+    forwarder.receive(ask(40));
+    member.ttls.delete(LEASE);
+    forwarder.receive(ask(41)); // the asker applied more: the grant may be on its way
+    forwarder.receive(ask(40));
+    expect(member.sent).toEqual([
+      { ...header, type: 'retry' },
+      { ...header, type: 'retry' },
+      { ...header, type: 'ttlIs', ttl: -1, grantedTtl: 60 },
+      { ...header, type: 'retry' },
+      { ...header, type: 'notFound' },
     ]);
   });
 });

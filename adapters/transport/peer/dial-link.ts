@@ -39,6 +39,8 @@ export class DialLink extends QueuedLink {
   private socket: PeerStream | undefined;
   /** Whether the last handshake reply offered lease messages (./lease-codec.ts); undefined before the first. */
   private offersLeases: boolean | undefined;
+  /** Whether the last handshake reply offered the TimeToLive lease messages too. */
+  private offersLeaseTtl = false;
 
   constructor(ctx: DialLinkSettings, peer: NodeId, address: PeerAddress) {
     super(ctx, peer);
@@ -55,6 +57,11 @@ export class DialLink extends QueuedLink {
   get leases(): 'now' | 'later' | 'no' {
     if (this.offersLeases === false) return 'no';
     return this.state === 'open' ? 'now' : 'later';
+  }
+
+  /** The last handshake reply offered the TimeToLive lease messages. */
+  get leaseTtl(): boolean {
+    return this.offersLeaseTtl;
   }
 
   protected get accepting(): boolean {
@@ -127,6 +134,7 @@ export class DialLink extends QueuedLink {
           return;
         }
         this.offersLeases = reply.leases === true;
+        this.offersLeaseTtl = reply.leases === true && reply.leaseTtl === true;
         this.open();
       },
       drain: () => {

@@ -175,7 +175,7 @@ export class InboundConnection {
       this.peer = hello.from;
       this.listens = hello.listens !== false;
       this.reader.maxFrameBytes = this.ctx.maxFrameBytes;
-      this.reply(this.ctx.leases ? { ok: true, leases: true } : { ok: true });
+      this.reply(this.ctx.leases ? { ok: true, leases: true, leaseTtl: true } : { ok: true });
       this.ctx.accepted(this);
     }
   }

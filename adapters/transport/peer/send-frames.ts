@@ -7,7 +7,7 @@
 import type { Logger } from '../../../src/env.ts';
 import type { Message, NodeId } from '../../../src/raft/types.ts';
 import type { LeaseMessage, LeaseSendResult } from '../../../src/transport.ts';
-import { encodeLeaseFrame } from './lease-codec.ts';
+import { encodeLeaseFrame, LEASE_TTL_TYPES } from './lease-codec.ts';
 import { encodeMessageFrame } from './message-codec.ts';
 import { FRAME_HEADER_BYTES, formatId } from './wire.ts';
 
@@ -19,6 +19,8 @@ export interface FrameSink {
    * handshake reply that it takes them), 'later' (none is up, and the last reply, if any, offered them), 'no'.
    */
   readonly leases?: 'now' | 'later' | 'no';
+  /** The peer takes the TimeToLive lease messages too (./lease-codec.ts LEASE_TTL_TYPES). */
+  readonly leaseTtl?: boolean;
   dropped: number;
   /** Queues one encoded frame; false when it was dropped. */
   enqueue(frame: Uint8Array): boolean;
@@ -84,6 +86,7 @@ export function sendFrames(ctx: SendContext, messages: readonly Message[]): void
 export function sendLeaseFrame(ctx: SendContext, message: LeaseMessage): LeaseSendResult {
   const link = ctx.links.get(message.to);
   if (link?.leases === undefined || link.leases === 'no') return 'never';
+  if (LEASE_TTL_TYPES.has(message.type) && link.leases === 'now' && !link.leaseTtl) return 'never';
   if (link.leases === 'later') return 'notNow';
   let frame: Uint8Array;
   try {

@@ -34,8 +34,11 @@ export interface Handshake {
 export type RefusalCode = 'version' | 'cluster' | 'member' | 'target' | 'malformed';
 
 export type HandshakeReply =
-  /** `leases`: the acceptor takes lease messages (./lease-codec.ts); acceptors that predate them leave it out. */
-  | { readonly ok: true; readonly leases?: true }
+  /**
+   * `leases`: the acceptor takes lease messages (./lease-codec.ts); `leaseTtl`: their TimeToLive types too.
+   * Acceptors that predate them leave them out.
+   */
+  | { readonly ok: true; readonly leases?: true; readonly leaseTtl?: true }
   | { readonly ok: false; readonly code: RefusalCode; readonly reason: string };
 
 const encoder = new Encoder({ useBigInt64: true, ignoreUndefined: true });
@@ -165,7 +168,10 @@ export function decodeHandshake(payload: Uint8Array): Handshake {
 export function decodeHandshakeReply(payload: Uint8Array): HandshakeReply {
   const value = decode(payload);
   if (!isRecord(value) || typeof value.ok !== 'boolean') throw new ProtocolError('malformed handshake reply');
-  if (value.ok) return value.leases === true ? { ok: true, leases: true } : { ok: true };
+  if (value.ok) {
+    if (value.leases !== true) return { ok: true };
+    return value.leaseTtl === true ? { ok: true, leases: true, leaseTtl: true } : { ok: true, leases: true };
+  }
   const code = typeof value.code === 'string' ? (value.code as RefusalCode) : 'malformed';
   return { ok: false, code, reason: typeof value.reason === 'string' ? value.reason : 'refused' };
 }

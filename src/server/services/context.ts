@@ -15,12 +15,13 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../../etcd/types.ts';
-import type { Lease, LeaseTimeToLive } from '../../lease/index.ts';
+import type { Lease } from '../../lease/index.ts';
 import type { RangeChunk, RangeChunkQuery } from '../../mvcc/index.ts';
 import type { Status } from '../../raft/raw-node.ts';
 import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../../watch/index.ts';
 import type { EtcdBackendState } from '../etcd-snapshot.ts';
 import type { Identity } from '../identity.ts';
+import type { TimeToLiveAnswer } from '../lease-forward.ts';
 import type { NodeOptions, NodeStatus, RequestOptions } from '../node.ts';
 import type { Operation } from '../ops.ts';
 
@@ -36,7 +37,6 @@ export interface StateView {
   leaseKeys(id: bigint): Uint8Array[];
   /** The keys that name `id` as their lease in the keyspace. */
   keysForLease(id: bigint): Uint8Array[];
-  timeToLive(id: bigint, now: number): LeaseTimeToLive | undefined;
   leases(): Lease[];
   member(id: bigint): Member | undefined;
   members(): Member[];
@@ -76,6 +76,8 @@ export interface ServiceContext {
   barrier(): Promise<void>;
   /** A lease keep-alive (served locally by the leader when it can). */
   keepAlive(id: bigint, cb: (ttl: number | EtcdError) => void): void;
+  /** A lease's TimeToLive as the leader knows it (its own estimate where the leader cannot be asked). */
+  leaseTimeToLive(id: bigint, cb: TimeToLiveAnswer): void;
   /** A fresh random ID, decided before proposing (lease and member IDs). */
   randomId(): bigint;
 

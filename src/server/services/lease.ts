@@ -3,7 +3,7 @@
 
 import { EtcdError, errors } from '../../etcd/errors.ts';
 import type { LeaseKeepAliveResponse } from '../../etcd/types.ts';
-import { MAX_LEASE_TTL } from '../../lease/index.ts';
+import { type LeaseTimeToLive, MAX_LEASE_TTL } from '../../lease/index.ts';
 import type { EdgeNode } from '../node.ts';
 import type { ServiceContext } from './context.ts';
 
@@ -14,7 +14,6 @@ export type LeaseService = Pick<
 
 export function leaseService(ctx: ServiceContext): LeaseService {
   const { identity, state } = ctx;
-  const clock = ctx.options.clock;
 
   /** etcd's checkLeaseRenew (GHSA-q8m4-xhhv-38mg): an identified caller with WRITE on the lease's keys (root: any). */
   const leaseKeepAliveOnce: LeaseService['leaseKeepAliveOnce'] = async (req, opts) => {
@@ -108,7 +107,11 @@ export function leaseService(ctx: ServiceContext): LeaseService {
       await ctx.barrier();
       // etcd's checkLeaseTimeToLive (CVE-2023-32082): listing the keys needs READ on each of them (root: any).
       if (req.keys && identity.auth.enabled) identity.auth.checkKeys(info, 'READ', state.leaseKeys(req.ID));
-      const ttl = state.timeToLive(req.ID, clock.now());
+      // Asked of the leader, as etcd forwards it (only the leader knows the deadline keep-alives renewed).
+      const ttl = await new Promise<Pick<LeaseTimeToLive, 'ttl' | 'grantedTtl'> | undefined>(
+        (resolve, reject) =>
+          ctx.leaseTimeToLive(req.ID, (r) => (r instanceof EtcdError ? reject(r) : resolve(r))),
+      );
       if (!ttl) return { header: ctx.header(), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
       return {
         header: ctx.header(),
