@@ -113,6 +113,8 @@ describeWithChromium('browser demo: an attached live cluster in the main graph a
     expect(attached.cards.map((x) => x.term)).toEqual(attached.cards.map(() => String(status.raftTerm)));
     expect(await page.locator('#attach-note').isVisible()).toBe(true);
     expect(await page.locator('#log-grid').isVisible()).toBe(false);
+    // The page's subtitle no longer describes the in-page cluster.
+    expect(await page.locator('#subtitle').innerText()).toBe("a live cluster · each member's own feed");
     // The Client tab talks to the in-page cluster: hidden while another cluster is on show.
     expect(await page.locator('[data-tab="client"]').isVisible()).toBe(false);
     // The in-page cluster's hotkeys do not act on it unseen meanwhile.
@@ -154,6 +156,7 @@ describeWithChromium('browser demo: an attached live cluster in the main graph a
     await waitForLeader(page);
     expect(await page.locator('#attach-note').isVisible()).toBe(false);
     expect(await page.locator('#log-grid').isVisible()).toBe(true);
+    expect(await page.locator('#subtitle').innerText()).toMatch(/^3 members · each in a Web Worker/);
     expect(await page.locator('[data-tab="client"]').isVisible()).toBe(true);
   }, 120_000);
 });
