@@ -36,18 +36,14 @@ export function isBinarySnapshot(bytes: Uint8Array): boolean {
 export function encodeBinary(
   currentRev: number,
   compactRev: number,
-  records: () => Iterable<SnapshotRecord>,
+  records: readonly SnapshotRecord[],
 ): Uint8Array {
   let size = SNAPSHOT_HEADER_BYTES;
-  let count = 0;
-  for (const record of records()) {
-    size += recordSize(record);
-    count++;
-  }
+  for (const record of records) size += recordSize(record);
   const out = new Uint8Array(size);
   const writer = new SnapshotWriter(
-    { currentRev, compactRev, count, size },
-    records()[Symbol.iterator](),
+    { currentRev, compactRev, count: records.length, size },
+    records.values(),
     out,
     0,
   );

@@ -77,7 +77,7 @@ export function encodeSnapshotRecords(
   compactRev: number,
   records: readonly SnapshotRecord[],
 ): Uint8Array {
-  return encodeBinary(currentRev, compactRev, () => records);
+  return encodeBinary(currentRev, compactRev, records);
 }
 
 /** The records of snapshot bytes without building an index: revisions, compaction point, records in order. */

@@ -190,8 +190,9 @@ export class KeepAliveForwarder {
   private serveTimeToLive(req: LeaseMessage & { readonly type: 'ttl' }): void {
     const m = this.member;
     const answer = { from: m.id, to: req.from, request: req.request, lease: req.lease };
-    const ttl = m.leader() === m.id ? m.timeToLive(req.lease) : undefined;
-    if (m.leader() !== m.id || ttl?.estimated) m.send({ ...answer, type: 'retry' });
+    const leading = m.leader() === m.id;
+    const ttl = leading ? m.timeToLive(req.lease) : undefined;
+    if (!leading || ttl?.estimated) m.send({ ...answer, type: 'retry' });
     else if (ttl) m.send({ ...answer, type: 'ttlIs', ttl: ttl.ttl, grantedTtl: ttl.grantedTtl });
     else m.send({ ...answer, type: m.applied() < req.applied ? 'retry' : 'notFound' });
   }

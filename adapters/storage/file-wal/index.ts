@@ -91,8 +91,6 @@ export interface FileWalOptions {
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
-/** How far ahead of its records the active segment is extended with zeros (segments.ts append). */
-const ALLOCATE_STEP = 4 * 1024 * 1024;
 
 export class FileWalStorage implements LogStorage {
   private readonly fs: WalFs;
@@ -126,13 +124,7 @@ export class FileWalStorage implements LogStorage {
     this.fs = options.fs ?? nodeFs;
     this.logger = options.logger ?? silentLogger;
     this.segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_SIZE;
-    this.segments = new SegmentFiles(
-      this.fs,
-      join(dir, 'wal'),
-      this.logger,
-      this.writer,
-      Math.min(ALLOCATE_STEP, this.segmentSize),
-    );
+    this.segments = new SegmentFiles(this.fs, join(dir, 'wal'), this.logger, this.writer, this.segmentSize);
     this.snapshots = new SnapshotFiles(this.fs, join(dir, 'snap'), Math.max(1, options.snapshotsToKeep ?? 3));
     this.lockPath = join(dir, 'LOCK');
     this.queue = new WriteQueue({

@@ -112,14 +112,14 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     segments.headerSize = first.next;
     segments.list.push(segment);
     let offset = first.next;
-    while (offset < bytes.length) {
-      // Zeros to the end: space allocated ahead of the records, not a record (none has length 0 or type 0).
-      if (zerosFrom(bytes, offset)) break;
+    // Zeros to the end are space allocated ahead of the records, not a record (none has length 0 or type 0).
+    const dataEnd = endOfData(bytes);
+    while (offset < dataEnd) {
       const record = readRecord(bytes, offset);
       if (!record.ok) {
         const following = findValidRecord(bytes, offset);
         if (i === names.length - 1 && following < 0) {
-          tornAt = { path, offset, size: endOfData(bytes), reason: record.reason };
+          tornAt = { path, offset, size: dataEnd, reason: record.reason };
           break;
         }
         throw corrupt(
@@ -241,12 +241,6 @@ async function exists(fs: WalFs, path: string): Promise<boolean> {
 
 function copyEntry(e: Entry): Entry {
   return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
-}
-
-/** Whether every byte from `offset` to the end is zero. */
-function zerosFrom(bytes: Uint8Array, offset: number): boolean {
-  for (let i = offset; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
 }
 
 /** The offset after the last byte that is not zero (the zeros after it were allocated ahead, not written). */

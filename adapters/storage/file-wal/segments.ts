@@ -12,6 +12,9 @@ const WARN_SYNC_MS = 1000;
 
 const SEGMENT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
+/** How far ahead of its records the active segment is extended with zeros (see append), at most a segment. */
+const ALLOCATE_STEP = 4 * 1024 * 1024;
+
 export interface Segment {
   readonly seq: number;
   readonly name: string;
@@ -49,13 +52,13 @@ export class SegmentFiles {
 
   private readonly allocateStep: number;
 
-  /** `allocateStep`: how far ahead of its records the active segment's file is extended (see append). */
-  constructor(fs: WalFs, dir: string, logger: Logger, writer: RecordWriter, allocateStep: number) {
+  /** `segmentSize`: where a segment is cut (the WAL's); the file is extended ahead of its records by less. */
+  constructor(fs: WalFs, dir: string, logger: Logger, writer: RecordWriter, segmentSize: number) {
     this.fs = fs;
     this.dir = dir;
     this.logger = logger;
     this.writer = writer;
-    this.allocateStep = Math.max(1, allocateStep);
+    this.allocateStep = Math.max(1, Math.min(ALLOCATE_STEP, segmentSize));
   }
 
   /**
@@ -132,7 +135,6 @@ export class SegmentFiles {
     await this.activate(name);
     this.size = record.length;
     this.headerSize = record.length;
-    this.allocated = record.length;
     this.list.push({ seq, name, maxIndex: header.prevIndex });
     this.logger.debug('file WAL segment created', { file: join(this.dir, name) });
   }
