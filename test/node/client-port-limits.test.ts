@@ -2,8 +2,8 @@
 // member): etcd's --max-concurrent-streams, the handshake deadline and the HTTP/1.1 header timeout.
 // - Streams past the limit that a client opened before it knew it are refused with REFUSED_STREAM (a real etcd
 //   3.4.23 with --max-concurrent-streams=4 answers the same), later ones wait in the client, and other clients are
-//   served meanwhile. A client that ignores a limit it has acknowledged loses its connection (GOAWAY from Node's
-//   HTTP/2; grpc-go refuses each such stream instead).
+//   served meanwhile. A client that ignores a limit it has acknowledged has each stream past it refused with
+//   REFUSED_STREAM and keeps its connection, as with grpc-go.
 // - A connection that shows no HTTP/2 SETTINGS and no HTTP/1.1 request by the handshake deadline is closed;
 //   half-sent headers get 408 and are closed; a gateway watch whose request body stays open is not.
 
@@ -15,13 +15,14 @@ import { createGateway } from '../../src/api/gateway/index.ts';
 import type { EdgeNode } from '../../src/index.ts';
 import { type MemoryCluster, startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
 import {
+  DATA,
   frame,
   GOAWAY,
   grpcMessage,
   HEADERS,
-  INTERNAL_ERROR,
   PREFACE,
-  PROTOCOL_ERROR,
+  REFUSED_STREAM,
+  RST_STREAM,
   readFrames,
   requestHeaders,
   SETTINGS,
@@ -30,6 +31,7 @@ import {
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const WATCH = '/etcdserverpb.Watch/Watch';
+const watchBody = grpcMessage(watchCreate('a', 'b'));
 
 let cluster: MemoryCluster;
 let node: EdgeNode;
@@ -132,24 +134,32 @@ describe('--max-concurrent-streams', () => {
     expect(later.some((w) => w.state.closed)).toBe(false);
   });
 
-  it('a client that ignores a limit it acknowledged loses its connection; others are served', async () => {
+  it('a client that ignores a limit it acknowledged has each stream past it refused, as grpc-go does; others are served', async () => {
     const server = await serve({ maxConcurrentStreams: 4 });
     const raw = socket(server.port);
     let settings = 0;
     let goaway = -1;
+    const refused: number[] = [];
+    const created = new Set<number>();
     readFrames(raw, (f) => {
-      if (f.type === SETTINGS && !(f.flags & 1) && ++settings === 2) {
-        // The server's own SETTINGS, acknowledged (readFrames did): six more streams, seven in all.
+      if (f.type === SETTINGS && !(f.flags & 1) && ++settings === 1) {
+        // The server's SETTINGS, acknowledged (readFrames did): six more streams, seven in all.
         const more = [3, 5, 7, 9, 11, 13].map((id) => frame(HEADERS, 0x4, id, requestHeaders(WATCH)));
-        raw.write(Buffer.concat(more));
+        raw.write(
+          Buffer.concat([...more, ...[1, 3, 5, 7, 9, 11, 13].map((id) => frame(DATA, 0, id, watchBody))]),
+        );
       }
+      if (f.type === RST_STREAM && f.payload.readUInt32BE(0) === REFUSED_STREAM) refused.push(f.streamId);
+      if (f.type === DATA) created.add(f.streamId);
       if (f.type === GOAWAY) goaway = f.payload.readUInt32BE(4);
     });
     raw.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0), frame(HEADERS, 0x4, 1, requestHeaders(WATCH))]));
-    await waitFor('the connection closed', () => raw.destroyed || raw.readableEnded);
-    // GOAWAY INTERNAL_ERROR from Node 20's nghttp2 session (RFC 9113 allows a stream error, PROTOCOL_ERROR or
-    // REFUSED_STREAM; grpc-go sends REFUSED_STREAM per stream and keeps the connection).
-    expect([PROTOCOL_ERROR, INTERNAL_ERROR]).toContain(goaway);
+    await waitFor('streams past the limit refused', () => refused.length === 3);
+    await waitFor('the four others served', () => created.size === 4);
+    expect(refused).toEqual([9, 11, 13]);
+    expect([...created].sort((a, b) => a - b)).toEqual([1, 3, 5, 7]);
+    expect(goaway).toBe(-1);
+    expect(raw.destroyed || raw.readableEnded).toBe(false);
     await othersServed(server.port, 'limit/2');
   });
 

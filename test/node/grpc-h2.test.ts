@@ -1,6 +1,7 @@
-// edgecd's gRPC server on node:http2 (adapters/runtime/node/grpc/h2/): message framing, the answers to requests
-// that reach no handler, and a call's cancel, deadline and back-pressure. Each expected answer on the wire was
-// recorded from a real etcd 3.4.23 (grpc-go 1.26) sent the same request.
+// edgecd's gRPC servers, its own HTTP/2 (adapters/runtime/node/grpc/http2/) and node:http2's (grpc/h2/), each run
+// through the same cases: message framing, the answers to requests that reach no handler, and a call's cancel,
+// deadline and back-pressure. Each expected answer on the wire was recorded from a real etcd 3.4.23 (grpc-go 1.26)
+// sent the same request.
 
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -19,6 +20,7 @@ import {
   timeoutMs,
   unknownPath,
 } from '../../adapters/runtime/node/grpc/h2/status.ts';
+import { createHttp2GrpcServer } from '../../adapters/runtime/node/grpc/http2/server.ts';
 import { type MemoryCluster, startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
 import { grpcFrame } from '../support/raw-grpc.ts';
 
@@ -116,14 +118,14 @@ interface Answer {
   bytes: number;
 }
 
-describe('on the wire, as etcd 3.4.23 answers', () => {
+describe.each(['edgecd', 'h2'] as const)('on the wire (%s server), as etcd 3.4.23 answers', (kind) => {
   let cluster: MemoryCluster;
   let server: ClientServer;
   let session: http2.ClientHttp2Session;
 
   beforeAll(async () => {
     cluster = await startMemoryCluster({ size: 1 });
-    server = await startClientServer({ node: cluster.nodes[0], grpcServer: 'h2' });
+    server = await startClientServer({ node: cluster.nodes[0], grpcServer: kind });
     session = http2.connect(`http://127.0.0.1:${server.port}`);
     session.on('error', () => {});
   }, 30_000);
@@ -251,112 +253,124 @@ describe('on the wire, as etcd 3.4.23 answers', () => {
   });
 });
 
-describe('calls: cancel, deadline, back-pressure (createH2GrpcServer with test routes)', () => {
-  const events: string[] = [];
-  let listener: net.Server;
-  let h2: H2GrpcServer;
-  let session: http2.ClientHttp2Session;
-  const flood = { sent: 0, waits: 0, drained: 0 };
+const servers = [
+  ['edgecd', createHttp2GrpcServer],
+  ['h2', createH2GrpcServer],
+] as const;
 
-  const route = (method: string, stream: boolean, handler: H2Handler): [string, H2Route] => [
-    `/test.T/${method}`,
-    {
-      service: 'test.T',
-      method,
-      type: stream ? 'server_stream' : 'unary',
-      requestStream: false,
-      responseStream: stream,
-      deserialize: (b) => b,
-      serialize: (v) => v as Buffer,
-      handler,
-    },
-  ];
+describe.each(servers)(
+  'calls: cancel, deadline, back-pressure (%s server, test routes)',
+  (_kind, createServer) => {
+    const events: string[] = [];
+    let listener: net.Server;
+    let h2: H2GrpcServer;
+    let session: http2.ClientHttp2Session;
+    const flood = { sent: 0, waits: 0, drained: 0 };
 
-  beforeAll(async () => {
-    h2 = createH2GrpcServer({
-      maxReceiveBytes: 1024,
-      maxConcurrentStreams: 100,
-      routes: new Map([
-        // Never answers: only the client or the deadline ends it.
-        route('Hang', false, (call) => {
-          events.push('started');
-          call.on('cancelled', () => events.push(`cancelled ${call.cancelled}`));
-        }),
-        // Writes 64 KiB messages until told to wait, then once more after each 'drain', 64 in all.
-        route('Flood', true, (call) => {
-          const more = () => {
-            while (flood.sent < 64) {
-              flood.sent++;
-              if (!call.write(Buffer.alloc(64 * 1024, flood.sent))) {
-                flood.waits++;
-                return;
+    const route = (method: string, stream: boolean, handler: H2Handler): [string, H2Route] => [
+      `/test.T/${method}`,
+      {
+        service: 'test.T',
+        method,
+        type: stream ? 'server_stream' : 'unary',
+        requestStream: false,
+        responseStream: stream,
+        deserialize: (b) => b,
+        serialize: (v) => v as Buffer,
+        handler,
+      },
+    ];
+
+    beforeAll(async () => {
+      h2 = createServer({
+        maxReceiveBytes: 1024,
+        maxConcurrentStreams: 100,
+        routes: new Map([
+          // Never answers: only the client or the deadline ends it.
+          route('Hang', false, (call) => {
+            events.push('started');
+            call.on('cancelled', () => events.push(`cancelled ${call.cancelled}`));
+          }),
+          // Writes 64 KiB messages until told to wait, then once more after each 'drain', 64 in all.
+          route('Flood', true, (call) => {
+            const more = () => {
+              while (flood.sent < 64) {
+                flood.sent++;
+                if (!call.write(Buffer.alloc(64 * 1024, flood.sent))) {
+                  flood.waits++;
+                  return;
+                }
               }
-            }
-            call.end();
-          };
-          call.on('drain', () => {
-            flood.drained++;
+              call.end();
+            };
+            call.on('drain', () => {
+              flood.drained++;
+              more();
+            });
             more();
-          });
-          more();
-        }),
-      ]),
+          }),
+        ]),
+      });
+      listener = net.createServer((socket) => h2.injectConnection(socket));
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      session = http2.connect(`http://127.0.0.1:${(listener.address() as net.AddressInfo).port}`);
+      session.on('error', () => {});
     });
-    listener = net.createServer((socket) => h2.injectConnection(socket));
-    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-    session = http2.connect(`http://127.0.0.1:${(listener.address() as net.AddressInfo).port}`);
-    session.on('error', () => {});
-  });
-  afterAll(async () => {
-    session?.close();
-    await h2?.close(100);
-    listener?.close();
-  });
-
-  const request = (method: string, headers: Record<string, string> = {}) => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': `/test.T/${method}`,
-      'content-type': 'application/grpc',
-      ...headers,
+    afterAll(async () => {
+      session?.close();
+      await h2?.close(100);
+      listener?.close();
     });
-    req.on('error', () => {});
-    req.end(grpcFrame([1]));
-    return req;
-  };
 
-  it("a client's RST_STREAM is the call's 'cancelled'", async () => {
-    events.length = 0;
-    const req = request('Hang');
-    await waitFor('the handler', () => events.length > 0);
-    req.close(http2.constants.NGHTTP2_CANCEL);
-    await waitFor('the cancel', () => events.length > 1);
-    expect(events).toEqual(['started', 'cancelled true']);
-  });
+    const request = (method: string, headers: Record<string, string> = {}) => {
+      const req = session.request({
+        ':method': 'POST',
+        ':path': `/test.T/${method}`,
+        'content-type': 'application/grpc',
+        ...headers,
+      });
+      req.on('error', () => {});
+      req.end(grpcFrame([1]));
+      return req;
+    };
 
-  it('grpc-timeout: the call is cancelled and ends with DEADLINE_EXCEEDED', async () => {
-    events.length = 0;
-    const req = request('Hang', { 'grpc-timeout': '30m' });
-    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once('response', resolve));
-    expect(headers['grpc-status']).toBe('4');
-    expect(events).toEqual(['started', 'cancelled true']);
-  });
-
-  it("a server stream waits for 'drain' while the client does not read, and ends once it has", async () => {
-    const req = request('Flood');
-    req.pause();
-    // 4 MiB is more than the flow-control windows and the stream's buffer hold: the handler is told to wait.
-    await waitFor('the handler to wait', () => flood.waits > 0);
-    expect(flood).toMatchObject({ waits: 1, drained: 0 });
-    expect(flood.sent).toBeLessThan(64);
-    let bytes = 0;
-    req.on('data', (c: Buffer) => {
-      bytes += c.length;
+    it("a client's RST_STREAM is the call's 'cancelled'", async () => {
+      events.length = 0;
+      const req = request('Hang');
+      await waitFor('the handler', () => events.length > 0);
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      await waitFor('the cancel', () => events.length > 1);
+      expect(events).toEqual(['started', 'cancelled true']);
     });
-    req.resume();
-    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once('trailers', resolve));
-    expect(trailers['grpc-status']).toBe('0');
-    expect(bytes).toBe(64 * (5 + 64 * 1024));
-    expect(flood.drained).toBe(flood.waits);
-  });
-});
+
+    it('grpc-timeout: the call is cancelled and ends with DEADLINE_EXCEEDED', async () => {
+      events.length = 0;
+      const req = request('Hang', { 'grpc-timeout': '30m' });
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
+        req.once('response', resolve),
+      );
+      expect(headers['grpc-status']).toBe('4');
+      expect(events).toEqual(['started', 'cancelled true']);
+    });
+
+    it("a server stream waits for 'drain' while the client does not read, and ends once it has", async () => {
+      const req = request('Flood');
+      req.pause();
+      // 4 MiB is more than the flow-control windows and the stream's buffer hold: the handler is told to wait.
+      await waitFor('the handler to wait', () => flood.waits > 0);
+      expect(flood).toMatchObject({ waits: 1, drained: 0 });
+      expect(flood.sent).toBeLessThan(64);
+      let bytes = 0;
+      req.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      req.resume();
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) =>
+        req.once('trailers', resolve),
+      );
+      expect(trailers['grpc-status']).toBe('0');
+      expect(bytes).toBe(64 * (5 + 64 * 1024));
+      expect(flood.drained).toBe(flood.waits);
+    });
+  },
+);

@@ -19,9 +19,8 @@ import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
-import { fixAuthority } from './grpc/authority.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
-import { createGrpcServer, type GrpcServerKind, streamLimit } from './grpc/server.ts';
+import { createGrpcServer, type GrpcServerKind } from './grpc/server.ts';
 import { type FetchHandler, serveFetch } from './serve-fetch.ts';
 
 export type { ClientIdentity, FetchHandler } from './serve-fetch.ts';
@@ -55,14 +54,14 @@ export interface ClientServerOptions {
   readonly handshakeTimeoutMs?: number;
   /** An HTTP/1.1 request whose headers are not complete by then gets 408 and is closed (Node's 60 s default). */
   readonly headersTimeoutMs?: number;
-  /** Which gRPC server carries the calls (GrpcServerOptions.grpcServer). Default: $EDGECD_GRPC_SERVER, else h2. */
+  /** Which gRPC server carries the calls (GrpcServerOptions.grpcServer). Default: $EDGECD_GRPC_SERVER, else edgecd. */
   readonly grpcServer?: GrpcServerKind;
 }
 
-/** EDGECD_GRPC_SERVER=h2|grpc-js chooses the gRPC server of every client port in the process. */
+/** EDGECD_GRPC_SERVER=edgecd|h2|grpc-js chooses the gRPC server of every client port in the process. */
 function grpcServerFromEnv(): GrpcServerKind | undefined {
   const v = process.env.EDGECD_GRPC_SERVER;
-  return v === 'h2' || v === 'grpc-js' ? v : undefined;
+  return v === 'edgecd' || v === 'h2' || v === 'grpc-js' ? v : undefined;
 }
 
 export interface ClientServer {
@@ -88,7 +87,6 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     ...(options.metrics ? { metrics: options.metrics } : {}),
     grpcServer: options.grpcServer ?? grpcServerFromEnv(),
   });
-  const maxConcurrentStreams = streamLimit(options.maxConcurrentStreams);
   const handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   /** Closes the socket unless the returned function is called in time (see handshakeTimeoutMs). */
   const deadline = (socket: net.Socket) => {
@@ -96,12 +94,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     socket.once('close', () => clearTimeout(timer));
     return () => clearTimeout(timer);
   };
-  const toGrpc = (socket: net.Socket, handshaken: () => void) =>
-    // Via the :authority fix (grpc/authority.ts), which hands the socket over untouched for most clients.
-    fixAuthority(socket, (connection) => grpc.injectConnection(connection), {
-      maxConcurrentStreams,
-      onSettings: handshaken,
-    });
+  const toGrpc = (socket: net.Socket, handshaken: () => void) => grpc.injectConnection(socket, handshaken);
   const handler = options.gateway ?? minimalHandler(node);
   const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const http1 = http.createServer(

@@ -2,7 +2,6 @@
 // on node:http2 (./h2/), kept selectable for one release (EDGECD_GRPC_SERVER=grpc-js, or grpcServer: 'grpc-js').
 // Its answers to requests that reach no handler are grpc-js's, not grpc-go's (test/node/grpc-h2.test.ts).
 
-import type { Http2Server } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   Server,
@@ -27,8 +26,12 @@ export interface BackendOptions {
 
 /** What carries the calls: a server that takes connections, and closes them (after `graceMs` at most). */
 export interface GrpcBackend {
-  readonly server: Http2Server | Server;
-  injectConnection(connection: Duplex): void;
+  /**
+   * True: the server reads the preface itself, calls `onSettings` once the client's SETTINGS are in, and takes any
+   * :authority. Otherwise connections go through the :authority fix (../authority.ts) first.
+   */
+  readonly ownsHandshake?: boolean;
+  injectConnection(connection: Duplex, onSettings?: () => void): void;
   close(graceMs: number): Promise<void>;
 }
 
@@ -45,7 +48,6 @@ export function grpcJsBackend(services: GrpcServices, options: BackendOptions): 
   for (const { definition, implementation } of services) server.addService(definition, implementation);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   return {
-    server,
     injectConnection: (connection) => injector.injectConnection(connection),
     close: async (graceMs) => {
       await new Promise<void>((resolve) => {

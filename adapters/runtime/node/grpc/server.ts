@@ -1,14 +1,12 @@
 // etcd's client-facing gRPC services, backed by an EdgeNode. The server takes connections from a listener of ours
-// (client-server.ts shares one port with HTTP/1.1). Two servers can carry the same handlers: ours on node:http2
-// (./h2/, the default: about a fifth less CPU per put and a quarter less per lease keep-alive) and @grpc/grpc-js's,
-// through its connection injector (./grpc-js-server.ts), selectable for one release.
+// (client-server.ts shares one port with HTTP/1.1). Three servers can carry the same handlers: edgecd's own HTTP/2
+// (./http2/, the default), node:http2 (./h2/server.ts) and @grpc/grpc-js's, through its connection injector
+// (./grpc-js-server.ts); the last two are selectable (EDGECD_GRPC_SERVER=h2|grpc-js) for one release.
 // What edgecd cannot serve yet answers UNIMPLEMENTED (status 12) with a message that says so, never a hang.
 
-import type { Http2Server } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import {
   type MethodDefinition,
-  type Server,
   type ServiceDefinition,
   status,
   type UntypedServiceImplementation,
@@ -19,6 +17,7 @@ import { errors } from '../../../../src/etcd/errors.ts';
 import { DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES } from '../../../../src/etcd/limits.ts';
 import type { EdgeNode } from '../../../../src/server/node.ts';
 import { authService } from './auth.ts';
+import { fixAuthority } from './authority.ts';
 import { type CallContext, type LiveStream, refuse } from './calls.ts';
 import { clusterService } from './cluster.ts';
 import { electionService } from './election.ts';
@@ -55,11 +54,14 @@ export interface GrpcServerOptions {
    * as grpc-go reads it (and Node's largest).
    */
   readonly maxConcurrentStreams?: number;
-  /** Which server carries the calls: ours on node:http2 (`h2`, the default) or @grpc/grpc-js's (`grpc-js`). */
+  /**
+   * Which server carries the calls: edgecd's own HTTP/2 (`edgecd`, the default), node:http2 (`h2`) or @grpc/grpc-js's
+   * (`grpc-js`).
+   */
   readonly grpcServer?: GrpcServerKind;
 }
 
-export type GrpcServerKind = 'h2' | 'grpc-js';
+export type GrpcServerKind = 'edgecd' | 'h2' | 'grpc-js';
 
 /** etcd --max-concurrent-streams as HTTP/2 can carry it: 0 is grpc-go's "unset", the default. */
 export function streamLimit(requested: number | undefined): number {
@@ -68,10 +70,11 @@ export function streamLimit(requested: number | undefined): number {
 }
 
 export interface EdgeGrpcServer {
-  /** The HTTP/2 server (`h2`), or grpc-js's Server. */
-  readonly server: Http2Server | Server;
-  /** Hands over an accepted connection that starts with the HTTP/2 client preface. */
-  injectConnection(socket: Duplex): void;
+  /**
+   * Hands over an accepted connection that starts with the HTTP/2 client preface; `onSettings` is called once the
+   * client's preface and SETTINGS have arrived (grpc-go's handshake).
+   */
+  injectConnection(socket: Socket, onSettings: () => void): void;
   /** Ends every stream (`etcdserver: server stopped`) and every connection. */
   close(): Promise<void>;
 }
@@ -126,12 +129,17 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     services.push({ definition, implementation });
   }
 
-  const backend = (options.grpcServer ?? 'h2') === 'h2' ? h2Backend : grpcJsBackend;
-  const transport = backend(services, {
+  const kind = options.grpcServer ?? 'edgecd';
+  const maxConcurrentStreams = streamLimit(options.maxConcurrentStreams);
+  const backendOptions = {
     maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
-    maxConcurrentStreams: streamLimit(options.maxConcurrentStreams),
+    maxConcurrentStreams,
     ...(options.metrics ? { recorder: options.metrics } : {}),
-  });
+  };
+  const transport =
+    kind === 'grpc-js'
+      ? grpcJsBackend(services, backendOptions)
+      : h2Backend(services, backendOptions, kind === 'edgecd');
 
   // etcd's monitorLeader: streams that asked for a leader end when the member has gone without one for a while.
   let leaderlessSince: number | undefined;
@@ -152,8 +160,14 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
 
   let closing: Promise<void> | undefined;
   return {
-    server: transport.server,
-    injectConnection: (socket) => transport.injectConnection(socket),
+    injectConnection: (socket, onSettings) => {
+      if (transport.ownsHandshake) return transport.injectConnection(socket, onSettings);
+      // Via the :authority fix, which hands the socket over untouched for most clients.
+      fixAuthority(socket, (connection) => transport.injectConnection(connection), {
+        maxConcurrentStreams,
+        onSettings,
+      });
+    },
     close: () => {
       closing ??= (async () => {
         clearInterval(monitor);

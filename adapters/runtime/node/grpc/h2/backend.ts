@@ -1,8 +1,10 @@
-// The services on edgecd's own gRPC server (./server.ts): each method definition becomes a route, its handler
-// called with an H2Call in place of grpc-js's call object (the same handlers serve both servers).
+// The services on edgecd's gRPC servers — its own HTTP/2 (../http2/) or node:http2's (./server.ts): each method
+// definition becomes a route, its handler called with an H2Call in place of grpc-js's call object (the same
+// handlers serve grpc-js's server too).
 
 import type { MethodDefinition } from '@grpc/grpc-js';
 import type { BackendOptions, GrpcBackend, GrpcServices } from '../grpc-js-server.ts';
+import { createHttp2GrpcServer } from '../http2/server.ts';
 import { createH2GrpcServer, type H2Handler, type H2Route } from './server.ts';
 
 function callType(requestStream: boolean, responseStream: boolean): string {
@@ -10,7 +12,8 @@ function callType(requestStream: boolean, responseStream: boolean): string {
   return responseStream ? 'server_stream' : 'unary';
 }
 
-export function h2Backend(services: GrpcServices, options: BackendOptions): GrpcBackend {
+/** On node:http2 (`own: false`) or on edgecd's own HTTP/2, which reads :authority itself (`ownsHandshake`). */
+export function h2Backend(services: GrpcServices, options: BackendOptions, own: boolean): GrpcBackend {
   const routes = new Map<string, H2Route>();
   for (const { definition, implementation } of services) {
     for (const [name, def] of Object.entries(definition) as [string, MethodDefinition<unknown, unknown>][]) {
@@ -31,10 +34,12 @@ export function h2Backend(services: GrpcServices, options: BackendOptions): Grpc
       });
     }
   }
-  return createH2GrpcServer({
+  const serverOptions = {
     routes,
     maxReceiveBytes: options.maxReceiveBytes,
     maxConcurrentStreams: options.maxConcurrentStreams,
     ...(options.recorder ? { recorder: options.recorder } : {}),
-  });
+  };
+  if (!own) return createH2GrpcServer(serverOptions);
+  return { ...createHttp2GrpcServer(serverOptions), ownsHandshake: true };
 }

@@ -1,14 +1,50 @@
-// One gRPC call on a node:http2 stream, with the part of grpc-js's server call API that edgecd's handlers use:
-// `request` and `metadata`; `write` (false: wait for 'drain'), `end`, `emit('error', status)`; events 'data',
-// 'end', 'cancelled'; `cancelled`; `getAuthContext()`. Responses go out as grpc-go writes them: HEADERS (:status
-// 200, content-type) before the first message, the status in trailers — or, when no message was sent, in one
-// HEADERS frame that ends the stream (trailers-only).
+// One gRPC call on an HTTP/2 stream (a CallStream: node:http2's, ./node-stream.ts, or edgecd's own, ../http2/),
+// with the part of grpc-js's server call API that edgecd's handlers use: `request` and `metadata`; `write`
+// (false: wait for 'drain'), `end`, `emit('error', status)`; events 'data', 'end', 'cancelled'; `cancelled`;
+// `getAuthContext()`. Responses go out as grpc-go writes them: HEADERS (:status 200, content-type) before the first
+// message, the status in trailers — or, when no message was sent, in one HEADERS frame that ends the stream
+// (trailers-only).
 
 import { EventEmitter } from 'node:events';
-import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { GrpcRecorder } from '../metrics.ts';
 import { frameMessage, type MessageReader } from './framing.ts';
 import { RequestMetadata, statusFields } from './status.ts';
+
+/** What a call hears from its stream. */
+export interface StreamEvents {
+  /** Request DATA. */
+  data(chunk: Buffer): void;
+  /** The client ended its side (END_STREAM). */
+  end(): void;
+  /** The stream is closed: answered and done, or reset by the client, or its connection gone. */
+  close(): void;
+  /** What was written has gone out: write more. */
+  drain(): void;
+}
+
+/** One HTTP/2 stream as a call uses it. */
+export interface CallStream {
+  /** Reset or closed: nothing more can be sent. */
+  readonly gone: boolean;
+  /** Writes are waiting to go out: wait for drain. */
+  readonly needDrain: boolean;
+  /** The connection's socket (its TLS client certificate). */
+  readonly socket: PeerSocket | undefined;
+  listen(events: StreamEvents): void;
+  /** HEADERS with :status 200 and `content-type`. */
+  sendHeaders(contentType: string): void;
+  /** DATA. False: wait for drain. */
+  sendData(bytes: Buffer): boolean;
+  /** The trailers, ending the stream once what was written is out. */
+  sendTrailers(fields: Readonly<Record<string, string>>): void;
+  /** One HEADERS frame, :status 200, `content-type` and `fields`, ending the stream. */
+  sendTrailersOnly(contentType: string, fields: Readonly<Record<string, string>>): void;
+  /** RST_STREAM with `code` (HTTP/2 error code). */
+  reset(code: number): void;
+}
+
+/** HTTP/2's PROTOCOL_ERROR. */
+export const PROTOCOL_ERROR = 1;
 
 /** A method as the server dispatches it: codecs from the service definition, labels for /metrics. */
 export interface H2Method {
@@ -51,7 +87,7 @@ const CODE_NAMES = [
   'Unauthenticated',
 ];
 
-interface PeerSocket {
+export interface PeerSocket {
   readonly authorized?: boolean;
   getPeerCertificate?(): { readonly raw?: Buffer };
 }
@@ -60,7 +96,7 @@ export class H2Call extends EventEmitter {
   request: unknown;
   /** The client went away (RST_STREAM) or the deadline passed before the call's status went out. */
   cancelled = false;
-  private readonly stream: ServerHttp2Stream;
+  private readonly stream: CallStream;
   private readonly headers: Record<string, string | string[] | undefined>;
   private readonly def: H2Method;
   private readonly contentType: string;
@@ -68,11 +104,10 @@ export class H2Call extends EventEmitter {
   private meta: RequestMetadata | undefined;
   private headersSent = false;
   private done = false;
-  private trailers: Record<string, string> | undefined;
   private deadline: NodeJS.Timeout | undefined;
 
   constructor(
-    stream: ServerHttp2Stream,
+    stream: CallStream,
     headers: Record<string, string | string[] | undefined>,
     def: H2Method,
     contentType: string,
@@ -87,8 +122,6 @@ export class H2Call extends EventEmitter {
     recorder?.grpcCallStarted(def.service, def.method, def.type);
     // A handler ends a call with an error as under grpc-js: call.emit('error', status).
     this.on('error', (s: Status) => this.sendStatus(s));
-    stream.on('close', () => this.closed());
-    if (def.responseStream) stream.on('drain', () => this.emit('drain'));
   }
 
   get metadata(): RequestMetadata {
@@ -108,11 +141,17 @@ export class H2Call extends EventEmitter {
 
   /** Reads the request stream: unary and server-streaming calls get `onFirst` once; streaming requests get 'data'. */
   read(reader: MessageReader): void {
-    this.stream.on('data', (chunk: Buffer) => reader.push(chunk));
-    this.stream.on('end', () => {
-      if (this.done) return;
-      if (reader.midMessage) this.fail({ code: 2, details: 'unexpected EOF' });
-      else this.emit('end');
+    this.stream.listen({
+      data: (chunk) => reader.push(chunk),
+      end: () => {
+        if (this.done) return;
+        if (reader.midMessage) this.fail({ code: 2, details: 'unexpected EOF' });
+        else this.emit('end');
+      },
+      close: () => this.closed(),
+      drain: () => {
+        if (this.def.responseStream) this.emit('drain');
+      },
     });
   }
 
@@ -138,11 +177,14 @@ export class H2Call extends EventEmitter {
 
     const frame = frameMessage(this.def.serialize(response));
     this.sendHeaders();
-    return this.stream.write(frame, callback);
+    if (this.gone()) return true;
+    const more = this.stream.sendData(frame);
+    callback?.();
+    return more;
   }
 
   get writableNeedDrain(): boolean {
-    return this.stream.writableNeedDrain;
+    return this.stream.needDrain;
   }
 
   /** Ends a server stream with status OK once what was written is out. */
@@ -162,12 +204,14 @@ export class H2Call extends EventEmitter {
     }
     this.sendHeaders();
     this.finish(OK);
-    if (!this.gone()) this.stream.end(frame);
+    if (this.gone()) return;
+    this.stream.sendData(frame);
+    this.stream.sendTrailers(OK_TRAILERS);
   };
 
   /** The connection's verified TLS client certificate, as grpc-js's getAuthContext gives it. */
   getAuthContext(): { sslPeerCertificate?: object } {
-    const socket = this.stream.session?.socket as PeerSocket | undefined;
+    const socket = this.stream.socket;
     if (!socket?.authorized || typeof socket.getPeerCertificate !== 'function') return {};
     const cert = socket.getPeerCertificate();
     return cert.raw ? { sslPeerCertificate: cert } : {};
@@ -176,17 +220,13 @@ export class H2Call extends EventEmitter {
   private sendHeaders(): void {
     if (this.headersSent || this.gone()) return;
     this.headersSent = true;
-    this.stream.respond({ ':status': 200, 'content-type': this.contentType }, { waitForTrailers: true });
-    this.stream.once('wantTrailers', () => {
-      this.stream.sendTrailers(this.trailers ?? OK_TRAILERS);
-    });
+    this.stream.sendHeaders(this.contentType);
   }
 
-  /** Marks the call answered with `status`: counted, deadline cleared, trailers ready. */
+  /** Marks the call answered with `status`: counted, deadline cleared. */
   private finish(status: Status): void {
     this.done = true;
     if (this.deadline) clearTimeout(this.deadline);
-    this.trailers = status === OK ? OK_TRAILERS : statusFields(status.code, status.details);
     this.recorder?.grpcCallHandled(
       this.def.service,
       this.def.method,
@@ -199,20 +239,18 @@ export class H2Call extends EventEmitter {
     if (this.done) return;
     this.finish(status);
     if (this.gone()) return;
+    const trailers = status === OK ? OK_TRAILERS : statusFields(status.code, status.details);
     if (this.headersSent) {
-      this.stream.end();
+      this.stream.sendTrailers(trailers);
       return;
     }
     this.headersSent = true;
-    this.stream.respond(
-      { ':status': 200, 'content-type': this.contentType, ...this.trailers },
-      { endStream: true },
-    );
+    this.stream.sendTrailersOnly(this.contentType, trailers);
   }
 
   /** Reset or closed: nothing more can be sent (its 'close' may still be on its way). */
   private gone(): boolean {
-    return this.stream.closed || this.stream.destroyed;
+    return this.stream.gone;
   }
 
   private closed(): void {
@@ -222,9 +260,4 @@ export class H2Call extends EventEmitter {
     this.cancelled = true;
     this.emit('cancelled', 'cancelled');
   }
-}
-
-/** The stream is reset with PROTOCOL_ERROR: what grpc-go does with a request that is not gRPC. */
-export function resetProtocolError(stream: ServerHttp2Stream): void {
-  stream.close(constants.NGHTTP2_PROTOCOL_ERROR);
 }
