@@ -25,6 +25,8 @@ const STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 1 << 24;
 /** Decoded header lists larger than this end the connection. */
 const MAX_HEADER_BYTES = 1 << 20;
+/** A turn's frames up to this size are written as one buffer. */
+const COPY_BELOW = 64 * 1024;
 /** Writers wait for drain while the socket holds more than this. */
 const SOCKET_HIGH_WATER = 1 << 20;
 
@@ -42,6 +44,7 @@ export class Http2Connection implements StreamOwner {
   private settingsSeen = false;
   private unackedConnection = 0;
   private out: Buffer[] = [];
+  private outBytes = 0;
   private flushScheduled = false;
   private goingAway = false;
   private dead = false;
@@ -85,6 +88,7 @@ export class Http2Connection implements StreamOwner {
   write(bytes: Buffer): void {
     if (this.dead) return;
     this.out.push(bytes);
+    this.outBytes += bytes.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -125,8 +129,12 @@ export class Http2Connection implements StreamOwner {
     this.flushScheduled = false;
     if (this.dead || this.out.length === 0) return;
     const out = this.out;
+    const bytes = this.outBytes;
     this.out = [];
+    this.outBytes = 0;
+    // Small frames (most answers) are copied into one write; large DATA goes by reference.
     if (out.length === 1) this.conn.write(out[0]);
+    else if (bytes <= COPY_BELOW) this.conn.write(Buffer.concat(out, bytes));
     else {
       this.conn.cork();
       for (const b of out) this.conn.write(b);
