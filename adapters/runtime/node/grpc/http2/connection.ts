@@ -44,6 +44,8 @@ export class Http2Connection implements StreamOwner {
   private settingsSeen = false;
   private unackedConnection = 0;
   private out: Buffer[] = [];
+  /** Streams with messages to send in the next write. */
+  private dirty: Http2Stream[] = [];
   private outBytes = 0;
   private flushScheduled = false;
   private goingAway = false;
@@ -89,10 +91,13 @@ export class Http2Connection implements StreamOwner {
     if (this.dead) return;
     this.out.push(bytes);
     this.outBytes += bytes.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
   }
 
   consume(n: number): void {
@@ -101,6 +106,11 @@ export class Http2Connection implements StreamOwner {
 
   blocked(stream: Http2Stream): void {
     this.waiting.add(stream);
+  }
+
+  pending(stream: Http2Stream): void {
+    this.dirty.push(stream);
+    this.schedule();
   }
 
   rst(stream: number, code: number): void {
@@ -127,7 +137,13 @@ export class Http2Connection implements StreamOwner {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.dead || this.out.length === 0) return;
+    if (this.dead) return;
+    const dirty = this.dirty;
+    this.dirty = [];
+    for (const s of dirty) s.flush();
+    // Writers that were told to wait and now may write again (their DATA just went into this write).
+    if (this.waiting.size > 0) this.resumeAll();
+    if (this.out.length === 0) return;
     const out = this.out;
     const bytes = this.outBytes;
     this.out = [];

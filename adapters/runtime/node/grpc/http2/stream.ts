@@ -1,6 +1,7 @@
 // One stream of edgecd's own HTTP/2 server (./connection.ts), as a gRPC call uses it (CallStream, ../h2/call.ts).
-// DATA goes out as the peer's flow-control windows allow, split at its largest frame size; what does not fit waits
-// here, in order, and the trailers wait behind it. The stream closes once both sides have ended it; when we end it
+// Messages written during a turn wait here and go out when the connection writes, as few DATA frames as the peer's
+// largest frame size allows (grpc-go's writer does the same), within its flow-control windows; what does not fit
+// waits, in order, and the trailers wait behind it. The stream closes once both sides have ended it; when we end it
 // first, RST_STREAM NO_ERROR tells the client to send no more (as grpc-go does).
 
 import type { CallStream, PeerSocket, StreamEvents } from '../h2/call.ts';
@@ -30,9 +31,14 @@ export interface StreamOwner {
   consume(n: number): void;
   /** This stream has DATA waiting for a WINDOW_UPDATE, or a writer waiting for drain. */
   blocked(stream: Http2Stream): void;
+  /** This stream has DATA to send when the connection next writes (it calls `flush`). */
+  pending(stream: Http2Stream): void;
   rst(stream: number, code: number): void;
   closed(stream: Http2Stream): void;
 }
+
+/** A writer is told to wait (write() false) while this much is queued on its stream. */
+const HIGH_WATER = 64 * 1024;
 
 const responseHeaders = new Map<string, Buffer>();
 /** `:status: 200` and the content type, encoded once per content type. */
@@ -73,6 +79,7 @@ export class Http2Stream implements CallStream {
   private localEnded = false;
   private isClosed = false;
   private wantsDrain = false;
+  private isPending = false;
 
   constructor(owner: StreamOwner, id: number, sendWindow: number) {
     this.owner = owner;
@@ -85,7 +92,7 @@ export class Http2Stream implements CallStream {
   }
 
   get needDrain(): boolean {
-    const need = this.queued > 0 || this.owner.busy;
+    const need = this.queued >= HIGH_WATER || this.owner.busy;
     if (need && !this.wantsDrain) {
       this.wantsDrain = true;
       this.owner.blocked(this);
@@ -110,7 +117,10 @@ export class Http2Stream implements CallStream {
     if (this.gone) return true;
     this.queue.push(bytes);
     this.queued += bytes.length;
-    this.flush();
+    if (!this.isPending) {
+      this.isPending = true;
+      this.owner.pending(this);
+    }
     return !this.needDrain;
   }
 
@@ -152,7 +162,7 @@ export class Http2Stream implements CallStream {
   resume(): boolean {
     if (this.isClosed) return true;
     if (this.queued > 0) this.flush();
-    if (this.queued > 0) return false;
+    if (this.queued >= HIGH_WATER || (this.queued > 0 && !this.isPending)) return false;
     if (this.wantsDrain) {
       if (this.owner.busy) return false;
       this.wantsDrain = false;
@@ -171,28 +181,48 @@ export class Http2Stream implements CallStream {
     this.events?.close();
   }
 
-  private flush(): void {
-    while (this.queued > 0) {
+  /** Sends what is queued as the windows allow (the connection calls this when it writes). */
+  flush(): void {
+    this.isPending = false;
+    while (this.queued > 0 && !this.isClosed) {
       const room = Math.min(this.sendWindow, this.owner.window, this.owner.maxFrame);
       if (room <= 0) {
         this.owner.blocked(this);
         return;
       }
-      const head = this.queue[0] as Buffer;
-      const n = Math.min(room, head.length);
-      this.owner.write(frameHeader(n, DATA, 0, this.id));
-      this.owner.write(n === head.length ? head : head.subarray(0, n));
-      if (n === head.length) this.queue.shift();
-      else this.queue[0] = head.subarray(n);
-      this.queued -= n;
-      this.sendWindow -= n;
-      this.owner.consume(n);
+      const payload = this.take(Math.min(room, this.queued));
+      this.owner.write(frameHeader(payload.length, DATA, 0, this.id));
+      this.owner.write(payload);
+      this.sendWindow -= payload.length;
+      this.owner.consume(payload.length);
     }
     const trailers = this.trailerBlock;
-    if (trailers) {
+    if (trailers && !this.isClosed) {
       this.trailerBlock = undefined;
       this.endWith(trailers);
     }
+  }
+
+  /** The next `n` queued bytes, as one buffer. */
+  private take(n: number): Buffer {
+    this.queued -= n;
+    const head = this.queue[0] as Buffer;
+    if (head.length >= n) {
+      if (head.length === n) this.queue.shift();
+      else this.queue[0] = head.subarray(n);
+      return head.length === n ? head : head.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    let at = 0;
+    while (at < n) {
+      const b = this.queue[0] as Buffer;
+      const k = Math.min(b.length, n - at);
+      b.copy(out, at, 0, k);
+      at += k;
+      if (k === b.length) this.queue.shift();
+      else this.queue[0] = b.subarray(k);
+    }
+    return out;
   }
 
   private endWith(block: Buffer): void {
