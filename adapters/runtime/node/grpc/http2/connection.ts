@@ -158,9 +158,12 @@ export class Http2Connection implements StreamOwner {
     }
   }
 
+  /** Writes what is queued and ends our side: nothing is written after. */
   private end(): void {
+    if (this.dead) return;
     this.flush();
     this.conn.end();
+    this.dead = true;
   }
 
   private onData(chunk: Buffer): void {
@@ -172,7 +175,6 @@ export class Http2Connection implements StreamOwner {
       const code = err instanceof ConnectionError ? err.code : f.COMPRESSION_ERROR;
       this.write(f.goawayFrame(this.lastStreamId, code));
       this.end();
-      this.dead = true;
     }
   }
 
