@@ -180,6 +180,27 @@ describe('--config-file (etcd.conf.yml)', () => {
     expect(parseMemberConfig(['--config-file', path], {}).maxConcurrentStreams).toBe(32);
   });
 
+  it("--grpc-keepalive-min-time, -interval and -timeout: Go durations, etcd's defaults", () => {
+    const d = parseMemberConfig([], {});
+    expect([d.grpcKeepaliveMinTimeMs, d.grpcKeepaliveIntervalMs, d.grpcKeepaliveTimeoutMs]).toEqual([
+      5000, 7_200_000, 20_000,
+    ]);
+    const c = parseMemberConfig(
+      [
+        '--grpc-keepalive-min-time=1s',
+        '--grpc-keepalive-interval',
+        '1m30s',
+        '--grpc-keepalive-timeout=500ms',
+      ],
+      {},
+    );
+    expect([c.grpcKeepaliveMinTimeMs, c.grpcKeepaliveIntervalMs, c.grpcKeepaliveTimeoutMs]).toEqual([
+      1000, 90_000, 500,
+    ]);
+    expect(parseMemberConfig([], { ETCD_GRPC_KEEPALIVE_INTERVAL: '0' }).grpcKeepaliveIntervalMs).toBe(0);
+    expect(() => parseMemberConfig(['--grpc-keepalive-timeout=5'], {})).toThrow('time: invalid duration "5"');
+  });
+
   it('a bad value names its key; a broken file names the file', () => {
     expect(() => parseMemberConfig([`--config-file=${write('heartbeat-interval: fast')}`], {})).toThrow(
       '--heartbeat-interval: invalid number "fast"',

@@ -19,6 +19,7 @@ import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
+import type { KeepaliveOptions } from './grpc/http2/keepalive.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
 import { createGrpcServer, type GrpcServerKind } from './grpc/server.ts';
 import { type FetchHandler, serveFetch } from './serve-fetch.ts';
@@ -47,6 +48,8 @@ export interface ClientServerOptions {
   readonly metrics?: GrpcRecorder;
   /** etcd --max-concurrent-streams (GrpcServerOptions.maxConcurrentStreams). */
   readonly maxConcurrentStreams?: number;
+  /** etcd's --grpc-keepalive-* (GrpcServerOptions.keepalive). */
+  readonly keepalive?: KeepaliveOptions;
   /**
    * A connection that has not shown what it speaks by then — HTTP/1.1 bytes, or the HTTP/2 preface and SETTINGS — is
    * closed. Default 120 s: grpc-go's ConnectionTimeout, which etcd's gRPC server applies to the preface and SETTINGS.
@@ -86,6 +89,7 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     maxConcurrentStreams: options.maxConcurrentStreams,
     ...(options.metrics ? { metrics: options.metrics } : {}),
     grpcServer: options.grpcServer ?? grpcServerFromEnv(),
+    ...(options.keepalive ? { keepalive: options.keepalive } : {}),
   });
   const handshakeMs = options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   /** Closes the socket unless the returned function is called in time (see handshakeTimeoutMs). */

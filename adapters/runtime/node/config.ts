@@ -29,6 +29,10 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly maxTxnOps: number;
   /** etcd --max-concurrent-streams: per client connection (0 reads as the default, 2^32 - 1, as grpc-go does). */
   readonly maxConcurrentStreams: number;
+  /** etcd --grpc-keepalive-min-time, -interval, -timeout (ms): ./grpc/http2/keepalive.ts. */
+  readonly grpcKeepaliveMinTimeMs: number;
+  readonly grpcKeepaliveIntervalMs: number;
+  readonly grpcKeepaliveTimeoutMs: number;
   readonly quotaBackendBytes: number;
   readonly logLevel: string;
   /** Entries kept behind a snapshot for slow followers (etcd 3.5's --experimental-snapshot-catchup-entries). */
@@ -194,6 +198,9 @@ export function parseMemberConfig(
     maxRequestBytes: 1.5 * 1024 * 1024,
     maxTxnOps: 128,
     maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS,
+    grpcKeepaliveMinTimeMs: 5000,
+    grpcKeepaliveIntervalMs: 2 * 3600 * 1000,
+    grpcKeepaliveTimeoutMs: 20_000,
     quotaBackendBytes: 2 * 1024 * 1024 * 1024,
     logLevel: 'info',
     snapshotCatchUpEntries: 5000,

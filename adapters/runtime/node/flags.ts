@@ -15,59 +15,12 @@ export interface FlagSpec {
 
 export type FlagGroup = 'Member' | 'Clustering' | 'Security' | 'Auth' | 'Logging' | 'Experimental' | 'edgecd';
 
-export const list = (v: string) =>
-  v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+import { bool, int, list, parseGoDuration, uint32 } from './flag-values.ts';
 
-export const int = (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new Error(`invalid number "${v}"`);
-  return n;
-};
+export { bool, int, list, parseGoDuration, uint32 } from './flag-values.ts';
 
-/**
- * Go's strconv.ParseUint(v, 0, 32), as etcd's flags.Uint32Value takes --max-concurrent-streams: decimal, 0x, 0o or 0b
- * prefixed, or octal after a leading 0, with Go's digit separators; etcd's error texts.
- */
-export const uint32 = (v: string) => {
-  const m =
-    /^0[xX](_?[0-9a-fA-F])+$/.exec(v) ??
-    /^0[bB](_?[01])+$/.exec(v) ??
-    /^0[oO]?(_?[0-7])+$/.exec(v) ??
-    /^(0|[1-9](_?[0-9])*)$/.exec(v);
-  if (!m) throw new Error(`strconv.ParseUint: parsing "${v}": invalid syntax`);
-  const digits = v.replaceAll('_', '');
-  const n = BigInt(/^0[0-7]/.test(digits) ? `0o${digits.slice(1)}` : digits);
-  if (n > 0xffffffffn) throw new Error(`strconv.ParseUint: parsing "${v}": value out of range`);
-  return Number(n);
-};
-
-/** Go's strconv.ParseBool, as etcd's boolean flags take it. */
-export const bool = (v: string) => {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  throw new Error(`invalid boolean value "${v}"`);
-};
-
-/** A Go duration (`5m`, `1h30m`, `300ms`, `10s`) in seconds. */
-export function parseGoDuration(v: string): number {
-  const units: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, µs: 1e-6, ns: 1e-9 };
-  if (v === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(h|ms|m|s|us|µs|ns)/y;
-  let total = 0;
-  let i = 0;
-  while (i < v.length) {
-    re.lastIndex = i;
-    const m = re.exec(v);
-    if (!m) throw new Error(`time: invalid duration "${v}"`);
-    total += Number(m[1]) * units[m[2]];
-    i = re.lastIndex;
-  }
-  if (v.length === 0) throw new Error(`time: invalid duration "${v}"`);
-  return total;
-}
+/** A Go duration flag in milliseconds. */
+const ms = (v: string) => parseGoDuration(v) * 1000;
 
 const f = (
   key: string | null,
@@ -119,6 +72,27 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
     'math.MaxUint32',
     'Concurrent gRPC streams one client connection may open (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); 0: the default.',
     uint32,
+  ),
+  'grpc-keepalive-min-time': f(
+    'grpcKeepaliveMinTimeMs',
+    'Member',
+    '5s',
+    'Minimum duration interval that a client should wait before pinging server.',
+    ms,
+  ),
+  'grpc-keepalive-interval': f(
+    'grpcKeepaliveIntervalMs',
+    'Member',
+    '2h0m0s',
+    'Frequency duration of server-to-client ping to check if a connection is alive (0 to disable).',
+    ms,
+  ),
+  'grpc-keepalive-timeout': f(
+    'grpcKeepaliveTimeoutMs',
+    'Member',
+    '20s',
+    'Additional duration of wait before closing a non-responsive connection (0 to disable).',
+    ms,
   ),
   'listen-metrics-urls': f(
     'listenMetricsUrls',
@@ -208,7 +182,7 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
     'Experimental',
     '0s',
     'How often the leader compares its HashKV with the members (raises CORRUPT); 0 disables.',
-    (v) => parseGoDuration(v) * 1000,
+    ms,
   ),
   'experimental-initial-corrupt-check': f(
     'initialCorruptCheck',
@@ -223,7 +197,7 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
     'Experimental',
     '10m0s',
     'Idle watches that asked for progress_notify get a progress response this often.',
-    (v) => parseGoDuration(v) * 1000,
+    ms,
   ),
   'experimental-peer-secret': f(
     'peerSecret',

@@ -215,6 +215,11 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
           gateway,
           maxRequestBytes: config.maxRequestBytes,
           maxConcurrentStreams: config.maxConcurrentStreams,
+          keepalive: {
+            minTimeMs: config.grpcKeepaliveMinTimeMs,
+            intervalMs: config.grpcKeepaliveIntervalMs,
+            timeoutMs: config.grpcKeepaliveTimeoutMs,
+          },
           logger,
           ...(secure && tls.client ? { tls: tls.client } : {}),
           metrics,

@@ -9,6 +9,7 @@ import {
   type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import type { KeepaliveOptions } from './http2/keepalive.ts';
 import { type GrpcRecorder, metricsInterceptor } from './metrics.ts';
 
 /** Each service's method definitions (codecs wrapped: strict.ts, metrics.ts) and its handlers. */
@@ -22,6 +23,8 @@ export interface BackendOptions {
   readonly maxReceiveBytes: number;
   readonly maxConcurrentStreams: number;
   readonly recorder?: GrpcRecorder;
+  /** etcd's --grpc-keepalive-*: honoured by edgecd's own HTTP/2 server only. */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 /** What carries the calls: a server that takes connections, and closes them (after `graceMs` at most). */

@@ -24,6 +24,7 @@ import { electionService } from './election.ts';
 import { type GrpcServices, grpcJsBackend } from './grpc-js-server.ts';
 import { h2Backend } from './h2/backend.ts';
 import { healthService } from './health.ts';
+import type { KeepaliveOptions } from './http2/keepalive.ts';
 import { kvService } from './kv.ts';
 import { leaseService } from './lease.ts';
 import { lockService } from './lock.ts';
@@ -59,6 +60,8 @@ export interface GrpcServerOptions {
    * (`grpc-js`).
    */
   readonly grpcServer?: GrpcServerKind;
+  /** etcd's --grpc-keepalive-min-time, -interval, -timeout (./http2/keepalive.ts; edgecd's own server only). */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 export type GrpcServerKind = 'edgecd' | 'h2' | 'grpc-js';
@@ -135,6 +138,7 @@ export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
     maxReceiveBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES,
     maxConcurrentStreams,
     ...(options.metrics ? { recorder: options.metrics } : {}),
+    ...(options.keepalive ? { keepalive: options.keepalive } : {}),
   };
   const transport =
     kind === 'grpc-js'

@@ -39,6 +39,7 @@ export function h2Backend(services: GrpcServices, options: BackendOptions, own: 
     maxReceiveBytes: options.maxReceiveBytes,
     maxConcurrentStreams: options.maxConcurrentStreams,
     ...(options.recorder ? { recorder: options.recorder } : {}),
+    ...(options.keepalive ? { keepalive: options.keepalive } : {}),
   };
   if (!own) return createH2GrpcServer(serverOptions);
   return { ...createHttp2GrpcServer(serverOptions), ownsHandshake: true };

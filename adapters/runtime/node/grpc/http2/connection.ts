@@ -8,8 +8,10 @@ import type { Duplex } from 'node:stream';
 import type { PeerSocket } from '../h2/call.ts';
 import * as f from './frames.ts';
 import { type HeaderMap, HpackDecoder, HpackError } from './hpack.ts';
+import { DEFAULT_KEEPALIVE, Keepalive, type KeepaliveOptions } from './keepalive.ts';
 import { ConnectionError, FrameReader, unpad } from './reader.ts';
 import { Http2Stream, type StreamOwner } from './stream.ts';
+import { FrameWriter } from './writer.ts';
 
 export interface ConnectionOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused (RST_STREAM REFUSED_STREAM). */
@@ -18,6 +20,8 @@ export interface ConnectionOptions {
   /** The client's preface and first SETTINGS have arrived. */
   readonly onSettings?: () => void;
   readonly onClose?: () => void;
+  /** etcd's --grpc-keepalive-* (./keepalive.ts). Default: etcd's defaults. */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 /** Our receive windows: what a client may send on a stream, and on the connection, before we ask for more. */
@@ -25,8 +29,6 @@ const STREAM_WINDOW = 1 << 20;
 const CONNECTION_WINDOW = 1 << 24;
 /** Decoded header lists larger than this end the connection. */
 const MAX_HEADER_BYTES = 1 << 20;
-/** A turn's frames up to this size are written as one buffer. */
-const COPY_BELOW = 64 * 1024;
 /** Writers wait for drain while the socket holds more than this. */
 const SOCKET_HIGH_WATER = 1 << 20;
 
@@ -43,11 +45,8 @@ export class Http2Connection implements StreamOwner {
   private readonly reader: FrameReader;
   private settingsSeen = false;
   private unackedConnection = 0;
-  private out: Buffer[] = [];
-  /** Streams with messages to send in the next write. */
-  private dirty: Http2Stream[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
+  private readonly writer: FrameWriter;
+  private readonly keepalive: Keepalive;
   private goingAway = false;
   private dead = false;
 
@@ -59,19 +58,27 @@ export class Http2Connection implements StreamOwner {
       headerBlock: (id, block, endStream) => this.headerBlock(id, block, endStream),
       stopped: () => this.dead,
     });
+    this.writer = new FrameWriter(conn, () => {
+      if (this.waiting.size > 0) this.resumeAll();
+    });
+    this.keepalive = new Keepalive(options.keepalive ?? DEFAULT_KEEPALIVE, {
+      now: () => Date.now(),
+      sendPing: () => this.writer.write(f.frame(f.PING, 0, 0, Buffer.alloc(8))),
+      close: () => conn.destroy(),
+    });
     (conn as Partial<Socket>).setNoDelay?.(true);
     conn.on('data', (chunk: Buffer) => this.onData(chunk));
     conn.on('drain', () => this.resumeAll());
     conn.on('error', () => conn.destroy());
     conn.on('close', () => this.onClose());
     conn.on('end', () => conn.end());
-    this.write(
+    this.writer.write(
       f.settingsFrame([
         [f.SETTINGS_MAX_CONCURRENT_STREAMS, options.maxConcurrentStreams],
         [f.SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW],
       ]),
     );
-    this.write(f.windowUpdateFrame(0, CONNECTION_WINDOW - f.DEFAULT_WINDOW));
+    this.writer.write(f.windowUpdateFrame(0, CONNECTION_WINDOW - f.DEFAULT_WINDOW));
     conn.resume();
   }
 
@@ -87,17 +94,10 @@ export class Http2Connection implements StreamOwner {
     return this.streams.size;
   }
 
+  /** A stream's HEADERS or DATA (they forgive the client's ping strikes). */
   write(bytes: Buffer): void {
-    if (this.dead) return;
-    this.out.push(bytes);
-    this.outBytes += bytes.length;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    this.keepalive.wrote();
+    this.writer.write(bytes);
   }
 
   consume(n: number): void {
@@ -109,12 +109,11 @@ export class Http2Connection implements StreamOwner {
   }
 
   pending(stream: Http2Stream): void {
-    this.dirty.push(stream);
-    this.schedule();
+    this.writer.pending(stream);
   }
 
   rst(stream: number, code: number): void {
-    this.write(f.rstStreamFrame(stream, code));
+    this.writer.write(f.rstStreamFrame(stream, code));
   }
 
   closed(stream: Http2Stream): void {
@@ -127,7 +126,7 @@ export class Http2Connection implements StreamOwner {
   shutdown(): void {
     if (this.goingAway || this.dead) return;
     this.goingAway = true;
-    this.write(f.goawayFrame(this.lastStreamId, f.NO_ERROR));
+    this.writer.write(f.goawayFrame(this.lastStreamId, f.NO_ERROR));
     if (this.streams.size === 0) this.end();
   }
 
@@ -135,34 +134,11 @@ export class Http2Connection implements StreamOwner {
     this.conn.destroy();
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.dead) return;
-    const dirty = this.dirty;
-    this.dirty = [];
-    for (const s of dirty) s.flush();
-    // Writers that were told to wait and now may write again (their DATA just went into this write).
-    if (this.waiting.size > 0) this.resumeAll();
-    if (this.out.length === 0) return;
-    const out = this.out;
-    const bytes = this.outBytes;
-    this.out = [];
-    this.outBytes = 0;
-    // Small frames (most answers) are copied into one write; large DATA goes by reference.
-    if (out.length === 1) this.conn.write(out[0]);
-    else if (bytes <= COPY_BELOW) this.conn.write(Buffer.concat(out, bytes));
-    else {
-      this.conn.cork();
-      for (const b of out) this.conn.write(b);
-      this.conn.uncork();
-    }
-  }
-
   /** Writes what is queued and ends our side: nothing is written after. */
   private end(): void {
     if (this.dead) return;
-    this.flush();
-    this.conn.end();
+    this.writer.end();
+    this.keepalive.stop();
     this.dead = true;
   }
 
@@ -173,12 +149,15 @@ export class Http2Connection implements StreamOwner {
     } catch (err) {
       if (!(err instanceof ConnectionError || err instanceof HpackError)) throw err;
       const code = err instanceof ConnectionError ? err.code : f.COMPRESSION_ERROR;
-      this.write(f.goawayFrame(this.lastStreamId, code));
+      // grpc-go names this one in the GOAWAY's debug data, which clients log.
+      const debug = code === f.ENHANCE_YOUR_CALM ? err.message : '';
+      this.writer.write(f.goawayFrame(this.lastStreamId, code, debug));
       this.end();
     }
   }
 
   private frame(type: number, flags: number, id: number, payload: Buffer): void {
+    this.keepalive.read();
     if (!this.settingsSeen && type !== f.SETTINGS) throw new ConnectionError(1, 'expected SETTINGS');
     switch (type) {
       case f.DATA:
@@ -190,7 +169,10 @@ export class Http2Connection implements StreamOwner {
         return this.settings(flags, payload);
       case f.PING:
         if (payload.length !== 8) throw new ConnectionError(f.FRAME_SIZE_ERROR, 'PING');
-        if (!(flags & f.ACK)) this.write(f.frame(f.PING, f.ACK, 0, payload));
+        if (flags & f.ACK) return;
+        this.writer.write(f.frame(f.PING, f.ACK, 0, payload));
+        if (this.keepalive.ping(this.streams.size))
+          throw new ConnectionError(f.ENHANCE_YOUR_CALM, 'too_many_pings');
         return;
       case f.GOAWAY:
         this.goingAway = true;
@@ -209,7 +191,7 @@ export class Http2Connection implements StreamOwner {
     if (id === 0) throw new ConnectionError(1, 'DATA on stream 0');
     this.unackedConnection += payload.length;
     if (this.unackedConnection >= CONNECTION_WINDOW / 2) {
-      this.write(f.windowUpdateFrame(0, this.unackedConnection));
+      this.writer.write(f.windowUpdateFrame(0, this.unackedConnection));
       this.unackedConnection = 0;
     }
     const stream = this.streams.get(id);
@@ -218,7 +200,7 @@ export class Http2Connection implements StreamOwner {
     if (body.length > 0) {
       stream.unacked += payload.length;
       if (stream.unacked >= STREAM_WINDOW / 2 && !(flags & f.END_STREAM)) {
-        this.write(f.windowUpdateFrame(id, stream.unacked));
+        this.writer.write(f.windowUpdateFrame(id, stream.unacked));
         stream.unacked = 0;
       }
       guarded(stream, () => stream.receiveData(body));
@@ -228,6 +210,7 @@ export class Http2Connection implements StreamOwner {
 
   private headerBlock(id: number, block: Buffer, endStream: boolean): void {
     if (!this.settingsSeen) throw new ConnectionError(f.PROTOCOL_ERROR, 'expected SETTINGS');
+    this.keepalive.read();
     const headers = this.decoder.decode(block); // decoded even when refused: the table must stay in step
     const open = this.streams.get(id);
     if (open) {
@@ -262,7 +245,7 @@ export class Http2Connection implements StreamOwner {
         this.maxFrame = value;
       }
     }
-    this.write(f.frame(f.SETTINGS, f.ACK, 0, Buffer.alloc(0)));
+    this.writer.write(f.frame(f.SETTINGS, f.ACK, 0, Buffer.alloc(0)));
     if (!this.settingsSeen) {
       this.settingsSeen = true;
       this.options.onSettings?.();
@@ -294,6 +277,8 @@ export class Http2Connection implements StreamOwner {
 
   private onClose(): void {
     this.dead = true;
+    this.writer.stop();
+    this.keepalive.stop();
     for (const s of [...this.streams.values()]) s.close();
     this.options.onClose?.();
   }

@@ -33,6 +33,7 @@ export const FLOW_CONTROL_ERROR = 0x3;
 export const FRAME_SIZE_ERROR = 0x6;
 export const REFUSED_STREAM = 0x7;
 export const COMPRESSION_ERROR = 0x9;
+export const ENHANCE_YOUR_CALM = 0xb;
 
 /** The largest frame payload either side may send before SETTINGS_MAX_FRAME_SIZE says otherwise. */
 export const DEFAULT_MAX_FRAME = 16_384;
@@ -85,9 +86,10 @@ export function rstStreamFrame(stream: number, code: number): Buffer {
   return frame(RST_STREAM, 0, stream, payload);
 }
 
-export function goawayFrame(lastStream: number, code: number): Buffer {
-  const payload = Buffer.allocUnsafe(8);
+export function goawayFrame(lastStream: number, code: number, debug = ''): Buffer {
+  const payload = Buffer.alloc(8 + Buffer.byteLength(debug));
   payload.writeUInt32BE(lastStream, 0);
   payload.writeUInt32BE(code, 4);
+  payload.write(debug, 8);
   return frame(GOAWAY, 0, 0, payload);
 }

@@ -6,10 +6,13 @@
 import type { Duplex } from 'node:stream';
 import { type DispatchOptions, dispatcher } from '../h2/dispatch.ts';
 import { Http2Connection } from './connection.ts';
+import type { KeepaliveOptions } from './keepalive.ts';
 
 export interface Http2ServerOptions extends DispatchOptions {
   /** SETTINGS_MAX_CONCURRENT_STREAMS. */
   readonly maxConcurrentStreams: number;
+  /** etcd's --grpc-keepalive-* (./keepalive.ts); default etcd's. */
+  readonly keepalive?: KeepaliveOptions;
 }
 
 export interface Http2GrpcServer {
@@ -28,6 +31,7 @@ export function createHttp2GrpcServer(options: Http2ServerOptions): Http2GrpcSer
       const connection: Http2Connection = new Http2Connection(socket, {
         maxConcurrentStreams: options.maxConcurrentStreams,
         onStream: dispatch,
+        ...(options.keepalive ? { keepalive: options.keepalive } : {}),
         ...(onSettings ? { onSettings } : {}),
         onClose: () => {
           connections.delete(connection);
