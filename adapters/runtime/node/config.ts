@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from '../../../src/etcd/limits.ts';
 import { readConfigFile } from './config-file.ts';
 import { bool, FLAG_SPECS, list, parseGoDuration } from './flags.ts';
+import { DEFAULT_KEEPALIVE } from './grpc/http2/keepalive.ts';
 import type { MemberTlsConfig } from './tls.ts';
 
 export { parseGoDuration } from './flags.ts';
@@ -198,9 +199,9 @@ export function parseMemberConfig(
     maxRequestBytes: 1.5 * 1024 * 1024,
     maxTxnOps: 128,
     maxConcurrentStreams: DEFAULT_MAX_CONCURRENT_STREAMS,
-    grpcKeepaliveMinTimeMs: 5000,
-    grpcKeepaliveIntervalMs: 2 * 3600 * 1000,
-    grpcKeepaliveTimeoutMs: 20_000,
+    grpcKeepaliveMinTimeMs: DEFAULT_KEEPALIVE.minTimeMs,
+    grpcKeepaliveIntervalMs: DEFAULT_KEEPALIVE.intervalMs,
+    grpcKeepaliveTimeoutMs: DEFAULT_KEEPALIVE.timeoutMs,
     quotaBackendBytes: 2 * 1024 * 1024 * 1024,
     logLevel: 'info',
     snapshotCatchUpEntries: 5000,

@@ -1,6 +1,7 @@
-// HPACK string literals (RFC 7541 §5.2) for ./authority.ts: reading one, decoding it, and turning `/` into `-`
-// in place — in a Huffman-coded string too, where both have 6-bit codes. The table is the RFC's static Huffman
-// code (Appendix B): for each byte value, its code and its length in bits.
+// HPACK's Huffman code (RFC 7541 §5.2, Appendix B): decoding a string (./http2/hpack.ts, ./authority.ts), and for
+// ./authority.ts reading a string literal and turning `/` into `-` in place — in a Huffman-coded string too, where
+// both have 6-bit codes. The table is the RFC's static Huffman code: for each byte value, its code and its length in
+// bits.
 
 /** Codes of bytes 0..255, right-aligned. */
 export const HUFFMAN_CODES: readonly number[] = [
@@ -44,10 +45,48 @@ export const HUFFMAN_LENGTHS: readonly number[] = [
 const SLASH = 0x2f;
 const DASH = 0x2d;
 
-/** (length × 2^32) + code → byte value, for decoding. */
+/** (length × 2^32) + code → byte value, for finding symbols with their bit offsets. */
 const DECODE = new Map<number, number>(
   HUFFMAN_CODES.map((code, sym) => [HUFFMAN_LENGTHS[sym] * 2 ** 32 + code, sym]),
 );
+
+/** The code as a binary trie: node n's children at 2n and 2n + 1; a leaf holds 256 + its symbol. */
+const TRIE = (() => {
+  const next = new Int32Array(2 * 1024).fill(-1);
+  let nodes = 1;
+  for (let sym = 0; sym < 256; sym++) {
+    const code = HUFFMAN_CODES[sym] as number;
+    const len = HUFFMAN_LENGTHS[sym] as number;
+    let n = 0;
+    for (let b = len - 1; b >= 0; b--) {
+      const slot = 2 * n + (Math.floor(code / 2 ** b) % 2);
+      if (b === 0) next[slot] = 256 + sym;
+      else {
+        if (next[slot] === -1) next[slot] = nodes++;
+        n = next[slot] as number;
+      }
+    }
+  }
+  return next;
+})();
+
+/** The Huffman-coded bytes [start, end) as a string (latin1); undefined when they hold an invalid code. */
+export function huffmanDecode(bytes: Uint8Array, start: number, end: number): string | undefined {
+  let out = '';
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i] as number;
+    for (let b = 7; b >= 0; b--) {
+      const v = TRIE[2 * n + ((byte >> b) & 1)] as number;
+      if (v < 0) return undefined;
+      if (v >= 256) {
+        out += String.fromCharCode(v - 256);
+        n = 0;
+      } else n = v;
+    }
+  }
+  return out; // what is left in `n` is the padding: at most 7 bits of EOS's leading ones
+}
 
 export interface StringRef {
   readonly huffman: boolean;
@@ -88,11 +127,10 @@ function* huffmanSymbols(bytes: Uint8Array, s: StringRef): Generator<{ sym: numb
   }
 }
 
+/** A string literal's text; a Huffman-coded one with an invalid code reads as ''. */
 export function decodeString(bytes: Uint8Array, s: StringRef): string {
   if (!s.huffman) return Buffer.from(bytes.subarray(s.start, s.end)).toString('latin1');
-  let out = '';
-  for (const { sym } of huffmanSymbols(bytes, s)) out += String.fromCharCode(sym);
-  return out;
+  return huffmanDecode(bytes, s.start, s.end) ?? '';
 }
 
 export function hasSlash(bytes: Uint8Array, s: StringRef): boolean {

@@ -58,9 +58,7 @@ export class Http2Connection implements StreamOwner {
       headerBlock: (id, block, endStream) => this.headerBlock(id, block, endStream),
       stopped: () => this.dead,
     });
-    this.writer = new FrameWriter(conn, () => {
-      if (this.waiting.size > 0) this.resumeAll();
-    });
+    this.writer = new FrameWriter(conn, () => this.resumeAll());
     this.keepalive = new Keepalive(options.keepalive ?? DEFAULT_KEEPALIVE, {
       now: () => Date.now(),
       sendPing: () => this.writer.write(f.frame(f.PING, 0, 0, Buffer.alloc(8))),
@@ -88,10 +86,6 @@ export class Http2Connection implements StreamOwner {
 
   get busy(): boolean {
     return this.conn.writableLength > SOCKET_HIGH_WATER;
-  }
-
-  get openStreams(): number {
-    return this.streams.size;
   }
 
   /** A stream's HEADERS or DATA (they forgive the client's ping strikes). */

@@ -40,27 +40,26 @@ export const DEFAULT_MAX_FRAME = 16_384;
 export const DEFAULT_WINDOW = 65_535;
 export const MAX_WINDOW = 2 ** 31 - 1;
 
-/** A frame's 9-byte header. */
-export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+function writeHeader(b: Buffer, length: number, type: number, flags: number, stream: number): void {
   b[0] = (length >>> 16) & 0xff;
   b[1] = (length >>> 8) & 0xff;
   b[2] = length & 0xff;
   b[3] = type;
   b[4] = flags;
   b.writeUInt32BE(stream, 5);
+}
+
+/** A frame's 9-byte header (its payload goes out as a separate buffer). */
+export function frameHeader(length: number, type: number, flags: number, stream: number): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  writeHeader(b, length, type, flags, stream);
   return b;
 }
 
 /** A whole frame: header and payload in one buffer. */
 export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
-  b[0] = (payload.length >>> 16) & 0xff;
-  b[1] = (payload.length >>> 8) & 0xff;
-  b[2] = payload.length & 0xff;
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(stream, 5);
+  writeHeader(b, payload.length, type, flags, stream);
   payload.copy(b, FRAME_HEADER_BYTES);
   return b;
 }

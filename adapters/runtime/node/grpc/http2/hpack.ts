@@ -3,7 +3,7 @@
 // gRPC server sends — a few fields, as literals never added to the client's table (§6.2.2), so the encoder keeps no
 // state; `:status: 200` is the static table's entry 8.
 
-import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from '../hpack-huffman.ts';
+import { huffmanDecode } from '../hpack-huffman.ts';
 
 /** RFC 7541 Appendix A. Index 1 is the first entry. */
 const STATIC: readonly (readonly [string, string])[] = [
@@ -74,43 +74,6 @@ const STATIC: readonly (readonly [string, string])[] = [
 export type HeaderMap = Record<string, string | string[]>;
 
 export class HpackError extends Error {}
-
-/** The Huffman code as a binary trie: node n's children at 2n and 2n + 1; a leaf holds 256 + its symbol. */
-const TRIE = (() => {
-  const next = new Int32Array(2 * 1024).fill(-1);
-  let nodes = 1;
-  for (let sym = 0; sym < 256; sym++) {
-    const code = HUFFMAN_CODES[sym] as number;
-    const len = HUFFMAN_LENGTHS[sym] as number;
-    let n = 0;
-    for (let b = len - 1; b >= 0; b--) {
-      const slot = 2 * n + (Math.floor(code / 2 ** b) % 2);
-      if (b === 0) next[slot] = 256 + sym;
-      else {
-        if (next[slot] === -1) next[slot] = nodes++;
-        n = next[slot] as number;
-      }
-    }
-  }
-  return next;
-})();
-
-function huffmanDecode(bytes: Uint8Array, start: number, end: number): string {
-  let out = '';
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const byte = bytes[i] as number;
-    for (let b = 7; b >= 0; b--) {
-      const v = TRIE[2 * n + ((byte >> b) & 1)] as number;
-      if (v < 0) throw new HpackError('invalid Huffman code');
-      if (v >= 256) {
-        out += String.fromCharCode(v - 256);
-        n = 0;
-      } else n = v;
-    }
-  }
-  return out; // what is left in `n` is the padding: at most 7 bits of EOS's leading ones
-}
 
 export interface HpackDecoderOptions {
   /** Our SETTINGS_HEADER_TABLE_SIZE: the largest table size the client may ask for. */
@@ -222,7 +185,11 @@ export class HpackDecoder {
     const end = start + length;
     if (end > block.length) throw new HpackError('truncated string');
     this.at = end;
-    if (huffman) return huffmanDecode(block, start, end);
+    if (huffman) {
+      const decoded = huffmanDecode(block, start, end);
+      if (decoded === undefined) throw new HpackError('invalid Huffman code');
+      return decoded;
+    }
     let s = '';
     for (let i = start; i < end; i++) s += String.fromCharCode(block[i] as number);
     return s;

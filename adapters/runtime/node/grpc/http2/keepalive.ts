@@ -13,16 +13,20 @@ export interface KeepaliveOptions {
   readonly timeoutMs: number;
 }
 
+/** grpc-go's defaults: its keepalive.ServerParameters and EnforcementPolicy when etcd passes none. */
+const GRPC_INTERVAL_MS = 2 * 3600_000;
+const GRPC_TIMEOUT_MS = 20_000;
+const GRPC_MIN_TIME_MS = 5 * 60_000;
+/** grpc-go's defaultPingTimeout: how far apart pings must be when the client has no stream open. */
+const NO_STREAM_MIN_MS = 2 * 3600_000;
+const MAX_PING_STRIKES = 2;
+
 /** etcd's flag defaults. */
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = {
   minTimeMs: 5000,
-  intervalMs: 2 * 3600_000,
-  timeoutMs: 20_000,
+  intervalMs: GRPC_INTERVAL_MS,
+  timeoutMs: GRPC_TIMEOUT_MS,
 };
-
-const MAX_PING_STRIKES = 2;
-/** grpc-go's defaultPingTimeout: how far apart pings must be when the client has no stream open. */
-const NO_STREAM_MIN_MS = 2 * 3600_000;
 
 export interface KeepaliveIo {
   now(): number;
@@ -44,10 +48,10 @@ export class Keepalive {
   private forgive = false;
 
   constructor(options: KeepaliveOptions, io: KeepaliveIo) {
-    this.minTimeMs = options.minTimeMs > 0 ? options.minTimeMs : 5 * 60_000;
+    this.minTimeMs = options.minTimeMs > 0 ? options.minTimeMs : GRPC_MIN_TIME_MS;
     const set = options.intervalMs > 0 && options.timeoutMs > 0;
-    this.intervalMs = set ? options.intervalMs : 2 * 3600_000;
-    this.timeoutMs = set ? options.timeoutMs : 20_000;
+    this.intervalMs = set ? options.intervalMs : GRPC_INTERVAL_MS;
+    this.timeoutMs = set ? options.timeoutMs : GRPC_TIMEOUT_MS;
     this.io = io;
     this.arm(this.intervalMs);
   }

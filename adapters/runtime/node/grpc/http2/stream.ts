@@ -6,10 +6,11 @@
 
 import type { CallStream, PeerSocket, StreamEvents } from '../h2/call.ts';
 import {
+  CONTINUATION,
   DATA,
   END_HEADERS,
   END_STREAM,
-  FRAME_HEADER_BYTES,
+  frame,
   frameHeader,
   HEADERS,
   NO_ERROR,
@@ -242,16 +243,13 @@ export class Http2Stream implements CallStream {
     const max = this.owner.maxFrame;
     const end = endStream ? END_STREAM : 0;
     if (block.length <= max) {
-      const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + block.length);
-      frameHeader(block.length, HEADERS, END_HEADERS | end, this.id).copy(out, 0);
-      block.copy(out, FRAME_HEADER_BYTES);
-      this.owner.write(out);
+      this.owner.write(frame(HEADERS, END_HEADERS | end, this.id, block));
       return;
     }
     for (let at = 0; at < block.length; at += max) {
       const part = block.subarray(at, at + max);
       const last = at + max >= block.length ? END_HEADERS : 0;
-      const type = at === 0 ? HEADERS : 0x9;
+      const type = at === 0 ? HEADERS : CONTINUATION;
       this.owner.write(frameHeader(part.length, type, (at === 0 ? end : 0) | last, this.id));
       this.owner.write(part);
     }
