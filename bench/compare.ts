@@ -33,7 +33,10 @@ const TOOL = [opts.tool, '/tmp/etcdbench/benchmark', '/tmp/etcd-benchmark'].find
 const n = (x: number) => String(Math.max(1, Math.round(x * SCALE)));
 
 /** etcd's benchmark invocations of Step 10's table (global flags first, then the command). */
-const TESTS: Record<string, { readonly args: string[]; readonly leader?: boolean }> = {
+const TESTS: Record<
+  string,
+  { readonly args: string[]; readonly leader?: boolean; readonly terms?: boolean }
+> = {
   'put-1': {
     args: [
       '--conns=1',
@@ -71,6 +74,20 @@ const TESTS: Record<string, { readonly args: string[]; readonly leader?: boolean
   // ask for a rate no put loop reaches.
   watch: { args: ['watch', `--put-total=${n(1000)}`, '--put-rate=1000000'] },
   'lease-keepalive': { args: ['--conns=20', '--clients=200', 'lease-keepalive', `--total=${n(40000)}`] },
+  // Step 10's large keyspace: 1M distinct 16-byte keys of 256-byte values. Last, so that the RSS and the restart
+  // below are measured holding it; the Raft term before and after tells whether the load cost elections.
+  'load-1m': {
+    args: [
+      '--conns=20',
+      '--clients=200',
+      'put',
+      '--key-size=16',
+      '--sequential-keys',
+      `--total=${n(1_000_000)}`,
+      '--val-size=256',
+    ],
+    terms: true,
+  },
 };
 
 type Kind = 'etcd' | 'edgecd';
@@ -214,6 +231,15 @@ async function leaderIndex(endpoints: string[]): Promise<number> {
   );
 }
 
+/** The highest Raft term the members report (etcd's raft_term): how many elections a test cost. */
+function raftTerm(endpoints: string[]): number | undefined {
+  const r = spawnSync('etcdctl', [`--endpoints=${endpoints.join(',')}`, 'endpoint', 'status', '-w', 'json'], {
+    encoding: 'utf8',
+  });
+  const terms = [...(r.stdout ?? '').matchAll(/"raft_term":(\d+)/g)].map((m) => Number(m[1]));
+  return terms.length ? Math.max(...terms) : undefined;
+}
+
 function rssMb(pid: number): number | undefined {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -230,7 +256,8 @@ function runTool(endpoints: string[], name: string): { run?: Run; output: string
     [`--endpoints=${endpoints.join(',')}`, ...(test.leader ? ['--target-leader'] : []), ...test.args],
     {
       encoding: 'utf8',
-      timeout: 300_000,
+      timeout: 1_800_000,
+      maxBuffer: 64 << 20,
     },
   );
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
@@ -276,14 +303,17 @@ async function main(): Promise<void> {
         : await startCluster(kind);
       try {
         for (const name of names) {
+          const termBefore = TESTS[name].terms ? raftTerm(cluster.endpoints) : undefined;
           const { run, output } = runTool(cluster.endpoints, name);
+          const terms =
+            termBefore === undefined ? '' : `  Raft term ${termBefore} → ${raftTerm(cluster.endpoints)}`;
           if (!run) {
             console.log(`round ${round} ${kind.padEnd(6)} ${name.padEnd(16)} FAILED\n${output.slice(-2000)}`);
             continue;
           }
           (runs[kind][name] ??= []).push(run);
           console.log(
-            `round ${round} ${kind.padEnd(6)} ${name.padEnd(16)} ${fmt(run.rps).padStart(8)} req/s  p50 ${ms(run.p50)}  p99 ${ms(run.p99)}`,
+            `round ${round} ${kind.padEnd(6)} ${name.padEnd(16)} ${fmt(run.rps).padStart(8)} req/s  p50 ${ms(run.p50)}  p99 ${ms(run.p99)}${terms}`,
           );
           if (opts.verbose) console.log(output.slice(output.indexOf('Response time histogram')));
         }
