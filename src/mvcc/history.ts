@@ -30,11 +30,15 @@ export class History {
   }
 
   append(main: number, record: StoredRecord): void {
-    let list = this.byMain.get(main);
-    if (list === undefined) this.byMain.set(main, (list = []));
-    const last = list[list.length - 1];
-    if (last !== undefined && last.sub >= record.sub) throw new Error('mvcc: history append out of order');
-    list.push(record);
+    const list = this.byMain.get(main);
+    if (list === undefined) {
+      // Most writes change one key: a one-element literal is allocated at its size, where push() onto an empty
+      // array reserves room for 16.
+      this.byMain.set(main, [record]);
+    } else {
+      if (list[list.length - 1].sub >= record.sub) throw new Error('mvcc: history append out of order');
+      list.push(record);
+    }
     this.records++;
     this.recordBytes += recordSize(record);
   }

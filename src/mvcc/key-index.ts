@@ -52,8 +52,10 @@ export class KeyIndex {
       throw new Error(`mvcc: put revision ${rev.main}.${rev.sub} is not newer than ${this.modified.main}`);
     }
     const g = this.generations[this.generations.length - 1];
-    if (g.revs.length === 0) g.created = rev.main;
-    g.revs.push(rev);
+    if (g.revs.length === 0) {
+      g.created = rev.main;
+      g.revs = [rev]; // allocated at its size (push onto an empty array reserves room for 16)
+    } else g.revs.push(rev);
     g.ver++;
     this.modified = rev;
   }
