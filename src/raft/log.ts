@@ -23,8 +23,14 @@ export class RaftLog {
   /** A snapshot received from the leader that is not yet durable and applied. */
   pendingSnapshot?: Snapshot;
   private snapshotInProgress = false;
-  /** The newest snapshot we can send to followers. */
+  /**
+   * A snapshot whose data is in memory, to send to followers: kept only while a follower restoring it could go on
+   * from our log (its index ≥ the log's offset). The host offers one when asked (Raft.snapshotWanted), as etcd's
+   * server builds the snapshot it sends from its backend; a snapshot stored or received is not kept here.
+   */
   latestSnapshot?: Snapshot;
+  /** Index of the newest snapshot taken, received or loaded (data kept or not). */
+  snapshotIndex = 0;
 
   /** Restores the log from what storage loaded (all of it durable). */
   static recover(snapshot: Snapshot | undefined, entries: readonly Entry[], commit: number): RaftLog {
@@ -32,7 +38,7 @@ export class RaftLog {
     if (snapshot) {
       log.offset = snapshot.metadata.index;
       log.offsetTerm = snapshot.metadata.term;
-      log.latestSnapshot = snapshot;
+      log.snapshotIndex = snapshot.metadata.index;
     }
     for (const e of entries) {
       if (e.index <= log.offset) continue;
@@ -177,7 +183,8 @@ export class RaftLog {
     this.inProgress = Math.min(this.inProgress, index);
     this.pendingSnapshot = snapshot;
     this.snapshotInProgress = false;
-    this.latestSnapshot = snapshot;
+    this.snapshotIndex = index;
+    this.latestSnapshot = undefined;
   }
 
   // The Ready/advance handshake.
@@ -232,5 +239,7 @@ export class RaftLog {
     this.entries = this.entries.slice(index - this.offset);
     this.offset = index;
     this.offsetTerm = term;
+    // A follower restoring an older snapshot would need entries we no longer have.
+    if (this.latestSnapshot && this.latestSnapshot.metadata.index < index) this.latestSnapshot = undefined;
   }
 }

@@ -59,6 +59,8 @@ export abstract class RaftLeader {
   protected uncommittedBytes = 0;
   protected readonly readOnly = new ReadOnly();
   /** Replication messages are batched: proposals mark the log dirty, flush() sends once per Ready. */
+  /** A follower needs a snapshot and none is in memory: the host should offer one (RawNode.wantsSnapshot). */
+  snapshotWanted = false;
   protected appendsDirty = false;
   protected commitDirty = false;
 
@@ -275,10 +277,7 @@ export abstract class RaftLeader {
     while (!pr.isPaused()) {
       const prevIndex = pr.next - 1;
       const prevTerm = this.log.term(prevIndex);
-      if (prevTerm === undefined) {
-        this.sendSnapshot(to, pr);
-        return true;
-      }
+      if (prevTerm === undefined) return this.sendSnapshot(to, pr);
       const entries =
         pr.next <= this.log.lastIndex()
           ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.config.maxSizePerMsg)
@@ -302,12 +301,20 @@ export abstract class RaftLeader {
     return sent;
   }
 
-  private sendSnapshot(to: NodeId, pr: Progress): void {
+  /**
+   * Starts sending our snapshot to `to`. Without one in memory (etcd-io/raft's ErrSnapshotTemporarilyUnavailable)
+   * the host is asked for one (snapshotWanted) and nothing is sent: the next heartbeat response tries again.
+   */
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
     const snapshot = this.log.latestSnapshot;
-    if (!snapshot) throw new Error(`raft: need a snapshot for ${to} but have none`);
+    if (!snapshot) {
+      this.snapshotWanted = true;
+      return false;
+    }
     pr.becomeSnapshot(snapshot);
     this.config.logger?.info('raft: sending snapshot', { to: String(to), index: snapshot.metadata.index });
     this.sendSnapshotChunk(to, pr);
+    return true;
   }
 
   private sendSnapshotChunk(to: NodeId, pr: Progress): void {

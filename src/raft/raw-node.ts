@@ -40,6 +40,7 @@ import {
 /** Where a state machine was serialized: the applied index and the configuration at that point. */
 export interface SnapshotPoint {
   readonly index: number;
+  readonly term: number;
   readonly confState: ConfState;
 }
 
@@ -196,37 +197,62 @@ export class RawNode {
   }
 
   /**
-   * The applied index and the configuration at it: a host that serializes its state machine over several turns
-   * (while applying goes on) captures this with it and hands it to createSnapshot when the bytes are ready.
+   * The applied index, its term and the configuration at it: a host that serializes its state machine over
+   * several turns (while applying goes on) captures this with it and hands it to createSnapshot when the bytes
+   * are ready.
    */
   snapshotPoint(): SnapshotPoint {
-    return { index: this.#raft.log.applied, confState: this.#raft.tracker.confState() };
+    const log = this.#raft.log;
+    return {
+      index: log.applied,
+      term: log.term(log.applied) ?? 0,
+      confState: this.#raft.tracker.confState(),
+    };
   }
 
   /**
-   * Records a state-machine snapshot taken at the applied index (or at `at`, a point captured earlier) (call after advance(), with the state machine
-   * serialized at exactly that point), and compacts the in-memory log behind it. The host persists the
-   * returned snapshot (LogStorage.saveSnapshot) and may then compact storage up to its index.
-   * Returns undefined while a snapshot received from the leader is pending: the state machine is about to be
-   * replaced, so there is nothing worth saving.
+   * Records a state-machine snapshot taken at the applied index (or at `at`, a point captured earlier) (call after
+   * advance(), with the state machine serialized at exactly that point), and compacts the in-memory log behind it.
+   * The host persists the returned snapshot (LogStorage.saveSnapshot) and may then compact storage up to its
+   * index. With `sendable` the log keeps it in memory to send to followers (while it is recent enough).
+   * Returns undefined while a snapshot received from the leader is pending (the state machine is about to be
+   * replaced, so there is nothing worth saving), or when a newer snapshot has covered `at` meanwhile.
    */
-  createSnapshot(data: Uint8Array, at?: SnapshotPoint): Snapshot | undefined {
+  createSnapshot(data: Uint8Array, at?: SnapshotPoint, sendable = true): Snapshot | undefined {
     const log = this.#raft.log;
     if (log.pendingSnapshot) return undefined;
+    if (at && log.snapshotIndex >= at.index) return undefined;
     const index = at?.index ?? log.applied;
-    const term = log.term(index);
-    if (term === undefined) {
-      // A state machine serialized at an earlier point that a newer snapshot has since covered: nothing to keep.
-      if (at) return undefined;
-      throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
-    }
+    const term = at?.term ?? log.term(index);
+    if (term === undefined) throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
     const confState = at?.confState ?? this.#raft.tracker.confState();
-    if (at && (log.latestSnapshot?.metadata.index ?? 0) >= index) return undefined;
     const snapshot: Snapshot = { metadata: { index, term, confState }, data };
-    log.latestSnapshot = snapshot;
-    const keepFrom = index - this.#raft.config.snapshotCatchUpEntries;
-    if (keepFrom > 0) log.compact(keepFrom);
+    log.snapshotIndex = index;
+    // Only while a follower restoring it could go on from our log (which may have been compacted past `at`).
+    if (sendable && index >= log.firstIndex() - 1) log.latestSnapshot = snapshot;
+    this.compactLog(index);
     return snapshot;
+  }
+
+  /**
+   * Drops in-memory entries before `index` − snapshotCatchUpEntries (index ≤ applied): how the host bounds the
+   * log's memory between snapshots (etcd compacts its raft log every --snapshot-count entries). A follower that
+   * then needs older entries gets a snapshot, which the host offers when wantsSnapshot() says so.
+   */
+  compactLog(index: number): void {
+    const log = this.#raft.log;
+    const keepFrom = Math.min(index, log.applied) - this.#raft.config.snapshotCatchUpEntries;
+    if (keepFrom > 0) log.compact(keepFrom);
+  }
+
+  /**
+   * True (once per request) when the leader has a follower to send a snapshot to and no snapshot in memory: the
+   * host should take one (createSnapshot, sendable) soon; until then that follower waits.
+   */
+  wantsSnapshot(): boolean {
+    const wanted = this.#raft.snapshotWanted;
+    this.#raft.snapshotWanted = false;
+    return wanted && this.#raft.role === 'leader';
   }
 
   hasReady(): boolean {

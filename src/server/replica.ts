@@ -210,6 +210,8 @@ export class Replica {
     const now = this.io.now();
     if (this.isLeader) {
       this.duties.run(now, this.sm);
+      // A follower may be waiting for a snapshot while nothing is applied here.
+      this.snapshots.maybe();
     }
     this.expireRequests(now);
     this.retryWaitingForLeader(now);
@@ -454,7 +456,9 @@ export class Replica {
       this.sm.lessor.promote(this.io.now(), this.electionTimeoutMs);
     }
     this.reads.release(this.sm.appliedIndex);
-    this.snapshots.maybe();
+    let bytes = 0;
+    for (const e of rd.committedEntries) bytes += e.data.length;
+    this.snapshots.maybe(bytes);
     if (this.raisedWhileApplying.length > 0) {
       const ops = this.raisedWhileApplying;
       this.raisedWhileApplying = [];

@@ -1,7 +1,14 @@
-// When and how a member snapshots its state machine (etcd's --snapshot-count): every `count` applied entries, and
-// on demand (Defragment). The state machine is captured at one point and its keyspace written a bounded number of
-// records per task when the host can run later tasks, so that a large keyspace does not stop the member's event
-// loop — heartbeats, votes and client requests go on meanwhile; a small keyspace is written at once.
+// When and how a member snapshots its state machine. Every `count` applied entries (etcd's --snapshot-count) the
+// in-memory Raft log is compacted, as etcd compacts its raft log. The state machine itself is written when
+// `count` entries were applied and they add up to at least a quarter of the keyspace's size, so that writing
+// snapshots costs at most a few times what was written (etcd's backend writes only what changed; rewriting a
+// million-key keyspace every 10,000 puts cost more than the puts). The log on disk since the newest snapshot, and
+// so the replay after a restart, stays under that quarter. A leader with a follower to catch up and no snapshot in
+// memory asks for one (RawNode.wantsSnapshot), as etcd builds the snapshot it sends from its backend; a stored
+// snapshot is not kept in memory otherwise. Defragment forces one.
+// The state machine is captured at one point and its keyspace written a bounded number of records per task when
+// the host can run later tasks, so that a large keyspace does not stop the member's event loop — heartbeats, votes
+// and client requests go on meanwhile; a small keyspace is written at once.
 
 import type { RawNode } from '../raft/raw-node.ts';
 import type { Snapshot } from '../raft/types.ts';
@@ -10,6 +17,8 @@ import type { ServerStateMachine } from './state-machine.ts';
 
 /** Keyspace records written per task (~5 MB of 256-byte values: a few ms). */
 const STEP_RECORDS = 16_384;
+/** A snapshot is due once the entries applied since the last one add up to 1/SIZE_RATIO of the keyspace. */
+const SIZE_RATIO = 4;
 
 export interface SnapshotterDeps {
   readonly raw: RawNode;
@@ -27,24 +36,42 @@ export interface SnapshotterDeps {
 export class Snapshotter {
   /** The index of the newest snapshot this member holds (taken, received or loaded). */
   private lastIndex: number;
+  /** The applied index at the last compaction of the in-memory log. */
+  private compactedAt: number;
+  /** Bytes of entries applied since the newest snapshot. */
+  private bytesSince = 0;
   private readonly deps: SnapshotterDeps;
   private writing = false;
 
   constructor(deps: SnapshotterDeps, lastIndex: number) {
     this.deps = deps;
     this.lastIndex = lastIndex;
+    this.compactedAt = lastIndex;
   }
 
   /** A snapshot from the leader was installed. */
   received(index: number): void {
     this.lastIndex = index;
+    this.compactedAt = index;
+    this.bytesSince = 0;
   }
 
-  /** After applying: a snapshot when `count` entries were applied since the last one. */
-  maybe(): void {
-    const { raw, io, sm } = this.deps;
-    if (this.writing || sm.appliedIndex - this.lastIndex < this.deps.count) return;
+  /** After applying `bytes` of entries (and on ticks, with 0): compacts the log, snapshots when due or asked. */
+  maybe(bytes = 0): void {
+    this.bytesSince += bytes;
+    const { raw, io, sm, count } = this.deps;
+    const applied = sm.appliedIndex;
+    // Only where the state machine is exactly at Raft's applied index (not while a Ready is being applied).
+    if (this.writing || applied !== raw.snapshotPoint().index) return;
+    if (applied - this.compactedAt >= count) {
+      raw.compactLog(applied);
+      this.compactedAt = applied;
+    }
+    const wanted = raw.wantsSnapshot();
+    const due = applied - this.lastIndex >= count && this.bytesSince * SIZE_RATIO >= sm.mvcc.sizeBytes;
+    if (!wanted && !due) return;
     const point = raw.snapshotPoint();
+    this.bytesSince = 0;
     const captured = sm.captureSnapshot();
     const budget = io.later ? (this.deps.stepRecords ?? STEP_RECORDS) : Number.POSITIVE_INFINITY;
     const step = () => {
@@ -55,8 +82,10 @@ export class Snapshotter {
         return;
       }
       this.writing = false;
-      // Undefined when a snapshot from the leader (or a forced one) covered this point meanwhile.
-      const snapshot = raw.createSnapshot(captured.bytes, point);
+      // Undefined when a snapshot from the leader (or a forced one) covered this point meanwhile. Kept in memory to
+      // send only when a follower asked for one (and asks made while it was being written are answered by it).
+      const snapshot = raw.createSnapshot(captured.bytes, point, wanted);
+      if (wanted) raw.wantsSnapshot();
       if (snapshot) this.save(snapshot, (err) => err && this.deps.fail(err));
     };
     step();
@@ -68,6 +97,7 @@ export class Snapshotter {
    */
   force(done: (error?: unknown) => void): Snapshot | undefined {
     const snapshot = this.deps.raw.createSnapshot(this.deps.sm.snapshot());
+    this.bytesSince = 0;
     if (snapshot) this.save(snapshot, done);
     else done();
     return snapshot;
@@ -75,6 +105,7 @@ export class Snapshotter {
 
   private save(snapshot: Snapshot, done: (error?: unknown) => void): void {
     this.lastIndex = snapshot.metadata.index;
+    this.compactedAt = Math.max(this.compactedAt, snapshot.metadata.index);
     this.deps.io.saveSnapshot(snapshot, done);
   }
 }

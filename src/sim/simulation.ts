@@ -333,7 +333,9 @@ class Simulation {
     node.lastApplied = node.sm.applied;
     this.stats.readIndexServed += rd.readStates.length;
     node.raw.advance();
-    if (node.alive && node.sm.applied - node.lastSnapshotIndex >= this.snapshotEvery) {
+    // A leader with a follower to catch up and no snapshot in memory asks for one (as after a restart).
+    const wanted = node.raw.wantsSnapshot();
+    if (node.alive && (wanted || node.sm.applied - node.lastSnapshotIndex >= this.snapshotEvery)) {
       const snap = node.raw.createSnapshot(node.sm.serialize(this.rng.range(100, 600)));
       if (snap) {
         node.disk.saveSnapshot(snap);

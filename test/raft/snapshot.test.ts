@@ -100,4 +100,50 @@ describe('snapshots (Raft §7)', () => {
     c.stabilize();
     expect(c.member(f).data.at(-1)).toBe('c');
   });
+
+  it('a leader whose log was compacted without a snapshot in memory asks the host for one, then sends it', () => {
+    const c = new Cluster({ raft: { snapshotCatchUpEntries: 0, snapshotChunkBytes: 64 } });
+    const l = c.tickUntilLeader();
+    c.tickAndStabilize(2);
+    const f = others(c, l)[0];
+    c.isolate(f);
+    for (let i = 0; i < 20; i++) c.propose(l, `v${i}`);
+    c.stabilize();
+    // The host bounds the log's memory (every --snapshot-count entries) without taking a snapshot.
+    c.node(l).compactLog(c.node(l).status().applied);
+    expect(c.node(l).wantsSnapshot()).toBe(false);
+    c.heal();
+    c.propose(l, 'after-heal');
+    c.stabilize();
+    c.tickAndStabilize(2);
+    expect(c.count((m) => m.type === 'MsgSnap')).toBe(0);
+    expect(c.member(f).data).not.toContain('after-heal');
+    expect(c.node(l).wantsSnapshot()).toBe(true);
+    expect(c.node(l).wantsSnapshot()).toBe(false); // once per ask
+    const snap = c.snapshot(l);
+    c.tickAndStabilize(3);
+    expect(c.count((m) => m.type === 'MsgSnap' && m.to === f)).toBeGreaterThan(0);
+    expect(c.member(f).disk.snapshot?.metadata.index).toBe(snap.metadata.index);
+    expect(c.member(f).data).toEqual(c.member(l).data);
+  });
+
+  it('a snapshot taken without sendable is stored but not kept to send; a stale one is dropped at compaction', () => {
+    const c = new Cluster({ raft: { snapshotCatchUpEntries: 0 } });
+    const l = c.tickUntilLeader();
+    c.tickAndStabilize(2);
+    const f = others(c, l)[0];
+    c.isolate(f);
+    for (let i = 0; i < 5; i++) c.propose(l, `a${i}`);
+    c.stabilize();
+    const kept = c
+      .node(l)
+      .createSnapshot(new TextEncoder().encode('{"index":0,"data":[]}'), undefined, false);
+    expect(kept?.metadata.index).toBe(c.node(l).status().applied);
+    c.heal();
+    c.propose(l, 'x');
+    c.stabilize();
+    c.tickAndStabilize(2);
+    expect(c.count((m) => m.type === 'MsgSnap')).toBe(0);
+    expect(c.node(l).wantsSnapshot()).toBe(true);
+  });
 });

@@ -68,4 +68,47 @@ describe('snapshots written a few records per task', () => {
       await cluster.close();
     }
   }, 60_000);
+
+  it('a large keyspace is not rewritten every --snapshot-count entries; a follower behind the log gets one when it needs it', async () => {
+    const storages = new Map<bigint, NotingStorage>();
+    const cluster = await startMemoryCluster({
+      node: (id) => {
+        const storage = new NotingStorage();
+        storages.set(id, storage);
+        return { storage, snapshotCount: 50, raft: { snapshotCatchUpEntries: 10 }, requestTimeoutMs: 10_000 };
+      },
+    });
+    try {
+      for (const node of cluster.nodes) storages.get(node.nodeStatus().id)!.node = node;
+      const leader = cluster.leader()!;
+      const follower = cluster.nodes.find((n) => n !== leader)!;
+      const followerId = follower.nodeStatus().id;
+      const enc = new TextEncoder();
+      const big = new Uint8Array(2048).fill(7);
+      for (let i = 0; i < 200; i++) await leader.put({ key: enc.encode(`big/${i}`), value: big });
+      const saved = storages.get(leader.nodeStatus().id)!.saved;
+      const before = saved.length;
+      expect(before).toBeGreaterThan(0);
+
+      // 200 small puts (4 × --snapshot-count) add far less than a quarter of the 400 KB keyspace: no snapshot is
+      // written, while the leader's log in memory is compacted behind them all the same.
+      cluster.faults.isolate(followerId);
+      const isolatedAt = leader.nodeStatus().applied;
+      for (let i = 0; i < 200; i++)
+        await leader.put({ key: enc.encode('small'), value: enc.encode(`v${i}`) });
+      expect(saved.length).toBe(before);
+
+      cluster.faults.heal();
+      const target = leader.nodeStatus().applied;
+      await waitFor('the follower catching up', () => follower.nodeStatus().applied >= target, 20_000);
+      // It needed entries the leader no longer had: the leader took one snapshot for it, which it restored.
+      expect(saved.length).toBe(before + 1);
+      expect(storages.get(followerId)!.backend.snapshot?.metadata.index ?? 0).toBeGreaterThan(isolatedAt);
+      const revision = (await leader.status()).header.revision;
+      const hashes = await Promise.all(cluster.nodes.map((n) => n.hashKV({ revision })));
+      expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+    } finally {
+      await cluster.close();
+    }
+  }, 60_000);
 });
