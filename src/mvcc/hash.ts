@@ -55,11 +55,12 @@ export function hashKV(state: KvState, rev: number): HashResult {
   // that compacted and members that did not yet agree (etcd's kvindex.Keep).
   const keep = state.index.keep(rev);
   const h = new Crc32c().update(KEY_BUCKET);
-  for (const [main, record] of state.history.entries()) {
+  for (const record of state.history.entries()) {
+    const main = record.main;
     if (main > rev) break;
-    if (main <= compactRev && keep.size > 0 && !keep.has({ main, sub: record.sub })) continue;
+    if (main <= compactRev && keep.size > 0 && !keep.has(record)) continue;
     h.update(revisionBytes(main, record.sub, record.tombstone));
-    h.update(record.tombstone ? encodeKeyValue({ ...ZERO, key: record.kv.key }) : encodeKeyValue(record.kv));
+    h.update(record.tombstone ? encodeKeyValue({ ...ZERO, key: record.key }) : encodeKeyValue(record));
   }
   return { hash: h.digest(), revision: currentRev, compactRevision: compactRev };
 }

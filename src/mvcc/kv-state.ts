@@ -6,7 +6,6 @@ import type { KeyValue } from '../etcd/kv.ts';
 import { History } from './history.ts';
 import type { KeyRange } from './key-range.ts';
 import { LeaseKeys } from './lease-keys.ts';
-import type { Revision } from './revision.ts';
 import { TreeIndex } from './tree-index.ts';
 
 export interface RangeKeysOptions {
@@ -44,12 +43,6 @@ export class KvState {
   /** etcd's compactMainRev: -1 until the first compaction. */
   compactRev = -1;
 
-  kvAt(rev: Revision): KeyValue {
-    const record = this.history.get(rev);
-    if (record === undefined) throw new Error(`mvcc: no record at revision ${rev.main}.${rev.sub}`);
-    return record.kv;
-  }
-
   /** Reads `range` as of `options.rev` from a view whose own revision is `viewRev`. */
   rangeKeys(range: KeyRange, viewRev: number, options: RangeKeysOptions = {}): RangeKeysResult {
     let rev = options.rev ?? 0;
@@ -57,9 +50,8 @@ export class KvState {
     if (rev <= 0) rev = viewRev;
     // Strictly below: the compacted revision itself is still readable (compaction keeps its state).
     if (rev < this.compactRev) throw errors.compacted();
-    const found = this.index.revisions(range, rev, options.countOnly ? 1 : (options.limit ?? 0));
-    if (options.countOnly) return { kvs: [], count: found.count, rev: viewRev };
-    return { kvs: found.revs.map((r) => this.kvAt(r)), count: found.count, rev: viewRev };
+    const found = this.index.records(range, rev, options.countOnly ? 1 : (options.limit ?? 0));
+    return { kvs: options.countOnly ? [] : found.records, count: found.count, rev: viewRev };
   }
 
   readView(): ReadView {

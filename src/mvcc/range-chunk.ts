@@ -46,12 +46,11 @@ export function rangeChunk(state: KvState, q: RangeChunkQuery): RangeChunk {
   const kvs: KeyValue[] = [];
   let spent = 0;
   let more = false;
-  state.index.visit(keyRange(q.key, q.rangeEnd), rev, (_key, entry) => {
+  state.index.visit(keyRange(q.key, q.rangeEnd), rev, (stored) => {
     if (kvs.length >= limit) {
       more = true;
       return false;
     }
-    const stored = state.kvAt(entry.modified);
     const kv = q.keysOnly ? { ...stored, value: EMPTY_BYTES } : stored;
     const cost = q.cost ? q.cost(kv) : 0;
     if (kvs.length > 0 && spent + cost > budget) {

@@ -24,9 +24,8 @@ const MIN_RECORD = RECORD_FIXED;
 export const SNAPSHOT_HEADER_BYTES = 4 + 8 * 3;
 
 /** Bytes one record takes in the snapshot (History keeps their sum, so the size is known without encoding). */
-export function recordSize(record: { readonly kv: KeyValue; readonly tombstone: boolean }): number {
-  const { kv } = record;
-  return RECORD_FIXED + kv.key.length + (record.tombstone ? 0 : VALUE_FIXED + kv.value.length);
+export function recordSize(kv: KeyValue, tombstone: boolean): number {
+  return RECORD_FIXED + kv.key.length + (tombstone ? 0 : VALUE_FIXED + kv.value.length);
 }
 
 export function isBinarySnapshot(bytes: Uint8Array): boolean {
@@ -39,7 +38,7 @@ export function encodeBinary(
   records: readonly SnapshotRecord[],
 ): Uint8Array {
   let size = SNAPSHOT_HEADER_BYTES;
-  for (const record of records) size += recordSize(record);
+  for (const record of records) size += recordSize(record.kv, record.tombstone);
   const out = new Uint8Array(size);
   const writer = new SnapshotWriter(
     { currentRev, compactRev, count: records.length, size },

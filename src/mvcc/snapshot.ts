@@ -7,8 +7,8 @@ import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
-import type { StoredRecord } from './history.ts';
 import { KvState } from './kv-state.ts';
+import { KvRecord, tombstoneRecord } from './record.ts';
 import { assertRevision } from './revision.ts';
 import {
   decodeBinary,
@@ -39,27 +39,21 @@ export function captureSnapshot(state: KvState): {
   readonly size: number;
   writer(out: Uint8Array, offset: number): SnapshotWriter;
 } {
-  const { mains, lists } = state.history.capture();
+  const records = state.history.capture();
   const shape = {
     currentRev: state.currentRev,
     compactRev: state.compactRev,
-    count: state.history.size,
+    count: records.length,
     size: SNAPSHOT_HEADER_BYTES + state.history.bytes,
   };
   return {
     size: shape.size,
-    writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(mains, lists), out, offset),
+    writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(records), out, offset),
   };
 }
 
-function* capturedRecords(
-  mains: readonly number[],
-  lists: readonly (readonly StoredRecord[])[],
-): Generator<SnapshotRecord> {
-  for (let i = 0; i < mains.length; i++) {
-    const main = mains[i];
-    for (const { sub, kv, tombstone } of lists[i]) yield { main, sub, kv, tombstone };
-  }
+function* capturedRecords(records: readonly KvRecord[]): Generator<SnapshotRecord> {
+  for (const kv of records) yield { main: kv.main, sub: kv.sub, kv, tombstone: kv.tombstone };
 }
 
 /** One stored record as the snapshot carries it (etcd: one entry of the "key" bucket). */
@@ -127,36 +121,24 @@ export function decodeSnapshot(bytes: Uint8Array): KvState {
     const { key, value, createRevision, version, lease } = record;
     if (main < lastMain || main > state.currentRev) throw corrupt(`record at ${main} out of order`);
     lastMain = main;
-    const rev = { main, sub };
     if (tombstone) {
       const ki = state.index.keyIndex(key);
       if (ki === undefined || !ki.live) throw corrupt(`tombstone at ${main} for a key that does not exist`);
-      const kv: KeyValue = {
-        key: ki.key,
-        createRevision: 0,
-        modRevision: main,
-        version: 0,
-        value: EMPTY_BYTES,
-        lease: 0n,
-      };
-      state.history.append(main, { sub, kv, tombstone: true });
       const prev = ki.get(main);
-      ki.tombstone(rev);
-      if (prev) state.leaseKeys.detach(state.kvAt(prev.modified).lease, ki.key);
+      const kv = tombstoneRecord(ki.key, main, sub);
+      state.history.append(kv);
+      ki.tombstone(kv);
+      if (prev) state.leaseKeys.detach(prev.lease, ki.key);
       continue;
     }
+    if (version === 0) throw corrupt(`put at ${main} with version 0`);
     const ki = state.index.getOrCreate(key);
-    // Records of one key share the index's copy of the key bytes.
-    const kv: KeyValue = { key: ki.key, createRevision, modRevision: main, version, value, lease };
-    state.history.append(main, { sub, kv, tombstone: false });
     const prev = ki.get(main);
-    if (prev) {
-      ki.put(rev);
-      state.leaseKeys.detach(state.kvAt(prev.modified).lease, ki.key);
-    } else {
-      // The oldest record we still have of this incarnation (older ones may have been compacted away).
-      ki.restore(createRevision, rev, version);
-    }
+    // Records of one key share the index's copy of the key bytes.
+    const kv = new KvRecord(ki.key, createRevision, main, version, value, lease, sub);
+    state.history.append(kv);
+    ki.put(kv);
+    if (prev) state.leaseKeys.detach(prev.lease, ki.key);
     state.leaseKeys.attach(lease, ki.key);
   }
   return state;

@@ -178,13 +178,11 @@ export class MvccStore {
     const to = Math.min(query.toRevision ?? state.currentRev, state.currentRev);
     const range = keyRange(query.key, query.rangeEnd);
     const events: Event[] = [];
-    for (let main = from; main <= to; main++) {
-      for (const { kv, tombstone } of state.history.at(main)) {
-        if (!rangeContains(range, kv.key)) continue;
-        const type = tombstone ? 'DELETE' : 'PUT';
-        const prevKv = query.prevKv ? this.prevKvOf(kv.key, main) : undefined;
-        events.push(prevKv === undefined ? { type, kv } : { type, kv, prevKv });
-      }
+    for (const kv of state.history.between(from, to)) {
+      if (!rangeContains(range, kv.key)) continue;
+      const type = kv.tombstone ? 'DELETE' : 'PUT';
+      const prevKv = query.prevKv ? this.prevKvOf(kv.key, kv.main) : undefined;
+      events.push(prevKv === undefined ? { type, kv } : { type, kv, prevKv });
     }
     return events;
   }
@@ -216,8 +214,7 @@ export class MvccStore {
 
   private prevKvOf(key: Uint8Array, main: number): Event['prevKv'] {
     if (main - 1 < this.state.compactRev) return undefined;
-    const entry = this.state.index.get(key, main - 1);
-    return entry === undefined ? undefined : this.state.history.get(entry.modified)?.kv;
+    return this.state.index.get(key, main - 1);
   }
 }
 

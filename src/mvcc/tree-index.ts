@@ -1,15 +1,14 @@
-// etcd's treeIndex (mvcc/index.go): key → KeyIndex, ordered by key bytes. It answers "which revision holds key k
-// at revision r" for single keys and ranges; the records themselves live in History.
+// etcd's treeIndex (mvcc/index.go): key → KeyIndex, ordered by key bytes. It answers "which record holds key k
+// at revision r" for single keys and ranges (History lists the same records in revision order).
 
-import { KeyIndex, type KeyIndexEntry } from './key-index.ts';
+import { KeyIndex } from './key-index.ts';
 import type { KeyRange } from './key-range.ts';
 import { type KeyTree, SortedChunks } from './key-tree.ts';
-import type { Revision } from './revision.ts';
-import { RevisionSet } from './revision-set.ts';
+import type { KvRecord } from './record.ts';
 
-export interface RangedRevisions {
-  /** Revisions of the first `limit` live keys, in key order. */
-  readonly revs: Revision[];
+export interface RangedRecords {
+  /** The first `limit` live keys' records, in key order. */
+  readonly records: KvRecord[];
   /** Live keys in the whole range (etcd's count ignores the limit). */
   readonly count: number;
 }
@@ -30,52 +29,39 @@ export class TreeIndex {
     return this.tree.get(key);
   }
 
-  get(key: Uint8Array, atRev: number): KeyIndexEntry | undefined {
+  /** The key's record at atRev; undefined if it did not exist then. */
+  get(key: Uint8Array, atRev: number): KvRecord | undefined {
     return this.tree.get(key)?.get(atRev);
   }
 
-  put(key: Uint8Array, rev: Revision): void {
-    this.getOrCreate(key).put(rev);
-  }
-
-  tombstone(key: Uint8Array, rev: Revision): void {
-    const ki = this.tree.get(key);
-    if (ki === undefined) throw new Error('mvcc: tombstone on an unknown key');
-    ki.tombstone(rev);
-  }
-
-  /** Visits the keys that existed at atRev within the range, in key order, until `visit` returns false. */
-  visit(
-    range: KeyRange,
-    atRev: number,
-    visit: (key: Uint8Array, entry: KeyIndexEntry) => boolean | undefined,
-  ): void {
+  /** Visits the records of the keys that existed at atRev within the range, in key order, until `visit` returns false. */
+  visit(range: KeyRange, atRev: number, visit: (record: KvRecord) => boolean | undefined): void {
     if (range.end === undefined) {
-      const entry = this.get(range.key, atRev);
-      if (entry !== undefined) visit(this.tree.get(range.key)!.key, entry);
+      const record = this.get(range.key, atRev);
+      if (record !== undefined) visit(record);
       return;
     }
     this.tree.ascend(range.key, range.end, (ki) => {
-      const entry = ki.get(atRev);
-      return entry === undefined ? true : visit(ki.key, entry);
+      const record = ki.get(atRev);
+      return record === undefined ? true : visit(record);
     });
   }
 
-  /** Revisions of the live keys at atRev (at most `limit` of them, ≤ 0 = all) and how many there are. */
-  revisions(range: KeyRange, atRev: number, limit = 0): RangedRevisions {
-    const revs: Revision[] = [];
+  /** The records of the live keys at atRev (at most `limit` of them, ≤ 0 = all) and how many there are. */
+  records(range: KeyRange, atRev: number, limit = 0): RangedRecords {
+    const records: KvRecord[] = [];
     let count = 0;
-    this.visit(range, atRev, (_key, entry) => {
-      if (limit <= 0 || revs.length < limit) revs.push(entry.modified);
+    this.visit(range, atRev, (record) => {
+      if (limit <= 0 || records.length < limit) records.push(record);
       count++;
       return true;
     });
-    return { revs, count };
+    return { records, count };
   }
 
-  /** Compacts every key at `rev`; returns the revisions ≤ rev that must be kept (etcd treeIndex.Compact). */
-  compact(rev: number): RevisionSet {
-    const available = new RevisionSet();
+  /** Compacts every key at `rev`; returns the records ≤ rev that must be kept (etcd treeIndex.Compact). */
+  compact(rev: number): Set<KvRecord> {
+    const available = new Set<KvRecord>();
     const emptied: Uint8Array[] = [];
     this.tree.ascend(new Uint8Array(0), null, (ki) => {
       ki.compact(rev, available);
@@ -86,9 +72,9 @@ export class TreeIndex {
     return available;
   }
 
-  /** The revisions ≤ rev that a compaction at rev would keep (etcd treeIndex.Keep). */
-  keep(rev: number): RevisionSet {
-    const available = new RevisionSet();
+  /** The records ≤ rev that a compaction at rev would keep (etcd treeIndex.Keep). */
+  keep(rev: number): Set<KvRecord> {
+    const available = new Set<KvRecord>();
     this.tree.ascend(new Uint8Array(0), null, (ki) => {
       ki.keep(rev, available);
       return true;
@@ -96,11 +82,14 @@ export class TreeIndex {
     return available;
   }
 
-  /** The key's KeyIndex, created (empty, not live) if the index has never seen the key. */
+  /**
+   * The key's KeyIndex, created (empty, not live) if the index has never seen the key; a new one holds a copy of
+   * `key`, which every record of the key then shares.
+   */
   getOrCreate(key: Uint8Array): KeyIndex {
     let ki = this.tree.get(key);
     if (ki === undefined) {
-      ki = new KeyIndex(key);
+      ki = new KeyIndex(key.slice());
       this.tree.set(ki);
     }
     return ki;

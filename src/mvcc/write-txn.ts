@@ -2,11 +2,10 @@
 // revision; reads inside the txn see its earlier changes. end() moves the store revision by exactly one if
 // anything changed, and by nothing otherwise.
 
-import type { Event, KeyValue } from '../etcd/kv.ts';
-import { EMPTY_BYTES } from './bytes.ts';
+import type { Event } from '../etcd/kv.ts';
 import type { KeyRange } from './key-range.ts';
 import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
-import type { Revision } from './revision.ts';
+import { KvRecord, tombstoneRecord } from './record.ts';
 
 export class WriteTxn implements ReadView {
   readonly beginRev: number;
@@ -38,21 +37,20 @@ export class WriteTxn implements ReadView {
   put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
     const { index, history, leaseKeys } = this.state;
     const main = this.beginRev + 1;
-    const rev: Revision = { main, sub: this.changes.length };
-    // Copies: the caller keeps its buffers, and the store's history must never change under it.
-    const ki = index.getOrCreate(key.slice());
-    const prev = ki.get(main);
-    const prevKv = prev === undefined ? undefined : this.state.kvAt(prev.modified);
-    const kv: KeyValue = {
-      key: ki.key,
-      createRevision: prev === undefined ? main : prev.created,
-      modRevision: main,
-      version: (prev?.version ?? 0) + 1,
-      value: value.slice(),
+    const ki = index.getOrCreate(key);
+    const prevKv = ki.get(main);
+    // The value is copied: the caller keeps its buffer, and the store's history must never change under it.
+    const kv = new KvRecord(
+      ki.key,
+      prevKv === undefined ? main : prevKv.createRevision,
+      main,
+      (prevKv?.version ?? 0) + 1,
+      value.slice(),
       lease,
-    };
-    history.append(main, { sub: rev.sub, kv, tombstone: false });
-    ki.put(rev);
+      this.changes.length,
+    );
+    history.append(kv);
+    ki.put(kv);
     if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, prevKv.key);
     leaseKeys.attach(lease, kv.key);
     this.changes.push(prevKv === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv });
@@ -62,24 +60,16 @@ export class WriteTxn implements ReadView {
   /** Deletes the live keys in range; returns how many and the revision the response header carries. */
   deleteRange(range: KeyRange): { deleted: number; revision: number } {
     const { index, history, leaseKeys } = this.state;
-    const victims: KeyValue[] = [];
-    index.visit(range, this.rev, (_key, entry) => {
-      victims.push(this.state.kvAt(entry.modified));
+    const victims: KvRecord[] = [];
+    index.visit(range, this.rev, (record) => {
+      victims.push(record);
       return true;
     });
     const main = this.beginRev + 1;
     for (const prevKv of victims) {
-      const rev: Revision = { main, sub: this.changes.length };
-      const kv: KeyValue = {
-        key: prevKv.key,
-        createRevision: 0,
-        modRevision: main,
-        version: 0,
-        value: EMPTY_BYTES,
-        lease: 0n,
-      };
-      history.append(main, { sub: rev.sub, kv, tombstone: true });
-      index.tombstone(prevKv.key, rev);
+      const kv = tombstoneRecord(prevKv.key, main, this.changes.length);
+      history.append(kv);
+      index.keyIndex(prevKv.key)!.tombstone(kv);
       leaseKeys.detach(prevKv.lease, prevKv.key);
       this.changes.push({ type: 'DELETE', kv, prevKv });
     }
