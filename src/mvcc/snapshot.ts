@@ -6,7 +6,6 @@
 import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
-import { EMPTY_BYTES } from './bytes.ts';
 import { KvState } from './kv-state.ts';
 import { KvRecord, tombstoneRecord } from './record.ts';
 import { assertRevision } from './revision.ts';
