@@ -235,6 +235,17 @@ export class RawNode {
   }
 
   /**
+   * Keeps a state-machine snapshot taken at `at` in memory to send to followers, without recording it as a new
+   * snapshot (the host already stored one at that index, as when the cluster stayed idle since). Ignored when
+   * the log no longer goes on from it.
+   */
+  offerSnapshot(data: Uint8Array, at: SnapshotPoint): void {
+    const log = this.#raft.log;
+    if (log.pendingSnapshot || at.index < log.firstIndex() - 1) return;
+    log.latestSnapshot = { metadata: { index: at.index, term: at.term, confState: at.confState }, data };
+  }
+
+  /**
    * Drops in-memory entries before `index` − snapshotCatchUpEntries (index ≤ applied): how the host bounds the
    * log's memory between snapshots (etcd compacts its raft log every --snapshot-count entries). A follower that
    * then needs older entries gets a snapshot, which the host offers when wantsSnapshot() says so.

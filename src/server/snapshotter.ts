@@ -85,7 +85,11 @@ export class Snapshotter {
       // Undefined when a snapshot from the leader (or a forced one) covered this point meanwhile. Kept in memory to
       // send only when a follower asked for one (and asks made while it was being written are answered by it).
       const snapshot = raw.createSnapshot(captured.bytes, point, wanted);
-      if (wanted) raw.wantsSnapshot();
+      if (wanted) {
+        // Nothing applied since the last snapshot stored: this one is only for sending.
+        if (!snapshot) raw.offerSnapshot(captured.bytes, point);
+        raw.wantsSnapshot();
+      }
       if (snapshot) this.save(snapshot, (err) => err && this.deps.fail(err));
     };
     step();
@@ -96,7 +100,7 @@ export class Snapshotter {
    * log before it compacted, or at once when there is nothing newer to snapshot.
    */
   force(done: (error?: unknown) => void): Snapshot | undefined {
-    const snapshot = this.deps.raw.createSnapshot(this.deps.sm.snapshot());
+    const snapshot = this.deps.raw.createSnapshot(this.deps.sm.snapshot(), undefined, false);
     this.bytesSince = 0;
     if (snapshot) this.save(snapshot, done);
     else done();

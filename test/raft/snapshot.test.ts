@@ -146,4 +146,27 @@ describe('snapshots (Raft §7)', () => {
     expect(c.count((m) => m.type === 'MsgSnap')).toBe(0);
     expect(c.node(l).wantsSnapshot()).toBe(true);
   });
+
+  it('a snapshot stored at the applied index can still be offered to send, when the cluster stayed idle since', () => {
+    const c = new Cluster({ raft: { snapshotCatchUpEntries: 0 } });
+    const l = c.tickUntilLeader();
+    c.tickAndStabilize(2);
+    const f = others(c, l)[0];
+    c.isolate(f);
+    for (let i = 0; i < 10; i++) c.propose(l, `a${i}`);
+    c.stabilize();
+    const node = c.node(l);
+    const point = node.snapshotPoint();
+    const data = new TextEncoder().encode(JSON.stringify({ index: point.index, data: c.member(l).data }));
+    expect(node.createSnapshot(data, point, false)).toBeDefined();
+    c.heal();
+    c.tickAndStabilize(2);
+    expect(node.wantsSnapshot()).toBe(true);
+    // Nothing was applied since: the same point is not a new snapshot, but it can be sent.
+    expect(node.createSnapshot(data, point, true)).toBeUndefined();
+    node.offerSnapshot(data, point);
+    c.tickAndStabilize(3);
+    expect(c.member(f).disk.snapshot?.metadata.index).toBe(point.index);
+    expect(c.member(f).data).toEqual(c.member(l).data);
+  });
 });

@@ -111,4 +111,28 @@ describe('snapshots written a few records per task', () => {
       await cluster.close();
     }
   }, 60_000);
+
+  it('an idle leader whose last snapshot is at its applied index sends that state to a follower behind its log', async () => {
+    const cluster = await startMemoryCluster({
+      node: () => ({ snapshotCount: 50, raft: { snapshotCatchUpEntries: 10 }, requestTimeoutMs: 10_000 }),
+    });
+    try {
+      const leader = cluster.leader()!;
+      const follower = cluster.nodes.find((n) => n !== leader)!;
+      cluster.faults.isolate(follower.nodeStatus().id);
+      const enc = new TextEncoder();
+      for (let i = 0; i < 120; i++)
+        await leader.put({ key: enc.encode(`k${i % 7}`), value: enc.encode(`v${i}`) });
+      // Defragment stores a snapshot at the applied index (not kept in memory); nothing is written after it.
+      await leader.defragment();
+      cluster.faults.heal();
+      const target = leader.nodeStatus().applied;
+      await waitFor('the follower catching up', () => follower.nodeStatus().applied >= target, 20_000);
+      const revision = (await leader.status()).header.revision;
+      const hashes = await Promise.all(cluster.nodes.map((n) => n.hashKV({ revision })));
+      expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+    } finally {
+      await cluster.close();
+    }
+  }, 60_000);
 });
