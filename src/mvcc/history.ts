@@ -45,15 +45,18 @@ export class History {
     return this.records.slice();
   }
 
-  /** Removes every record with main ≤ atRev that is not in `keep`. */
-  compact(atRev: number, keep: Set<KvRecord>): void {
+  /** Removes every record with main ≤ atRev that is not in `keep`, telling `dropped` of each. */
+  compact(atRev: number, keep: Set<KvRecord>, dropped: (record: KvRecord) => void): void {
     const old = this.records;
     const end = this.firstAtOrAfter(atRev + 1);
     const kept: KvRecord[] = [];
     for (let i = 0; i < end; i++) {
       const r = old[i];
       if (keep.has(r)) kept.push(r);
-      else this.recordBytes -= recordSize(r, r.tombstone);
+      else {
+        this.recordBytes -= recordSize(r, r.tombstone);
+        dropped(r);
+      }
     }
     for (let i = end; i < old.length; i++) kept.push(old[i]);
     this.records = kept;

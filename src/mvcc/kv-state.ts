@@ -7,6 +7,7 @@ import { History } from './history.ts';
 import type { KeyRange } from './key-range.ts';
 import { LeaseKeys } from './lease-keys.ts';
 import { TreeIndex } from './tree-index.ts';
+import { ValueArena } from './value-arena.ts';
 
 export interface RangeKeysOptions {
   /** ≤ 0 = all. */
@@ -38,6 +39,8 @@ export class KvState {
   readonly index = new TreeIndex();
   readonly history = new History();
   readonly leaseKeys = new LeaseKeys();
+  /** Where the records' values are kept. */
+  readonly values = new ValueArena();
   /** A fresh store is at revision 1; the first write makes revision 2. */
   currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */

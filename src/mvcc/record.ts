@@ -11,7 +11,8 @@ export class KvRecord implements KeyValue {
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
-  readonly value: Uint8Array;
+  /** The same bytes for the record's life; only the store's value arena moves them (moveValue). */
+  value: Uint8Array;
   readonly lease: bigint;
   // Private, so that a record compares, spreads, clones and encodes exactly as a plain KeyValue does.
   readonly #sub: number;
@@ -46,6 +47,11 @@ export class KvRecord implements KeyValue {
 
   get tombstone(): boolean {
     return this.version === 0;
+  }
+
+  /** The value's bytes, now kept at another place (./value-arena.ts). */
+  moveValue(value: Uint8Array): void {
+    this.value = value;
   }
 }
 

@@ -129,7 +129,7 @@ export interface BinaryHeader {
   readonly count: number;
 }
 
-/** Reads format 2: the header, then each record (keys and values copied out: the store owns its bytes). */
+/** Reads format 2: the header, then each record (keys and values are views of `bytes`: copy what is kept). */
 export function decodeBinary(
   bytes: Uint8Array,
   corrupt: (detail: string) => Error,
@@ -165,7 +165,7 @@ function* readRecords(
     const keyLength = view.getUint32(at + 13, true);
     at += RECORD_FIXED;
     need(keyLength);
-    const key = bytes.slice(at, at + keyLength);
+    const key = bytes.subarray(at, at + keyLength);
     at += keyLength;
     if (flags === 1) {
       const kv: KeyValue = {
@@ -183,7 +183,7 @@ function* readRecords(
     const valueLength = view.getUint32(at, true);
     at += 4;
     need(valueLength + 24);
-    const value = valueLength === 0 ? EMPTY_BYTES : bytes.slice(at, at + valueLength);
+    const value = valueLength === 0 ? EMPTY_BYTES : bytes.subarray(at, at + valueLength);
     at += valueLength;
     const createRevision = integer(view.getFloat64(at, true), corrupt, 'create revision');
     const version = integer(view.getFloat64(at + 8, true), corrupt, 'version');

@@ -80,7 +80,14 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
   records: SnapshotRecord[];
 } {
   const { currentRev, compactRev, records } = readSnapshot(bytes);
-  return { currentRev, compactRev, records: [...records] };
+  // The records own their bytes (they are read as views of `bytes`).
+  const owned = [...records].map(({ main, sub, kv, tombstone }) => ({
+    main,
+    sub,
+    kv: { ...kv, key: kv.key.slice(), value: kv.value.slice() },
+    tombstone,
+  }));
+  return { currentRev, compactRev, records: owned };
 }
 
 /** Either format: the revisions and the records, checked one by one as they are read. */
@@ -134,7 +141,7 @@ export function decodeSnapshot(bytes: Uint8Array): KvState {
     const ki = state.index.getOrCreate(key);
     const prev = ki.get(main);
     // Records of one key share the index's copy of the key bytes.
-    const kv = new KvRecord(ki.key, createRevision, main, version, value, lease, sub);
+    const kv = new KvRecord(ki.key, createRevision, main, version, state.values.copy(value), lease, sub);
     state.history.append(kv);
     ki.put(kv);
     if (prev) state.leaseKeys.detach(prev.lease, ki.key);

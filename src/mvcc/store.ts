@@ -160,7 +160,13 @@ export class MvccStore {
     if (rev > state.currentRev) throw errors.futureRev();
     state.compactRev = rev;
     const keep = state.index.compact(rev);
-    state.history.compact(rev, keep);
+    const { values } = state;
+    state.history.compact(rev, keep, (r) => r.tombstone || values.release(r.value));
+    if (values.relocationDue) {
+      // Values left alone in mostly-empty slabs move together, so that the slabs can go.
+      for (const r of state.history.entries()) if (!r.tombstone) r.moveValue(values.relocate(r.value));
+      values.relocated();
+    }
     return { header: header(state.currentRev) };
   }
 

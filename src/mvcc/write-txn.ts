@@ -45,7 +45,7 @@ export class WriteTxn implements ReadView {
       prevKv === undefined ? main : prevKv.createRevision,
       main,
       (prevKv?.version ?? 0) + 1,
-      value.slice(),
+      this.state.values.copy(value),
       lease,
       this.changes.length,
     );
