@@ -302,6 +302,19 @@ export abstract class RaftLeader {
   }
 
   /**
+   * A follower that answers is receiving a snapshot: the host should not compact the log meanwhile (etcd pauses
+   * compaction during a snapshot send), or the entries right after the snapshot may be gone once it is restored,
+   * and the follower would need another.
+   */
+  snapshotInFlight(): boolean {
+    if (this.role !== 'leader') return false;
+    for (const [id, pr] of this.tracker.progress) {
+      if (id !== this.id && pr.state === 'snapshot' && pr.recentActive) return true;
+    }
+    return false;
+  }
+
+  /**
    * Starts sending our snapshot to `to`. Without one in memory (etcd-io/raft's ErrSnapshotTemporarilyUnavailable)
    * the host is asked for one (snapshotWanted) and nothing is sent: the next heartbeat response tries again.
    */

@@ -248,12 +248,15 @@ export class RawNode {
   /**
    * Drops in-memory entries before `index` − snapshotCatchUpEntries (index ≤ applied): how the host bounds the
    * log's memory between snapshots (etcd compacts its raft log every --snapshot-count entries). A follower that
-   * then needs older entries gets a snapshot, which the host offers when wantsSnapshot() says so.
+   * then needs older entries gets a snapshot, which the host offers when wantsSnapshot() says so. Returns false,
+   * compacting nothing, while a follower is receiving a snapshot (the host tries again later).
    */
-  compactLog(index: number): void {
+  compactLog(index: number): boolean {
     const log = this.#raft.log;
     const keepFrom = Math.min(index, log.applied) - this.#raft.config.snapshotCatchUpEntries;
-    if (keepFrom > 0) log.compact(keepFrom);
+    if (keepFrom <= log.firstIndex() - 1 || this.#raft.snapshotInFlight()) return false;
+    log.compact(keepFrom);
+    return true;
   }
 
   /**

@@ -63,10 +63,7 @@ export class Snapshotter {
     const applied = sm.appliedIndex;
     // Only where the state machine is exactly at Raft's applied index (not while a Ready is being applied).
     if (this.writing || applied !== raw.snapshotPoint().index) return;
-    if (applied - this.compactedAt >= count) {
-      raw.compactLog(applied);
-      this.compactedAt = applied;
-    }
+    if (applied - this.compactedAt >= count && raw.compactLog(applied)) this.compactedAt = applied;
     const wanted = raw.wantsSnapshot();
     const due = applied - this.lastIndex >= count && this.bytesSince * SIZE_RATIO >= sm.mvcc.sizeBytes;
     if (!wanted && !due) return;

@@ -169,4 +169,25 @@ describe('snapshots (Raft §7)', () => {
     expect(c.member(f).disk.snapshot?.metadata.index).toBe(point.index);
     expect(c.member(f).data).toEqual(c.member(l).data);
   });
+
+  it('the log is not compacted while a follower that answers is receiving a snapshot (etcd pauses compaction)', () => {
+    const { c, l, f } = lagging();
+    // f's chunk acks are lost: the transfer stays under way, f answering otherwise.
+    const stall = (m: { type: string; from: bigint }) => m.type === 'MsgSnapResp' && m.from === f;
+    c.filters.push(stall);
+    c.stabilize();
+    expect(c.node(l).status().progress.get(f)?.state).toBe('snapshot');
+    for (let i = 0; i < 5; i++) c.propose(l, `during-${i}`);
+    c.stabilize();
+    const node = c.node(l);
+    const first = node.status().firstIndex;
+    expect(node.compactLog(node.status().applied)).toBe(false);
+    expect(node.status().firstIndex).toBe(first);
+    c.filters.splice(c.filters.indexOf(stall), 1);
+    c.tickAndStabilize(5);
+    expect(node.status().progress.get(f)?.state).toBe('replicate');
+    expect(node.compactLog(node.status().applied)).toBe(true);
+    expect(node.status().firstIndex).toBe(node.status().applied + 1);
+    expect(c.member(f).data).toEqual(c.member(l).data);
+  });
 });
