@@ -58,9 +58,9 @@ export abstract class RaftLeader {
   leadTransferee: NodeId = NONE;
   protected uncommittedBytes = 0;
   protected readonly readOnly = new ReadOnly();
-  /** Replication messages are batched: proposals mark the log dirty, flush() sends once per Ready. */
   /** A follower needs a snapshot and none is in memory: the host should offer one (RawNode.wantsSnapshot). */
   snapshotWanted = false;
+  /** Replication messages are batched: proposals mark the log dirty, flush() sends once per Ready. */
   protected appendsDirty = false;
   protected commitDirty = false;
 

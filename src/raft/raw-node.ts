@@ -214,35 +214,25 @@ export class RawNode {
    * Records a state-machine snapshot taken at the applied index (or at `at`, a point captured earlier) (call after
    * advance(), with the state machine serialized at exactly that point), and compacts the in-memory log behind it.
    * The host persists the returned snapshot (LogStorage.saveSnapshot) and may then compact storage up to its
-   * index. With `sendable` the log keeps it in memory to send to followers (while it is recent enough).
+   * index. With `sendable` the log keeps it in memory to send to followers (while the log goes on from it), also
+   * when it is not newer than the last one recorded (the cluster stayed idle since that one was stored).
    * Returns undefined while a snapshot received from the leader is pending (the state machine is about to be
-   * replaced, so there is nothing worth saving), or when a newer snapshot has covered `at` meanwhile.
+   * replaced, so there is nothing worth saving), or when `at` is not newer than the last snapshot recorded.
    */
   createSnapshot(data: Uint8Array, at?: SnapshotPoint, sendable = true): Snapshot | undefined {
     const log = this.#raft.log;
     if (log.pendingSnapshot) return undefined;
-    if (at && log.snapshotIndex >= at.index) return undefined;
     const index = at?.index ?? log.applied;
     const term = at?.term ?? log.term(index);
     if (term === undefined) throw new Error(`raft: cannot snapshot at ${index}: entry compacted`);
     const confState = at?.confState ?? this.#raft.tracker.confState();
     const snapshot: Snapshot = { metadata: { index, term, confState }, data };
-    log.snapshotIndex = index;
     // Only while a follower restoring it could go on from our log (which may have been compacted past `at`).
     if (sendable && index >= log.firstIndex() - 1) log.latestSnapshot = snapshot;
+    if (at && log.snapshotIndex >= index) return undefined;
+    log.snapshotIndex = index;
     this.compactLog(index);
     return snapshot;
-  }
-
-  /**
-   * Keeps a state-machine snapshot taken at `at` in memory to send to followers, without recording it as a new
-   * snapshot (the host already stored one at that index, as when the cluster stayed idle since). Ignored when
-   * the log no longer goes on from it.
-   */
-  offerSnapshot(data: Uint8Array, at: SnapshotPoint): void {
-    const log = this.#raft.log;
-    if (log.pendingSnapshot || at.index < log.firstIndex() - 1) return;
-    log.latestSnapshot = { metadata: { index: at.index, term: at.term, confState: at.confState }, data };
   }
 
   /**

@@ -60,14 +60,15 @@ export class Snapshotter {
   maybe(bytes = 0): void {
     this.bytesSince += bytes;
     const { raw, io, sm, count } = this.deps;
+    if (this.writing) return;
     const applied = sm.appliedIndex;
+    const point = raw.snapshotPoint();
     // Only where the state machine is exactly at Raft's applied index (not while a Ready is being applied).
-    if (this.writing || applied !== raw.snapshotPoint().index) return;
+    if (applied !== point.index) return;
     if (applied - this.compactedAt >= count && raw.compactLog(applied)) this.compactedAt = applied;
     const wanted = raw.wantsSnapshot();
     const due = applied - this.lastIndex >= count && this.bytesSince * SIZE_RATIO >= sm.mvcc.sizeBytes;
     if (!wanted && !due) return;
-    const point = raw.snapshotPoint();
     this.bytesSince = 0;
     const captured = sm.captureSnapshot();
     const budget = io.later ? (this.deps.stepRecords ?? STEP_RECORDS) : Number.POSITIVE_INFINITY;
@@ -79,14 +80,11 @@ export class Snapshotter {
         return;
       }
       this.writing = false;
-      // Undefined when a snapshot from the leader (or a forced one) covered this point meanwhile. Kept in memory to
-      // send only when a follower asked for one (and asks made while it was being written are answered by it).
+      // Undefined when a snapshot from the leader (or a forced one) covered this point meanwhile, or nothing was
+      // applied since the last one stored. Kept in memory to send only when a follower asked for one (and asks made
+      // while it was being written are answered by it).
       const snapshot = raw.createSnapshot(captured.bytes, point, wanted);
-      if (wanted) {
-        // Nothing applied since the last snapshot stored: this one is only for sending.
-        if (!snapshot) raw.offerSnapshot(captured.bytes, point);
-        raw.wantsSnapshot();
-      }
+      if (wanted) raw.wantsSnapshot();
       if (snapshot) this.save(snapshot, (err) => err && this.deps.fail(err));
     };
     step();
