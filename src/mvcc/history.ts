@@ -2,7 +2,8 @@
 // main revision r appends records r.0, r.1, … ; compaction drops those the index no longer needs. One array: a
 // record costs a slot here (the index holds the same record objects).
 
-import { type KvRecord, olderThan } from './record.ts';
+import type { KvRecord } from './record.ts';
+import { compareRevision } from './revision.ts';
 import { recordSize } from './snapshot-binary.ts';
 
 export class History {
@@ -22,7 +23,8 @@ export class History {
 
   append(record: KvRecord): void {
     const last = this.records[this.records.length - 1];
-    if (last !== undefined && !olderThan(last, record)) throw new Error('mvcc: history append out of order');
+    if (last !== undefined && compareRevision(last, record) >= 0)
+      throw new Error('mvcc: history append out of order');
     this.records.push(record);
     this.recordBytes += recordSize(record, record.tombstone);
   }

@@ -5,7 +5,8 @@
 //
 //   put(1.0); put(2.0); tombstone(3.0); put(4.0); tombstone(5.0)  →  [1.0, 2.0, 3.0(t), 4.0, 5.0(t)]
 
-import { type KvRecord, olderThan } from './record.ts';
+import type { KvRecord } from './record.ts';
+import { compareRevision } from './revision.ts';
 
 /** Shared by every key with no record (never pushed to: the first record replaces it). */
 const NONE: KvRecord[] = [];
@@ -38,7 +39,7 @@ export class KeyIndex {
   /** Adds a put's record (or, through tombstone(), a delete's); it must be newer than every record held. */
   put(record: KvRecord): void {
     const last = this.revs[this.revs.length - 1];
-    if (last !== undefined && !olderThan(last, record)) {
+    if (last !== undefined && compareRevision(last, record) >= 0) {
       throw new Error(`mvcc: put revision ${record.main}.${record.sub} is not newer than ${last.main}`);
     }
     // A one-element literal is allocated at its size, where push() onto an empty array reserves room for 16.

@@ -5,8 +5,9 @@
 
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
+import type { Revision } from './revision.ts';
 
-export class KvRecord implements KeyValue {
+export class KvRecord implements KeyValue, Revision {
   readonly key: Uint8Array;
   readonly createRevision: number;
   readonly modRevision: number;
@@ -57,9 +58,4 @@ export class KvRecord implements KeyValue {
 
 export function tombstoneRecord(key: Uint8Array, main: number, sub: number): KvRecord {
   return new KvRecord(key, 0, main, 0, EMPTY_BYTES, 0n, sub);
-}
-
-/** a is older than b (main, then sub). */
-export function olderThan(a: KvRecord, b: KvRecord): boolean {
-  return a.modRevision < b.modRevision || (a.modRevision === b.modRevision && a.sub < b.sub);
 }

@@ -160,13 +160,8 @@ export class MvccStore {
     if (rev > state.currentRev) throw errors.futureRev();
     state.compactRev = rev;
     const keep = state.index.compact(rev);
-    const { values } = state;
-    state.history.compact(rev, keep, (r) => r.tombstone || values.release(r.value));
-    if (values.relocationDue) {
-      // Values left alone in mostly-empty slabs move together, so that the slabs can go.
-      for (const r of state.history.entries()) if (!r.tombstone) r.moveValue(values.relocate(r.value));
-      values.relocated();
-    }
+    state.history.compact(rev, keep, (r) => state.values.release(r.value));
+    state.values.compacted(state.history.entries());
     return { header: header(state.currentRev) };
   }
 

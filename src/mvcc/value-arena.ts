@@ -2,9 +2,10 @@
 // object, the engine's backing store, the allocator's header): more than a 256-byte value itself. Here values are
 // copied into shared slabs and each is a view of one. A slab lives as long as any view of it (the engine frees it
 // with the last one); so that a few survivors do not hold whole slabs once compaction has dropped the rest, the
-// store moves the values of mostly-empty slabs into the current one after compacting (relocate).
+// values of mostly-empty slabs move into the current one after a compaction (compacted()).
 
 import { EMPTY_BYTES } from './bytes.ts';
+import type { KvRecord } from './record.ts';
 
 const SLAB_BYTES = 64 * 1024;
 /** Values this large keep a buffer of their own (a slab would hold few of them). */
@@ -20,7 +21,7 @@ interface Slab {
 export class ValueArena {
   private current: Slab | undefined;
   private readonly slabs = new WeakMap<ArrayBuffer, Slab>();
-  /** Slabs that became mostly empty since the last relocate(). */
+  /** Slabs that became mostly empty since the last compaction's relocation. */
   private sparseSince = 0;
 
   /** A copy of `bytes` that the store owns. */
@@ -50,22 +51,18 @@ export class ValueArena {
     if (wasDense && isSparse(slab)) this.sparseSince++;
   }
 
-  /** Whether a release made some slab mostly empty since the last relocation pass. */
-  get relocationDue(): boolean {
-    return this.sparseSince > 0;
-  }
-
-  /** `value` again, copied into the current slab if its own slab is mostly empty. */
-  relocate(value: Uint8Array): Uint8Array {
-    const slab = this.slabs.get(value.buffer as ArrayBuffer);
-    if (slab === undefined || slab === this.current || !isSparse(slab)) return value;
-    const moved = this.copy(value);
-    slab.live -= value.length;
-    return moved;
-  }
-
-  /** Ends a relocation pass (over every value the store holds). */
-  relocated(): void {
+  /**
+   * After a compaction (its dropped values released): if some slab became mostly empty, the values of such slabs
+   * that `records` still hold move into the current slab, so that those slabs can go.
+   */
+  compacted(records: Iterable<KvRecord>): void {
+    if (this.sparseSince === 0) return;
+    for (const r of records) {
+      const slab = this.slabs.get(r.value.buffer as ArrayBuffer);
+      if (slab === undefined || slab === this.current || !isSparse(slab)) continue;
+      slab.live -= r.value.length;
+      r.moveValue(this.copy(r.value));
+    }
     this.sparseSince = 0;
   }
 }
