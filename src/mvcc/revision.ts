@@ -10,10 +10,6 @@ export function compareRevision(a: Revision, b: Revision): number {
   return a.main !== b.main ? a.main - b.main : a.sub - b.sub;
 }
 
-export function revisionEquals(a: Revision, b: Revision): boolean {
-  return a.main === b.main && a.sub === b.sub;
-}
-
 /** Throws unless `n` is a non-negative integer below 2^53 (etcd revisions are int64; ours are safe numbers). */
 export function assertRevision(n: number, what = 'revision'): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`mvcc: ${what} ${n} is not a safe integer ≥ 0`);

@@ -11,6 +11,7 @@ import { ReadOnly } from './read-only.ts';
 import { ProgressTracker } from './tracker.ts';
 import {
   type Entry,
+  entriesBytes,
   type HardState,
   type Message,
   type MessageType,
@@ -205,8 +206,7 @@ export abstract class RaftLeader {
     if (this.leadTransferee !== NONE) return { ok: false, reason: 'transferring' };
     if (this.log.committed - this.log.applied > this.config.maxApplyLag)
       return { ok: false, reason: 'tooManyRequests' };
-    let bytes = 0;
-    for (const e of entries) bytes += e.data.length;
+    const bytes = entriesBytes(entries);
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.config.maxUncommittedBytes) {
       return { ok: false, reason: 'tooManyRequests' };
     }
@@ -257,11 +257,8 @@ export abstract class RaftLeader {
   }
 
   private committedBytes(from: number, to: number): number {
-    let bytes = 0;
     const lo = Math.max(from + 1, this.log.firstIndex());
-    if (lo > to) return 0;
-    for (const e of this.log.slice(lo, to + 1)) bytes += e.data.length;
-    return bytes;
+    return lo > to ? 0 : entriesBytes(this.log.slice(lo, to + 1));
   }
 
   /** Our own entries became durable up to `stable`: count ourselves (leader), maybe commit. */
@@ -283,8 +280,7 @@ export abstract class RaftLeader {
           ? this.log.slice(pr.next, this.log.lastIndex() + 1, this.config.maxSizePerMsg)
           : [];
       if (entries.length === 0 && !sendIfEmpty) return sent;
-      let bytes = 0;
-      for (const e of entries) bytes += e.data.length;
+      const bytes = entriesBytes(entries);
       this.send({
         type: 'MsgApp',
         to,

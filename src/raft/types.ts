@@ -15,6 +15,13 @@ export interface Entry {
   readonly data: Uint8Array;
 }
 
+/** The bytes of data in `entries` (what Raft's size limits count). */
+export function entriesBytes(entries: readonly Pick<Entry, 'data'>[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += e.data.length;
+  return bytes;
+}
+
 /** What must be durable before a vote or an append acknowledgement is sent (Raft §5, Figure 2). */
 export interface HardState {
   readonly term: number;

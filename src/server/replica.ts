@@ -12,6 +12,7 @@ import type { ProposalRejection } from '../raft/raft.ts';
 import { RawNode, type Ready, type Status } from '../raft/raw-node.ts';
 import {
   type ConfChange,
+  entriesBytes,
   type HardState,
   type Message,
   NONE,
@@ -456,9 +457,7 @@ export class Replica {
       this.sm.lessor.promote(this.io.now(), this.electionTimeoutMs);
     }
     this.reads.release(this.sm.appliedIndex);
-    let bytes = 0;
-    for (const e of rd.committedEntries) bytes += e.data.length;
-    this.snapshots.maybe(bytes);
+    this.snapshots.maybe(entriesBytes(rd.committedEntries));
     if (this.raisedWhileApplying.length > 0) {
       const ops = this.raisedWhileApplying;
       this.raisedWhileApplying = [];
