@@ -183,7 +183,9 @@ export function decodeSnapshot(payload: Uint8Array): Snapshot {
         learners: arrayOf(learners, 'learners').map((v) => nodeId(v, 'learner')),
       },
     },
-    data: new Uint8Array(bytes(data, 'snapshot data')),
+    // A view into the payload (the caller's own copy of the file, read for this): a keyspace of hundreds of MB is
+    // not copied a second time.
+    data: bytes(data, 'snapshot data'),
   };
 }
 
