@@ -26,6 +26,13 @@ export function bytesToMapKey(bytes: Uint8Array): string {
   return s;
 }
 
+/** The byte string bytesToMapKey made `s` from. */
+export function mapKeyToBytes(s: string): Uint8Array {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  return bytes;
+}
+
 /** etcd's prefix → range_end: drop trailing 0xff bytes, add 1 to the last byte; all-0xff or empty → `\0`. */
 export function prefixRangeEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {

@@ -4,17 +4,23 @@
 // create revision and its version, so the generations need no objects of their own.
 //
 //   put(1.0); put(2.0); tombstone(3.0); put(4.0); tombstone(5.0)  →  [1.0, 2.0, 3.0(t), 4.0, 5.0(t)]
+//
+// Most keys hold one record (compaction leaves one per live key): the newest is a field of its own, and only
+// the older ones take a list, so that such a key costs no array.
 
 import type { KvRecord } from './record.ts';
 import { compareRevision } from './revision.ts';
 
-/** Shared by every key with no record (never pushed to: the first record replaces it). */
+/** Shared by every key with at most one record (never pushed to: the first older record replaces it). */
 const NONE: KvRecord[] = [];
 
 export class KeyIndex {
-  readonly key: Uint8Array;
-  /** The key's records still held, in revision order. */
-  private revs: KvRecord[] = NONE;
+  /** The key's bytes, shared by its records; only the index's key arena moves them (moveKey). */
+  key: Uint8Array;
+  /** The key's newest record, if any. */
+  private newest: KvRecord | undefined = undefined;
+  /** Its older records still held, in revision order. */
+  private older: KvRecord[] = NONE;
 
   constructor(key: Uint8Array) {
     this.key = key;
@@ -22,29 +28,31 @@ export class KeyIndex {
 
   /** True when the key exists now (its newest record is a put). */
   get live(): boolean {
-    const last = this.revs[this.revs.length - 1];
-    return last !== undefined && !last.tombstone;
+    return this.newest !== undefined && !this.newest.tombstone;
   }
 
   /** Nothing left to remember: a candidate for removal from the tree after compaction. */
   get empty(): boolean {
-    return this.revs.length === 0;
+    return this.newest === undefined;
   }
 
   /** The records held, oldest first. */
   records(): readonly KvRecord[] {
-    return this.revs;
+    return this.newest === undefined ? NONE : [...this.older, this.newest];
   }
 
   /** Adds a put's record (or, through tombstone(), a delete's); it must be newer than every record held. */
   put(record: KvRecord): void {
-    const last = this.revs[this.revs.length - 1];
-    if (last !== undefined && compareRevision(last, record) >= 0) {
-      throw new Error(`mvcc: put revision ${record.main}.${record.sub} is not newer than ${last.main}`);
+    const last = this.newest;
+    if (last !== undefined) {
+      if (compareRevision(last, record) >= 0) {
+        throw new Error(`mvcc: put revision ${record.main}.${record.sub} is not newer than ${last.main}`);
+      }
+      // A one-element literal is allocated at its size, where push() onto an empty array reserves room for 16.
+      if (this.older === NONE) this.older = [last];
+      else this.older.push(last);
     }
-    // A one-element literal is allocated at its size, where push() onto an empty array reserves room for 16.
-    if (last === undefined) this.revs = [record];
-    else this.revs.push(record);
+    this.newest = record;
   }
 
   /** Ends the live generation with a tombstone record. */
@@ -55,10 +63,21 @@ export class KeyIndex {
 
   /** The key's record at `atRev`, or undefined if it did not exist then. */
   get(atRev: number): KvRecord | undefined {
-    const i = this.newestAt(atRev);
-    if (i < 0) return undefined;
-    const r = this.revs[i];
-    return r.tombstone ? undefined : r;
+    const newest = this.newest;
+    let r: KvRecord | undefined;
+    if (newest === undefined || newest.modRevision <= atRev) r = newest;
+    else {
+      const i = this.olderAt(atRev);
+      r = i < 0 ? undefined : this.older[i];
+    }
+    return r === undefined || r.tombstone ? undefined : r;
+  }
+
+  /** The key's bytes move (./byte-arena.ts): this index and every record it holds take the new copy. */
+  moveKey(key: Uint8Array): void {
+    this.key = key;
+    for (const r of this.older) r.moveKey(key);
+    this.newest?.moveKey(key);
   }
 
   /**
@@ -66,25 +85,40 @@ export class KeyIndex {
    * tombstone: that goes too, with the generation it closes (etcd keyIndex.compact).
    */
   compact(atRev: number, available: Set<KvRecord>): void {
-    const i = this.newestAt(atRev);
+    const newest = this.newest;
+    if (newest === undefined) return;
+    if (newest.modRevision <= atRev) {
+      // Every record is ≤ atRev: the newest alone stays, unless it is a tombstone.
+      this.older = NONE;
+      if (newest.tombstone) this.newest = undefined;
+      else available.add(newest);
+      return;
+    }
+    const i = this.olderAt(atRev);
     if (i < 0) return;
-    const r = this.revs[i];
+    const r = this.older[i];
     const from = r.tombstone ? i + 1 : i;
     if (!r.tombstone) available.add(r);
-    if (from > 0) this.revs = from === this.revs.length ? NONE : this.revs.slice(from);
+    if (from > 0) this.older = from === this.older.length ? NONE : this.older.slice(from);
   }
 
   /** What `compact(atRev)` would keep, without changing anything (etcd keyIndex.keep, used by HashKV). */
   keep(atRev: number, available: Set<KvRecord>): void {
-    const i = this.newestAt(atRev);
-    if (i >= 0 && !this.revs[i].tombstone) available.add(this.revs[i]);
+    const newest = this.newest;
+    if (newest === undefined) return;
+    let r: KvRecord | undefined = newest;
+    if (newest.modRevision > atRev) {
+      const i = this.olderAt(atRev);
+      r = i < 0 ? undefined : this.older[i];
+    }
+    if (r !== undefined && !r.tombstone) available.add(r);
   }
 
-  /** Index of the newest record with main ≤ atRev, or -1. */
-  private newestAt(atRev: number): number {
-    const revs = this.revs;
-    let i = revs.length - 1;
-    while (i >= 0 && revs[i].modRevision > atRev) i--;
+  /** Index in `older` of the newest record with main ≤ atRev, or -1. */
+  private olderAt(atRev: number): number {
+    const older = this.older;
+    let i = older.length - 1;
+    while (i >= 0 && older[i].modRevision > atRev) i--;
     return i;
   }
 }

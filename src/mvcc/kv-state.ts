@@ -3,11 +3,11 @@
 
 import { errors } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
+import { ByteArena } from './byte-arena.ts';
 import { History } from './history.ts';
 import type { KeyRange } from './key-range.ts';
 import { LeaseKeys } from './lease-keys.ts';
 import { TreeIndex } from './tree-index.ts';
-import { ValueArena } from './value-arena.ts';
 
 export interface RangeKeysOptions {
   /** ≤ 0 = all. */
@@ -40,7 +40,7 @@ export class KvState {
   readonly history = new History();
   readonly leaseKeys = new LeaseKeys();
   /** Where the records' values are kept. */
-  readonly values = new ValueArena();
+  readonly values = new ByteArena();
   /** A fresh store is at revision 1; the first write makes revision 2. */
   currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */

@@ -1,18 +1,19 @@
 // Which live keys are attached to which lease, so the lease layer can revoke a lease by deleting its keys
 // (etcd's lessor keeps this as each lease's itemSet; here the keyspace owns it, so it survives snapshots).
 
-import { bytesToMapKey, compareBytes } from './bytes.ts';
+import { bytesToMapKey, mapKeyToBytes } from './bytes.ts';
 
 export const NO_LEASE = 0n;
 
 export class LeaseKeys {
-  private readonly keysByLease = new Map<bigint, Map<string, Uint8Array>>();
+  // The keys as map keys (one char per byte), not the records' key bytes: those may move (./byte-arena.ts).
+  private readonly keysByLease = new Map<bigint, Set<string>>();
 
   attach(lease: bigint, key: Uint8Array): void {
     if (lease === NO_LEASE) return;
     let keys = this.keysByLease.get(lease);
-    if (keys === undefined) this.keysByLease.set(lease, (keys = new Map()));
-    keys.set(bytesToMapKey(key), key);
+    if (keys === undefined) this.keysByLease.set(lease, (keys = new Set()));
+    keys.add(bytesToMapKey(key));
   }
 
   detach(lease: bigint, key: Uint8Array): void {
@@ -26,7 +27,8 @@ export class LeaseKeys {
   /** The live keys attached to `lease`, in key order. */
   keys(lease: bigint): Uint8Array[] {
     const keys = this.keysByLease.get(lease);
-    return keys === undefined ? [] : [...keys.values()].sort(compareBytes);
+    // One char per byte, so the strings sort as their bytes do.
+    return keys === undefined ? [] : [...keys].sort().map(mapKeyToBytes);
   }
 
   /** Every lease that has at least one key, in ascending order. */

@@ -8,7 +8,8 @@ import { EMPTY_BYTES } from './bytes.ts';
 import type { Revision } from './revision.ts';
 
 export class KvRecord implements KeyValue, Revision {
-  readonly key: Uint8Array;
+  /** The same bytes for the record's life; only the index's key arena moves them (moveKey). */
+  key: Uint8Array;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
@@ -50,7 +51,12 @@ export class KvRecord implements KeyValue, Revision {
     return this.version === 0;
   }
 
-  /** The value's bytes, now kept at another place (./value-arena.ts). */
+  /** The key's bytes, now kept at another place (./byte-arena.ts). */
+  moveKey(key: Uint8Array): void {
+    this.key = key;
+  }
+
+  /** The value's bytes, now kept at another place (./byte-arena.ts). */
   moveValue(value: Uint8Array): void {
     this.value = value;
   }

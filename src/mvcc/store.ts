@@ -161,7 +161,11 @@ export class MvccStore {
     state.compactRev = rev;
     const keep = state.index.compact(rev);
     state.history.compact(rev, keep, (r) => state.values.release(r.value));
-    state.values.compacted(state.history.entries());
+    state.values.relocate(
+      state.history.entries(),
+      (r) => r.value,
+      (r, moved) => r.moveValue(moved),
+    );
     return { header: header(state.currentRev) };
   }
 

@@ -1,6 +1,7 @@
 // etcd's treeIndex (mvcc/index.go): key → KeyIndex, ordered by key bytes. It answers "which record holds key k
 // at revision r" for single keys and ranges (History lists the same records in revision order).
 
+import { ByteArena } from './byte-arena.ts';
 import { KeyIndex } from './key-index.ts';
 import type { KeyRange } from './key-range.ts';
 import { type KeyTree, SortedChunks } from './key-tree.ts';
@@ -15,6 +16,8 @@ export interface RangedRecords {
 
 export class TreeIndex {
   private readonly tree: KeyTree<KeyIndex>;
+  /** Where the keys' bytes are kept: they live as long as their KeyIndex (small slabs, as keys are small). */
+  private readonly keyBytes = new ByteArena(16 * 1024);
 
   constructor(tree: KeyTree<KeyIndex> = new SortedChunks<KeyIndex>()) {
     this.tree = tree;
@@ -68,7 +71,15 @@ export class TreeIndex {
       if (ki.empty) emptied.push(ki.key);
       return true;
     });
-    for (const key of emptied) this.tree.delete(key);
+    for (const key of emptied) {
+      this.tree.delete(key);
+      this.keyBytes.release(key);
+    }
+    this.keyBytes.relocate(
+      this.keyIndexes(),
+      (ki) => ki.key,
+      (ki, moved) => ki.moveKey(moved),
+    );
     return available;
   }
 
@@ -82,6 +93,16 @@ export class TreeIndex {
     return available;
   }
 
+  /** Every KeyIndex, in key order (the tree must not change meanwhile). */
+  private *keyIndexes(): IterableIterator<KeyIndex> {
+    const all: KeyIndex[] = [];
+    this.tree.ascend(new Uint8Array(0), null, (ki) => {
+      all.push(ki);
+      return true;
+    });
+    yield* all;
+  }
+
   /**
    * The key's KeyIndex, created (empty, not live) if the index has never seen the key; a new one holds a copy of
    * `key`, which every record of the key then shares.
@@ -89,7 +110,7 @@ export class TreeIndex {
   getOrCreate(key: Uint8Array): KeyIndex {
     let ki = this.tree.get(key);
     if (ki === undefined) {
-      ki = new KeyIndex(key.slice());
+      ki = new KeyIndex(this.keyBytes.copy(key));
       this.tree.set(ki);
     }
     return ki;
