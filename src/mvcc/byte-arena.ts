@@ -14,6 +14,8 @@ interface Slab {
   used: number;
   /** Bytes the store still holds. */
   live: number;
+  /** A buffer the arena did not make (adopt): it holds only what keep() counted, and is never written. */
+  readonly adopted: boolean;
 }
 
 export class ByteArena {
@@ -35,7 +37,7 @@ export class ByteArena {
     if (n >= OWN_BUFFER_FROM) return bytes.slice();
     let slab = this.current;
     if (slab === undefined || slab.used + n > this.slabBytes) {
-      slab = { buffer: new ArrayBuffer(this.slabBytes), used: 0, live: 0 };
+      slab = { buffer: new ArrayBuffer(this.slabBytes), used: 0, live: 0, adopted: false };
       this.slabs.set(slab.buffer, slab);
       this.current = slab;
     }
@@ -44,6 +46,24 @@ export class ByteArena {
     slab.used += n;
     slab.live += n;
     return view;
+  }
+
+  /**
+   * Takes `buffer` as a slab: views of it that the store keeps (keep()) need no copy. A restored snapshot's
+   * buffer is adopted, which saves a copy of the whole keyspace. Nobody may change the buffer's bytes afterwards.
+   */
+  adopt(buffer: ArrayBuffer): void {
+    if (!this.slabs.has(buffer)) this.slabs.set(buffer, { buffer, used: 0, live: 0, adopted: true });
+  }
+
+  /** `bytes` itself when it is a view of an adopted buffer, otherwise a copy (copy()). */
+  keep(bytes: Uint8Array): Uint8Array {
+    const slab = this.slabs.get(bytes.buffer as ArrayBuffer);
+    if (slab === undefined || !slab.adopted) return this.copy(bytes);
+    if (bytes.length === 0) return EMPTY_BYTES;
+    slab.used += bytes.length;
+    slab.live += bytes.length;
+    return bytes;
   }
 
   /** The store no longer holds `bytes` (a copy this arena made). */

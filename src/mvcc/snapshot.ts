@@ -120,6 +120,9 @@ function readSnapshot(bytes: Uint8Array): {
 export function decodeSnapshot(bytes: Uint8Array): KvState {
   const snapshot = readSnapshot(bytes);
   const state = new KvState();
+  // The records' keys and values are views of `bytes`: the store keeps them there rather than copying them all.
+  state.index.adopt(bytes.buffer as ArrayBuffer);
+  state.values.adopt(bytes.buffer as ArrayBuffer);
   state.currentRev = assertRevision(snapshot.currentRev, 'current revision');
   state.compactRev = snapshot.compactRev;
   let lastMain = 0;
@@ -141,7 +144,7 @@ export function decodeSnapshot(bytes: Uint8Array): KvState {
     const ki = state.index.getOrCreate(key);
     const prev = ki.get(main);
     // Records of one key share the index's copy of the key bytes.
-    const kv = new KvRecord(ki.key, createRevision, main, version, state.values.copy(value), lease, sub);
+    const kv = new KvRecord(ki.key, createRevision, main, version, state.values.keep(value), lease, sub);
     state.history.append(kv);
     ki.put(kv);
     if (prev) state.leaseKeys.detach(prev.lease, ki.key);

@@ -74,7 +74,10 @@ export class MvccStore {
     this.leaseExists = options.leaseExists;
   }
 
-  /** Rebuilds a store from `snapshot()` bytes. */
+  /**
+   * Rebuilds a store from `snapshot()` bytes. The store keeps its keys and values as views of `snapshot` (no
+   * second copy of the keyspace): its bytes must never change afterwards.
+   */
   static restore(snapshot: Uint8Array, options: MvccStoreOptions = {}): MvccStore {
     const store = new MvccStore(options);
     store.state = decodeSnapshot(snapshot);

@@ -93,6 +93,11 @@ export class TreeIndex {
     return available;
   }
 
+  /** getOrCreate keeps keys that are views of `buffer` without copying them (ByteArena.adopt). */
+  adopt(buffer: ArrayBuffer): void {
+    this.keyBytes.adopt(buffer);
+  }
+
   /** Every KeyIndex, in key order (the tree must not change meanwhile). */
   private *keyIndexes(): IterableIterator<KeyIndex> {
     const all: KeyIndex[] = [];
@@ -105,12 +110,12 @@ export class TreeIndex {
 
   /**
    * The key's KeyIndex, created (empty, not live) if the index has never seen the key; a new one holds a copy of
-   * `key`, which every record of the key then shares.
+   * `key` (or `key` itself, from an adopted buffer), which every record of the key then shares.
    */
   getOrCreate(key: Uint8Array): KeyIndex {
     let ki = this.tree.get(key);
     if (ki === undefined) {
-      ki = new KeyIndex(this.keyBytes.copy(key));
+      ki = new KeyIndex(this.keyBytes.keep(key));
       this.tree.set(ki);
     }
     return ki;

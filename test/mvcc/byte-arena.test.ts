@@ -87,3 +87,29 @@ describe('keys after compaction', () => {
     expect(bytesEqual(store.snapshot(), MvccStore.restore(store.snapshot()).snapshot())).toBe(true);
   });
 });
+
+describe('a restored store', () => {
+  it('keeps its keys and values in the snapshot it was restored from, until compaction moves the few survivors', () => {
+    const store = new MvccStore();
+    for (let i = 0; i < 200; i++) store.put({ key: b(`r/${i}`), value: value(i) });
+    const snapshot = store.snapshot();
+    const restored = MvccStore.restore(snapshot);
+    const all = { key: b('r/'), rangeEnd: prefixRangeEnd(b('r/')) };
+    for (const kv of restored.range(all).kvs) {
+      expect(kv.key.buffer).toBe(snapshot.buffer);
+      expect(kv.value.buffer).toBe(snapshot.buffer);
+    }
+    // Overwrite all but 3 keys and compact: the snapshot's buffer becomes mostly unused, and the survivors leave it.
+    for (let i = 3; i < 200; i++) restored.put({ key: b(`r/${i}`), value: value(i + 1) });
+    restored.compact(restored.revision);
+    const kvs = restored.range(all).kvs;
+    for (const kv of kvs) expect(kv.value.buffer).not.toBe(snapshot.buffer);
+    for (const kv of kvs) {
+      const i = Number(new TextDecoder().decode(kv.key).slice(2));
+      expect(bytesEqual(kv.value, value(i < 3 ? i : i + 1))).toBe(true);
+    }
+    // The keys are all still held: their buffer is still dense, nothing moved.
+    for (const kv of kvs) expect(kv.key.buffer).toBe(snapshot.buffer);
+    expect(bytesEqual(MvccStore.restore(restored.snapshot()).snapshot(), restored.snapshot())).toBe(true);
+  });
+});
