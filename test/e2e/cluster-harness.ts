@@ -225,14 +225,14 @@ export class TestCluster {
     return withTimeout(exited, timeoutMs, `member ${name} did not stop`);
   }
 
-  /** Starts a stopped (or just killed) member again on the same data dir. */
-  async restart(name: string): Promise<void> {
+  /** Starts a stopped (or just killed) member again on the same data dir (`extraArgs` after its usual flags). */
+  async restart(name: string, extraArgs: readonly string[] = []): Promise<void> {
     const p = this.procs.get(name);
     if (p && this.isRunning(name)) {
       if (!p.killed) throw new Error(`${name} is running`);
       await withTimeout(new Promise((r) => p.once('exit', r)), 10_000, `${name} did not exit`);
     }
-    this.spawn(this.member(name));
+    this.spawn(this.member(name), extraArgs);
   }
 
   /** fetch on a member's client port; over node:https with the `https` option's CA and certificate. */

@@ -58,6 +58,25 @@ describe('faults', () => {
     await c.waitHealthy();
   });
 
+  it('restarted with other --initial-cluster flags, a member is still itself (etcd reads its identity from its data)', async () => {
+    const leader = await c.leaderName();
+    const name = c.members.find((m) => m.name !== leader)!.name;
+    const id = (await c.status(name)).header.member_id;
+    expect(await c.stop(name)).toBe(0);
+    // Another token would give another member ID and cluster ID, were they derived from the flags again.
+    await c.restart(name, ['--initial-cluster-token', 'another-token']);
+    await c.waitHealthy([name]);
+    expect((await c.status(name)).header.member_id).toBe(id);
+    expect(put('after-restart', 'v').stdout.trim()).toBe('OK');
+    const deadline = Date.now() + 20_000;
+    let seen = '';
+    while (Date.now() < deadline && seen !== 'after-restart\nv\n') {
+      seen = etcdctl(c.endpoint(name), ['get', 'after-restart', '--consistency=s']).stdout;
+      if (seen !== 'after-restart\nv\n') await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(seen).toBe('after-restart\nv\n');
+  });
+
   it('stop all three and restart: every acknowledged write is there', async () => {
     for (const m of c.members) c.kill9(m.name);
     for (const m of c.members) await c.restart(m.name);

@@ -21,7 +21,7 @@ import type { MemberConfig } from './config.ts';
 
 export { CLUSTER_ID_HEADER, membersJson, parseMembersJson } from '../../../src/server/members-json.ts';
 
-const JOIN_FILE = 'join.json';
+export const JOIN_FILE = 'join.json';
 
 /** The peer port's membership routes; returns true when it took the request. */
 export function peerMembershipRoutes(

@@ -9,17 +9,17 @@ import { createGateway } from '../../../src/api/gateway/index.ts';
 import { cryptoRandom, type Logger } from '../../../src/env.ts';
 import { parseAutoCompaction } from '../../../src/server/auto-compaction.ts';
 import { createNode, type EdgeNode, type NodeOptions } from '../../../src/server/node.ts';
-import type { BootstrapMember } from '../../../src/server/replica.ts';
 import { FileWalStorage, nodeFs } from '../../storage/file-wal/index.ts';
 import { abstractSocketLock } from '../../storage/file-wal/lock.ts';
 import { TcpTransport } from '../../transport/tcp/index.ts';
 import { RealClock } from '../clock.ts';
 import { startClientServer } from './client-server.ts';
-import { computeClusterId, computeMemberId, hostPort, type MemberConfig } from './config.ts';
+import { hostPort, type MemberConfig } from './config.ts';
 import { checkInitialHashKV, peerHashKVRoute } from './corrupt-check.ts';
 import { directorySize } from './disk-usage.ts';
 import { effectiveQuota } from './heap.ts';
-import { peerMembershipRoutes, promoteViaLeader, resolveExistingMember, watchForRemoval } from './join.ts';
+import { memberIdentity } from './identity.ts';
+import { peerMembershipRoutes, promoteViaLeader, watchForRemoval } from './join.ts';
 import { NodeMetrics, serveMetricsUrl } from './metrics.ts';
 import { ignoredTlsWarnings, memberTls } from './tls.ts';
 
@@ -80,28 +80,10 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger.warn('flag accepted for compatibility with etcd, not acted on by edgecd', { flag: `--${flag}` });
   }
   for (const w of ignoredTlsWarnings(config)) logger.warn(w.message, { url: w.url });
-  const token = config.initialClusterToken;
-  const members: BootstrapMember[] = [...config.initialCluster].map(([name, peerURLs]) => ({
-    id: computeMemberId(peerURLs, token),
-    name,
-    peerURLs,
-  }));
-  const self = members.find((m) => m.name === config.name);
-  if (!self) {
-    throw new Error(`couldn't find local name "${config.name}" in the initial cluster configuration`);
-  }
-  let memberId = self.id;
-  let clusterId = computeClusterId(members.map((m) => m.id));
-  // Joining (etcd: --initial-cluster-state existing): the ID MemberAdd chose and the cluster ID come from the
-  // cluster itself (GET /members on the other members' peer URLs), and so do the other members' IDs.
-  let peers = members.map((m) => ({ id: m.id, url: m.peerURLs[0] }));
+  const { memberId, clusterId, bootstrap, peers, persist } = await memberIdentity(config, {
+    tls: tls.peerClient,
+  });
   if (config.initialClusterState === 'existing') {
-    const joined = await resolveExistingMember(config, { tls: tls.peerClient });
-    memberId = joined.memberId;
-    clusterId = joined.clusterId;
-    peers = joined.members
-      .filter((m) => m.peerURLs.length > 0)
-      .map((m) => ({ id: m.ID, url: m.peerURLs[0] }));
     logger.info('joining an existing cluster', {
       memberId: memberId.toString(16),
       clusterId: clusterId.toString(16),
@@ -126,6 +108,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     fs: metrics.timedFs(nodeFs),
     kernelLock: abstractSocketLock,
   });
+  persist();
   const peer = hostPort(config.listenPeerUrls[0]);
   const transport = new TcpTransport({
     clusterId,
@@ -141,7 +124,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     id: memberId,
     name: config.name,
     clusterId,
-    members: config.initialClusterState === 'new' ? members : undefined,
+    members: bootstrap,
     clientURLs: config.advertiseClientUrls,
     storage,
     transport,
