@@ -11,13 +11,12 @@
 // token (etcd's mTLS auth): gRPC handlers read it from the call's auth context, the gateway gets
 // `handler(request, { commonName })`.
 
-import { once } from 'node:events';
-import { rmSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import tls from 'node:tls';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { type EdgeNode, ETCD_VERSION } from '../../../src/server/node.ts';
+import { bindClientListener, type ClientListener } from './client-listener.ts';
 import { clusterStateUpgrade } from './cluster-state-ws.ts';
 import type { KeepaliveOptions } from './grpc/http2/keepalive.ts';
 import type { GrpcRecorder } from './grpc/metrics.ts';
@@ -35,6 +34,8 @@ export interface ClientServerOptions {
   readonly port?: number;
   /** Listen on this Unix socket instead of host:port (etcd's unix:// client URLs); a stale file is removed. */
   readonly path?: string;
+  /** Serve the connections of this port bound earlier (then host, port and path are not used). */
+  readonly listener?: ClientListener;
   /** Serves HTTP/1.1; without one, only GET /health and GET /version answer. */
   readonly gateway?: FetchHandler;
   /** etcd --max-request-bytes. Default: the node's (EdgeNode.limits). */
@@ -144,15 +145,21 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
-  let listener: net.Server;
+  let listener: ClientListener;
+  try {
+    listener = options.listener ?? (await bindClientListener(options));
+  } catch (err) {
+    await grpc.close(); // e.g. EADDRINUSE: leave nothing behind
+    throw err;
+  }
   if (options.tls) {
+    // TLS over the listener's sockets: a TLS server that never listens itself is handed each connection.
     const secure = tls.createServer({ ...options.tls, ALPNProtocols: ['http/1.1', 'h2'] }, (socket) => {
       onConnection(socket);
       if (socket.alpnProtocol === 'h2') toGrpc(socket, deadline(socket));
       else if (socket.alpnProtocol === 'http/1.1') http1.emit('connection', socket);
       else route(socket); // no ALPN: the first bytes decide
     });
-    secure.on('connection', onConnection);
     secure.on('tlsClientError', (err, socket) => {
       logger.debug('client TLS handshake failed', {
         remote: `${socket.remoteAddress}:${socket.remotePort}`,
@@ -160,31 +167,24 @@ export async function startClientServer(options: ClientServerOptions): Promise<C
       });
       socket.destroy();
     });
-    listener = secure;
+    listener.take((socket) => {
+      onConnection(socket);
+      secure.emit('connection', socket);
+    });
   } else {
-    listener = net.createServer((socket) => {
+    listener.take((socket) => {
       onConnection(socket);
       route(socket);
+      socket.resume();
     });
   }
-  if (options.path !== undefined) {
-    rmSync(options.path, { force: true }); // a socket file left by an earlier run, as etcd removes it
-    listener.listen(options.path);
-  } else listener.listen(options.port ?? 0, host);
-  try {
-    await once(listener, 'listening');
-  } catch (err) {
-    await grpc.close(); // e.g. EADDRINUSE: leave nothing behind
-    throw err;
-  }
-  const address = listener.address();
 
   let closing: Promise<void> | undefined;
   return {
-    port: typeof address === 'object' && address !== null ? address.port : 0,
+    port: listener.port,
     close: () => {
       closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => listener.close(() => resolve()));
+        const stopped = listener.close();
         await grpc.close();
         http1.close(); // stops its headersTimeout checks
         http1.closeAllConnections();

@@ -13,6 +13,7 @@ import { FileWalStorage, nodeFs } from '../../storage/file-wal/index.ts';
 import { abstractSocketLock } from '../../storage/file-wal/lock.ts';
 import { TcpTransport } from '../../transport/tcp/index.ts';
 import { RealClock } from '../clock.ts';
+import { bindClientListener, type ClientListener } from './client-listener.ts';
 import { startClientServer } from './client-server.ts';
 import { hostPort, type MemberConfig } from './config.ts';
 import { checkInitialHashKV, peerHashKVRoute } from './corrupt-check.ts';
@@ -71,6 +72,28 @@ export function authOptions(config: MemberConfig, logger: Logger): NodeOptions['
 export async function startMember(config: MemberConfig, logger: Logger): Promise<RunningMember> {
   // TLS flags first: a bad combination must stop the member before it touches its data dir.
   const tls = memberTls(config);
+  // Then the client ports, before the data is loaded, as etcd binds them (./client-listener.ts).
+  const listeners: ClientListener[] = [];
+  try {
+    for (const url of config.listenClientUrls) listeners.push(await bindClientListener(clientAddress(url)));
+    return await startBound(config, logger, tls, listeners);
+  } catch (error) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw error;
+  }
+}
+
+function clientAddress(url: string): { path: string } | { host: string; port: number } {
+  const unix = /^unixs?:\/\//.exec(url);
+  return unix ? { path: url.slice(unix[0].length) } : hostPort(url);
+}
+
+async function startBound(
+  config: MemberConfig,
+  logger: Logger,
+  tls: ReturnType<typeof memberTls>,
+  listeners: readonly ClientListener[],
+): Promise<RunningMember> {
   if (config.configFileOverrides) {
     logger.warn(
       '--config-file is given: other command-line flags and ETCD_* variables are ignored, as in etcd',
@@ -187,14 +210,13 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
   });
   const servers: Awaited<ReturnType<typeof startClientServer>>[] = [];
   try {
-    for (const url of config.listenClientUrls) {
-      const unix = /^unixs?:\/\//.exec(url);
+    for (const [i, url] of config.listenClientUrls.entries()) {
       const secure = /^(https|unixs):/.test(url);
-      const where = unix ? { path: url.slice(unix[0].length) } : hostPort(url);
+      const where = clientAddress(url);
       servers.push(
         await startClientServer({
           node,
-          ...where,
+          listener: listeners[i],
           gateway,
           maxRequestBytes: config.maxRequestBytes,
           maxConcurrentStreams: config.maxConcurrentStreams,
