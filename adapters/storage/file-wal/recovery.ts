@@ -54,8 +54,16 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     await fs.mkdir(snapDir);
     await fs.fsyncDir(ctx.dir);
   }
-  const snapshot = await snapshots.load();
+  // The segments are read while the snapshot file is (the thread pool reads both; the event loop would wait).
+  const snapshotLoad = snapshots.load();
+  snapshotLoad.catch(() => {}); // awaited below; a failing segment listing must not leave it unhandled
   const names = await segments.names();
+  const segmentBytes = readAhead(
+    fs,
+    names.map((n) => join(walDir, n.name)),
+    2,
+  );
+  const snapshot = await snapshotLoad;
   if (names.length === 0) {
     if (snapshot) throw new Error(`file WAL: ${walDir} has no segments but snapshot files exist`);
     await segments.cut({ prevIndex: 0, hardState: EMPTY_HARD_STATE, marker: undefined });
@@ -79,7 +87,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
   for (let i = 0; i < names.length; i++) {
     const { name, seq, firstIndex } = names[i];
     const path = join(walDir, name);
-    const bytes = await fs.readFile(path);
+    const bytes = await segmentBytes(i);
     const first = readRecord(bytes, 0);
     if (!first.ok || first.type !== RECORD_SEGMENT_HEADER) {
       throw corrupt(
@@ -226,6 +234,24 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     logLast: last,
     hardState,
     marker,
+  };
+}
+
+/** Reads file i when asked for it, with the next `depth` files already being read. */
+function readAhead(fs: WalFs, paths: readonly string[], depth: number): (i: number) => Promise<Uint8Array> {
+  const reads: Promise<Uint8Array>[] = [];
+  const start = (i: number) => {
+    if (i < paths.length && reads[i] === undefined) {
+      reads[i] = fs.readFile(paths[i]);
+      reads[i].catch(() => {}); // a read ahead that is never asked for (an earlier file failed) must not go unhandled
+    }
+  };
+  for (let i = 0; i < depth; i++) start(i);
+  return (i) => {
+    for (let j = i; j <= i + depth; j++) start(j);
+    const read = reads[i];
+    delete reads[i];
+    return read;
   };
 }
 
