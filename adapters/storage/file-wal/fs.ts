@@ -5,6 +5,9 @@
 import { constants } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 
+/** readFileChunks' piece size. */
+const READ_CHUNK = 8 * 1024 * 1024;
+
 /** An open file. Positions are absolute (pwrite/pread): the WAL tracks its own offsets. */
 export interface WalFile {
   /** Writes all of `data` at `position`. */
@@ -28,6 +31,11 @@ export type OpenMode = 'r+' | 'w' | 'wx' | 'r+d';
 export interface WalFs {
   open(path: string, mode: OpenMode): Promise<WalFile>;
   readFile(path: string): Promise<Uint8Array>;
+  /**
+   * Optional: readFile in pieces, `onChunk` given each piece (its bytes and offset) as it arrives while the next
+   * is being read, so that a large file can be checked as it loads rather than after.
+   */
+  readFileChunks?(path: string, onChunk: (chunk: Uint8Array, offset: number) => void): Promise<Uint8Array>;
   /** Names in a directory (not paths), in no particular order. */
   readdir(path: string): Promise<string[]>;
   /** Creates a directory and its missing parents; no error if it exists. */
@@ -91,6 +99,36 @@ export const nodeFs: WalFs = {
   async readFile(path) {
     const buffer = await readFile(path);
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  },
+  async readFileChunks(path, onChunk) {
+    const handle = await open(path, constants.O_RDONLY);
+    try {
+      const size = (await handle.stat()).size;
+      const out = new Uint8Array(size);
+      const readAt = async (offset: number): Promise<number> => {
+        const length = Math.min(READ_CHUNK, size - offset);
+        let done = 0;
+        while (done < length) {
+          const { bytesRead } = await handle.read(out, offset + done, length - done, offset + done);
+          if (bytesRead === 0) throw new Error(`${path}: shorter than its size while being read`);
+          done += bytesRead;
+        }
+        return length;
+      };
+      let offset = 0;
+      let reading = size > 0 ? readAt(0) : undefined;
+      while (reading !== undefined) {
+        const length = await reading;
+        const next = offset + length;
+        reading = next < size ? readAt(next) : undefined; // read on in the thread pool…
+        if (reading !== undefined) reading.catch(() => {}); // (awaited on the next turn of this loop)
+        onChunk(out.subarray(offset, next), offset); // …while this piece is looked at
+        offset = next;
+      }
+      return out;
+    } finally {
+      await handle.close();
+    }
   },
   readdir(path) {
     return readdir(path);

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import type { Snapshot } from '../../../src/raft/types.ts';
 import { decodeSnapshot, encodeSnapshotPrefix, type SnapshotMarker } from './codec.ts';
 import type { WalFs } from './fs.ts';
-import { corrupt, decodeOr, HEADER_SIZE, RECORD_SNAPSHOT, readRecord, recordHeader } from './record.ts';
+import {
+  corrupt,
+  decodeOr,
+  HEADER_SIZE,
+  PayloadCrc,
+  RECORD_SNAPSHOT,
+  readRecord,
+  recordHeader,
+} from './record.ts';
 import { hex16 } from './segments.ts';
 
 const SNAPSHOT_NAME = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
@@ -85,8 +93,12 @@ export class SnapshotFiles {
     const newest = files.at(-1);
     if (!newest) return undefined;
     const path = join(this.dir, newest.name);
-    const bytes = await this.fs.readFile(path);
-    const record = readRecord(bytes, 0);
+    // The CRC is computed as the file is read, where the file system can read in pieces.
+    const crc = new PayloadCrc();
+    const bytes = this.fs.readFileChunks
+      ? await this.fs.readFileChunks(path, (chunk, offset) => crc.add(chunk, offset))
+      : await this.fs.readFile(path);
+    const record = readRecord(bytes, 0, crc.value);
     if (!record.ok) throw corrupt(path, 0, record.reason);
     if (record.type !== RECORD_SNAPSHOT || record.next !== bytes.length) {
       throw corrupt(path, record.ok ? record.next : 0, 'not a single snapshot record');
