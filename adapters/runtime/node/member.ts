@@ -18,6 +18,7 @@ import { startClientServer } from './client-server.ts';
 import { hostPort, type MemberConfig } from './config.ts';
 import { checkInitialHashKV, peerHashKVRoute } from './corrupt-check.ts';
 import { directorySize } from './disk-usage.ts';
+import { prepareGrpcServer } from './grpc/server.ts';
 import { effectiveQuota } from './heap.ts';
 import { memberIdentity } from './identity.ts';
 import { peerMembershipRoutes, promoteViaLeader, watchForRemoval } from './join.ts';
@@ -106,12 +107,8 @@ async function startBound(
   const { memberId, clusterId, bootstrap, peers, persist } = await memberIdentity(config, {
     tls: tls.peerClient,
   });
-  if (config.initialClusterState === 'existing') {
-    logger.info('joining an existing cluster', {
-      memberId: memberId.toString(16),
-      clusterId: clusterId.toString(16),
-    });
-  }
+  const ids = { memberId: memberId.toString(16), clusterId: clusterId.toString(16) };
+  if (config.initialClusterState === 'existing') logger.info('joining an existing cluster', ids);
   let nodeRef: EdgeNode | undefined;
   const membershipRoutes = peerMembershipRoutes(() => nodeRef);
   const hashKVRoute = peerHashKVRoute(() => nodeRef);
@@ -143,6 +140,7 @@ async function startBound(
     ...(config.peerSecret ? { peerSecret: config.peerSecret } : {}),
   });
   const clock = new RealClock();
+  setImmediate(prepareGrpcServer); // runs while createNode waits for the data files (the thread pool reads them)
   const node = await createNode({
     id: memberId,
     name: config.name,
@@ -232,8 +230,7 @@ async function startBound(
       );
       logger.info('serving client requests', {
         name: config.name,
-        memberId: memberId.toString(16),
-        clusterId: clusterId.toString(16),
+        ...ids,
         client: 'path' in where ? url : `${where.host}:${servers.at(-1)?.port}`,
         peer: `${peer.host}:${peer.port}`,
       });

@@ -31,7 +31,7 @@ import { lockService } from './lock.ts';
 import { maintenanceService } from './maintenance.ts';
 import { countBytes, type GrpcRecorder } from './metrics.ts';
 import { loadServices, type ServiceName } from './proto.ts';
-import { refuseMalformed, strictRequests } from './strict.ts';
+import { refuseMalformed, requestSchemas, strictRequests } from './strict.ts';
 import { watchService } from './watch.ts';
 
 export { DEFAULT_MAX_REQUEST_BYTES };
@@ -86,6 +86,15 @@ export interface EdgeGrpcServer {
 const METHOD_MESSAGES: Record<string, string> = {
   'Maintenance/Downgrade': 'edgecd: Maintenance.Downgrade does not exist in etcd 3.4',
 };
+
+/**
+ * Builds what every gRPC server of the process shares (the services and request schemas from the vendored protos,
+ * ~90 ms of CPU), ahead of createGrpcServer: a member does it while its data loads.
+ */
+export function prepareGrpcServer(): void {
+  loadServices();
+  requestSchemas();
+}
 
 export function createGrpcServer(options: GrpcServerOptions): EdgeGrpcServer {
   const { node } = options;
