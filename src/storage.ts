@@ -52,5 +52,11 @@ export interface LogStorage {
   saveSnapshot(snapshot: Snapshot): Promise<void>;
   /** Discards stored entries with index ≤ `index`. Only called for an index covered by a durable snapshot. */
   compact(index: number): Promise<void>;
+  /**
+   * True when `saveSnapshot` (and the `compact` after it) may run while saves do, the storage ordering itself what
+   * must be ordered: then writing a large keyspace's snapshot does not hold up the log (and with it commits and
+   * heartbeats). Otherwise the host never overlaps any two calls.
+   */
+  readonly snapshotsBesideSaves?: boolean;
   close(): Promise<void>;
 }

@@ -38,6 +38,8 @@ export class NodeHost implements ServiceContext {
   private closed = false;
   /** Storage calls run one at a time (save and saveSnapshot may not overlap). */
   private storageQueue: Promise<unknown> = Promise.resolve();
+  /** Snapshot saves, one at a time, beside the queue when the storage allows it (LogStorage.snapshotsBesideSaves). */
+  private snapshotSaving: Promise<unknown> = Promise.resolve();
 
   constructor(options: NodeOptions, loaded: Awaited<ReturnType<LogStorage['load']>>) {
     this.options = options;
@@ -72,11 +74,17 @@ export class NodeHost implements ServiceContext {
           transport.send(messages);
         },
         persist: (batch, done) => this.enqueueStorage(() => storage.save(batch), done),
-        saveSnapshot: (snapshot, done) =>
-          this.enqueueStorage(async () => {
+        saveSnapshot: (snapshot, done) => {
+          const save = async () => {
             await storage.saveSnapshot(snapshot);
             await storage.compact(snapshot.metadata.index);
-          }, done),
+          };
+          if (!storage.snapshotsBesideSaves) return this.enqueueStorage(save, done);
+          this.snapshotSaving = this.snapshotSaving.then(save).then(
+            () => done(),
+            (err) => done(err),
+          );
+        },
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),
         later: (fn) => clock.setTimer(0, fn),
@@ -347,6 +355,7 @@ export class NodeHost implements ServiceContext {
     this.leases.stop();
     await this.options.transport.close();
     await this.storageQueue.catch(() => {});
+    await this.snapshotSaving.catch(() => {});
     await this.options.storage.close();
   }
 }

@@ -246,6 +246,51 @@ describe('file-wal', () => {
     }
   });
 
+  it('writes a snapshot file beside the log: saves resolve while it is still being written', async () => {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    // The snapshot file's data write waits until released, as a large keyspace's file takes a while.
+    const slowSnapshots: WalFs = {
+      ...nodeFs,
+      async open(path: string, mode: OpenMode): Promise<WalFile> {
+        const file = await nodeFs.open(path, mode);
+        if (!path.endsWith('.snap.tmp')) return file;
+        return {
+          write: async (data, position) => {
+            await held;
+            await file.write(data, position);
+          },
+          datasync: () => file.datasync(),
+          sync: () => file.sync(),
+          truncate: (length) => file.truncate(length),
+          size: () => file.size(),
+          close: () => file.close(),
+        };
+      },
+    };
+    const storage = await open({ fs: slowSnapshots });
+    expect(storage.snapshotsBesideSaves).toBe(true);
+    await storage.load();
+    await storage.save({ entries: entries(1, 10, 1) });
+    let snapshotSaved = false;
+    const saving = storage.saveSnapshot(snapshot(5, 1)).then(() => {
+      snapshotSaved = true;
+    });
+    await storage.save({ entries: entries(11, 20, 1) });
+    await storage.save({ entries: entries(21, 30, 1) });
+    expect(snapshotSaved).toBe(false);
+    release();
+    await saving;
+    await storage.compact(5);
+    await storage.close();
+    const reopened = await open();
+    const loaded = await reopened.load();
+    expect(loaded.snapshot?.metadata.index).toBe(5);
+    expect(loaded.entries.map((e) => e.index)).toEqual(Array.from({ length: 25 }, (_, i) => i + 6));
+  });
+
   it('refuses every write after a failed fdatasync', async () => {
     const failing = new CountingFs(nodeFs);
     const storage = await open({ fs: failing });

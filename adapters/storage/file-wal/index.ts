@@ -47,10 +47,8 @@
 // fs.ts (the file layer) and crashable-fs.ts (one that loses power, for tests).
 
 import { join } from 'node:path';
-import type { Logger } from '../../../src/env.ts';
-import { silentLogger } from '../../../src/env.ts';
-import type { HardState, Snapshot } from '../../../src/raft/types.ts';
-import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
+import { type Logger, silentLogger } from '../../../src/env.ts';
+import { EMPTY_HARD_STATE, type HardState, type Snapshot } from '../../../src/raft/types.ts';
 import type { LoadedState, LogStorage, PersistBatch } from '../../../src/storage.ts';
 import { type BatchOp, checkAppend, encodeBatch, type SnapshotMarker } from './codec.ts';
 import { nodeFs, type WalFs } from './fs.ts';
@@ -118,6 +116,7 @@ export class FileWalStorage implements LogStorage {
   private unwritten: HardState | undefined;
 
   readonly dir: string;
+  readonly snapshotsBesideSaves = true; // a snapshot file is written beside the segments (saveSnapshot)
 
   private constructor(dir: string, options: FileWalOptions) {
     this.dir = dir;
@@ -174,14 +173,17 @@ export class FileWalStorage implements LogStorage {
     return this.queue.save(batch);
   }
 
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.queue.task(async () => {
-      const newest = this.snapshots.list.at(-1);
-      // An older snapshot than the one stored adds nothing.
-      if (newest && newest.index > snapshot.metadata.index) return;
-      await this.snapshots.write(snapshot);
-      await this.snapshots.prune(undefined);
+  /** Written beside the log (saves go on meanwhile); the files kept are then pruned in order with the saves. */
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    const refused = this.refusal();
+    if (refused) throw refused;
+    const newest = this.snapshots.list.at(-1);
+    if (newest && newest.index > snapshot.metadata.index) return; // an older snapshot adds nothing
+    await this.snapshots.write(snapshot).catch((error: unknown) => {
+      this.fail(error);
+      throw error;
     });
+    await this.queue.task(() => this.snapshots.prune(undefined));
   }
 
   compact(index: number): Promise<void> {
@@ -193,6 +195,7 @@ export class FileWalStorage implements LogStorage {
     this.state = 'closing';
     return this.queue
       .last(async () => {
+        await this.snapshots.idle();
         await this.flushUnwritten();
         await this.segments.close();
         await releaseLock(this.fs, this.lockPath, this.heldLock);

@@ -38,8 +38,22 @@ export class SnapshotFiles {
     this.keep = keep;
   }
 
-  /** Written as `.tmp`, fsync'd, renamed, directory fsync'd. */
-  async write(snapshot: Snapshot): Promise<void> {
+  /** Snapshot files being written, one after the other (a local one may be written while the log is). */
+  private writing: Promise<void> = Promise.resolve();
+
+  /** Written as `.tmp`, fsync'd, renamed, directory fsync'd; after any write already under way. */
+  write(snapshot: Snapshot): Promise<void> {
+    const written = this.writing.then(() => this.writeNow(snapshot));
+    this.writing = written.catch(() => {});
+    return written;
+  }
+
+  /** Resolves once no snapshot file is being written. */
+  idle(): Promise<void> {
+    return this.writing;
+  }
+
+  private async writeNow(snapshot: Snapshot): Promise<void> {
     const { index, term } = snapshot.metadata;
     const name = `${hex16(term)}-${hex16(index)}.snap`;
     const tmp = join(this.dir, `${name}.tmp`);
