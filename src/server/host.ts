@@ -36,7 +36,7 @@ export class NodeHost implements ServiceContext {
   private ticker?: TimerHandle;
   private progressTicker?: TimerHandle;
   private closed = false;
-  /** Storage calls run one at a time (save and saveSnapshot may not overlap). */
+  /** Storage calls run one at a time (saveSnapshot beside them only where the storage allows it, below). */
   private storageQueue: Promise<unknown> = Promise.resolve();
   /** Snapshot saves, one at a time, beside the queue when the storage allows it (LogStorage.snapshotsBesideSaves). */
   private snapshotSaving: Promise<unknown> = Promise.resolve();
