@@ -63,13 +63,7 @@ export class KeyIndex {
 
   /** The key's record at `atRev`, or undefined if it did not exist then. */
   get(atRev: number): KvRecord | undefined {
-    const newest = this.newest;
-    let r: KvRecord | undefined;
-    if (newest === undefined || newest.modRevision <= atRev) r = newest;
-    else {
-      const i = this.olderAt(atRev);
-      r = i < 0 ? undefined : this.older[i];
-    }
+    const r = this.at(atRev);
     return r === undefined || r.tombstone ? undefined : r;
   }
 
@@ -104,14 +98,16 @@ export class KeyIndex {
 
   /** What `compact(atRev)` would keep, without changing anything (etcd keyIndex.keep, used by HashKV). */
   keep(atRev: number, available: Set<KvRecord>): void {
-    const newest = this.newest;
-    if (newest === undefined) return;
-    let r: KvRecord | undefined = newest;
-    if (newest.modRevision > atRev) {
-      const i = this.olderAt(atRev);
-      r = i < 0 ? undefined : this.older[i];
-    }
+    const r = this.at(atRev);
     if (r !== undefined && !r.tombstone) available.add(r);
+  }
+
+  /** The newest record with main ≤ atRev, tombstone or not. */
+  private at(atRev: number): KvRecord | undefined {
+    const newest = this.newest;
+    if (newest === undefined || newest.modRevision <= atRev) return newest;
+    const i = this.olderAt(atRev);
+    return i < 0 ? undefined : this.older[i];
   }
 
   /** Index in `older` of the newest record with main ≤ atRev, or -1. */

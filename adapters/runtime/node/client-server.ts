@@ -81,7 +81,6 @@ const HEADERS_TIMEOUT_MS = 60_000;
 export async function startClientServer(options: ClientServerOptions): Promise<ClientServer> {
   const { node } = options;
   const logger = options.logger ?? silentLogger;
-  const host = options.host ?? '127.0.0.1';
   const grpc = createGrpcServer({
     node,
     logger,
