@@ -9,7 +9,7 @@
 // prefix of its entries (a torn tail) — never with holes, never with a hard state whose commit index exceeds
 // the last durable entry.
 
-import type { Entry, HardState, Snapshot } from './raft/types.ts';
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from './raft/types.ts';
 
 /** One Ready's worth of state to make durable, applied in this order: snapshot, entries, hard state. */
 export interface PersistBatch {
@@ -40,6 +40,18 @@ export interface LoadedState {
   readonly entries: readonly Entry[];
 }
 
+/** A snapshot whose data is produced piece by piece (LogStorage.saveSnapshotStream). */
+export interface SnapshotSource {
+  readonly metadata: SnapshotMetadata;
+  /** Bytes of data in all. */
+  readonly size: number;
+  /**
+   * Writes the next bytes of data into `out` from its start and returns how many: at least 1 while any are left
+   * (`out` not empty), at most `out.length`, a bounded amount of work per call; 0 once all `size` were given.
+   */
+  fill(out: Uint8Array): number;
+}
+
 export interface LogStorage {
   /** Reads back everything durable. Called once, before any write. */
   load(): Promise<LoadedState>;
@@ -50,6 +62,11 @@ export interface LogStorage {
    * stored entries after its index. Older snapshots may be dropped once it is durable.
    */
   saveSnapshot(snapshot: Snapshot): Promise<void>;
+  /**
+   * As saveSnapshot, the data produced piece by piece while it is written: a large state machine is then never one
+   * buffer in memory (a million keys are hundreds of MB). Optional; the host falls back to saveSnapshot.
+   */
+  saveSnapshotStream?(source: SnapshotSource): Promise<void>;
   /** Discards stored entries with index ≤ `index`. Only called for an index covered by a durable snapshot. */
   compact(index: number): Promise<void>;
   /**
@@ -59,4 +76,19 @@ export interface LogStorage {
    */
   readonly snapshotsBesideSaves?: boolean;
   close(): Promise<void>;
+}
+
+/** The whole snapshot from `source`, read `piece` bytes at a time (storages that keep a snapshot as one value). */
+export function drainSnapshotSource(source: SnapshotSource, piece = 64 * 1024): Snapshot {
+  const data = new Uint8Array(source.size);
+  const buffer = new Uint8Array(Math.max(1, piece));
+  for (let at = 0; at < data.length; ) {
+    const n = source.fill(buffer);
+    if (n <= 0 || at + n > data.length)
+      throw new Error(`snapshot source gave ${n} bytes at ${at} of ${data.length}`);
+    data.set(buffer.subarray(0, n), at);
+    at += n;
+  }
+  if (source.fill(buffer) !== 0) throw new Error('snapshot source gave more bytes than its size');
+  return { metadata: source.metadata, data };
 }

@@ -79,10 +79,7 @@ export class SnapshotWriter {
     this.out = out;
     this.offset = offset;
     this.view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    out.set(MAGIC, offset);
-    this.view.setFloat64(offset + 4, shape.currentRev, true);
-    this.view.setFloat64(offset + 12, shape.compactRev, true);
-    this.view.setFloat64(offset + 20, shape.count, true);
+    writeHeader(out, this.view, offset, shape);
     this.at = offset + SNAPSHOT_HEADER_BYTES;
   }
 
@@ -97,25 +94,112 @@ export class SnapshotWriter {
         if (this.written !== this.shape.count || at !== this.offset + this.shape.size) throw changed();
         return true;
       }
-      const { main, sub, kv, tombstone } = next.value;
       if (++this.written > this.shape.count) throw changed();
-      view.setFloat64(at, main, true);
-      view.setUint32(at + 8, sub, true);
-      out[at + 12] = tombstone ? 1 : 0;
-      view.setUint32(at + 13, kv.key.length, true);
-      out.set(kv.key, at + RECORD_FIXED);
-      at += RECORD_FIXED + kv.key.length;
-      if (tombstone) continue;
-      view.setUint32(at, kv.value.length, true);
-      out.set(kv.value, at + 4);
-      at += 4 + kv.value.length;
-      view.setFloat64(at, kv.createRevision, true);
-      view.setFloat64(at + 8, kv.version, true);
-      view.setBigInt64(at + 16, kv.lease, true);
-      at += 24;
+      at = writeRecord(out, view, at, next.value);
     }
     this.at = at;
     return false;
+  }
+}
+
+function writeHeader(out: Uint8Array, view: DataView, at: number, shape: SnapshotShape): void {
+  out.set(MAGIC, at);
+  view.setFloat64(at + 4, shape.currentRev, true);
+  view.setFloat64(at + 12, shape.compactRev, true);
+  view.setFloat64(at + 20, shape.count, true);
+}
+
+/** Encodes one record at `at` (recordSize bytes); returns where the next one goes. */
+function writeRecord(out: Uint8Array, view: DataView, at: number, record: SnapshotRecord): number {
+  const { main, sub, kv, tombstone } = record;
+  view.setFloat64(at, main, true);
+  view.setUint32(at + 8, sub, true);
+  out[at + 12] = tombstone ? 1 : 0;
+  view.setUint32(at + 13, kv.key.length, true);
+  out.set(kv.key, at + RECORD_FIXED);
+  at += RECORD_FIXED + kv.key.length;
+  if (tombstone) return at;
+  view.setUint32(at, kv.value.length, true);
+  out.set(kv.value, at + 4);
+  at += 4 + kv.value.length;
+  view.setFloat64(at, kv.createRevision, true);
+  view.setFloat64(at + 8, kv.version, true);
+  view.setBigInt64(at + 16, kv.lease, true);
+  return at + 24;
+}
+
+/**
+ * The bytes SnapshotWriter writes, produced into successive buffers of any length instead of one of the whole
+ * size: a storage writes a large keyspace's snapshot through one reused buffer (LogStorage.saveSnapshotStream).
+ * Whole records go into each buffer while they fit; one larger than the buffer is encoded alone and handed out in
+ * pieces.
+ */
+export class SnapshotChunks {
+  private readonly shape: SnapshotShape;
+  private readonly records: Iterator<SnapshotRecord>;
+  /** Bytes encoded but not handed out yet (the header first, then any record larger than a buffer). */
+  private pending: Uint8Array;
+  private pendingAt = 0;
+  /** The next record, taken from the iterator but not encoded yet (it did not fit). */
+  private next: SnapshotRecord | undefined;
+  private written = 0;
+  private given = 0;
+
+  constructor(shape: SnapshotShape, records: Iterator<SnapshotRecord>) {
+    this.shape = shape;
+    this.records = records;
+    this.pending = new Uint8Array(SNAPSHOT_HEADER_BYTES);
+    writeHeader(this.pending, new DataView(this.pending.buffer), 0, shape);
+  }
+
+  /** Fills `out` from its start with the next bytes; returns how many (0 once every byte was given). */
+  fill(out: Uint8Array): number {
+    let at = this.copyPending(out, 0);
+    if (this.pendingAt < this.pending.length) return this.count(at);
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    for (;;) {
+      const record = this.next ?? this.take();
+      if (record === undefined) return this.count(at);
+      const size = recordSize(record.kv, record.tombstone);
+      if (size <= out.length - at) {
+        this.next = undefined;
+        at = writeRecord(out, view, at, record);
+        continue;
+      }
+      this.next = record;
+      if (at > 0) return this.count(at);
+      // Larger than a whole buffer: encoded alone, handed out over several calls.
+      this.next = undefined;
+      this.pending = new Uint8Array(size);
+      this.pendingAt = 0;
+      writeRecord(this.pending, new DataView(this.pending.buffer), 0, record);
+      return this.count(this.copyPending(out, 0));
+    }
+  }
+
+  private take(): SnapshotRecord | undefined {
+    const next = this.records.next();
+    if (next.done) {
+      if (this.written !== this.shape.count) throw changed();
+      return undefined;
+    }
+    if (++this.written > this.shape.count) throw changed();
+    return next.value;
+  }
+
+  private copyPending(out: Uint8Array, at: number): number {
+    const n = Math.min(this.pending.length - this.pendingAt, out.length - at);
+    if (n <= 0) return at;
+    out.set(this.pending.subarray(this.pendingAt, this.pendingAt + n), at);
+    this.pendingAt += n;
+    return at + n;
+  }
+
+  /** Counts what a call gave: never past the promised size, nor nothing before all of it. */
+  private count(n: number): number {
+    this.given += n;
+    if (this.given > this.shape.size || (n === 0 && this.given !== this.shape.size)) throw changed();
+    return n;
   }
 }
 

@@ -14,6 +14,7 @@ import {
   encodeBinary,
   isBinarySnapshot,
   SNAPSHOT_HEADER_BYTES,
+  SnapshotChunks,
   SnapshotWriter,
 } from './snapshot-binary.ts';
 
@@ -37,6 +38,8 @@ export function encodeSnapshot(state: KvState): Uint8Array {
 export function captureSnapshot(state: KvState): {
   readonly size: number;
   writer(out: Uint8Array, offset: number): SnapshotWriter;
+  /** The same bytes into successive buffers (a storage writing them through one reused buffer). */
+  chunks(): SnapshotChunks;
 } {
   const records = state.history.capture();
   const shape = {
@@ -48,6 +51,7 @@ export function captureSnapshot(state: KvState): {
   return {
     size: shape.size,
     writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(records), out, offset),
+    chunks: () => new SnapshotChunks(shape, capturedRecords(records)),
   };
 }
 

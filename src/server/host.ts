@@ -10,7 +10,7 @@ import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS } from '../etcd/limits.t
 import type { Member, ResponseHeader } from '../etcd/types.ts';
 import type { Status } from '../raft/raw-node.ts';
 import type { NodeId } from '../raft/types.ts';
-import type { LogStorage } from '../storage.ts';
+import type { LogStorage, SnapshotSource } from '../storage.ts';
 import type { WatchStream as MvccWatchStream, WatchStreamOptions } from '../watch/index.ts';
 import { etcdStateOf } from './etcd-snapshot.ts';
 import { Identity } from './identity.ts';
@@ -74,17 +74,14 @@ export class NodeHost implements ServiceContext {
           transport.send(messages);
         },
         persist: (batch, done) => this.enqueueStorage(() => storage.save(batch), done),
-        saveSnapshot: (snapshot, done) => {
-          const save = async () => {
-            await storage.saveSnapshot(snapshot);
-            await storage.compact(snapshot.metadata.index);
-          };
-          if (!storage.snapshotsBesideSaves) return this.enqueueStorage(save, done);
-          this.snapshotSaving = this.snapshotSaving.then(save).then(
-            () => done(),
-            (err) => done(err),
-          );
-        },
+        saveSnapshot: (snapshot, done) =>
+          this.saveSnapshot(snapshot.metadata.index, () => storage.saveSnapshot(snapshot), done),
+        ...(storage.saveSnapshotStream
+          ? {
+              saveSnapshotStream: (source: SnapshotSource, done: (error?: unknown) => void) =>
+                this.saveSnapshot(source.metadata.index, () => storage.saveSnapshotStream!(source), done),
+            }
+          : {}),
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),
         later: (fn) => clock.setTimer(0, fn),
@@ -153,6 +150,20 @@ export class NodeHost implements ServiceContext {
       this.progressTicker = clock.setTimer(progressMs, progress);
     }
     this.publishOnce();
+  }
+
+  /** A local snapshot saved (`write`), then storage compacted behind it; beside saves where the storage allows it. */
+  private saveSnapshot(index: number, write: () => Promise<void>, done: (error?: unknown) => void): void {
+    const { storage } = this.options;
+    const save = async () => {
+      await write();
+      await storage.compact(index);
+    };
+    if (!storage.snapshotsBesideSaves) return this.enqueueStorage(save, done);
+    this.snapshotSaving = this.snapshotSaving.then(save).then(
+      () => done(),
+      (err) => done(err),
+    );
   }
 
   private enqueueStorage(op: () => Promise<void>, done: (err?: unknown) => void): void {

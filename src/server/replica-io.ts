@@ -4,7 +4,7 @@
 
 import type { RaftOptions } from '../raft/config.ts';
 import type { Entry, Message, Snapshot } from '../raft/types.ts';
-import type { PersistBatch } from '../storage.ts';
+import type { PersistBatch, SnapshotSource } from '../storage.ts';
 import type { AutoCompactionConfig } from './auto-compaction.ts';
 import type { MemberMetrics } from './metrics.ts';
 
@@ -15,6 +15,11 @@ export interface ReplicaIO {
   persist(batch: PersistBatch, done: (error?: unknown) => void): void;
   /** Makes a locally taken snapshot durable (then storage may compact behind it). */
   saveSnapshot(snapshot: Snapshot, done: (error?: unknown) => void): void;
+  /**
+   * As saveSnapshot, the data produced piece by piece while the storage writes it (LogStorage.saveSnapshotStream):
+   * present when the storage can, and then used for snapshots not kept in memory to send.
+   */
+  saveSnapshotStream?(source: SnapshotSource, done: (error?: unknown) => void): void;
   now(): number;
   /** Observes every applied entry (the simulator checks state-machine safety with it). */
   applied?(entry: Entry): void;
@@ -47,7 +52,7 @@ export interface ReplicaConfig {
   readonly electionTicks: number;
   /** Applied entries between state-machine snapshots (etcd's --snapshot-count). */
   readonly snapshotCount: number;
-  /** Keyspace records a snapshot writes per task when the host can run later tasks (default 16,384). */
+  /** Keyspace records a snapshot writes per task when the host can run later tasks (default 4,096). */
   readonly snapshotStepRecords?: number;
   readonly requestTimeoutMs: number;
   readonly maxRequestBytes: number;

@@ -30,6 +30,13 @@ export interface StateMachineParts {
 export interface CapturedKeyspace {
   readonly size: number;
   writer(out: Uint8Array, offset: number): SnapshotWriter;
+  chunks(): { fill(out: Uint8Array): number };
+}
+
+/** A state machine snapshot handed out piece by piece (SnapshotSource's data: size and fill). */
+export interface SnapshotPieces {
+  readonly size: number;
+  fill(out: Uint8Array): number;
 }
 
 /** A state machine snapshot being written: `bytes` is complete once `step` has returned true. */
@@ -43,6 +50,35 @@ export function writeStateMachineSnapshot(
   parts: Omit<StateMachineParts, 'mvcc'>,
   keyspace: CapturedKeyspace,
 ): SnapshotInProgress {
+  const prefix = encodePrefix(parts);
+  const bytes = new Uint8Array(prefix.length + keyspace.size);
+  bytes.set(prefix, 0);
+  const writer = keyspace.writer(bytes, prefix.length);
+  return { bytes, step: (budget) => writer.step(budget) };
+}
+
+/** The same bytes as writeStateMachineSnapshot, into successive buffers, never one of the whole size. */
+export function streamStateMachineSnapshot(
+  parts: Omit<StateMachineParts, 'mvcc'>,
+  keyspace: CapturedKeyspace,
+): SnapshotPieces {
+  const prefix = encodePrefix(parts);
+  const chunks = keyspace.chunks();
+  let given = 0;
+  return {
+    size: prefix.length + keyspace.size,
+    fill(out) {
+      if (given >= prefix.length) return chunks.fill(out);
+      const n = Math.min(prefix.length - given, out.length);
+      out.set(prefix.subarray(given, given + n), 0);
+      given += n;
+      return n;
+    },
+  };
+}
+
+/** Magic, the metadata's length and the metadata: what precedes the keyspace. */
+function encodePrefix(parts: Omit<StateMachineParts, 'mvcc'>): Uint8Array {
   const meta = encode(
     {
       appliedIndex: parts.appliedIndex,
@@ -54,12 +90,11 @@ export function writeStateMachineSnapshot(
     },
     { useBigInt64: true },
   );
-  const bytes = new Uint8Array(PREFIX_BYTES + meta.length + keyspace.size);
-  bytes.set(MAGIC, 0);
-  new DataView(bytes.buffer).setUint32(4, meta.length, true);
-  bytes.set(meta, PREFIX_BYTES);
-  const writer = keyspace.writer(bytes, PREFIX_BYTES + meta.length);
-  return { bytes, step: (budget) => writer.step(budget) };
+  const prefix = new Uint8Array(PREFIX_BYTES + meta.length);
+  prefix.set(MAGIC, 0);
+  new DataView(prefix.buffer).setUint32(4, meta.length, true);
+  prefix.set(meta, PREFIX_BYTES);
+  return prefix;
 }
 
 /** Reads either format; throws a plain Error naming what is wrong. */

@@ -14,6 +14,9 @@ import { RequestDedup } from './request-dedup.ts';
 import {
   readStateMachineSnapshot,
   type SnapshotInProgress,
+  type SnapshotPieces,
+  type StateMachineParts,
+  streamStateMachineSnapshot,
   writeStateMachineSnapshot,
 } from './sm-snapshot.ts';
 
@@ -299,17 +302,23 @@ export class ServerStateMachine {
    * records per turn while this state machine goes on applying (./sm-snapshot.ts, MvccStore.captureSnapshot).
    */
   captureSnapshot(): SnapshotInProgress {
-    return writeStateMachineSnapshot(
-      {
-        appliedIndex: this.appliedIndex,
-        lessor: this.lessor.snapshot(),
-        members: this.members.toJSON(),
-        dedup: this.dedup.toJSON(),
-        alarms: this.alarms.toJSON(),
-        auth: this.auth.export(),
-      },
-      this.mvcc.captureSnapshot(),
-    );
+    return writeStateMachineSnapshot(this.snapshotParts(), this.mvcc.captureSnapshot());
+  }
+
+  /** The snapshot of this moment, handed out piece by piece while this state machine goes on (a storage's stream). */
+  streamSnapshot(): SnapshotPieces {
+    return streamStateMachineSnapshot(this.snapshotParts(), this.mvcc.captureSnapshot());
+  }
+
+  private snapshotParts(): Omit<StateMachineParts, 'mvcc'> {
+    return {
+      appliedIndex: this.appliedIndex,
+      lessor: this.lessor.snapshot(),
+      members: this.members.toJSON(),
+      dedup: this.dedup.toJSON(),
+      alarms: this.alarms.toJSON(),
+      auth: this.auth.export(),
+    };
   }
 
   restore(data: Uint8Array): void {

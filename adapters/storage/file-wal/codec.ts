@@ -3,6 +3,7 @@
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { Entry, EntryType, HardState, NodeId, Snapshot } from '../../../src/raft/types.ts';
+import type { SnapshotSource } from '../../../src/storage.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -75,10 +76,10 @@ export function encodeSnapshot(snapshot: Snapshot): Uint8Array {
  * encodeSnapshot's bytes before the snapshot's data: `prefix ‖ data` is the whole encoding, so a large snapshot
  * can be written without copying its data (msgpack: a 5-element array whose last element is a bin).
  */
-export function encodeSnapshotPrefix(snapshot: Snapshot): Uint8Array {
+export function encodeSnapshotPrefix(snapshot: Snapshot | SnapshotSource): Uint8Array {
   const { index, term, confState } = snapshot.metadata;
   const head = encodeShared([index, term, confState.voters, confState.learners]);
-  const n = snapshot.data.length;
+  const n = 'data' in snapshot ? snapshot.data.length : snapshot.size;
   const bin =
     n < 0x100
       ? [0xc4, n]

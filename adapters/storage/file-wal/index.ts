@@ -30,26 +30,17 @@
 //                   entries from firstIndex on are discarded first), hard state. One `save` is one record
 //                   (concurrent saves may share one), written with one write and one fdatasync, so a torn
 //                   write can only ever damage the last record and the hard state never outlives its entries.
-//   snapshot        [index, term, voters, learners, data]: the only record of a .snap file.
-//
-// Recovery: segments replay in sequence order (a missing sequence number is refused); zeros from a record
-// boundary to the end of a segment end it (no record has length or type 0), as etcd's WAL reads them. A bad record (incomplete,
-// CRC mismatch) at the end of the last segment, with no valid record anywhere after it, is a torn tail: the
-// file is truncated to the last good record and the fact logged. Any other bad record, a malformed payload, or
-// a gap in indexes is refused with the file and byte offset. A received snapshot is written as a snapshot file
-// before its WAL marker; if the file survived a crash and the marker did not, load completes the reset. The
-// returned entries must continue the newest snapshot without a hole, or load refuses; a hard state commit
-// beyond the last durable entry is clamped (and logged). `compact` deletes whole segments, oldest first, whose
-// entries are all at or below its index; entries at or below the snapshot index are skipped on load.
+//   snapshot        [index, term, voters, learners, data]: the only record of a .snap file (a streamed one's
+//                   header, which carries the CRC, is written last).
 //
 // Here: the storage and its saves (group commit). Beside it: segments.ts and snapshot-files.ts (the files),
-// record.ts and codec.ts (framing and payloads), write-queue.ts (one job at a time), recovery.ts (load), lock.ts,
-// fs.ts (the file layer) and crashable-fs.ts (one that loses power, for tests).
+// record.ts and codec.ts (framing and payloads), write-queue.ts (one job at a time), recovery.ts (load, and its
+// rules), lock.ts, fs.ts (the file layer) and crashable-fs.ts (one that loses power, for tests).
 
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import { EMPTY_HARD_STATE, type HardState, type Snapshot } from '../../../src/raft/types.ts';
-import type { LoadedState, LogStorage, PersistBatch } from '../../../src/storage.ts';
+import type { LoadedState, LogStorage, PersistBatch, SnapshotSource } from '../../../src/storage.ts';
 import { type BatchOp, checkAppend, encodeBatch, type SnapshotMarker } from './codec.ts';
 import { nodeFs, type WalFs } from './fs.ts';
 import {
@@ -173,13 +164,21 @@ export class FileWalStorage implements LogStorage {
     return this.queue.save(batch);
   }
 
+  saveSnapshot(snapshot: Snapshot): Promise<void> {
+    return this.saveLocal(snapshot.metadata.index, () => this.snapshots.write(snapshot));
+  }
+
+  saveSnapshotStream(source: SnapshotSource): Promise<void> {
+    return this.saveLocal(source.metadata.index, () => this.snapshots.writeStream(source));
+  }
+
   /** Written beside the log (saves go on meanwhile); the files kept are then pruned in order with the saves. */
-  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+  private async saveLocal(index: number, write: () => Promise<void>): Promise<void> {
     const refused = this.refusal();
     if (refused) throw refused;
     const newest = this.snapshots.list.at(-1);
-    if (newest && newest.index > snapshot.metadata.index) return; // an older snapshot adds nothing
-    await this.snapshots.write(snapshot).catch((error: unknown) => {
+    if (newest && newest.index > index) return; // an older snapshot adds nothing
+    await write().catch((error: unknown) => {
       this.fail(error);
       throw error;
     });

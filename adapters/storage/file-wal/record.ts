@@ -48,6 +48,11 @@ export function recordHeader(type: RecordType, parts: readonly Uint8Array[]): Ui
     length += part.length;
     crc = crc32(part, crc);
   }
+  return headerFor(type, length, crc);
+}
+
+/** The header of a record of `length` payload bytes whose CRC is `crc` (computed as the payload was written). */
+export function headerFor(type: RecordType, length: number, crc: number): Uint8Array {
   if (length > MAX_PAYLOAD) throw new Error(`record too large: ${length} bytes`);
   const out = new Uint8Array(HEADER_SIZE);
   const view = new DataView(out.buffer);

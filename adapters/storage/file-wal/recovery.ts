@@ -1,6 +1,16 @@
-// Loading a file WAL (the rules are at the top of index.ts): replay the segments in order, truncate a torn tail,
+// Loading a file WAL (the format is at the top of index.ts): replay the segments in order, truncate a torn tail,
 // reconcile the log with the newest snapshot file, clamp a commit index beyond the durable log. Leaves the newest
 // segment open for appends.
+//
+// Segments replay in sequence order (a missing sequence number is refused); zeros from a record boundary to the
+// end of a segment end it (no record has length or type 0), as etcd's WAL reads them. A bad record (incomplete,
+// CRC mismatch) at the end of the last segment, with no valid record anywhere after it, is a torn tail: the
+// file is truncated to the last good record and the fact logged. Any other bad record, a malformed payload, or
+// a gap in indexes is refused with the file and byte offset. A received snapshot is written as a snapshot file
+// before its WAL marker; if the file survived a crash and the marker did not, load completes the reset. The
+// returned entries must continue the newest snapshot without a hole, or load refuses; a hard state commit
+// beyond the last durable entry is clamped (and logged). `compact` deletes whole segments, oldest first, whose
+// entries are all at or below its index; entries at or below the snapshot index are skipped on load.
 
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
