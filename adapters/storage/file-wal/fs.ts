@@ -7,6 +7,8 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 
 
 /** readFileChunks' piece size. */
 const READ_CHUNK = 8 * 1024 * 1024;
+/** readFileChunks' pieces being read at once: a 275 MB snapshot file loads in ~800 ms with 2, ~1,000 with 1. */
+const READS_IN_FLIGHT = 2;
 
 /** An open file. Positions are absolute (pwrite/pread): the WAL tracks its own offsets. */
 export interface WalFile {
@@ -115,15 +117,24 @@ export const nodeFs: WalFs = {
         }
         return length;
       };
-      let offset = 0;
-      let reading = size > 0 ? readAt(0) : undefined;
-      while (reading !== undefined) {
-        const length = await reading;
-        const next = offset + length;
-        reading = next < size ? readAt(next) : undefined; // read on in the thread pool…
-        if (reading !== undefined) reading.catch(() => {}); // (awaited on the next turn of this loop)
-        onChunk(out.subarray(offset, next), offset); // …while this piece is looked at
-        offset = next;
+      // Pieces read on in the thread pool while this one is looked at, READS_IN_FLIGHT at a time (copying into fresh
+      // pages is slow enough here that two threads reading beat one).
+      const reading: Promise<number>[] = [];
+      let requested = 0;
+      const readOn = () => {
+        while (reading.length < READS_IN_FLIGHT && requested < size) {
+          const read = readAt(requested);
+          read.catch(() => {}); // awaited in order below
+          reading.push(read);
+          requested += Math.min(READ_CHUNK, size - requested);
+        }
+      };
+      readOn();
+      for (let offset = 0; reading.length > 0; ) {
+        const length = await reading.shift()!;
+        readOn();
+        onChunk(out.subarray(offset, offset + length), offset);
+        offset += length;
       }
       return out;
     } finally {
