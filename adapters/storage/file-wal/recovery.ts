@@ -14,6 +14,7 @@
 
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
+import { ByteArena } from '../../../src/mvcc/byte-arena.ts';
 import type { Entry, HardState } from '../../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
 import type { LoadedState } from '../../../src/storage.ts';
@@ -239,6 +240,11 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     newest.maxIndex = Math.max(newest.maxIndex, last);
   }
   const from = Math.max(0, base + 1 - logFirst);
+  // Copies, so that the segments' buffers are not kept by a few entries; in shared 1 MB slabs rather than one
+  // buffer each (an ArrayBuffer of its own costs ~2 µs and ~200 bytes: 0.3 s for the 134k entries after a 1M-key
+  // snapshot).
+  const arena = new ByteArena(1 << 20);
+  const copyEntry = (e: Entry): Entry => ({ term: e.term, index: e.index, type: e.type, data: arena.copy(e.data) });
   return {
     loaded: { hardState: { ...hardState }, snapshot, entries: log.slice(from).map(copyEntry) },
     logLast: last,
@@ -273,10 +279,6 @@ async function exists(fs: WalFs, path: string): Promise<boolean> {
     if (errorCode(error) === 'ENOENT') return false;
     throw error;
   }
-}
-
-function copyEntry(e: Entry): Entry {
-  return { term: e.term, index: e.index, type: e.type, data: new Uint8Array(e.data) };
 }
 
 /** The offset after the last byte that is not zero (the zeros after it were allocated ahead, not written). */
