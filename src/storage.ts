@@ -83,12 +83,22 @@ export function drainSnapshotSource(source: SnapshotSource, piece = 64 * 1024): 
   const data = new Uint8Array(source.size);
   const buffer = new Uint8Array(Math.max(1, piece));
   for (let at = 0; at < data.length; ) {
-    const n = source.fill(buffer);
-    if (n <= 0 || at + n > data.length)
-      throw new Error(`snapshot source gave ${n} bytes at ${at} of ${data.length}`);
+    const n = takePiece(source, buffer, data.length - at);
     data.set(buffer.subarray(0, n), at);
     at += n;
   }
-  if (source.fill(buffer) !== 0) throw new Error('snapshot source gave more bytes than its size');
+  takePiece(source, buffer, 0);
   return { metadata: source.metadata, data };
+}
+
+/**
+ * The next piece of `source` into `buffer`, its length checked against the `left` bytes it still owes: at least 1
+ * and at most `left` while any are left, none after.
+ */
+export function takePiece(source: SnapshotSource, buffer: Uint8Array, left: number): number {
+  const n = source.fill(buffer);
+  if (left === 0 ? n !== 0 : n <= 0 || n > left) {
+    throw new Error(`snapshot source gave ${n} bytes with ${left} of its ${source.size} to come`);
+  }
+  return n;
 }

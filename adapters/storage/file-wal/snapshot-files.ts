@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Snapshot, SnapshotMetadata } from '../../../src/raft/types.ts';
-import type { SnapshotSource } from '../../../src/storage.ts';
+import { type SnapshotSource, takePiece } from '../../../src/storage.ts';
 import { decodeSnapshot, encodeSnapshotPrefix, type SnapshotMarker } from './codec.ts';
 import type { WalFile, WalFs } from './fs.ts';
 import {
@@ -163,8 +163,7 @@ async function writePieces(file: WalFile, source: SnapshotSource): Promise<void>
   try {
     for (let left = source.size, i = 0; left > 0; i++) {
       const buffer = buffers[i & 1];
-      const n = source.fill(buffer);
-      if (n <= 0 || n > left) throw new Error(`snapshot source gave ${n} bytes with ${left} to come`);
+      const n = takePiece(source, buffer, left);
       const piece = buffer.subarray(0, n);
       crc = crc32(piece, crc);
       await writing; // the other buffer's write, before this one goes
@@ -176,7 +175,7 @@ async function writePieces(file: WalFile, source: SnapshotSource): Promise<void>
   } finally {
     await writing.catch(() => {}); // never leave a write running when a fill failed
   }
-  if (source.fill(buffers[0]) !== 0) throw new Error('snapshot source gave more bytes than its size');
+  takePiece(source, buffers[0], 0);
   await file.write(headerFor(RECORD_SNAPSHOT, prefix.length + source.size, crc), 0);
 }
 
