@@ -9,6 +9,7 @@
 // prefix of its entries (a torn tail) — never with holes, never with a hard state whose commit index exceeds
 // the last durable entry.
 
+import type { ValueSpill } from './mvcc/value-store.ts';
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from './raft/types.ts';
 
 /** One Ready's worth of state to make durable, applied in this order: snapshot, entries, hard state. */
@@ -67,6 +68,12 @@ export interface LogStorage {
    * buffer in memory (a million keys are hundreds of MB). Optional; the host falls back to saveSnapshot.
    */
   saveSnapshotStream?(source: SnapshotSource): Promise<void>;
+  /**
+   * A scratch file for the keyspace's values beyond those kept in memory (ValueSpill, src/mvcc/value-store.ts): a
+   * fresh, empty one on each call; nothing in it needs to survive the process. Optional: without it every value
+   * stays in memory.
+   */
+  valueSpill?(): ValueSpill;
   /** Discards stored entries with index ≤ `index`. Only called for an index covered by a durable snapshot. */
   compact(index: number): Promise<void>;
   /**

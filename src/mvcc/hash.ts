@@ -6,6 +6,7 @@
 import { errors } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
 import type { KvState } from './kv-state.ts';
+import { toKeyValue } from './record.ts';
 
 const CASTAGNOLI_TABLE: Uint32Array = (() => {
   const table = new Uint32Array(256);
@@ -60,7 +61,13 @@ export function hashKV(state: KvState, rev: number): HashResult {
     if (main > rev) break;
     if (main <= compactRev && keep.size > 0 && !keep.has(record)) continue;
     h.update(revisionBytes(main, record.sub, record.tombstone));
-    h.update(record.tombstone ? encodeKeyValue({ ...ZERO, key: record.key }) : encodeKeyValue(record));
+    h.update(
+      encodeKeyValue(
+        record.tombstone
+          ? { ...ZERO, key: record.key }
+          : { ...toKeyValue(record, false), value: record.peekValue() },
+      ),
+    );
   }
   return { hash: h.digest(), revision: currentRev, compactRevision: compactRev };
 }

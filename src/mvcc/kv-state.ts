@@ -3,11 +3,12 @@
 
 import { errors } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
-import { ByteArena } from './byte-arena.ts';
 import { History } from './history.ts';
 import type { KeyRange } from './key-range.ts';
 import { LeaseKeys } from './lease-keys.ts';
+import { toKeyValue } from './record.ts';
 import { TreeIndex } from './tree-index.ts';
+import { ValueStore, type ValueStoreOptions } from './value-store.ts';
 
 export interface RangeKeysOptions {
   /** ≤ 0 = all. */
@@ -40,11 +41,15 @@ export class KvState {
   readonly history = new History();
   readonly leaseKeys = new LeaseKeys();
   /** Where the records' values are kept. */
-  readonly values = new ByteArena();
+  readonly values: ValueStore;
   /** A fresh store is at revision 1; the first write makes revision 2. */
   currentRev = 1;
   /** etcd's compactMainRev: -1 until the first compaction. */
   compactRev = -1;
+
+  constructor(values: ValueStoreOptions = {}) {
+    this.values = new ValueStore(values);
+  }
 
   /** Reads `range` as of `options.rev` from a view whose own revision is `viewRev`. */
   rangeKeys(range: KeyRange, viewRev: number, options: RangeKeysOptions = {}): RangeKeysResult {
@@ -54,7 +59,11 @@ export class KvState {
     // Strictly below: the compacted revision itself is still readable (compaction keeps its state).
     if (rev < this.compactRev) throw errors.compacted();
     const found = this.index.records(range, rev, options.countOnly ? 1 : (options.limit ?? 0));
-    return { kvs: options.countOnly ? [] : found.records, count: found.count, rev: viewRev };
+    return {
+      kvs: options.countOnly ? [] : found.records.map((r) => toKeyValue(r)),
+      count: found.count,
+      rev: viewRev,
+    };
   }
 
   readView(): ReadView {

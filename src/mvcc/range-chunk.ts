@@ -6,9 +6,9 @@
 
 import { errors } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
-import { EMPTY_BYTES } from './bytes.ts';
 import { keyRange } from './key-range.ts';
 import type { KvState } from './kv-state.ts';
+import { toKeyValue } from './record.ts';
 
 export interface RangeChunkQuery {
   /** Where this chunk starts (inclusive): the request's key, then the last key sent + `\0`. */
@@ -51,7 +51,7 @@ export function rangeChunk(state: KvState, q: RangeChunkQuery): RangeChunk {
       more = true;
       return false;
     }
-    const kv = q.keysOnly ? { ...stored, value: EMPTY_BYTES } : stored;
+    const kv = toKeyValue(stored, !q.keysOnly);
     const cost = q.cost ? q.cost(kv) : 0;
     if (kvs.length > 0 && spent + cost > budget) {
       more = true;

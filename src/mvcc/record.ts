@@ -1,30 +1,33 @@
-// One stored version of a key: a row of etcd's "key" bucket, at revision main.sub. It is also the KeyValue that
-// reads and events hand out, and the index and the history point at this same object: a key's version costs one
-// object (it used to take a KeyValue, a record around it, a revision object in the index and list slots in both).
+// One stored version of a key: a row of etcd's "key" bucket, at revision main.sub. The index and the history point
+// at this same object: a key's version costs one object. Its value is kept by the store's ValueStore (a segment,
+// an offset and a length: ./value-store.ts), and read from there; what reads and events hand out is a plain
+// KeyValue made from the record (toKeyValue), never the record itself.
 // A tombstone (a delete) has version 0 and createRevision 0, as etcd stores it.
 
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
 import type { Revision } from './revision.ts';
+import type { ValueHolder, ValueSegment } from './value-store.ts';
 
-export class KvRecord implements KeyValue, Revision {
+export class KvRecord implements KeyValue, Revision, ValueHolder {
   /** The same bytes for the record's life; only the index's key arena moves them (moveKey). */
   key: Uint8Array;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
-  /** The same bytes for the record's life; only the store's value arena moves them (moveValue). */
-  value: Uint8Array;
   readonly lease: bigint;
-  // Private, so that a record compares, spreads, clones and encodes exactly as a plain KeyValue does.
-  readonly #sub: number;
+  /** The change's place within its write (etcd's revision.sub). */
+  readonly sub: number;
+  /** Where the value is (ValueStore.keep places it; relocate moves it). */
+  valueSegment: ValueSegment | undefined = undefined;
+  valueOffset = 0;
+  valueLength = 0;
 
   constructor(
     key: Uint8Array,
     createRevision: number,
     modRevision: number,
     version: number,
-    value: Uint8Array,
     lease: bigint,
     sub: number,
   ) {
@@ -32,19 +35,25 @@ export class KvRecord implements KeyValue, Revision {
     this.createRevision = createRevision;
     this.modRevision = modRevision;
     this.version = version;
-    this.value = value;
     this.lease = lease;
-    this.#sub = sub;
+    this.sub = sub;
+  }
+
+  /** The value: a view that stays right for as long as it is held (the stored bytes never change). */
+  get value(): Uint8Array {
+    const seg = this.valueSegment;
+    return seg === undefined ? EMPTY_BYTES : seg.read(this.valueOffset, this.valueLength);
+  }
+
+  /** The value for a scan that copies it at once (a snapshot, a hash): valid only until the next peek. */
+  peekValue(): Uint8Array {
+    const seg = this.valueSegment;
+    return seg === undefined ? EMPTY_BYTES : seg.peek(this.valueOffset, this.valueLength);
   }
 
   /** The revision of the write (etcd's revision.main). */
   get main(): number {
     return this.modRevision;
-  }
-
-  /** The change's place within its write (etcd's revision.sub). */
-  get sub(): number {
-    return this.#sub;
   }
 
   get tombstone(): boolean {
@@ -56,12 +65,25 @@ export class KvRecord implements KeyValue, Revision {
     this.key = key;
   }
 
-  /** The value's bytes, now kept at another place (./byte-arena.ts). */
-  moveValue(value: Uint8Array): void {
-    this.value = value;
+  placeValue(segment: ValueSegment | undefined, offset: number, length: number): void {
+    this.valueSegment = segment;
+    this.valueOffset = offset;
+    this.valueLength = length;
   }
 }
 
 export function tombstoneRecord(key: Uint8Array, main: number, sub: number): KvRecord {
-  return new KvRecord(key, 0, main, 0, EMPTY_BYTES, 0n, sub);
+  return new KvRecord(key, 0, main, 0, 0n, sub);
+}
+
+/** What a read or an event hands out for a record: a plain KeyValue (the value read now, or left empty). */
+export function toKeyValue(record: KvRecord, withValue = true): KeyValue {
+  return {
+    key: record.key,
+    createRevision: record.createRevision,
+    modRevision: record.modRevision,
+    version: record.version,
+    value: withValue ? record.value : EMPTY_BYTES,
+    lease: record.lease,
+  };
 }

@@ -12,6 +12,7 @@
 
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES } from './bytes.ts';
+import { KvRecord } from './record.ts';
 import type { SnapshotRecord } from './snapshot.ts';
 
 export const MAGIC = [0x45, 0x4b, 0x56, 0x32]; // "EKV2"
@@ -25,7 +26,13 @@ export const SNAPSHOT_HEADER_BYTES = 4 + 8 * 3;
 
 /** Bytes one record takes in the snapshot (History keeps their sum, so the size is known without encoding). */
 export function recordSize(kv: KeyValue, tombstone: boolean): number {
-  return RECORD_FIXED + kv.key.length + (tombstone ? 0 : VALUE_FIXED + kv.value.length);
+  const valueLength = kv instanceof KvRecord ? kv.valueLength : kv.value.length;
+  return RECORD_FIXED + kv.key.length + (tombstone ? 0 : VALUE_FIXED + valueLength);
+}
+
+/** A record's value for encoding: a stored record's is read for a scan (copied at once, not kept in memory). */
+function storedValue(kv: KeyValue): Uint8Array {
+  return kv instanceof KvRecord ? kv.peekValue() : kv.value;
 }
 
 export function isBinarySnapshot(bytes: Uint8Array): boolean {
@@ -119,9 +126,10 @@ function writeRecord(out: Uint8Array, view: DataView, at: number, record: Snapsh
   out.set(kv.key, at + RECORD_FIXED);
   at += RECORD_FIXED + kv.key.length;
   if (tombstone) return at;
-  view.setUint32(at, kv.value.length, true);
-  out.set(kv.value, at + 4);
-  at += 4 + kv.value.length;
+  const value = storedValue(kv);
+  view.setUint32(at, value.length, true);
+  out.set(value, at + 4);
+  at += 4 + value.length;
   view.setFloat64(at, kv.createRevision, true);
   view.setFloat64(at + 8, kv.version, true);
   view.setBigInt64(at + 16, kv.lease, true);
@@ -199,6 +207,8 @@ export class SnapshotChunks {
   private count(n: number): number {
     this.given += n;
     if (this.given > this.shape.size || (n === 0 && this.given !== this.shape.size)) throw changed();
+    // Every byte given: the records are done with (their source may let go of them; see captureSnapshot).
+    if (this.given === this.shape.size) this.records.return?.();
     return n;
   }
 }

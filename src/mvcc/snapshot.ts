@@ -17,6 +17,7 @@ import {
   SnapshotChunks,
   SnapshotWriter,
 } from './snapshot-binary.ts';
+import type { ValueStoreOptions } from './value-store.ts';
 
 const FORMAT_VERSION = 1;
 
@@ -42,6 +43,8 @@ export function captureSnapshot(state: KvState): {
   chunks(): SnapshotChunks;
 } {
   const records = state.history.capture();
+  // The records' values are read as the snapshot is written: until then no spill place of theirs is reused.
+  const unpin = state.values.pin();
   const shape = {
     currentRev: state.currentRev,
     compactRev: state.compactRev,
@@ -50,13 +53,17 @@ export function captureSnapshot(state: KvState): {
   };
   return {
     size: shape.size,
-    writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(records), out, offset),
-    chunks: () => new SnapshotChunks(shape, capturedRecords(records)),
+    writer: (out, offset) => new SnapshotWriter(shape, capturedRecords(records, unpin), out, offset),
+    chunks: () => new SnapshotChunks(shape, capturedRecords(records, unpin)),
   };
 }
 
-function* capturedRecords(records: readonly KvRecord[]): Generator<SnapshotRecord> {
-  for (const kv of records) yield { main: kv.main, sub: kv.sub, kv, tombstone: kv.tombstone };
+function* capturedRecords(records: readonly KvRecord[], done: () => void): Generator<SnapshotRecord> {
+  try {
+    for (const kv of records) yield { main: kv.main, sub: kv.sub, kv, tombstone: kv.tombstone };
+  } finally {
+    done();
+  }
 }
 
 /** One stored record as the snapshot carries it (etcd: one entry of the "key" bucket). */
@@ -121,12 +128,15 @@ function readSnapshot(bytes: Uint8Array): {
   return { currentRev: toNumber(root[1]), compactRev: toNumber(root[2]), records };
 }
 
-export function decodeSnapshot(bytes: Uint8Array): KvState {
+export function decodeSnapshot(bytes: Uint8Array, values: ValueStoreOptions = {}): KvState {
   const snapshot = readSnapshot(bytes);
-  const state = new KvState();
+  const state = new KvState(values);
   // The records' keys and values are views of `bytes`: the store keeps them there rather than copying them all.
-  state.index.adopt(bytes.buffer as ArrayBuffer);
-  state.values.adopt(bytes.buffer as ArrayBuffer);
+  // With a spill, keys and values are copied instead: the spill takes the values as they come, and `bytes` can go.
+  if (!state.values.spills) {
+    state.index.adopt(bytes.buffer as ArrayBuffer);
+    state.values.adopt(bytes.buffer as ArrayBuffer);
+  }
   state.currentRev = assertRevision(snapshot.currentRev, 'current revision');
   state.compactRev = snapshot.compactRev;
   let lastMain = 0;
@@ -148,7 +158,8 @@ export function decodeSnapshot(bytes: Uint8Array): KvState {
     const ki = state.index.getOrCreate(key);
     const prev = ki.get(main);
     // Records of one key share the index's copy of the key bytes.
-    const kv = new KvRecord(ki.key, createRevision, main, version, state.values.keep(value), lease, sub);
+    const kv = new KvRecord(ki.key, createRevision, main, version, lease, sub);
+    state.values.keepAdopted(value, kv);
     state.history.append(kv);
     ki.put(kv);
     if (prev) state.leaseKeys.detach(prev.lease, ki.key);

@@ -22,6 +22,7 @@ import { keyRange, rangeContains } from './key-range.ts';
 import { KvState } from './kv-state.ts';
 import { applyRange } from './range.ts';
 import { type RangeChunk, type RangeChunkQuery, rangeChunk } from './range-chunk.ts';
+import { toKeyValue } from './record.ts';
 import { header } from './response.ts';
 import { captureSnapshot, decodeSnapshot, encodeSnapshot } from './snapshot.ts';
 import { SNAPSHOT_HEADER_BYTES } from './snapshot-binary.ts';
@@ -33,6 +34,7 @@ import {
   checkTxnRequest,
   DEFAULT_MAX_TXN_OPS,
 } from './validate.ts';
+import type { ValueStore, ValueStoreOptions } from './value-store.ts';
 import { WriteTxn } from './write-txn.ts';
 
 /** A write's answer plus the events it caused, in order (all share the write's revision), for the watch layer. */
@@ -49,6 +51,8 @@ export interface MvccStoreOptions {
    * "etcdserver: requested lease not found", as etcd's apply does. Must itself be deterministic.
    */
   readonly leaseExists?: (lease: bigint) => boolean;
+  /** Where values are kept: in memory unless a spill is given (./value-store.ts). */
+  readonly values?: ValueStoreOptions;
 }
 
 /** Which events to list for a watcher catching up (etcd's watchable store reads them from its backend). */
@@ -67,11 +71,12 @@ export interface EventsQuery {
 export class MvccStore {
   readonly maxTxnOps: number;
   private readonly leaseExists: ((lease: bigint) => boolean) | undefined;
-  private state = new KvState();
+  private state: KvState;
 
-  constructor(options: MvccStoreOptions = {}) {
+  constructor(options: MvccStoreOptions = {}, state?: KvState) {
     this.maxTxnOps = options.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
     this.leaseExists = options.leaseExists;
+    this.state = state ?? new KvState(options.values);
   }
 
   /**
@@ -79,9 +84,7 @@ export class MvccStore {
    * second copy of the keyspace): its bytes must never change afterwards.
    */
   static restore(snapshot: Uint8Array, options: MvccStoreOptions = {}): MvccStore {
-    const store = new MvccStore(options);
-    store.state = decodeSnapshot(snapshot);
-    return store;
+    return new MvccStore(options, decodeSnapshot(snapshot, options.values));
   }
 
   /** The current revision: 1 for a fresh store, +1 per write that changed something. */
@@ -97,6 +100,11 @@ export class MvccStore {
   /** Keys the index holds (live, or deleted with history not yet compacted) and records kept. */
   get stats(): { readonly keys: number; readonly records: number } {
     return { keys: this.state.index.size, records: this.state.history.size };
+  }
+
+  /** Where the values are: bytes in memory that a spill may take, and in the spill (./value-store.ts). */
+  get valueStats(): ReturnType<ValueStore['stats']> {
+    return this.state.values.stats();
   }
 
   range(req: RangeRequest): RangeResponse {
@@ -163,12 +171,8 @@ export class MvccStore {
     if (rev > state.currentRev) throw errors.futureRev();
     state.compactRev = rev;
     const keep = state.index.compact(rev);
-    state.history.compact(rev, keep, (r) => state.values.release(r.value));
-    state.values.relocate(
-      state.history.entries(),
-      (r) => r.value,
-      (r, moved) => r.moveValue(moved),
-    );
+    state.history.compact(rev, keep, (r) => state.values.release(r));
+    state.values.relocate(state.history.entries());
     return { header: header(state.currentRev) };
   }
 
@@ -190,7 +194,7 @@ export class MvccStore {
       if (!rangeContains(range, kv.key)) continue;
       const type = kv.tombstone ? 'DELETE' : 'PUT';
       const prevKv = query.prevKv ? this.prevKvOf(kv.key, kv.main) : undefined;
-      events.push(prevKv === undefined ? { type, kv } : { type, kv, prevKv });
+      events.push(prevKv === undefined ? { type, kv: toKeyValue(kv) } : { type, kv: toKeyValue(kv), prevKv });
     }
     return events;
   }
@@ -222,7 +226,8 @@ export class MvccStore {
 
   private prevKvOf(key: Uint8Array, main: number): Event['prevKv'] {
     if (main - 1 < this.state.compactRev) return undefined;
-    return this.state.index.get(key, main - 1);
+    const prev = this.state.index.get(key, main - 1);
+    return prev === undefined ? undefined : toKeyValue(prev);
   }
 }
 

@@ -5,7 +5,7 @@
 import type { Event } from '../etcd/kv.ts';
 import type { KeyRange } from './key-range.ts';
 import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
-import { KvRecord, tombstoneRecord } from './record.ts';
+import { KvRecord, toKeyValue, tombstoneRecord } from './record.ts';
 
 export class WriteTxn implements ReadView {
   readonly beginRev: number;
@@ -45,15 +45,20 @@ export class WriteTxn implements ReadView {
       prevKv === undefined ? main : prevKv.createRevision,
       main,
       (prevKv?.version ?? 0) + 1,
-      this.state.values.copy(value),
       lease,
       this.changes.length,
     );
+    this.state.values.keep(value, kv);
     history.append(kv);
     ki.put(kv);
     if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, prevKv.key);
     leaseKeys.attach(lease, kv.key);
-    this.changes.push(prevKv === undefined ? { type: 'PUT', kv } : { type: 'PUT', kv, prevKv });
+    const event = toKeyValue(kv);
+    this.changes.push(
+      prevKv === undefined
+        ? { type: 'PUT', kv: event }
+        : { type: 'PUT', kv: event, prevKv: toKeyValue(prevKv) },
+    );
     return main;
   }
 
@@ -71,7 +76,7 @@ export class WriteTxn implements ReadView {
       history.append(kv);
       index.keyIndex(prevKv.key)!.tombstone(kv);
       leaseKeys.detach(prevKv.lease, prevKv.key);
-      this.changes.push({ type: 'DELETE', kv, prevKv });
+      this.changes.push({ type: 'DELETE', kv: toKeyValue(kv), prevKv: toKeyValue(prevKv) });
     }
     const revision = victims.length > 0 || this.changes.length > 0 ? main : this.beginRev;
     return { deleted: victims.length, revision };

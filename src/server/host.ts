@@ -82,6 +82,9 @@ export class NodeHost implements ServiceContext {
                 this.saveSnapshot(source.metadata.index, () => storage.saveSnapshotStream!(source), done),
             }
           : {}),
+        ...(storage.valueSpill && options.valueCacheBytes !== 0
+          ? { values: () => ({ spill: storage.valueSpill!(), residentBytes: options.valueCacheBytes }) }
+          : {}),
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),
         later: (fn) => clock.setTimer(0, fn),

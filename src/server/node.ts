@@ -90,6 +90,11 @@ export interface NodeOptions {
    * tasks while the member goes on serving.
    */
   readonly snapshotStepRecords?: number;
+  /**
+   * With a storage that has a spill (LogStorage.valueSpill): the bytes of keyspace values kept in memory, the
+   * least recently read going to the spill beyond it. Default 64 MiB; 0 keeps every value in memory.
+   */
+  readonly valueCacheBytes?: number;
   readonly requestTimeoutMs?: number;
   /** etcd --max-request-bytes. Default 1.5 MiB. */
   readonly maxRequestBytes?: number;

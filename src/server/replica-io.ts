@@ -2,6 +2,7 @@
 // provides (ReplicaIO: send, persist, save a snapshot, the time) and how it configures the member. The async node
 // (./host.ts) and the deterministic simulator (../sim/kv-simulation.ts) are its two hosts.
 
+import type { ValueStoreOptions } from '../mvcc/value-store.ts';
 import type { RaftOptions } from '../raft/config.ts';
 import type { Entry, Message, Snapshot } from '../raft/types.ts';
 import type { PersistBatch, SnapshotSource } from '../storage.ts';
@@ -20,6 +21,8 @@ export interface ReplicaIO {
    * present when the storage can, and then used for snapshots not kept in memory to send.
    */
   saveSnapshotStream?(source: SnapshotSource, done: (error?: unknown) => void): void;
+  /** Where each new keyspace keeps its values (a fresh spill each call, when the storage has one). */
+  values?(): ValueStoreOptions;
   now(): number;
   /** Observes every applied entry (the simulator checks state-machine safety with it). */
   applied?(entry: Entry): void;

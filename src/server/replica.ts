@@ -99,7 +99,11 @@ export class Replica {
     this.persistedHardState = loaded.hardState;
     this.duties = new LeaderDuties(config, io.now(), (op) => this.submitInternal(op), logger);
     this.sm = new ServerStateMachine(
-      { maxTxnOps: config.maxTxnOps, minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs) },
+      {
+        maxTxnOps: config.maxTxnOps,
+        minLeaseTtl: minLeaseTtl(config.electionTicks, config.tickMs),
+        ...(io.values ? { values: () => io.values!() } : {}),
+      },
       {
         onEvents: (events, revision) => this.watchable.notify(events, revision),
         onCompacted: (revision) => this.watchable.compacted(revision),

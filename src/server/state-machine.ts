@@ -7,6 +7,7 @@ import { EtcdError, errors } from '../etcd/errors.ts';
 import type { Event } from '../etcd/types.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
+import type { ValueStoreOptions } from '../mvcc/value-store.ts';
 import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
 import { Members } from './members.ts';
 import type { AuthOperation, Operation } from './ops.ts';
@@ -36,6 +37,8 @@ export interface StateMachineOptions {
   readonly maxTxnOps?: number;
   /** Minimum lease TTL in seconds (etcd: ceil(1.5 × election timeout)); the same on every member. */
   readonly minLeaseTtl: number;
+  /** Where each new keyspace (at start, and each restored snapshot) keeps its values; all in memory without. */
+  readonly values?: () => ValueStoreOptions;
 }
 
 export class ServerStateMachine {
@@ -69,6 +72,7 @@ export class ServerStateMachine {
     const opts = {
       maxTxnOps: this.options.maxTxnOps,
       leaseExists: (id: bigint) => this.lessor.get(id) !== undefined,
+      values: this.options.values?.(),
     };
     return bytes ? MvccStore.restore(bytes, opts) : new MvccStore(opts);
   }

@@ -6,6 +6,7 @@
 // (not in the trace); members with a runtime profile lack them, as the fetch and browser transports do.
 
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_TXN_OPS } from '../etcd/limits.ts';
+import { MemorySpill } from '../mvcc/memory-spill.ts';
 import type { NodeId } from '../raft/types.ts';
 import { KeepAliveForwarder } from '../server/lease-forward.ts';
 import { type BootstrapMember, Replica, type ReplicaConfig } from '../server/replica.ts';
@@ -154,6 +155,8 @@ export abstract class KvCluster {
           m.disk.saveSnapshot(drainSnapshotSource(source, 13 + (source.metadata.index % 241)));
           done();
         },
+        // Values through a spill of a few segments: every seed reads values back from it (value-store.ts).
+        values: () => ({ spill: new MemorySpill(), residentBytes: 128, segmentBytes: 64 }),
         now: () => this.now,
         applied: (e) => this.checker.entryApplied(m.id, e, 0),
       },

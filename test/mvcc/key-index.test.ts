@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { KeyIndex } from '../../src/mvcc/key-index.ts';
-import { KvRecord, tombstoneRecord } from '../../src/mvcc/record.ts';
+import { KvRecord, toKeyValue, tombstoneRecord } from '../../src/mvcc/record.ts';
+import { ValueStore } from '../../src/mvcc/value-store.ts';
 import { b } from './helpers.ts';
 
 /** A put record of key `k` as the store makes it: its generation's create revision and its version. */
 const put = (main: number, sub: number, created: number, version: number) =>
-  new KvRecord(b('foo'), created, main, version, b(`v${main}.${sub}`), 0n, sub);
+  new KvRecord(b('foo'), created, main, version, 0n, sub);
 const tomb = (main: number) => tombstoneRecord(b('foo'), main, 0);
 
 /** etcd's key_index_test fixture: {2, 4, 6(t)} {8, 10, 12(t)} {14, 14.1, 16(t)} {} */
@@ -115,8 +116,9 @@ describe('KeyIndex', () => {
     expect(() => ki.put(put(2, 5, 3, 2))).toThrow();
   });
 
-  it('is a KeyValue to everything outside: compares, spreads and clones as one', () => {
+  it('hands out a plain KeyValue (toKeyValue) that compares, spreads and clones as one', () => {
     const r = put(5, 2, 3, 4);
+    new ValueStore().keep(b('v5.2'), r);
     const plain = {
       key: b('foo'),
       createRevision: 3,
@@ -125,10 +127,12 @@ describe('KeyIndex', () => {
       value: b('v5.2'),
       lease: 0n,
     };
-    expect(r).toEqual(plain);
-    expect({ ...r }).toEqual(plain);
-    expect(Object.keys(r).sort()).toEqual(Object.keys(plain).sort());
-    expect(structuredClone(r)).toEqual(plain);
+    const kv = toKeyValue(r);
+    expect(kv).toEqual(plain);
+    expect({ ...kv }).toEqual(plain);
+    expect(Object.keys(kv).sort()).toEqual(Object.keys(plain).sort());
+    expect(structuredClone(kv)).toEqual(plain);
+    expect(toKeyValue(r, false)).toEqual({ ...plain, value: new Uint8Array(0) });
     expect([r.main, r.sub, r.tombstone]).toEqual([5, 2, false]);
   });
 });

@@ -64,6 +64,8 @@ export interface MemberConfig extends MemberTlsConfig {
   readonly browserLearners?: boolean;
   /** etcd --experimental-corrupt-check-time (ms; 0: never). */
   readonly corruptCheckTimeMs?: number;
+  /** --experimental-value-cache-bytes (NodeOptions.valueCacheBytes). */
+  readonly valueCacheBytes?: number;
   /** etcd --experimental-initial-corrupt-check: compare HashKV with the peers before serving (corrupt-check.ts). */
   readonly initialCorruptCheck?: boolean;
   /** etcd --listen-metrics-urls: more listeners for /metrics and /health. */

@@ -199,6 +199,13 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
     'Idle watches that asked for progress_notify get a progress response this often.',
     ms,
   ),
+  'experimental-value-cache-bytes': f(
+    'valueCacheBytes',
+    'edgecd',
+    '67108864',
+    'Bytes of key-space values kept in memory; beyond it the least recently read wait in a scratch file in the data directory (0: all in memory).',
+    int,
+  ),
   'experimental-peer-secret': f(
     'peerSecret',
     'edgecd',

@@ -166,6 +166,7 @@ async function startBound(
     onRemoved: () => onRemoved(),
     onFatal: (error) => onFatal(error),
     browserLearners: !!config.browserLearners,
+    valueCacheBytes: config.valueCacheBytes,
     metrics,
     diskSize: () => directorySize(memberDir),
     ...(config.corruptCheckTimeMs ? { corruptCheckIntervalMs: config.corruptCheckTimeMs } : {}),

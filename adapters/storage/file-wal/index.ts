@@ -12,7 +12,6 @@
 //                                  the next one is made.
 //   <dir>/snap/<term>-<index>.snap one snapshot each (16 hex digits each), written as `.tmp`, fsync'd, renamed,
 //                                  directory fsync'd. The newest `snapshotsToKeep` (default 3) are kept.
-//
 // Every file is a sequence of records:
 //
 //   offset 0  u32  payload length
@@ -35,10 +34,12 @@
 //
 // Here: the storage and its saves (group commit). Beside it: segments.ts and snapshot-files.ts (the files),
 // record.ts and codec.ts (framing and payloads), write-queue.ts (one job at a time), recovery.ts (load, and its
-// rules), lock.ts, fs.ts (the file layer) and crashable-fs.ts (one that loses power, for tests).
+// rules), lock.ts, fs.ts (the file layer), crashable-fs.ts (one that loses power, for tests), and value-spill.ts
+// (a scratch file of keyspace values, values-*.spill, unlinked as soon as it is open).
 
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../../../src/env.ts';
+import type { ValueSpill } from '../../../src/mvcc/value-store.ts';
 import { EMPTY_HARD_STATE, type HardState, type Snapshot } from '../../../src/raft/types.ts';
 import type { LoadedState, LogStorage, PersistBatch, SnapshotSource } from '../../../src/storage.ts';
 import { type BatchOp, checkAppend, encodeBatch, type SnapshotMarker } from './codec.ts';
@@ -55,6 +56,7 @@ import { RECORD_BATCH, RecordWriter } from './record.ts';
 import { recover } from './recovery.ts';
 import { SegmentFiles } from './segments.ts';
 import { SnapshotFiles } from './snapshot-files.ts';
+import { openValueSpill } from './value-spill.ts';
 import { failedEarlier, type SaveJob, WriteQueue } from './write-queue.ts';
 
 export { CrashableFs, type PowerCutOptions } from './crashable-fs.ts';
@@ -108,6 +110,7 @@ export class FileWalStorage implements LogStorage {
 
   readonly dir: string;
   readonly snapshotsBesideSaves = true; // a snapshot file is written beside the segments (saveSnapshot)
+  readonly valueSpill?: () => ValueSpill; // on the real file system only (LogStorage.valueSpill)
 
   private constructor(dir: string, options: FileWalOptions) {
     this.dir = dir;
@@ -117,6 +120,7 @@ export class FileWalStorage implements LogStorage {
     this.segments = new SegmentFiles(this.fs, join(dir, 'wal'), this.logger, this.writer, this.segmentSize);
     this.snapshots = new SnapshotFiles(this.fs, join(dir, 'snap'), Math.max(1, options.snapshotsToKeep ?? 3));
     this.lockPath = join(dir, 'LOCK');
+    if (this.fs === nodeFs) this.valueSpill = () => openValueSpill(dir);
     this.queue = new WriteQueue({
       refusal: () => this.refusal(),
       failure: () => this.failed,
@@ -146,9 +150,7 @@ export class FileWalStorage implements LogStorage {
     const { fs, logger, dir, segments, snapshots, writer } = this;
     return recover({ fs, logger, dir, segments, snapshots, writer }).then(
       (recovered) => {
-        this.logLast = recovered.logLast;
-        this.hardState = recovered.hardState;
-        this.marker = recovered.marker;
+        ({ logLast: this.logLast, hardState: this.hardState, marker: this.marker } = recovered);
         this.state = 'open';
         return recovered.loaded;
       },
@@ -279,11 +281,8 @@ export class FileWalStorage implements LogStorage {
     const hardState = this.unwritten;
     if (!hardState || this.failed || !this.segments.active) return;
     this.unwritten = undefined;
-    const record = this.writer.frame(
-      RECORD_BATCH,
-      encodeBatch([{ marker: undefined, entries: [], hardState }]),
-    );
-    await this.segments.append(record);
+    const ops: BatchOp[] = [{ marker: undefined, entries: [], hardState }];
+    await this.segments.append(this.writer.frame(RECORD_BATCH, encodeBatch(ops)));
   }
 
   private apply(op: BatchOp, segment: { maxIndex: number }): void {

@@ -1,0 +1,312 @@
+// Where the store keeps its values. A byte string in its own ArrayBuffer costs ~250 bytes beyond its bytes, and a
+// view of a shared buffer ~96: more than a 256-byte value's share of the keyspace's memory. So values are copied
+// into shared segments (64 KiB) and a record holds its segment, an offset and a length (./record.ts); a view is
+// made only when a value is read.
+//
+// With a spill (a scratch file the host gives: ValueSpill), only the most recently used segments stay in memory
+// (`residentBytes`); the others are written to the spill once (a full segment never changes) and read back when
+// a value in them is read. Nothing there needs to survive the process: the Raft log and the snapshots are the
+// keyspace's durable copy, and a restarted member rebuilds its values from them. This is etcd's arrangement —
+// bbolt keeps the keyspace in a file and the page cache decides what is in memory — with the choice made here.
+//
+// A segment's bytes never change once written, so a view handed out stays right after the segment leaves memory
+// (the view keeps its buffer). When compaction has emptied most of a segment, its survivors move into the
+// current one (relocate()) and its place in the spill is reused — except while a captured snapshot, which reads
+// the records of that moment later, is still being written (pin()).
+
+import { EMPTY_BYTES } from './bytes.ts';
+
+/** A scratch file: positions are bytes from its start; what was written at a position is read back from it. */
+export interface ValueSpill {
+  write(position: number, bytes: Uint8Array): void;
+  /** Fills `into` with the bytes written at `position`. */
+  read(position: number, into: Uint8Array): void;
+}
+
+export interface ValueStoreOptions {
+  /** Where full segments go when more than `residentBytes` of them are in memory; none = all stay in memory. */
+  readonly spill?: ValueSpill;
+  /** With a spill: the segments kept in memory (64 MiB). */
+  readonly residentBytes?: number;
+  /** One segment's size (64 KiB); a value of 4 KiB or more (or half a segment) takes a segment of its own. */
+  readonly segmentBytes?: number;
+}
+
+/** What holds a value: the store places it (after keep()) and moves it (relocate()). */
+export interface ValueHolder {
+  readonly valueSegment: ValueSegment | undefined;
+  readonly valueOffset: number;
+  readonly valueLength: number;
+  placeValue(segment: ValueSegment | undefined, offset: number, length: number): void;
+}
+
+export class ValueSegment {
+  /** The bytes while in memory (the whole segment; `used` of them written). */
+  bytes: Uint8Array | undefined;
+  /** Bytes written so far. */
+  used = 0;
+  /** Bytes that holders still hold. */
+  live = 0;
+  /** Where the spill holds a copy; -1 = nowhere yet. */
+  position = -1;
+  /** When a value in it was last read (the store's clock): the least recently used leaves memory first. */
+  lastUse = 0;
+  /** Its size in memory and in the spill. */
+  readonly capacity: number;
+  /** A buffer the store did not make (adopt): never spilled, never written; survivors move out when sparse. */
+  readonly adopted: boolean;
+  private readonly store: ValueStore;
+
+  constructor(store: ValueStore, bytes: Uint8Array, adopted: boolean) {
+    this.store = store;
+    this.bytes = bytes;
+    this.capacity = bytes.length;
+    this.adopted = adopted;
+  }
+
+  /** The value at `offset`: a view that stays right for as long as it is held. */
+  read(offset: number, length: number): Uint8Array {
+    const bytes = this.bytes ?? this.store.load(this);
+    this.lastUse = this.store.tick();
+    return bytes.subarray(offset, offset + length);
+  }
+
+  /** The value at `offset`, valid only until the next peek or read: for scans that copy it at once. */
+  peek(offset: number, length: number): Uint8Array {
+    const bytes = this.bytes ?? this.store.scan(this);
+    return bytes.subarray(offset, offset + length);
+  }
+}
+
+const DEFAULT_SEGMENT = 64 * 1024;
+const DEFAULT_RESIDENT = 64 * 1024 * 1024;
+
+export class ValueStore {
+  private readonly spill: ValueSpill | undefined;
+  private readonly residentBytes: number;
+  private readonly segmentBytes: number;
+  private readonly ownSegmentFrom: number;
+  private current: ValueSegment | undefined;
+  /** Full segments in memory that the spill may take (spill only). */
+  private resident: ValueSegment[] = [];
+  private residentSize = 0;
+  /** Segments of adopted buffers, by buffer. */
+  private readonly adopted = new WeakMap<ArrayBuffer, ValueSegment>();
+  /** Spill places free for reuse, by size. */
+  private readonly freePlaces = new Map<number, number[]>();
+  /** Places freed while pinned: reusable once no captured snapshot may read them. */
+  private pendingPlaces: [size: number, position: number][] = [];
+  private spillEnd = 0;
+  private pins = 0;
+  private clock = 0;
+  /** The last segment a scan read from the spill, and its bytes. */
+  private scanned: ValueSegment | undefined;
+  private scanBytes: Uint8Array = EMPTY_BYTES;
+  /** Segments that became mostly empty since the last relocation. */
+  private sparseSince = 0;
+
+  constructor(options: ValueStoreOptions = {}) {
+    this.spill = options.spill;
+    this.residentBytes = options.residentBytes ?? DEFAULT_RESIDENT;
+    this.segmentBytes = Math.max(options.segmentBytes ?? DEFAULT_SEGMENT, 64);
+    this.ownSegmentFrom = Math.min(this.segmentBytes / 2, 4096);
+  }
+
+  /** True when values may leave memory: a restore then copies them rather than adopting its buffer. */
+  get spills(): boolean {
+    return this.spill !== undefined;
+  }
+
+  /** Copies `bytes` into the store and places them at `holder`. */
+  keep(bytes: Uint8Array, holder: ValueHolder): void {
+    const n = bytes.length;
+    if (n === 0) return holder.placeValue(undefined, 0, 0);
+    if (n >= this.ownSegmentFrom) {
+      const own = new ValueSegment(this, bytes.slice(), false);
+      own.used = own.live = n;
+      this.full(own);
+      return holder.placeValue(own, 0, n);
+    }
+    let seg = this.current;
+    if (seg === undefined || seg.used + n > this.segmentBytes) {
+      if (seg !== undefined) this.full(seg);
+      seg = new ValueSegment(this, new Uint8Array(this.segmentBytes), false);
+      this.current = seg;
+    }
+    const at = seg.used;
+    (seg.bytes as Uint8Array).set(bytes, at);
+    seg.used += n;
+    seg.live += n;
+    holder.placeValue(seg, at, n);
+  }
+
+  /**
+   * Takes `buffer` as memory of the store: values that are views of it (keepAdopted()) need no copy. A restored
+   * snapshot's buffer is adopted when nothing spills. Nobody may change the buffer's bytes afterwards.
+   */
+  adopt(buffer: ArrayBuffer): void {
+    if (!this.adopted.has(buffer))
+      this.adopted.set(buffer, new ValueSegment(this, new Uint8Array(buffer), true));
+  }
+
+  /** Places `bytes` itself when it is a view of an adopted buffer, otherwise a copy (keep()). */
+  keepAdopted(bytes: Uint8Array, holder: ValueHolder): void {
+    const seg = this.adopted.get(bytes.buffer as ArrayBuffer);
+    if (seg === undefined || bytes.length === 0) return this.keep(bytes, holder);
+    seg.used += bytes.length;
+    seg.live += bytes.length;
+    holder.placeValue(seg, bytes.byteOffset, bytes.length);
+  }
+
+  /** The holder no longer holds its value. */
+  release(holder: ValueHolder): void {
+    const seg = holder.valueSegment;
+    if (seg === undefined) return;
+    const wasDense = !isSparse(seg);
+    seg.live -= holder.valueLength;
+    if (seg.live === 0 && seg !== this.current) this.drop(seg);
+    else if (wasDense && isSparse(seg)) this.sparseSince++;
+  }
+
+  /**
+   * After releases (a compaction): the values of mostly-empty segments that `holders` still hold move into the
+   * current segment, so that those segments can go. `holders` must name every holder still in use.
+   */
+  relocate(holders: Iterable<ValueHolder>): void {
+    if (this.sparseSince === 0) return;
+    this.sparseSince = 0;
+    for (const holder of holders) {
+      const seg = holder.valueSegment;
+      if (seg === undefined || seg === this.current || !isSparse(seg)) continue;
+      const length = holder.valueLength;
+      this.keep(seg.peek(holder.valueOffset, length), holder);
+      seg.live -= length;
+      if (seg.live === 0) this.drop(seg);
+    }
+  }
+
+  /**
+   * Until the returned function is called, no spill place is reused: a captured snapshot reads the values of
+   * records that compaction may drop meanwhile.
+   */
+  pin(): () => void {
+    this.pins++;
+    let pinned = true;
+    return () => {
+      if (!pinned) return;
+      pinned = false;
+      if (--this.pins > 0) return;
+      for (const [size, position] of this.pendingPlaces) this.freePlace(size, position);
+      this.pendingPlaces = [];
+    };
+  }
+
+  /** Full segments in memory (spill only), the spill file's size and the part of it holding segments. */
+  stats(): { readonly residentBytes: number; readonly spillBytes: number; readonly spillUsedBytes: number } {
+    let free = 0;
+    for (const [size, places] of this.freePlaces) free += size * places.length;
+    for (const [size] of this.pendingPlaces) free += size;
+    return {
+      residentBytes: this.residentSize,
+      spillBytes: this.spillEnd,
+      spillUsedBytes: this.spillEnd - free,
+    };
+  }
+
+  /** @internal (ValueSegment) */
+  tick(): number {
+    return ++this.clock;
+  }
+
+  /** @internal (ValueSegment) Brings a spilled segment back into memory. */
+  load(seg: ValueSegment): Uint8Array {
+    const bytes = new Uint8Array(seg.capacity);
+    this.readSpill(seg, bytes);
+    seg.bytes = bytes;
+    this.enter(seg);
+    return bytes;
+  }
+
+  /** @internal (ValueSegment) A spilled segment's bytes for a scan, without bringing it into memory. */
+  scan(seg: ValueSegment): Uint8Array {
+    if (this.scanned !== seg) {
+      if (this.scanBytes.length < seg.used)
+        this.scanBytes = new Uint8Array(Math.max(seg.used, this.segmentBytes));
+      this.readSpill(seg, this.scanBytes.subarray(0, seg.used));
+      this.scanned = seg;
+    }
+    return this.scanBytes;
+  }
+
+  private readSpill(seg: ValueSegment, into: Uint8Array): void {
+    (this.spill as ValueSpill).read(seg.position, into.subarray(0, seg.used));
+  }
+
+  /** A segment takes no more values: the spill may take it from now on. */
+  private full(seg: ValueSegment): void {
+    if (this.spill === undefined) return;
+    seg.lastUse = this.tick();
+    this.enter(seg);
+  }
+
+  private enter(seg: ValueSegment): void {
+    this.resident.push(seg);
+    this.residentSize += seg.capacity;
+    if (this.residentSize > this.residentBytes) this.evict();
+  }
+
+  /** Spills the least recently used segments until what stays in memory fits `residentBytes` (keeps the newest). */
+  private evict(): void {
+    const spill = this.spill as ValueSpill;
+    this.resident.sort((a, b) => a.lastUse - b.lastUse);
+    let i = 0;
+    while (this.residentSize > this.residentBytes && i < this.resident.length - 1) {
+      const seg = this.resident[i++];
+      const bytes = seg.bytes as Uint8Array;
+      if (seg.position < 0) {
+        seg.position = this.takePlace(seg.capacity);
+        spill.write(seg.position, bytes.subarray(0, seg.used));
+      }
+      this.residentSize -= seg.capacity;
+      seg.bytes = undefined;
+    }
+    this.resident = this.resident.slice(i);
+  }
+
+  /** No holder holds anything in `seg` any more. */
+  private drop(seg: ValueSegment): void {
+    if (seg.adopted) return;
+    if (seg.bytes !== undefined) {
+      const at = this.resident.indexOf(seg);
+      if (at >= 0) {
+        this.resident.splice(at, 1);
+        this.residentSize -= seg.capacity;
+      }
+    }
+    if (seg.position >= 0) {
+      // A captured snapshot may still read the segment: it keeps its bytes (in memory, or at its place while pinned).
+      const size = seg.capacity;
+      if (this.pins > 0) this.pendingPlaces.push([size, seg.position]);
+      else this.freePlace(size, seg.position);
+      if (this.scanned === seg) this.scanned = undefined;
+    }
+  }
+
+  private takePlace(size: number): number {
+    const free = this.freePlaces.get(size);
+    if (free !== undefined && free.length > 0) return free.pop() as number;
+    const position = this.spillEnd;
+    this.spillEnd += size;
+    return position;
+  }
+
+  private freePlace(size: number, position: number): void {
+    let free = this.freePlaces.get(size);
+    if (free === undefined) this.freePlaces.set(size, (free = []));
+    free.push(position);
+  }
+}
+
+function isSparse(seg: ValueSegment): boolean {
+  return seg.live * 2 < seg.used;
+}
