@@ -49,8 +49,8 @@ export class ValueSegment {
   live = 0;
   /** Where the spill holds a copy; -1 = nowhere yet. */
   position = -1;
-  /** When a value in it was last read (the store's clock): the least recently used leaves memory first. */
-  lastUse = 0;
+  /** A view of its bytes was handed out (read()): they must never be reused for another segment. */
+  lent = false;
   /** Its size in memory and in the spill. */
   readonly capacity: number;
   /** A buffer the store did not make (adopt): never spilled, never written; survivors move out when sparse. */
@@ -67,7 +67,8 @@ export class ValueSegment {
   /** The value at `offset`: a view that stays right for as long as it is held. */
   read(offset: number, length: number): Uint8Array {
     const bytes = this.bytes ?? this.store.load(this);
-    this.lastUse = this.store.tick();
+    this.store.touch(this);
+    this.lent = true;
     return bytes.subarray(offset, offset + length);
   }
 
@@ -80,6 +81,7 @@ export class ValueSegment {
 
 const DEFAULT_SEGMENT = 64 * 1024;
 const DEFAULT_RESIDENT = 64 * 1024 * 1024;
+const SPARE_BUFFERS = 16;
 
 export class ValueStore {
   private readonly spill: ValueSpill | undefined;
@@ -87,8 +89,12 @@ export class ValueStore {
   private readonly segmentBytes: number;
   private readonly ownSegmentFrom: number;
   private current: ValueSegment | undefined;
-  /** Full segments in memory that the spill may take (spill only). */
-  private resident: ValueSegment[] = [];
+  /** Full segments in memory that the spill may take (spill only), least recently read first. */
+  private readonly resident = new Set<ValueSegment>();
+  /** Buffers of spilled segments that no view holds (never lent), for new segments: fresh memory costs. */
+  private spare: Uint8Array[] = [];
+  /** The segment read last (touch() has nothing to do for it). */
+  private touched: ValueSegment | undefined;
   private residentSize = 0;
   /** Segments of adopted buffers, by buffer. */
   private readonly adopted = new WeakMap<ArrayBuffer, ValueSegment>();
@@ -98,7 +104,6 @@ export class ValueStore {
   private pendingPlaces: [size: number, position: number][] = [];
   private spillEnd = 0;
   private pins = 0;
-  private clock = 0;
   /** The last segment a scan read from the spill, and its bytes. */
   private scanned: ValueSegment | undefined;
   private scanBytes: Uint8Array = EMPTY_BYTES;
@@ -128,9 +133,10 @@ export class ValueStore {
       return holder.placeValue(own, 0, n);
     }
     let seg = this.current;
+    let filled: ValueSegment | undefined;
     if (seg === undefined || seg.used + n > this.segmentBytes) {
-      if (seg !== undefined) this.full(seg);
-      seg = new ValueSegment(this, new Uint8Array(this.segmentBytes), false);
+      filled = seg;
+      seg = new ValueSegment(this, this.spare.pop() ?? new Uint8Array(this.segmentBytes), false);
       this.current = seg;
     }
     const at = seg.used;
@@ -138,6 +144,8 @@ export class ValueStore {
     seg.used += n;
     seg.live += n;
     holder.placeValue(seg, at, n);
+    // Only now may segments leave memory (and their buffers be reused): `bytes` may be a view of one (relocate()).
+    if (filled !== undefined) this.full(filled);
   }
 
   /**
@@ -213,16 +221,19 @@ export class ValueStore {
     };
   }
 
-  /** @internal (ValueSegment) */
-  tick(): number {
-    return ++this.clock;
+  /** @internal (ValueSegment) A value in `seg` was read: it leaves memory after those read before it. */
+  touch(seg: ValueSegment): void {
+    if (this.touched === seg || !this.resident.delete(seg)) return;
+    this.resident.add(seg);
+    this.touched = seg;
   }
 
   /** @internal (ValueSegment) Brings a spilled segment back into memory. */
   load(seg: ValueSegment): Uint8Array {
-    const bytes = new Uint8Array(seg.capacity);
+    const bytes = (seg.capacity === this.segmentBytes && this.spare.pop()) || new Uint8Array(seg.capacity);
     this.readSpill(seg, bytes);
     seg.bytes = bytes;
+    seg.lent = false;
     this.enter(seg);
     return bytes;
   }
@@ -245,43 +256,38 @@ export class ValueStore {
   /** A segment takes no more values: the spill may take it from now on. */
   private full(seg: ValueSegment): void {
     if (this.spill === undefined) return;
-    seg.lastUse = this.tick();
     this.enter(seg);
   }
 
   private enter(seg: ValueSegment): void {
-    this.resident.push(seg);
+    this.resident.add(seg);
     this.residentSize += seg.capacity;
     if (this.residentSize > this.residentBytes) this.evict();
   }
 
-  /** Spills the least recently used segments until what stays in memory fits `residentBytes` (keeps the newest). */
+  /** Spills the least recently read segments until what stays in memory fits `residentBytes` (keeps the newest). */
   private evict(): void {
     const spill = this.spill as ValueSpill;
-    this.resident.sort((a, b) => a.lastUse - b.lastUse);
-    let i = 0;
-    while (this.residentSize > this.residentBytes && i < this.resident.length - 1) {
-      const seg = this.resident[i++];
-      const bytes = seg.bytes as Uint8Array;
+    for (const seg of this.resident) {
+      if (this.residentSize <= this.residentBytes || this.resident.size === 1) break;
       if (seg.position < 0) {
         seg.position = this.takePlace(seg.capacity);
-        spill.write(seg.position, bytes.subarray(0, seg.used));
+        spill.write(seg.position, (seg.bytes as Uint8Array).subarray(0, seg.used));
       }
+      this.resident.delete(seg);
       this.residentSize -= seg.capacity;
+      this.recycle(seg);
       seg.bytes = undefined;
+      if (this.touched === seg) this.touched = undefined;
     }
-    this.resident = this.resident.slice(i);
   }
 
   /** No holder holds anything in `seg` any more. */
   private drop(seg: ValueSegment): void {
     if (seg.adopted) return;
     if (seg.bytes !== undefined) {
-      const at = this.resident.indexOf(seg);
-      if (at >= 0) {
-        this.resident.splice(at, 1);
-        this.residentSize -= seg.capacity;
-      }
+      if (this.resident.delete(seg)) this.residentSize -= seg.capacity;
+      if (this.touched === seg) this.touched = undefined;
     }
     if (seg.position >= 0) {
       // A captured snapshot may still read the segment: it keeps its bytes (in memory, or at its place while pinned).
@@ -289,6 +295,13 @@ export class ValueStore {
       if (this.pins > 0) this.pendingPlaces.push([size, seg.position]);
       else this.freePlace(size, seg.position);
       if (this.scanned === seg) this.scanned = undefined;
+    }
+  }
+
+  /** Keeps the buffer of a segment leaving memory for a new one, when nothing else can hold it. */
+  private recycle(seg: ValueSegment): void {
+    if (!seg.lent && seg.capacity === this.segmentBytes && this.spare.length < SPARE_BUFFERS) {
+      this.spare.push(seg.bytes as Uint8Array);
     }
   }
 

@@ -21,6 +21,7 @@ import { directorySize } from './disk-usage.ts';
 import { prepareGrpcServer } from './grpc/server.ts';
 import { effectiveQuota } from './heap.ts';
 import { memberIdentity } from './identity.ts';
+import { startIdleCollection } from './idle-gc.ts';
 import { peerMembershipRoutes, promoteViaLeader, watchForRemoval } from './join.ts';
 import { NodeMetrics, serveMetricsUrl } from './metrics.ts';
 import { ignoredTlsWarnings, memberTls } from './tls.ts';
@@ -122,11 +123,13 @@ async function startBound(
   });
   const metrics = new NodeMetrics();
   const memberDir = join(config.dataDir, 'member');
-  // The real file system with its fsyncs timed (and the kernel lock a wrapped file layer does not get by default).
+  // The real file system with its fsyncs timed (and the kernel lock and value spill a wrapped file layer does not
+  // get by default).
   const storage = await FileWalStorage.open(memberDir, {
     logger,
     fs: metrics.timedFs(nodeFs),
     kernelLock: abstractSocketLock,
+    valueSpill: true,
   });
   persist();
   const peer = hostPort(config.listenPeerUrls[0]);
@@ -180,6 +183,7 @@ async function startBound(
     },
   });
   nodeRef = node;
+  startIdleCollection(() => node.serving().leader !== node.id); // a leader's pause would hold up heartbeats
   metrics.attach(node, transport);
   if (config.initialCorruptCheck) {
     // etcd runs it before serving clients; a member whose data differs from its peers' does not start.

@@ -79,6 +79,8 @@ export interface FileWalOptions {
    * system; none (the LOCK file alone) with another file layer.
    */
   readonly kernelLock?: KernelLockFactory | false;
+  /** Offer a value spill in `dir` (LogStorage.valueSpill: value-spill.ts). Default: when `fs` is not given. */
+  readonly valueSpill?: boolean;
 }
 
 const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
@@ -110,7 +112,7 @@ export class FileWalStorage implements LogStorage {
 
   readonly dir: string;
   readonly snapshotsBesideSaves = true; // a snapshot file is written beside the segments (saveSnapshot)
-  readonly valueSpill?: () => ValueSpill; // on the real file system only (LogStorage.valueSpill)
+  readonly valueSpill?: () => ValueSpill; // see FileWalOptions.valueSpill
 
   private constructor(dir: string, options: FileWalOptions) {
     this.dir = dir;
@@ -120,7 +122,7 @@ export class FileWalStorage implements LogStorage {
     this.segments = new SegmentFiles(this.fs, join(dir, 'wal'), this.logger, this.writer, this.segmentSize);
     this.snapshots = new SnapshotFiles(this.fs, join(dir, 'snap'), Math.max(1, options.snapshotsToKeep ?? 3));
     this.lockPath = join(dir, 'LOCK');
-    if (this.fs === nodeFs) this.valueSpill = () => openValueSpill(dir);
+    if (options.valueSpill ?? options.fs === undefined) this.valueSpill = () => openValueSpill(dir);
     this.queue = new WriteQueue({
       refusal: () => this.refusal(),
       failure: () => this.failed,
