@@ -2,7 +2,9 @@
 // ../shared/tools/build-etcd-benchmark.sh) against a local 3-member edgecd and a local 3-member etcd (Debian's
 // etcd-server), started with the same flags on 127.0.0.1, alternating them for several rounds; it prints each
 // run's figures and latency histogram, then medians and the ratio edgecd/etcd per test (throughput ≥ 1.0 and
-// p99 ≤ etcd's is the goal), plus each member's RSS and the time a killed member takes to serve again.
+// p99 ≤ etcd's is the goal), plus each member's RSS once the cluster has been idle 10 s after the tests (what a
+// member holding the keyspace keeps, for both systems: Go's runtime and edgecd's idle collection give back what
+// the load left behind) and the time a killed member takes to serve again.
 // A benchmark, never a test.
 //
 //   npm run bench                              all tests, 3 rounds
@@ -240,6 +242,9 @@ function raftTerm(endpoints: string[]): number | undefined {
   return terms.length ? Math.max(...terms) : undefined;
 }
 
+/** How long a cluster stays idle after its tests before its members' RSS is read. */
+const SETTLE_MS = 10_000;
+
 function rssMb(pid: number): number | undefined {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -317,6 +322,7 @@ async function main(): Promise<void> {
           );
           if (opts.verbose) console.log(output.slice(output.indexOf('Response time histogram')));
         }
+        if (cluster.pids().length > 0) await new Promise((r) => setTimeout(r, SETTLE_MS));
         for (const pid of cluster.pids()) {
           const mb = rssMb(pid);
           if (mb !== undefined) rss[kind].push(mb);
@@ -350,7 +356,8 @@ async function main(): Promise<void> {
     );
   }
   for (const k of kinds) {
-    if (rss[k].length) console.log(`  RSS per member after the run, ${k}: median ${fmt(median(rss[k]))} MB`);
+    if (rss[k].length)
+      console.log(`  RSS per member 10 s after the run, ${k}: median ${fmt(median(rss[k]))} MB`);
     if (restart[k].length) console.log(`  restart to serving, ${k}: median ${fmt(median(restart[k]))} ms`);
   }
   if (!opts.endpoints && !opts.only) {

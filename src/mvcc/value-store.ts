@@ -85,7 +85,7 @@ const SPARE_BUFFERS = 16;
 
 export class ValueStore {
   private readonly spill: ValueSpill | undefined;
-  private readonly residentBytes: number;
+  private residentBytes: number;
   private readonly segmentBytes: number;
   private readonly ownSegmentFrom: number;
   private current: ValueSegment | undefined;
@@ -271,8 +271,17 @@ export class ValueStore {
     for (const seg of this.resident) {
       if (this.residentSize <= this.residentBytes || this.resident.size === 1) break;
       if (seg.position < 0) {
-        seg.position = this.takePlace(seg.capacity);
-        spill.write(seg.position, (seg.bytes as Uint8Array).subarray(0, seg.used));
+        const position = this.takePlace(seg.capacity);
+        try {
+          spill.write(position, (seg.bytes as Uint8Array).subarray(0, seg.used));
+        } catch {
+          // The spill cannot take it (a full disk): values stay in memory from now on. Where a value is kept
+          // changes nothing a member answers, so members whose spills differ still apply entries alike.
+          this.freePlace(seg.capacity, position);
+          this.residentBytes = Number.POSITIVE_INFINITY;
+          return;
+        }
+        seg.position = position;
       }
       this.resident.delete(seg);
       this.residentSize -= seg.capacity;

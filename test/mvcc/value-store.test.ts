@@ -149,3 +149,25 @@ function byKey(a: Uint8Array, c: Uint8Array): number {
   const name = (v: Uint8Array) => `k/${v[0]}`;
   return name(a) < name(c) ? -1 : name(a) > name(c) ? 1 : 0;
 }
+
+describe('a spill that fails to write', () => {
+  it('keeps values in memory from then on, and reads as a store without a spill', () => {
+    const spill = new MemorySpill();
+    let fail = false;
+    const failing = {
+      write: (position: number, bytes: Uint8Array) => {
+        if (fail) throw new Error('ENOSPC');
+        spill.write(position, bytes);
+      },
+      read: (position: number, into: Uint8Array) => spill.read(position, into),
+    };
+    const store = new MvccStore({ values: { spill: failing, residentBytes: 4096, segmentBytes: 2048 } });
+    const plain = new MvccStore();
+    for (let i = 0; i < 300; i++) {
+      if (i === 150) fail = true;
+      for (const s of [store, plain]) s.put({ key: b(`k/${i % 200}`), value: value(i) });
+    }
+    expect(store.valueStats.residentBytes).toBeGreaterThan(4096);
+    expect(visible(store)).toEqual(visible(plain));
+  });
+});
