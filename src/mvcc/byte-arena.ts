@@ -1,6 +1,7 @@
-// Where the store keeps its keys and values. A byte string in its own ArrayBuffer costs ~250 bytes beyond its
-// bytes (the buffer object, the engine's backing store, the allocator's header): more than a 16-byte key or a
-// 256-byte value itself. Here they are copied into shared slabs and each is a view of one. A slab lives as long
+// Where the index keeps its keys (values are in ./value-store.ts: a key is compared at every lookup, so it stays a
+// view). A byte string in its own ArrayBuffer costs ~250 bytes beyond its bytes (the buffer object, the engine's
+// backing store, the allocator's header): more than a 16-byte key itself. Here keys are copied into shared slabs
+// and each is a view of one. A slab lives as long
 // as any view of it (the engine frees it with the last one); so that a few survivors do not hold whole slabs once
 // compaction has dropped the rest, the survivors of mostly-empty slabs move into the current one (relocate()).
 
