@@ -63,9 +63,7 @@ export function hashKV(state: KvState, rev: number): HashResult {
     h.update(revisionBytes(main, record.sub, record.tombstone));
     h.update(
       encodeKeyValue(
-        record.tombstone
-          ? { ...ZERO, key: record.key }
-          : { ...toKeyValue(record, false), value: record.peekValue() },
+        record.tombstone ? { ...ZERO, key: record.key } : toKeyValue(record, record.peekValue()),
       ),
     );
   }

@@ -6,6 +6,7 @@
 
 import { errors } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
+import { EMPTY_BYTES } from './bytes.ts';
 import { keyRange } from './key-range.ts';
 import type { KvState } from './kv-state.ts';
 import { toKeyValue } from './record.ts';
@@ -51,7 +52,7 @@ export function rangeChunk(state: KvState, q: RangeChunkQuery): RangeChunk {
       more = true;
       return false;
     }
-    const kv = toKeyValue(stored, !q.keysOnly);
+    const kv = q.keysOnly ? toKeyValue(stored, EMPTY_BYTES) : toKeyValue(stored);
     const cost = q.cost ? q.cost(kv) : 0;
     if (kvs.length > 0 && spent + cost > budget) {
       more = true;

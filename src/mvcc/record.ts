@@ -76,14 +76,17 @@ export function tombstoneRecord(key: Uint8Array, main: number, sub: number): KvR
   return new KvRecord(key, 0, main, 0, 0n, sub);
 }
 
-/** What a read or an event hands out for a record: a plain KeyValue (the value read now, or left empty). */
-export function toKeyValue(record: KvRecord, withValue = true): KeyValue {
+/**
+ * What a read or an event hands out for a record: a plain KeyValue, with the value read now unless given (empty
+ * for keys_only; a scan's peekValue()).
+ */
+export function toKeyValue(record: KvRecord, value: Uint8Array = record.value): KeyValue {
   return {
     key: record.key,
     createRevision: record.createRevision,
     modRevision: record.modRevision,
     version: record.version,
-    value: withValue ? record.value : EMPTY_BYTES,
+    value,
     lease: record.lease,
   };
 }

@@ -132,7 +132,7 @@ describe('KeyIndex', () => {
     expect({ ...kv }).toEqual(plain);
     expect(Object.keys(kv).sort()).toEqual(Object.keys(plain).sort());
     expect(structuredClone(kv)).toEqual(plain);
-    expect(toKeyValue(r, false)).toEqual({ ...plain, value: new Uint8Array(0) });
+    expect(toKeyValue(r, new Uint8Array(0))).toEqual({ ...plain, value: new Uint8Array(0) });
     expect([r.main, r.sub, r.tombstone]).toEqual([5, 2, false]);
   });
 });
