@@ -12,15 +12,24 @@ import { join } from 'node:path';
 const ROOT = join(import.meta.dirname, '..', '..');
 const ENTRY = join(ROOT, 'bin', 'edgecd.js');
 
+/** Ports this process has handed out: the kernel may give a just-closed probe's port again (a member's client and
+ * peer port were once the same), so no port is handed out twice. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export interface MemberSpec {
@@ -59,19 +68,23 @@ export class TestCluster {
     this.root = mkdtempSync(join(tmpdir(), 'edgecd-e2e-'));
   }
 
+  /**
+   * Starts a fresh cluster. A probed port can be taken by another process (a parallel test file's outgoing
+   * connection) before the member binds it: when a member exits with EADDRINUSE, the cluster starts over on new
+   * ports (at most 3 times).
+   */
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
-    const c = new TestCluster(options);
-    for (let i = 1; i <= (options.size ?? 3); i++) {
-      c.members.push({
-        name: `m${i}`,
-        clientPort: await freePort(),
-        peerPort: await freePort(),
-        dataDir: join(c.root, `m${i}`),
-      });
+    for (let attempt = 1; ; attempt++) {
+      const c = await TestCluster.prepare(options);
+      try {
+        await c.startAll();
+        return c;
+      } catch (e) {
+        const taken = c.members.some((m) => c.tail(m.name, 1000).includes('EADDRINUSE'));
+        await c.close();
+        if (!taken || attempt === 3) throw e;
+      }
     }
-    for (const m of c.members) c.spawn(m);
-    await c.waitHealthy();
-    return c;
   }
 
   /**
