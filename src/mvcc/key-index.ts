@@ -15,15 +15,15 @@ import { compareRevision } from './revision.ts';
 const NONE: KvRecord[] = [];
 
 export class KeyIndex {
-  /** The key's bytes, shared by its records; only the index's key arena moves them (moveKey). */
-  key: Uint8Array;
+  /** The key, one char per byte (bytesToMapKey), shared by its records. */
+  readonly mapKey: string;
   /** The key's newest record, if any. */
   private newest: KvRecord | undefined = undefined;
   /** Its older records still held, in revision order. */
   private older: KvRecord[] = NONE;
 
-  constructor(key: Uint8Array) {
-    this.key = key;
+  constructor(mapKey: string) {
+    this.mapKey = mapKey;
   }
 
   /** True when the key exists now (its newest record is a put). */
@@ -65,13 +65,6 @@ export class KeyIndex {
   get(atRev: number): KvRecord | undefined {
     const r = this.at(atRev);
     return r === undefined || r.tombstone ? undefined : r;
-  }
-
-  /** The key's bytes move (./byte-arena.ts): this index and every record it holds take the new copy. */
-  moveKey(key: Uint8Array): void {
-    this.key = key;
-    for (const r of this.older) r.moveKey(key);
-    this.newest?.moveKey(key);
   }
 
   /**

@@ -3,7 +3,7 @@
 //   request range_end `\0`         → every key ≥ key
 //   otherwise                      → the half-open range [key, range_end)
 
-import { compareBytes, isGteRangeEnd } from './bytes.ts';
+import { bytesToMapKey, compareBytes, isGteRangeEnd } from './bytes.ts';
 
 /** The index's view of a range: `end` undefined = single key, `end` null = unbounded, else exclusive end. */
 export interface KeyRange {
@@ -21,4 +21,21 @@ export function rangeContains(range: KeyRange, k: Uint8Array): boolean {
   const c = compareBytes(k, range.key);
   if (range.end === undefined) return c === 0;
   return c >= 0 && (range.end === null || compareBytes(k, range.end) < 0);
+}
+
+/** A KeyRange with its bounds as the index holds keys: one char per byte (bytesToMapKey). */
+export interface MapKeyRange {
+  readonly key: string;
+  readonly end: string | null | undefined;
+}
+
+export function mapKeyRange(range: KeyRange): MapKeyRange {
+  const end = range.end === undefined || range.end === null ? range.end : bytesToMapKey(range.end);
+  return { key: bytesToMapKey(range.key), end };
+}
+
+/** rangeContains, for a key and range in map-key form (such strings compare as their bytes do). */
+export function mapRangeContains(range: MapKeyRange, k: string): boolean {
+  if (range.end === undefined) return k === range.key;
+  return k >= range.key && (range.end === null || k < range.end);
 }

@@ -1,25 +1,25 @@
-// An ordered map from byte keys to items, with range scans. The index talks to this small interface only, so a
-// real B-tree can replace the implementation. SortedChunks is a two-level B+tree: a sorted list of sorted
+// An ordered map from byte keys to items, with range scans. A key is a string of one char per byte
+// (bytesToMapKey): such strings compare (<) as their bytes do (Go's bytes.Compare), natively. The index talks to
+// this small interface only, so a real B-tree can replace the implementation. SortedChunks is a two-level B+tree: a sorted list of sorted
 // chunks of at most CHUNK_SIZE items. Lookups are two binary searches; an insert moves at most one chunk plus
 // the chunk list, which keeps random inserts cheap at a million keys (a flat sorted array would not).
 
-import { compareBytes } from './bytes.ts';
-
 export interface Keyed {
-  readonly key: Uint8Array;
+  /** The key, one char per byte. */
+  readonly mapKey: string;
 }
 
 export interface KeyTree<T extends Keyed> {
   readonly size: number;
-  get(key: Uint8Array): T | undefined;
+  get(key: string): T | undefined;
   /** Adds the item, replacing any item with the same key. */
   set(item: T): void;
-  delete(key: Uint8Array): boolean;
+  delete(key: string): boolean;
   /**
    * Visits items with start ≤ key < end in ascending key order (end null = no upper bound) until `visit`
    * returns false. The tree must not be modified during the walk.
    */
-  ascend(start: Uint8Array, end: Uint8Array | null, visit: (item: T) => boolean | undefined): void;
+  ascend(start: string, end: string | null, visit: (item: T) => boolean | undefined): void;
 }
 
 const CHUNK_SIZE = 512;
@@ -32,12 +32,12 @@ export class SortedChunks<T extends Keyed> implements KeyTree<T> {
     return this.count;
   }
 
-  get(key: Uint8Array): T | undefined {
+  get(key: string): T | undefined {
     const ci = this.chunkFor(key);
     if (ci === this.chunks.length) return undefined;
     const chunk = this.chunks[ci];
     const i = lowerBound(chunk, key);
-    return i < chunk.length && compareBytes(chunk[i].key, key) === 0 ? chunk[i] : undefined;
+    return i < chunk.length && chunk[i].mapKey === key ? chunk[i] : undefined;
   }
 
   set(item: T): void {
@@ -46,10 +46,10 @@ export class SortedChunks<T extends Keyed> implements KeyTree<T> {
       this.count = 1;
       return;
     }
-    const ci = Math.min(this.chunkFor(item.key), this.chunks.length - 1);
+    const ci = Math.min(this.chunkFor(item.mapKey), this.chunks.length - 1);
     const chunk = this.chunks[ci];
-    const i = lowerBound(chunk, item.key);
-    if (i < chunk.length && compareBytes(chunk[i].key, item.key) === 0) {
+    const i = lowerBound(chunk, item.mapKey);
+    if (i < chunk.length && chunk[i].mapKey === item.mapKey) {
       chunk[i] = item;
       return;
     }
@@ -60,19 +60,19 @@ export class SortedChunks<T extends Keyed> implements KeyTree<T> {
     }
   }
 
-  delete(key: Uint8Array): boolean {
+  delete(key: string): boolean {
     const ci = this.chunkFor(key);
     if (ci === this.chunks.length) return false;
     const chunk = this.chunks[ci];
     const i = lowerBound(chunk, key);
-    if (i === chunk.length || compareBytes(chunk[i].key, key) !== 0) return false;
+    if (i === chunk.length || chunk[i].mapKey !== key) return false;
     chunk.splice(i, 1);
     this.count--;
     if (chunk.length === 0) this.chunks.splice(ci, 1);
     return true;
   }
 
-  ascend(start: Uint8Array, end: Uint8Array | null, visit: (item: T) => boolean | undefined): void {
+  ascend(start: string, end: string | null, visit: (item: T) => boolean | undefined): void {
     let ci = this.chunkFor(start);
     if (ci === this.chunks.length) return;
     let i = lowerBound(this.chunks[ci], start);
@@ -80,32 +80,32 @@ export class SortedChunks<T extends Keyed> implements KeyTree<T> {
       const chunk = this.chunks[ci];
       for (; i < chunk.length; i++) {
         const item = chunk[i];
-        if (end !== null && compareBytes(item.key, end) >= 0) return;
+        if (end !== null && item.mapKey >= end) return;
         if (visit(item) === false) return;
       }
     }
   }
 
   /** Index of the first chunk whose last key is ≥ key (chunks.length if none). */
-  private chunkFor(key: Uint8Array): number {
+  private chunkFor(key: string): number {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const chunk = this.chunks[mid];
-      if (compareBytes(chunk[chunk.length - 1].key, key) < 0) lo = mid + 1;
+      if (chunk[chunk.length - 1].mapKey < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 }
 
-function lowerBound<T extends Keyed>(items: readonly T[], key: Uint8Array): number {
+function lowerBound<T extends Keyed>(items: readonly T[], key: string): number {
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (compareBytes(items[mid].key, key) < 0) lo = mid + 1;
+    if (items[mid].mapKey < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -1,26 +1,26 @@
 // Which live keys are attached to which lease, so the lease layer can revoke a lease by deleting its keys
 // (etcd's lessor keeps this as each lease's itemSet; here the keyspace owns it, so it survives snapshots).
 
-import { bytesToMapKey, mapKeyToBytes } from './bytes.ts';
+import { mapKeyToBytes } from './bytes.ts';
 
 export const NO_LEASE = 0n;
 
 export class LeaseKeys {
-  // The keys as map keys (one char per byte), not the records' key bytes: those may move (./byte-arena.ts).
+  // The keys as the index holds them: one char per byte (bytesToMapKey).
   private readonly keysByLease = new Map<bigint, Set<string>>();
 
-  attach(lease: bigint, key: Uint8Array): void {
+  attach(lease: bigint, mapKey: string): void {
     if (lease === NO_LEASE) return;
     let keys = this.keysByLease.get(lease);
     if (keys === undefined) this.keysByLease.set(lease, (keys = new Set()));
-    keys.add(bytesToMapKey(key));
+    keys.add(mapKey);
   }
 
-  detach(lease: bigint, key: Uint8Array): void {
+  detach(lease: bigint, mapKey: string): void {
     if (lease === NO_LEASE) return;
     const keys = this.keysByLease.get(lease);
     if (keys === undefined) return;
-    keys.delete(bytesToMapKey(key));
+    keys.delete(mapKey);
     if (keys.size === 0) this.keysByLease.delete(lease);
   }
 

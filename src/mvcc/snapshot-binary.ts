@@ -26,8 +26,11 @@ export const SNAPSHOT_HEADER_BYTES = 4 + 8 * 3;
 
 /** Bytes one record takes in the snapshot (History keeps their sum, so the size is known without encoding). */
 export function recordSize(kv: KeyValue, tombstone: boolean): number {
-  const valueLength = kv instanceof KvRecord ? kv.valueLength : kv.value.length;
-  return RECORD_FIXED + kv.key.length + (tombstone ? 0 : VALUE_FIXED + valueLength);
+  const stored = kv instanceof KvRecord;
+  const keyLength = stored ? kv.mapKey.length : kv.key.length;
+  return (
+    RECORD_FIXED + keyLength + (tombstone ? 0 : VALUE_FIXED + (stored ? kv.valueLength : kv.value.length))
+  );
 }
 
 /** A record's value for encoding: a stored record's is read for a scan (copied at once, not kept in memory). */
@@ -122,9 +125,7 @@ function writeRecord(out: Uint8Array, view: DataView, at: number, record: Snapsh
   view.setFloat64(at, main, true);
   view.setUint32(at + 8, sub, true);
   out[at + 12] = tombstone ? 1 : 0;
-  view.setUint32(at + 13, kv.key.length, true);
-  out.set(kv.key, at + RECORD_FIXED);
-  at += RECORD_FIXED + kv.key.length;
+  at = writeKey(out, view, at, kv);
   if (tombstone) return at;
   const value = storedValue(kv);
   view.setUint32(at, value.length, true);
@@ -134,6 +135,21 @@ function writeRecord(out: Uint8Array, view: DataView, at: number, record: Snapsh
   view.setFloat64(at + 8, kv.version, true);
   view.setBigInt64(at + 16, kv.lease, true);
   return at + 24;
+}
+
+/** A record's key length and bytes; a stored record's are written from its string (one char per byte). */
+function writeKey(out: Uint8Array, view: DataView, at: number, kv: KeyValue): number {
+  if (kv instanceof KvRecord) {
+    const key = kv.mapKey;
+    const n = key.length;
+    view.setUint32(at + 13, n, true);
+    at += RECORD_FIXED;
+    for (let i = 0; i < n; i++) out[at + i] = key.charCodeAt(i);
+    return at + n;
+  }
+  view.setUint32(at + 13, kv.key.length, true);
+  out.set(kv.key, at + RECORD_FIXED);
+  return at + RECORD_FIXED + kv.key.length;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
+import { bytesToMapKey } from './bytes.ts';
 import { KvState } from './kv-state.ts';
 import { KvRecord, tombstoneRecord } from './record.ts';
 import { assertRevision } from './revision.ts';
@@ -131,12 +132,9 @@ function readSnapshot(bytes: Uint8Array): {
 export function decodeSnapshot(bytes: Uint8Array, values: ValueStoreOptions = {}): KvState {
   const snapshot = readSnapshot(bytes);
   const state = new KvState(values);
-  // The records' keys and values are views of `bytes`: the store keeps them there rather than copying them all.
-  // With a spill, keys and values are copied instead: the spill takes the values as they come, and `bytes` can go.
-  if (!state.values.spills) {
-    state.index.adopt(bytes.buffer as ArrayBuffer);
-    state.values.adopt(bytes.buffer as ArrayBuffer);
-  }
+  // The records' values are views of `bytes`: the store keeps them there rather than copying them all. With a
+  // spill, values are copied instead: the spill takes them as they come, and `bytes` can go.
+  if (!state.values.spills) state.values.adopt(bytes.buffer as ArrayBuffer);
   state.currentRev = assertRevision(snapshot.currentRev, 'current revision');
   state.compactRev = snapshot.compactRev;
   let lastMain = 0;
@@ -145,25 +143,25 @@ export function decodeSnapshot(bytes: Uint8Array, values: ValueStoreOptions = {}
     if (main < lastMain || main > state.currentRev) throw corrupt(`record at ${main} out of order`);
     lastMain = main;
     if (tombstone) {
-      const ki = state.index.keyIndex(key);
+      const ki = state.index.keyIndex(bytesToMapKey(key));
       if (ki === undefined || !ki.live) throw corrupt(`tombstone at ${main} for a key that does not exist`);
       const prev = ki.get(main);
-      const kv = tombstoneRecord(ki.key, main, sub);
+      const kv = tombstoneRecord(ki.mapKey, main, sub);
       state.history.append(kv);
       ki.tombstone(kv);
-      if (prev) state.leaseKeys.detach(prev.lease, ki.key);
+      if (prev) state.leaseKeys.detach(prev.lease, ki.mapKey);
       continue;
     }
     if (version === 0) throw corrupt(`put at ${main} with version 0`);
-    const ki = state.index.getOrCreate(key);
+    const ki = state.index.getOrCreate(bytesToMapKey(key));
     const prev = ki.get(main);
-    // Records of one key share the index's copy of the key bytes.
-    const kv = new KvRecord(ki.key, createRevision, main, version, lease, sub);
+    // Records of one key share the index's string of the key.
+    const kv = new KvRecord(ki.mapKey, createRevision, main, version, lease, sub);
     state.values.keepAdopted(value, kv);
     state.history.append(kv);
     ki.put(kv);
-    if (prev) state.leaseKeys.detach(prev.lease, ki.key);
-    state.leaseKeys.attach(lease, ki.key);
+    if (prev) state.leaseKeys.detach(prev.lease, ki.mapKey);
+    state.leaseKeys.attach(lease, ki.mapKey);
   }
   return state;
 }

@@ -18,7 +18,7 @@ import type {
   TxnResponse,
 } from '../etcd/kv.ts';
 import { hashKV } from './hash.ts';
-import { keyRange, rangeContains } from './key-range.ts';
+import { keyRange, mapKeyRange, mapRangeContains } from './key-range.ts';
 import { KvState } from './kv-state.ts';
 import { applyRange } from './range.ts';
 import { type RangeChunk, type RangeChunkQuery, rangeChunk } from './range-chunk.ts';
@@ -188,12 +188,12 @@ export class MvccStore {
     const from = Math.max(1, revisionArg(query.fromRevision));
     if (from < state.compactRev) throw errors.compacted();
     const to = Math.min(query.toRevision ?? state.currentRev, state.currentRev);
-    const range = keyRange(query.key, query.rangeEnd);
+    const range = mapKeyRange(keyRange(query.key, query.rangeEnd));
     const events: Event[] = [];
     for (const kv of state.history.between(from, to)) {
-      if (!rangeContains(range, kv.key)) continue;
+      if (!mapRangeContains(range, kv.mapKey)) continue;
       const type = kv.tombstone ? 'DELETE' : 'PUT';
-      const prevKv = query.prevKv ? this.prevKvOf(kv.key, kv.main) : undefined;
+      const prevKv = query.prevKv ? this.prevKvOf(kv.mapKey, kv.main) : undefined;
       events.push(prevKv === undefined ? { type, kv: toKeyValue(kv) } : { type, kv: toKeyValue(kv), prevKv });
     }
     return events;
@@ -224,9 +224,9 @@ export class MvccStore {
     return encodeSnapshot(this.state);
   }
 
-  private prevKvOf(key: Uint8Array, main: number): Event['prevKv'] {
+  private prevKvOf(mapKey: string, main: number): Event['prevKv'] {
     if (main - 1 < this.state.compactRev) return undefined;
-    const prev = this.state.index.get(key, main - 1);
+    const prev = this.state.index.get(mapKey, main - 1);
     return prev === undefined ? undefined : toKeyValue(prev);
   }
 }

@@ -1,7 +1,9 @@
 // etcd's treeIndex (mvcc/index.go): key → KeyIndex, ordered by key bytes. It answers "which record holds key k
-// at revision r" for single keys and ranges (History lists the same records in revision order).
+// at revision r" for single keys and ranges (History lists the same records in revision order). Keys are held
+// as strings of one char per byte (bytesToMapKey; see ./record.ts for why): a single-key lookup takes the key in
+// that form, a range is converted once.
 
-import { ByteArena } from './byte-arena.ts';
+import { bytesToMapKey } from './bytes.ts';
 import { KeyIndex } from './key-index.ts';
 import type { KeyRange } from './key-range.ts';
 import { type KeyTree, SortedChunks } from './key-tree.ts';
@@ -16,8 +18,6 @@ export interface RangedRecords {
 
 export class TreeIndex {
   private readonly tree: KeyTree<KeyIndex>;
-  /** Where the keys' bytes are kept: they live as long as their KeyIndex (small slabs, as keys are small). */
-  private readonly keyBytes = new ByteArena(16 * 1024);
 
   constructor(tree: KeyTree<KeyIndex> = new SortedChunks<KeyIndex>()) {
     this.tree = tree;
@@ -28,23 +28,25 @@ export class TreeIndex {
     return this.tree.size;
   }
 
-  keyIndex(key: Uint8Array): KeyIndex | undefined {
-    return this.tree.get(key);
+  /** The KeyIndex of a key (one char per byte), if the index remembers it. */
+  keyIndex(mapKey: string): KeyIndex | undefined {
+    return this.tree.get(mapKey);
   }
 
   /** The key's record at atRev; undefined if it did not exist then. */
-  get(key: Uint8Array, atRev: number): KvRecord | undefined {
-    return this.tree.get(key)?.get(atRev);
+  get(mapKey: string, atRev: number): KvRecord | undefined {
+    return this.tree.get(mapKey)?.get(atRev);
   }
 
   /** Visits the records of the keys that existed at atRev within the range, in key order, until `visit` returns false. */
   visit(range: KeyRange, atRev: number, visit: (record: KvRecord) => boolean | undefined): void {
+    const start = bytesToMapKey(range.key);
     if (range.end === undefined) {
-      const record = this.get(range.key, atRev);
+      const record = this.get(start, atRev);
       if (record !== undefined) visit(record);
       return;
     }
-    this.tree.ascend(range.key, range.end, (ki) => {
+    this.tree.ascend(start, range.end === null ? null : bytesToMapKey(range.end), (ki) => {
       const record = ki.get(atRev);
       return record === undefined ? true : visit(record);
     });
@@ -65,57 +67,31 @@ export class TreeIndex {
   /** Compacts every key at `rev`; returns the records ≤ rev that must be kept (etcd treeIndex.Compact). */
   compact(rev: number): Set<KvRecord> {
     const available = new Set<KvRecord>();
-    const emptied: Uint8Array[] = [];
-    this.tree.ascend(new Uint8Array(0), null, (ki) => {
+    const emptied: string[] = [];
+    this.tree.ascend('', null, (ki) => {
       ki.compact(rev, available);
-      if (ki.empty) emptied.push(ki.key);
+      if (ki.empty) emptied.push(ki.mapKey);
       return true;
     });
-    for (const key of emptied) {
-      this.tree.delete(key);
-      this.keyBytes.release(key);
-    }
-    this.keyBytes.relocate(
-      this.keyIndexes(),
-      (ki) => ki.key,
-      (ki, moved) => ki.moveKey(moved),
-    );
+    for (const key of emptied) this.tree.delete(key);
     return available;
   }
 
   /** The records ≤ rev that a compaction at rev would keep (etcd treeIndex.Keep). */
   keep(rev: number): Set<KvRecord> {
     const available = new Set<KvRecord>();
-    this.tree.ascend(new Uint8Array(0), null, (ki) => {
+    this.tree.ascend('', null, (ki) => {
       ki.keep(rev, available);
       return true;
     });
     return available;
   }
 
-  /** getOrCreate keeps keys that are views of `buffer` without copying them (ByteArena.adopt). */
-  adopt(buffer: ArrayBuffer): void {
-    this.keyBytes.adopt(buffer);
-  }
-
-  /** Every KeyIndex, in key order (the tree must not change meanwhile). */
-  private *keyIndexes(): IterableIterator<KeyIndex> {
-    const all: KeyIndex[] = [];
-    this.tree.ascend(new Uint8Array(0), null, (ki) => {
-      all.push(ki);
-      return true;
-    });
-    yield* all;
-  }
-
-  /**
-   * The key's KeyIndex, created (empty, not live) if the index has never seen the key; a new one holds a copy of
-   * `key` (or `key` itself, from an adopted buffer), which every record of the key then shares.
-   */
-  getOrCreate(key: Uint8Array): KeyIndex {
-    let ki = this.tree.get(key);
+  /** The key's KeyIndex, created (empty, not live) if the index has never seen the key. */
+  getOrCreate(mapKey: string): KeyIndex {
+    let ki = this.tree.get(mapKey);
     if (ki === undefined) {
-      ki = new KeyIndex(this.keyBytes.keep(key));
+      ki = new KeyIndex(mapKey);
       this.tree.set(ki);
     }
     return ki;

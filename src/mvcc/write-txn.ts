@@ -3,6 +3,7 @@
 // anything changed, and by nothing otherwise.
 
 import type { Event } from '../etcd/kv.ts';
+import { bytesToMapKey } from './bytes.ts';
 import type { KeyRange } from './key-range.ts';
 import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
 import { KvRecord, toKeyValue, tombstoneRecord } from './record.ts';
@@ -37,11 +38,11 @@ export class WriteTxn implements ReadView {
   put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
     const { index, history, leaseKeys } = this.state;
     const main = this.beginRev + 1;
-    const ki = index.getOrCreate(key);
+    const ki = index.getOrCreate(bytesToMapKey(key));
     const prevKv = ki.get(main);
     // The value is copied: the caller keeps its buffer, and the store's history must never change under it.
     const kv = new KvRecord(
-      ki.key,
+      ki.mapKey,
       prevKv === undefined ? main : prevKv.createRevision,
       main,
       (prevKv?.version ?? 0) + 1,
@@ -51,8 +52,8 @@ export class WriteTxn implements ReadView {
     this.state.values.keep(value, kv);
     history.append(kv);
     ki.put(kv);
-    if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, prevKv.key);
-    leaseKeys.attach(lease, kv.key);
+    if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, ki.mapKey);
+    leaseKeys.attach(lease, ki.mapKey);
     const event = toKeyValue(kv);
     this.changes.push(
       prevKv === undefined
@@ -72,10 +73,10 @@ export class WriteTxn implements ReadView {
     });
     const main = this.beginRev + 1;
     for (const prevKv of victims) {
-      const kv = tombstoneRecord(prevKv.key, main, this.changes.length);
+      const kv = tombstoneRecord(prevKv.mapKey, main, this.changes.length);
       history.append(kv);
-      index.keyIndex(prevKv.key)!.tombstone(kv);
-      leaseKeys.detach(prevKv.lease, prevKv.key);
+      index.keyIndex(prevKv.mapKey)!.tombstone(kv);
+      leaseKeys.detach(prevKv.lease, prevKv.mapKey);
       this.changes.push({ type: 'DELETE', kv: toKeyValue(kv), prevKv: toKeyValue(prevKv) });
     }
     const revision = victims.length > 0 || this.changes.length > 0 ? main : this.beginRev;

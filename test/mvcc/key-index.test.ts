@@ -6,12 +6,12 @@ import { b } from './helpers.ts';
 
 /** A put record of key `k` as the store makes it: its generation's create revision and its version. */
 const put = (main: number, sub: number, created: number, version: number) =>
-  new KvRecord(b('foo'), created, main, version, 0n, sub);
-const tomb = (main: number) => tombstoneRecord(b('foo'), main, 0);
+  new KvRecord('foo', created, main, version, 0n, sub);
+const tomb = (main: number) => tombstoneRecord('foo', main, 0);
 
 /** etcd's key_index_test fixture: {2, 4, 6(t)} {8, 10, 12(t)} {14, 14.1, 16(t)} {} */
 function fixture(): KeyIndex {
-  const ki = new KeyIndex(b('foo'));
+  const ki = new KeyIndex('foo');
   ki.put(put(2, 0, 2, 1));
   ki.put(put(4, 0, 2, 2));
   ki.tombstone(tomb(6));
@@ -99,7 +99,7 @@ describe('KeyIndex', () => {
   });
 
   it('keeps versions right after compaction', () => {
-    const ki = new KeyIndex(b('foo'));
+    const ki = new KeyIndex('foo');
     for (let i = 2; i <= 6; i++) ki.put(put(i, 0, 2, i - 1));
     ki.compact(4, new Set());
     expect(revs(ki)).toEqual(['4.0', '5.0', '6.0']);
@@ -109,7 +109,7 @@ describe('KeyIndex', () => {
   });
 
   it('refuses out-of-order puts and tombstones on deleted keys', () => {
-    const ki = new KeyIndex(b('foo'));
+    const ki = new KeyIndex('foo');
     expect(() => ki.tombstone(tomb(2))).toThrow();
     ki.put(put(3, 0, 3, 1));
     expect(() => ki.put(put(3, 0, 3, 2))).toThrow();
