@@ -31,6 +31,17 @@ export class KeyIndex {
     return this.newest !== undefined && !this.newest.tombstone;
   }
 
+  /** The newest record, tombstone or not. */
+  get latest(): KvRecord | undefined {
+    return this.newest;
+  }
+
+  /** The one record held, when there is exactly one and it is a put (the index then holds it alone). */
+  get only(): KvRecord | undefined {
+    const newest = this.newest;
+    return this.older === NONE && newest !== undefined && !newest.tombstone ? newest : undefined;
+  }
+
   /** Nothing left to remember: a candidate for removal from the tree after compaction. */
   get empty(): boolean {
     return this.newest === undefined;

@@ -142,26 +142,25 @@ export function decodeSnapshot(bytes: Uint8Array, values: ValueStoreOptions = {}
     const { key, value, createRevision, version, lease } = record;
     if (main < lastMain || main > state.currentRev) throw corrupt(`record at ${main} out of order`);
     lastMain = main;
+    const mapKey = bytesToMapKey(key);
+    const last = state.index.latest(mapKey);
+    const prev = last === undefined || last.tombstone ? undefined : last;
     if (tombstone) {
-      const ki = state.index.keyIndex(bytesToMapKey(key));
-      if (ki === undefined || !ki.live) throw corrupt(`tombstone at ${main} for a key that does not exist`);
-      const prev = ki.get(main);
-      const kv = tombstoneRecord(ki.mapKey, main, sub);
+      if (prev === undefined) throw corrupt(`tombstone at ${main} for a key that does not exist`);
+      const kv = tombstoneRecord(prev.mapKey, main, sub);
       state.history.append(kv);
-      ki.tombstone(kv);
-      if (prev) state.leaseKeys.detach(prev.lease, ki.mapKey);
+      state.index.put(kv);
+      state.leaseKeys.detach(prev.lease, prev.mapKey);
       continue;
     }
     if (version === 0) throw corrupt(`put at ${main} with version 0`);
-    const ki = state.index.getOrCreate(bytesToMapKey(key));
-    const prev = ki.get(main);
     // Records of one key share the index's string of the key.
-    const kv = new KvRecord(ki.mapKey, createRevision, main, version, lease, sub);
+    const kv = new KvRecord(last?.mapKey ?? mapKey, createRevision, main, version, lease, sub);
     state.values.keepAdopted(value, kv);
     state.history.append(kv);
-    ki.put(kv);
-    if (prev) state.leaseKeys.detach(prev.lease, ki.mapKey);
-    state.leaseKeys.attach(lease, ki.mapKey);
+    state.index.put(kv);
+    if (prev) state.leaseKeys.detach(prev.lease, prev.mapKey);
+    state.leaseKeys.attach(lease, kv.mapKey);
   }
   return state;
 }

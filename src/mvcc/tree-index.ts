@@ -1,13 +1,19 @@
-// etcd's treeIndex (mvcc/index.go): key → KeyIndex, ordered by key bytes. It answers "which record holds key k
-// at revision r" for single keys and ranges (History lists the same records in revision order). Keys are held
+// etcd's treeIndex (mvcc/index.go): key → its revisions, ordered by key bytes. It answers "which record holds key
+// k at revision r" for single keys and ranges (History lists the same records in revision order). Keys are held
 // as strings of one char per byte (bytesToMapKey; see ./record.ts for why): a single-key lookup takes the key in
 // that form, a range is converted once.
+//
+// A key with a single record (every key of a freshly loaded keyspace, and every live key after a compaction) is
+// held as that record alone; a KeyIndex lists the records of a key with more (48 bytes less per such key).
 
 import { bytesToMapKey } from './bytes.ts';
 import { KeyIndex } from './key-index.ts';
 import type { KeyRange } from './key-range.ts';
 import { type KeyTree, SortedChunks } from './key-tree.ts';
-import type { KvRecord } from './record.ts';
+import { KvRecord } from './record.ts';
+
+/** What the tree holds per key: its one record, or the KeyIndex of its several. */
+type Entry = KvRecord | KeyIndex;
 
 export interface RangedRecords {
   /** The first `limit` live keys' records, in key order. */
@@ -17,9 +23,9 @@ export interface RangedRecords {
 }
 
 export class TreeIndex {
-  private readonly tree: KeyTree<KeyIndex>;
+  private readonly tree: KeyTree<Entry>;
 
-  constructor(tree: KeyTree<KeyIndex> = new SortedChunks<KeyIndex>()) {
+  constructor(tree: KeyTree<Entry> = new SortedChunks<Entry>()) {
     this.tree = tree;
   }
 
@@ -28,14 +34,39 @@ export class TreeIndex {
     return this.tree.size;
   }
 
-  /** The KeyIndex of a key (one char per byte), if the index remembers it. */
-  keyIndex(mapKey: string): KeyIndex | undefined {
-    return this.tree.get(mapKey);
+  /** The key's (one char per byte) newest record, tombstone or not; undefined if the index does not hold it. */
+  latest(mapKey: string): KvRecord | undefined {
+    const e = this.tree.get(mapKey);
+    return e instanceof KeyIndex ? e.latest : e;
   }
 
   /** The key's record at atRev; undefined if it did not exist then. */
   get(mapKey: string, atRev: number): KvRecord | undefined {
-    return this.tree.get(mapKey)?.get(atRev);
+    const e = this.tree.get(mapKey);
+    return e === undefined ? undefined : recordAt(e, atRev);
+  }
+
+  /**
+   * Adds a put's record (or a delete's tombstone, which needs the key live): newer than every record of its key.
+   * `record.mapKey` should be the string the index already holds for the key, if any (latest()).
+   */
+  put(record: KvRecord): void {
+    const e = this.tree.get(record.mapKey);
+    if (e instanceof KeyIndex) {
+      if (record.tombstone) e.tombstone(record);
+      else e.put(record);
+      return;
+    }
+    if (e === undefined) {
+      if (record.tombstone) throw new Error('mvcc: tombstone on a key that does not exist');
+      this.tree.set(record);
+      return;
+    }
+    const ki = new KeyIndex(e.mapKey);
+    ki.put(e);
+    if (record.tombstone) ki.tombstone(record);
+    else ki.put(record);
+    this.tree.set(ki);
   }
 
   /** Visits the records of the keys that existed at atRev within the range, in key order, until `visit` returns false. */
@@ -46,8 +77,8 @@ export class TreeIndex {
       if (record !== undefined) visit(record);
       return;
     }
-    this.tree.ascend(start, range.end === null ? null : bytesToMapKey(range.end), (ki) => {
-      const record = ki.get(atRev);
+    this.tree.ascend(start, range.end === null ? null : bytesToMapKey(range.end), (e) => {
+      const record = recordAt(e, atRev);
       return record === undefined ? true : visit(record);
     });
   }
@@ -68,32 +99,40 @@ export class TreeIndex {
   compact(rev: number): Set<KvRecord> {
     const available = new Set<KvRecord>();
     const emptied: string[] = [];
-    this.tree.ascend('', null, (ki) => {
-      ki.compact(rev, available);
-      if (ki.empty) emptied.push(ki.mapKey);
+    const single: KvRecord[] = [];
+    this.tree.ascend('', null, (e) => {
+      if (e instanceof KvRecord) {
+        // A lone record is never a tombstone (a tombstone follows a put of its key).
+        if (e.modRevision <= rev) available.add(e);
+        return true;
+      }
+      e.compact(rev, available);
+      if (e.empty) emptied.push(e.mapKey);
+      else {
+        const only = e.only;
+        if (only !== undefined) single.push(only);
+      }
       return true;
     });
     for (const key of emptied) this.tree.delete(key);
+    for (const record of single) this.tree.set(record);
     return available;
   }
 
   /** The records ≤ rev that a compaction at rev would keep (etcd treeIndex.Keep). */
   keep(rev: number): Set<KvRecord> {
     const available = new Set<KvRecord>();
-    this.tree.ascend('', null, (ki) => {
-      ki.keep(rev, available);
+    this.tree.ascend('', null, (e) => {
+      if (e instanceof KeyIndex) e.keep(rev, available);
+      else if (e.modRevision <= rev) available.add(e);
       return true;
     });
     return available;
   }
+}
 
-  /** The key's KeyIndex, created (empty, not live) if the index has never seen the key. */
-  getOrCreate(mapKey: string): KeyIndex {
-    let ki = this.tree.get(mapKey);
-    if (ki === undefined) {
-      ki = new KeyIndex(mapKey);
-      this.tree.set(ki);
-    }
-    return ki;
-  }
+/** The entry's record at atRev, unless there was none or it was a tombstone. */
+function recordAt(e: Entry, atRev: number): KvRecord | undefined {
+  if (e instanceof KeyIndex) return e.get(atRev);
+  return e.modRevision <= atRev ? e : undefined;
 }

@@ -38,11 +38,12 @@ export class WriteTxn implements ReadView {
   put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
     const { index, history, leaseKeys } = this.state;
     const main = this.beginRev + 1;
-    const ki = index.getOrCreate(bytesToMapKey(key));
-    const prevKv = ki.get(main);
+    const mapKey = bytesToMapKey(key);
+    const last = index.latest(mapKey);
+    const prevKv = last === undefined || last.tombstone ? undefined : last;
     // The value is copied: the caller keeps its buffer, and the store's history must never change under it.
     const kv = new KvRecord(
-      ki.mapKey,
+      last?.mapKey ?? mapKey, // the key's records share one string
       prevKv === undefined ? main : prevKv.createRevision,
       main,
       (prevKv?.version ?? 0) + 1,
@@ -51,9 +52,9 @@ export class WriteTxn implements ReadView {
     );
     this.state.values.keep(value, kv);
     history.append(kv);
-    ki.put(kv);
-    if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, ki.mapKey);
-    leaseKeys.attach(lease, ki.mapKey);
+    index.put(kv);
+    if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, kv.mapKey);
+    leaseKeys.attach(lease, kv.mapKey);
     const event = toKeyValue(kv);
     this.changes.push(
       prevKv === undefined
@@ -75,7 +76,7 @@ export class WriteTxn implements ReadView {
     for (const prevKv of victims) {
       const kv = tombstoneRecord(prevKv.mapKey, main, this.changes.length);
       history.append(kv);
-      index.keyIndex(prevKv.mapKey)!.tombstone(kv);
+      index.put(kv);
       leaseKeys.detach(prevKv.lease, prevKv.mapKey);
       this.changes.push({ type: 'DELETE', kv: toKeyValue(kv), prevKv: toKeyValue(prevKv) });
     }
