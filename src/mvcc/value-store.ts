@@ -23,11 +23,26 @@ export interface ValueSpill {
   read(position: number, into: Uint8Array): void;
 }
 
+/**
+ * A spilled value could not be read back (an I/O error on the scratch file). The member must stop, as etcd panics
+ * when its backend cannot read a page: answering without the value would make this member differ from the others.
+ */
+export class SpillReadError extends Error {
+  constructor(position: number, cause: unknown) {
+    super(`value spill: cannot read at ${position}: ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
+    this.name = 'SpillReadError';
+  }
+}
+
 export interface ValueStoreOptions {
   /** Where full segments go when more than `residentBytes` of them are in memory; none = all stay in memory. */
   readonly spill?: ValueSpill;
   /** With a spill: the segments kept in memory (64 MiB). */
   readonly residentBytes?: number;
+  /** Told of a spill read that failed (before SpillReadError is thrown): a read must stop the member too. */
+  readonly onReadError?: (error: SpillReadError) => void;
   /** One segment's size (64 KiB); a value of 4 KiB or more (or half a segment) takes a segment of its own. */
   readonly segmentBytes?: number;
 }
@@ -85,6 +100,7 @@ const SPARE_BUFFERS = 16;
 
 export class ValueStore {
   private readonly spill: ValueSpill | undefined;
+  private readonly onReadError: ((error: SpillReadError) => void) | undefined;
   private residentBytes: number;
   private readonly segmentBytes: number;
   private readonly ownSegmentFrom: number;
@@ -112,6 +128,7 @@ export class ValueStore {
 
   constructor(options: ValueStoreOptions = {}) {
     this.spill = options.spill;
+    this.onReadError = options.onReadError;
     this.residentBytes = options.residentBytes ?? DEFAULT_RESIDENT;
     this.segmentBytes = Math.max(options.segmentBytes ?? DEFAULT_SEGMENT, 64);
     this.ownSegmentFrom = Math.min(this.segmentBytes / 2, 4096);
@@ -250,7 +267,13 @@ export class ValueStore {
   }
 
   private readSpill(seg: ValueSegment, into: Uint8Array): void {
-    (this.spill as ValueSpill).read(seg.position, into.subarray(0, seg.used));
+    try {
+      (this.spill as ValueSpill).read(seg.position, into.subarray(0, seg.used));
+    } catch (e) {
+      const error = new SpillReadError(seg.position, e);
+      this.onReadError?.(error);
+      throw error;
+    }
   }
 
   /** A segment takes no more values: the spill may take it from now on. */

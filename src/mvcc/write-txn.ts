@@ -41,6 +41,8 @@ export class WriteTxn implements ReadView {
     const mapKey = bytesToMapKey(key);
     const last = index.latest(mapKey);
     const prevKv = last === undefined || last.tombstone ? undefined : last;
+    // Read before anything changes: a value that cannot be read (SpillReadError) leaves the store as it was.
+    const prevEvent = prevKv === undefined ? undefined : toKeyValue(prevKv);
     // The value is copied: the caller keeps its buffer, and the store's history must never change under it.
     const kv = new KvRecord(
       last?.mapKey ?? mapKey, // the key's records share one string
@@ -57,9 +59,7 @@ export class WriteTxn implements ReadView {
     leaseKeys.attach(lease, kv.mapKey);
     const event = toKeyValue(kv);
     this.changes.push(
-      prevKv === undefined
-        ? { type: 'PUT', kv: event }
-        : { type: 'PUT', kv: event, prevKv: toKeyValue(prevKv) },
+      prevEvent === undefined ? { type: 'PUT', kv: event } : { type: 'PUT', kv: event, prevKv: prevEvent },
     );
     return main;
   }
@@ -73,12 +73,13 @@ export class WriteTxn implements ReadView {
       return true;
     });
     const main = this.beginRev + 1;
-    for (const prevKv of victims) {
+    const prevEvents = victims.map((r) => toKeyValue(r)); // read before anything changes, as in put()
+    for (const [i, prevKv] of victims.entries()) {
       const kv = tombstoneRecord(prevKv.mapKey, main, this.changes.length);
       history.append(kv);
       index.put(kv);
       leaseKeys.detach(prevKv.lease, prevKv.mapKey);
-      this.changes.push({ type: 'DELETE', kv: toKeyValue(kv), prevKv: toKeyValue(prevKv) });
+      this.changes.push({ type: 'DELETE', kv: toKeyValue(kv), prevKv: prevEvents[i] });
     }
     const revision = victims.length > 0 || this.changes.length > 0 ? main : this.beginRev;
     return { deleted: victims.length, revision };

@@ -83,7 +83,14 @@ export class NodeHost implements ServiceContext {
             }
           : {}),
         ...(storage.valueSpill && options.valueCacheBytes !== 0
-          ? { values: () => ({ spill: storage.valueSpill!(), residentBytes: options.valueCacheBytes }) }
+          ? {
+              values: () => ({
+                spill: storage.valueSpill!(),
+                residentBytes: options.valueCacheBytes,
+                // A value that cannot be read back stops the member (etcd panics on a backend read error).
+                onReadError: (error: unknown) => options.onFatal?.(error),
+              }),
+            }
           : {}),
         now: () => clock.now(),
         defer: (fn) => queueMicrotask(fn),

@@ -43,10 +43,7 @@ export type { BootstrapMember, ReplicaConfig, ReplicaIO };
 
 type Callback = (result: ApplyResult) => void;
 
-interface Waiter {
-  readonly cb: Callback;
-  readonly deadline: number;
-}
+type Waiter = { readonly cb: Callback; readonly deadline: number };
 
 export class Replica {
   readonly raw: RawNode;
@@ -188,7 +185,6 @@ export class Replica {
   }
 
   // Inputs.
-
   step(m: Message): void {
     if (this.stopped) return;
     this.raw.step(m);
@@ -322,7 +318,6 @@ export class Replica {
   }
 
   // The Ready loop.
-
   private pumpScheduled = false;
 
   private schedulePump(): void {
@@ -422,7 +417,7 @@ export class Replica {
       if (e.type === 'confChange') break;
       if (e.index <= this.sm.appliedIndex) continue;
       const t = timer.now();
-      if (e.data.length > 0) this.applyNormal(e.data, e.index);
+      if (e.data.length > 0 && !this.applyNormal(e.data, e.index)) return;
       timer.entryDone(t);
       this.sm.appliedIndex = e.index;
       this.io.applied?.(e);
@@ -448,7 +443,7 @@ export class Replica {
       }
       const t = timer.now();
       if (e.type === 'confChange') this.applyConfChange(e.data);
-      else if (e.data.length > 0) this.applyNormal(e.data, e.index);
+      else if (e.data.length > 0 && !this.applyNormal(e.data, e.index)) return;
       timer.entryDone(t);
       this.sm.appliedIndex = e.index;
       this.io.applied?.(e);
@@ -469,19 +464,25 @@ export class Replica {
     }
   }
 
-  private applyNormal(data: Uint8Array, index: number): void {
+  /** False if the member's storage failed (StateMachine.apply throws): it stops, and applies nothing more. */
+  private applyNormal(data: Uint8Array, index: number): boolean {
     const { id, op } = decodeProposal(data);
     // A duplicated proposal (a MsgProp the network delivered twice) is applied once.
-    if (!this.sm.dedup.firstTime(id, index)) return;
-    const result = this.sm.apply(op, this.io.now(), index);
-    if (id.member === this.config.id) {
-      const key = requestKey(id);
-      const w = this.waiters.get(key);
-      if (w) {
-        this.waiters.delete(key);
-        w.cb(result);
-      }
+    if (!this.sm.dedup.firstTime(id, index)) return true;
+    let result: ApplyResult;
+    try {
+      result = this.sm.apply(op, this.io.now(), index);
+    } catch (e) {
+      this.fail(e);
+      return false;
     }
+    const key = id.member === this.config.id ? requestKey(id) : undefined;
+    const w = key === undefined ? undefined : this.waiters.get(key);
+    if (w) {
+      this.waiters.delete(key as string);
+      w.cb(result);
+    }
+    return true;
   }
 
   private applyConfChange(data: Uint8Array): void {
@@ -568,10 +569,9 @@ export class Replica {
     if (r.status === 'notFound' || r.status === 'expired') return cb(errors.leaseNotFound());
     if (r.status === 'renewed') return cb(r.ttl);
     // A checkpoint to reset (leader), or not the leader: the keep-alive goes through Raft.
-    this.submit({ type: 'leaseRenew', id }, (res) => {
-      if (!res.ok) return cb(res.error);
-      cb((res.value as { TTL: number }).TTL);
-    });
+    this.submit({ type: 'leaseRenew', id }, (res) =>
+      cb(res.ok ? (res.value as { TTL: number }).TTL : res.error),
+    );
   }
 
   /** A fresh random ID (lease IDs chosen by the server), decided before proposing. */

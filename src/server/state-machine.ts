@@ -7,7 +7,7 @@ import { EtcdError, errors } from '../etcd/errors.ts';
 import type { Event } from '../etcd/types.ts';
 import { Lessor } from '../lease/index.ts';
 import { MvccStore } from '../mvcc/store.ts';
-import type { ValueStoreOptions } from '../mvcc/value-store.ts';
+import { SpillReadError, type ValueStoreOptions } from '../mvcc/value-store.ts';
 import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
 import { Members } from './members.ts';
 import type { AuthOperation, Operation } from './ops.ts';
@@ -86,6 +86,8 @@ export class ServerStateMachine {
       return { ok: true, value: this.applyOp(op, now, index) };
     } catch (e) {
       if (e instanceof EtcdError) return { ok: false, error: e };
+      // The member's own storage failed, not the entry: it must stop (Replica.applyNormal).
+      if (e instanceof SpillReadError) throw e;
       // A bug or a malformed entry. Every member applies the same entry the same way, so answering with an error
       // keeps them in step; crashing would crash every member again on every replay of this entry.
       return {

@@ -3,6 +3,8 @@
 // make durable, and the rest of the cluster keeps serving with every acknowledged write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../../adapters/storage/memory/index.ts';
+import { MemorySpill } from '../../src/mvcc/memory-spill.ts';
+import type { ValueSpill } from '../../src/mvcc/value-store.ts';
 import type { PersistBatch } from '../../src/storage.ts';
 import { type MemoryCluster, startMemoryCluster, waitFor } from '../support/memory-cluster.ts';
 
@@ -52,6 +54,55 @@ describe('storage failure', () => {
     for (const n of c.nodes.slice(0, 2)) {
       // A put whose answer was lost may still have committed: every acknowledged one is there, maybe more.
       for (const key of acked) expect((await n.range({ key: enc.encode(key) })).count).toBe(1);
+    }
+  });
+});
+
+describe('a value spill that cannot be read back', () => {
+  class SpillingStorage extends MemoryStorage {
+    failing = false;
+    valueSpill(): ValueSpill {
+      const spill = new MemorySpill();
+      return {
+        write: (position, bytes) => spill.write(position, bytes),
+        read: (position, into) => {
+          if (this.failing) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+          spill.read(position, into);
+        },
+      };
+    }
+  }
+
+  it('stops the member as soon as an entry needs a value it cannot read; the others keep serving', async () => {
+    const storage = new SpillingStorage();
+    const reported: unknown[] = [];
+    const cluster = await startMemoryCluster({
+      // 1 KiB of values in memory on member 3: the rest are in its spill.
+      node: (id) => (id === 3n ? { storage, valueCacheBytes: 1024, onFatal: (e) => reported.push(e) } : {}),
+    });
+    try {
+      const value = new Uint8Array(2000).fill(7); // 100 of them fill 3 segments of 64 KiB
+      for (let i = 0; i < 100; i++) await cluster.nodes[0].put({ key: enc.encode(`k/${i}`), value });
+      await waitFor(
+        'member 3 applies them',
+        async () => (await cluster.nodes[2].range({ key: enc.encode('k/99') })).count === 1,
+      );
+      storage.failing = true;
+      // Overwriting k/0 reads its previous value (the event's prevKv), long since spilled on member 3.
+      await cluster.nodes[0].put({ key: enc.encode('k/0'), value }).catch(() => {}); // its answer may be lost if 3 led
+      await waitFor('member 3 reports', () => reported.length > 0);
+      expect(String(reported[0])).toContain('value spill: cannot read');
+      expect(String(reported[0])).toContain('EIO');
+      await expect(cluster.nodes[2].put({ key: enc.encode('x'), value })).rejects.toThrow(
+        'etcdserver: server stopped',
+      );
+      await cluster.nodes[0].put({ key: enc.encode('after'), value });
+      for (const n of cluster.nodes.slice(0, 2)) {
+        expect((await n.range({ key: enc.encode('after') })).count).toBe(1);
+        expect((await n.range({ key: enc.encode('k/0') })).kvs[0].version).toBe(2);
+      }
+    } finally {
+      await cluster.close();
     }
   });
 });
