@@ -57,7 +57,9 @@ export class WriteTxn implements ReadView {
     index.put(kv);
     if (prevKv !== undefined) leaseKeys.detach(prevKv.lease, kv.mapKey);
     leaseKeys.attach(lease, kv.mapKey);
-    const event = toKeyValue(kv);
+    // The event carries the request's value, as etcd's does: reading it back from the store would lend its segment
+    // (./value-store.ts), whose buffer then could not be reused once the segment is spilled.
+    const event = toKeyValue(kv, value);
     this.changes.push(
       prevEvent === undefined ? { type: 'PUT', kv: event } : { type: 'PUT', kv: event, prevKv: prevEvent },
     );
