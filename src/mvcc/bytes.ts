@@ -31,8 +31,13 @@ export function bytesToMapKey(bytes: Uint8Array): string {
 /** The byte string bytesToMapKey made `s` from. */
 export function mapKeyToBytes(s: string): Uint8Array {
   const bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+  writeMapKey(s, bytes, 0);
   return bytes;
+}
+
+/** Writes the bytes of map key `s` into `out` at `at`. */
+export function writeMapKey(s: string, out: Uint8Array, at: number): void {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
 }
 
 /** etcd's prefix → range_end: drop trailing 0xff bytes, add 1 to the last byte; all-0xff or empty → `\0`. */

@@ -1,7 +1,7 @@
 // An ordered map from byte keys to items, with range scans. A key is a string of one char per byte
 // (bytesToMapKey): such strings compare (<) as their bytes do (Go's bytes.Compare), natively. The index talks to
-// this small interface only, so a real B-tree can replace the implementation. SortedChunks is a two-level B+tree: a sorted list of sorted
-// chunks of at most CHUNK_SIZE items. Lookups are two binary searches; an insert moves at most one chunk plus
+// this small interface only, so a real B-tree can replace the implementation. SortedChunks is a two-level
+// B+tree: a sorted list of sorted chunks of at most CHUNK_SIZE items. Lookups are two binary searches; an insert moves at most one chunk plus
 // the chunk list, which keeps random inserts cheap at a million keys (a flat sorted array would not).
 
 export interface Keyed {

@@ -11,7 +11,7 @@
 // file give a `corrupt` error, never a huge allocation or a read past the end.
 
 import type { KeyValue } from '../etcd/kv.ts';
-import { EMPTY_BYTES } from './bytes.ts';
+import { EMPTY_BYTES, writeMapKey } from './bytes.ts';
 import { KvRecord } from './record.ts';
 import type { SnapshotRecord } from './snapshot.ts';
 
@@ -140,12 +140,10 @@ function writeRecord(out: Uint8Array, view: DataView, at: number, record: Snapsh
 /** A record's key length and bytes; a stored record's are written from its string (one char per byte). */
 function writeKey(out: Uint8Array, view: DataView, at: number, kv: KeyValue): number {
   if (kv instanceof KvRecord) {
-    const key = kv.mapKey;
-    const n = key.length;
+    const n = kv.mapKey.length;
     view.setUint32(at + 13, n, true);
-    at += RECORD_FIXED;
-    for (let i = 0; i < n; i++) out[at + i] = key.charCodeAt(i);
-    return at + n;
+    writeMapKey(kv.mapKey, out, at + RECORD_FIXED);
+    return at + RECORD_FIXED + n;
   }
   view.setUint32(at + 13, kv.key.length, true);
   out.set(kv.key, at + RECORD_FIXED);

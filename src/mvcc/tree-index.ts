@@ -6,9 +6,8 @@
 // A key with a single record (every key of a freshly loaded keyspace, and every live key after a compaction) is
 // held as that record alone; a KeyIndex lists the records of a key with more (48 bytes less per such key).
 
-import { bytesToMapKey } from './bytes.ts';
 import { KeyIndex } from './key-index.ts';
-import type { KeyRange } from './key-range.ts';
+import { type KeyRange, mapKeyRange } from './key-range.ts';
 import { type KeyTree, SortedChunks } from './key-tree.ts';
 import { KvRecord } from './record.ts';
 
@@ -71,13 +70,13 @@ export class TreeIndex {
 
   /** Visits the records of the keys that existed at atRev within the range, in key order, until `visit` returns false. */
   visit(range: KeyRange, atRev: number, visit: (record: KvRecord) => boolean | undefined): void {
-    const start = bytesToMapKey(range.key);
-    if (range.end === undefined) {
-      const record = this.get(start, atRev);
+    const { key, end } = mapKeyRange(range);
+    if (end === undefined) {
+      const record = this.get(key, atRev);
       if (record !== undefined) visit(record);
       return;
     }
-    this.tree.ascend(start, range.end === null ? null : bytesToMapKey(range.end), (e) => {
+    this.tree.ascend(key, end, (e) => {
       const record = recordAt(e, atRev);
       return record === undefined ? true : visit(record);
     });
