@@ -9,6 +9,7 @@
 // prefix of its entries (a torn tail) — never with holes, never with a hard state whose commit index exceeds
 // the last durable entry.
 
+import { type ByteReader, readRest } from './mvcc/byte-reader.ts';
 import type { ValueSpill } from './mvcc/value-store.ts';
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from './raft/types.ts';
 
@@ -35,10 +36,27 @@ export interface PersistBatch {
 /** What a node recovers on start. */
 export interface LoadedState {
   readonly hardState: HardState;
-  /** The newest durable snapshot, if any. */
+  /** The newest durable snapshot, if any (its data empty when `snapshotReader` hands it out). */
   readonly snapshot?: Snapshot;
+  /**
+   * The snapshot's data read piece by piece, when `load` was asked for it (LoadOptions) and the storage can: it is
+   * then never one buffer in memory. Checked as it is read (the last read throws if it is damaged). The caller
+   * reads it before any write, and closes it.
+   */
+  readonly snapshotReader?: SnapshotReader;
   /** Stored entries after the snapshot's index (or from index 1 without a snapshot), contiguous. */
   readonly entries: readonly Entry[];
+}
+
+/** A stored snapshot's data read piece by piece (LoadedState.snapshotReader). */
+export interface SnapshotReader extends ByteReader {
+  /** Lets go of the file (also when not read to the end). */
+  close(): void;
+}
+
+export interface LoadOptions {
+  /** The snapshot's data as a reader (LoadedState.snapshotReader) where the storage can read it piece by piece. */
+  readonly snapshotReader?: boolean;
 }
 
 /** A snapshot whose data is produced piece by piece (LogStorage.saveSnapshotStream). */
@@ -55,7 +73,7 @@ export interface SnapshotSource {
 
 export interface LogStorage {
   /** Reads back everything durable. Called once, before any write. */
-  load(): Promise<LoadedState>;
+  load(options?: LoadOptions): Promise<LoadedState>;
   /** Makes one batch durable; resolves when it is. Calls are not overlapped by the host. */
   save(batch: PersistBatch): Promise<void>;
   /**
@@ -108,4 +126,29 @@ export function takePiece(source: SnapshotSource, buffer: Uint8Array, left: numb
     throw new Error(`snapshot source gave ${n} bytes with ${left} of its ${source.size} to come`);
   }
   return n;
+}
+
+/** The loaded snapshot's data, whole: read from its reader when the storage gave one (tests, tools). */
+export function loadedSnapshotData(loaded: LoadedState): Uint8Array | undefined {
+  const reader = loaded.snapshotReader;
+  if (reader === undefined) return loaded.snapshot?.data;
+  try {
+    return readRest(reader, reader.size);
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * After a restore from `reader` failed part way: the reader's own error when the rest of it proves damaged (a
+ * damaged file is reported as such, not as whatever the decoder met first), otherwise `error`.
+ */
+export function damageOr(reader: ByteReader, error: unknown): unknown {
+  const scratch = new Uint8Array(1024 * 1024);
+  try {
+    while (reader.read(scratch) > 0);
+  } catch (damage) {
+    return damage;
+  }
+  return error;
 }

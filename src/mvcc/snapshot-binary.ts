@@ -11,6 +11,7 @@
 // file give a `corrupt` error, never a huge allocation or a read past the end.
 
 import type { KeyValue } from '../etcd/kv.ts';
+import type { ByteWindow } from './byte-reader.ts';
 import { EMPTY_BYTES, writeMapKey } from './bytes.ts';
 import { KvRecord } from './record.ts';
 import type { SnapshotRecord } from './snapshot.ts';
@@ -36,10 +37,6 @@ export function recordSize(kv: KeyValue, tombstone: boolean): number {
 /** A record's value for encoding: a stored record's is read for a scan (copied at once, not kept in memory). */
 function storedValue(kv: KeyValue): Uint8Array {
   return kv instanceof KvRecord ? kv.peekValue() : kv.value;
-}
-
-export function isBinarySnapshot(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && MAGIC.every((b, i) => bytes[i] === b);
 }
 
 export function encodeBinary(
@@ -237,45 +234,53 @@ export interface BinaryHeader {
   readonly count: number;
 }
 
-/** Reads format 2: the header, then each record (keys and values are views of `bytes`: copy what is kept). */
+/** True when the window's next bytes start format 2 (it reads them in if need be). */
+export function startsBinary(window: ByteWindow): boolean {
+  return window.need(4) && MAGIC.every((b, i) => window.bytes[window.at + i] === b);
+}
+
+/**
+ * Reads format 2: the header, then each record. Keys and values are views of the window's buffer, right until the
+ * next record is read: copy what is kept.
+ */
 export function decodeBinary(
-  bytes: Uint8Array,
+  window: ByteWindow,
   corrupt: (detail: string) => Error,
 ): { header: BinaryHeader; records: Generator<SnapshotRecord> } {
-  if (bytes.length < SNAPSHOT_HEADER_BYTES) throw corrupt('truncated header');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!window.need(SNAPSHOT_HEADER_BYTES)) throw corrupt('truncated header');
+  const { view, at } = window;
   const header = {
-    currentRev: integer(view.getFloat64(4, true), corrupt, 'current revision'),
-    compactRev: integer(view.getFloat64(12, true) + 1, corrupt, 'compact revision') - 1, // -1: never compacted
-    count: integer(view.getFloat64(20, true), corrupt, 'record count'),
+    currentRev: integer(view.getFloat64(at + 4, true), corrupt, 'current revision'),
+    compactRev: integer(view.getFloat64(at + 12, true) + 1, corrupt, 'compact revision') - 1, // -1: never compacted
+    count: integer(view.getFloat64(at + 20, true), corrupt, 'record count'),
   };
-  if (header.count > (bytes.length - SNAPSHOT_HEADER_BYTES) / MIN_RECORD)
-    throw corrupt('record count past the end');
-  return { header, records: readRecords(bytes, view, header.count, corrupt) };
+  window.at += SNAPSHOT_HEADER_BYTES;
+  if (header.count > window.left / MIN_RECORD) throw corrupt('record count past the end');
+  return { header, records: readRecords(window, header.count, corrupt) };
 }
 
 function* readRecords(
-  bytes: Uint8Array,
-  view: DataView,
+  window: ByteWindow,
   count: number,
   corrupt: (detail: string) => Error,
 ): Generator<SnapshotRecord> {
-  let at = SNAPSHOT_HEADER_BYTES;
+  // Each record is made available whole (need) from its start, `at`, before it is read.
   const need = (n: number) => {
-    if (at + n > bytes.length) throw corrupt('record past the end');
+    if (!window.need(n)) throw corrupt('record past the end');
   };
   for (let i = 0; i < count; i++) {
     need(RECORD_FIXED);
+    let { bytes, view, at } = window;
     const main = integer(view.getFloat64(at, true), corrupt, 'revision');
     const sub = view.getUint32(at + 8, true);
     const flags = bytes[at + 12];
     if (flags > 1) throw corrupt('bad record flags');
     const keyLength = view.getUint32(at + 13, true);
-    at += RECORD_FIXED;
-    need(keyLength);
-    const key = bytes.subarray(at, at + keyLength);
-    at += keyLength;
     if (flags === 1) {
+      need(RECORD_FIXED + keyLength);
+      ({ bytes, at } = window);
+      const key = bytes.subarray(at + RECORD_FIXED, at + RECORD_FIXED + keyLength);
+      window.at = at + RECORD_FIXED + keyLength;
       const kv: KeyValue = {
         key,
         value: EMPTY_BYTES,
@@ -287,16 +292,18 @@ function* readRecords(
       yield { main, sub, kv, tombstone: true };
       continue;
     }
-    need(4);
-    const valueLength = view.getUint32(at, true);
-    at += 4;
-    need(valueLength + 24);
-    const value = valueLength === 0 ? EMPTY_BYTES : bytes.subarray(at, at + valueLength);
-    at += valueLength;
-    const createRevision = integer(view.getFloat64(at, true), corrupt, 'create revision');
-    const version = integer(view.getFloat64(at + 8, true), corrupt, 'version');
-    const lease = view.getBigInt64(at + 16, true);
-    at += 24;
+    const valueAt = RECORD_FIXED + keyLength + 4;
+    need(valueAt);
+    const valueLength = window.view.getUint32(window.at + valueAt - 4, true);
+    need(valueAt + valueLength + 24);
+    ({ bytes, view, at } = window);
+    const key = bytes.subarray(at + RECORD_FIXED, at + RECORD_FIXED + keyLength);
+    const value = valueLength === 0 ? EMPTY_BYTES : bytes.subarray(at + valueAt, at + valueAt + valueLength);
+    const tail = at + valueAt + valueLength;
+    const createRevision = integer(view.getFloat64(tail, true), corrupt, 'create revision');
+    const version = integer(view.getFloat64(tail + 8, true), corrupt, 'version');
+    const lease = view.getBigInt64(tail + 16, true);
+    window.at = tail + 24;
     yield {
       main,
       sub,
@@ -304,7 +311,7 @@ function* readRecords(
       tombstone: false,
     };
   }
-  if (at !== bytes.length) throw corrupt('trailing bytes');
+  if (window.left !== 0) throw corrupt('trailing bytes');
 }
 
 function integer(x: number, corrupt: (detail: string) => Error, what: string): number {

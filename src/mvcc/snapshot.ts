@@ -6,6 +6,7 @@
 import { decode } from '@msgpack/msgpack';
 import { EtcdError } from '../etcd/errors.ts';
 import type { KeyValue } from '../etcd/kv.ts';
+import { type ByteReader, ByteWindow, readRest } from './byte-reader.ts';
 import { bytesToMapKey } from './bytes.ts';
 import { KvState } from './kv-state.ts';
 import { KvRecord, tombstoneRecord } from './record.ts';
@@ -13,10 +14,10 @@ import { assertRevision } from './revision.ts';
 import {
   decodeBinary,
   encodeBinary,
-  isBinarySnapshot,
   SNAPSHOT_HEADER_BYTES,
   SnapshotChunks,
   SnapshotWriter,
+  startsBinary,
 } from './snapshot-binary.ts';
 import type { ValueStoreOptions } from './value-store.ts';
 
@@ -91,7 +92,7 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
   compactRev: number;
   records: SnapshotRecord[];
 } {
-  const { currentRev, compactRev, records } = readSnapshot(bytes);
+  const { currentRev, compactRev, records } = readSnapshot(ByteWindow.whole(bytes));
   // The records own their bytes (they are read as views of `bytes`).
   const owned = [...records].map(({ main, sub, kv, tombstone }) => ({
     main,
@@ -103,15 +104,19 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
 }
 
 /** Either format: the revisions and the records, checked one by one as they are read. */
-function readSnapshot(bytes: Uint8Array): {
+function readSnapshot(window: ByteWindow): {
   currentRev: number;
   compactRev: number;
   records: Iterable<SnapshotRecord>;
 } {
-  if (isBinarySnapshot(bytes)) {
-    const { header, records } = decodeBinary(bytes, corrupt);
+  if (startsBinary(window)) {
+    const { header, records } = decodeBinary(window, corrupt);
     return { currentRev: header.currentRev, compactRev: header.compactRev, records };
   }
+  // Format 1 is decoded whole.
+  const bytes = window.inMemory
+    ? window.bytes.subarray(window.at, window.end)
+    : readRest(window.rest(), window.left);
   let root: unknown;
   try {
     root = decode(bytes, { useBigInt64: true });
@@ -129,12 +134,17 @@ function readSnapshot(bytes: Uint8Array): {
   return { currentRev: toNumber(root[1]), compactRev: toNumber(root[2]), records };
 }
 
-export function decodeSnapshot(bytes: Uint8Array, values: ValueStoreOptions = {}): KvState {
-  const snapshot = readSnapshot(bytes);
+/**
+ * A keyspace from its snapshot, in memory (`bytes`) or read piece by piece (a ByteReader: a stored snapshot, never
+ * whole in memory).
+ */
+export function decodeSnapshot(source: Uint8Array | ByteReader, values: ValueStoreOptions = {}): KvState {
+  const whole = source instanceof Uint8Array;
+  const snapshot = readSnapshot(whole ? ByteWindow.whole(source) : ByteWindow.over(source));
   const state = new KvState(values);
   // The records' values are views of `bytes`: the store keeps them there rather than copying them all. With a
-  // spill, values are copied instead: the spill takes them as they come, and `bytes` can go.
-  if (!state.values.spills) state.values.adopt(bytes.buffer as ArrayBuffer);
+  // spill, or read piece by piece, values are copied instead: the spill takes them as they come.
+  if (whole && !state.values.spills) state.values.adopt(source.buffer as ArrayBuffer);
   state.currentRev = assertRevision(snapshot.currentRev, 'current revision');
   state.compactRev = snapshot.compactRev;
   let lastMain = 0;

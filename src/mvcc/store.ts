@@ -17,6 +17,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../etcd/kv.ts';
+import type { ByteReader } from './byte-reader.ts';
 import { hashKV } from './hash.ts';
 import { keyRange, mapKeyRange, mapRangeContains } from './key-range.ts';
 import { KvState } from './kv-state.ts';
@@ -80,10 +81,10 @@ export class MvccStore {
   }
 
   /**
-   * Rebuilds a store from `snapshot()` bytes. The store keeps its keys and values as views of `snapshot` (no
-   * second copy of the keyspace): its bytes must never change afterwards.
+   * Rebuilds a store from `snapshot()` bytes, in memory or read piece by piece. Without a spill the store keeps
+   * the values of bytes in memory as views of them (no second copy of the keyspace): they must never change.
    */
-  static restore(snapshot: Uint8Array, options: MvccStoreOptions = {}): MvccStore {
+  static restore(snapshot: Uint8Array | ByteReader, options: MvccStoreOptions = {}): MvccStore {
     return new MvccStore(options, decodeSnapshot(snapshot, options.values));
   }
 

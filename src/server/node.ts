@@ -50,7 +50,7 @@ import type {
   WatchRequest,
   WatchResponse,
 } from '../etcd/types.ts';
-import type { LogStorage } from '../storage.ts';
+import { damageOr, type LogStorage } from '../storage.ts';
 import type { Transport } from '../transport.ts';
 import { NodeHost } from './host.ts';
 import { registerInspection } from './inspect.ts';
@@ -342,8 +342,16 @@ export interface EdgeNode {
 }
 
 export async function createNode(options: NodeOptions): Promise<EdgeNode> {
-  const loaded = await options.storage.load();
-  const host = new NodeHost(options, loaded);
+  // A stored snapshot is restored as it is read, never one buffer in memory (a million keys are hundreds of MB).
+  const loaded = await options.storage.load({ snapshotReader: true });
+  let host: NodeHost;
+  try {
+    host = new NodeHost(options, loaded);
+  } catch (error) {
+    throw loaded.snapshotReader ? damageOr(loaded.snapshotReader, error) : error;
+  } finally {
+    loaded.snapshotReader?.close();
+  }
   const node: EdgeNode = {
     id: options.id,
     clusterId: options.clusterId,

@@ -118,7 +118,7 @@ export class Replica {
         },
       },
     );
-    if (loaded.snapshot) this.sm.restore(loaded.snapshot.data);
+    if (loaded.snapshot) this.sm.restore(loaded.snapshotReader ?? loaded.snapshot.data);
     this.watchable = new WatchableStore(this.sm.mvcc, { header: () => this.header() });
     // The initial membership goes into the log (bootstrap confChange entries) with each member's URLs, so
     // that members learn it by applying the log, also after a restart and when joining later.

@@ -10,15 +10,21 @@
 
 import { decode, encode } from '@msgpack/msgpack';
 import type { AuthState } from '../auth/auth-store.ts';
+import { type ByteReader, ByteWindow, readRest } from '../mvcc/byte-reader.ts';
 import type { SnapshotWriter } from '../mvcc/snapshot-binary.ts';
 
 const MAGIC = [0x45, 0x53, 0x4d, 0x32]; // "ESM2"
 const PREFIX_BYTES = 8;
+/** What is read ahead for the metadata of a snapshot read piece by piece (the keyspace's window takes the rest). */
+const META_WINDOW_BYTES = 64 * 1024;
 
-/** Everything in a state machine's snapshot; `mvcc` may be a view into the snapshot's bytes. */
+/**
+ * Everything in a state machine's snapshot; `mvcc` may be a view into the snapshot's bytes, or the rest of the
+ * snapshot being read piece by piece.
+ */
 export interface StateMachineParts {
   readonly appliedIndex: number;
-  readonly mvcc: Uint8Array;
+  readonly mvcc: Uint8Array | ByteReader;
   readonly lessor: Uint8Array;
   readonly members: unknown;
   readonly dedup: unknown;
@@ -97,23 +103,36 @@ function encodePrefix(parts: Omit<StateMachineParts, 'mvcc'>): Uint8Array {
   return prefix;
 }
 
-/** Reads either format; throws a plain Error naming what is wrong. */
-export function readStateMachineSnapshot(data: Uint8Array): StateMachineParts {
-  if (data.length >= PREFIX_BYTES && MAGIC.every((b, i) => data[i] === b)) {
-    const metaLength = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(4, true);
-    if (PREFIX_BYTES + metaLength > data.length)
+/**
+ * Reads either format, in memory or piece by piece (the keyspace then comes as the reader of the rest); throws a
+ * plain Error naming what is wrong.
+ */
+export function readStateMachineSnapshot(data: Uint8Array | ByteReader): StateMachineParts {
+  const whole = data instanceof Uint8Array;
+  const window = whole ? ByteWindow.whole(data) : ByteWindow.over(data, META_WINDOW_BYTES);
+  if (window.need(PREFIX_BYTES) && MAGIC.every((b, i) => window.bytes[i] === b)) {
+    const metaLength = window.view.getUint32(4, true);
+    if (!window.need(PREFIX_BYTES + metaLength))
       throw new Error('state machine snapshot: metadata past the end');
-    const meta = decode(data.subarray(PREFIX_BYTES, PREFIX_BYTES + metaLength), { useBigInt64: true });
-    return checked({ ...(meta as object), mvcc: data.subarray(PREFIX_BYTES + metaLength) });
+    const meta = decode(window.bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + metaLength), {
+      useBigInt64: true,
+    });
+    window.at = PREFIX_BYTES + metaLength;
+    return checked({ ...(meta as object), mvcc: whole ? data.subarray(window.at) : window.rest() });
   }
-  return checked(decode(data, { useBigInt64: true }));
+  // Format 1 is one msgpack map, decoded whole.
+  return checked(decode(whole ? data : readRest(window.rest(), window.left), { useBigInt64: true }));
 }
 
 function checked(d: unknown): StateMachineParts {
   const parts = d as Partial<StateMachineParts> | null;
   if (!parts || typeof parts !== 'object') throw new Error('state machine snapshot: not a map');
-  if (!(parts.mvcc instanceof Uint8Array) || !(parts.lessor instanceof Uint8Array)) {
+  if (!(parts.mvcc instanceof Uint8Array || isReader(parts.mvcc)) || !(parts.lessor instanceof Uint8Array)) {
     throw new Error('state machine snapshot: no keyspace or leases');
   }
   return parts as StateMachineParts;
+}
+
+function isReader(x: unknown): x is ByteReader {
+  return typeof (x as ByteReader | undefined)?.read === 'function';
 }

@@ -6,6 +6,7 @@ import { type AuthInfo, type AuthState, AuthStore } from '../auth/auth-store.ts'
 import { EtcdError, errors } from '../etcd/errors.ts';
 import type { Event } from '../etcd/types.ts';
 import { Lessor } from '../lease/index.ts';
+import type { ByteReader } from '../mvcc/byte-reader.ts';
 import { MvccStore } from '../mvcc/store.ts';
 import { SpillReadError, type ValueStoreOptions } from '../mvcc/value-store.ts';
 import { AlarmStore, corruptKeyspaceSnapshot } from './alarms.ts';
@@ -68,7 +69,7 @@ export class ServerStateMachine {
     return new Lessor({ minTtl: this.options.minLeaseTtl, keysForLease: (id) => this.mvcc.keysForLease(id) });
   }
 
-  private newStore(bytes?: Uint8Array): MvccStore {
+  private newStore(bytes?: Uint8Array | ByteReader): MvccStore {
     const opts = {
       maxTxnOps: this.options.maxTxnOps,
       leaseExists: (id: bigint) => this.lessor.get(id) !== undefined,
@@ -327,7 +328,7 @@ export class ServerStateMachine {
     };
   }
 
-  restore(data: Uint8Array): void {
+  restore(data: Uint8Array | ByteReader): void {
     const d = readStateMachineSnapshot(data);
     this.lessor = this.newLessor();
     this.lessor.restore(d.lessor);

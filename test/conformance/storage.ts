@@ -5,7 +5,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
-import type { LoadedState, LogStorage } from '../../src/storage.ts';
+import {
+  type LoadedState,
+  type LoadOptions,
+  type LogStorage,
+  loadedSnapshotData,
+} from '../../src/storage.ts';
 
 export interface StorageHarness {
   /** Opens the storage; after a `close()`, opens the same durable data again. */
@@ -77,18 +82,21 @@ export function runStorageConformance(name: string, makeHarness: () => Promise<S
     });
 
     /** Opens the storage and does the one `load` the contract requires before writing. */
-    async function start(): Promise<{ storage: LogStorage; loaded: LoadedState }> {
+    async function start(options?: LoadOptions): Promise<{ storage: LogStorage; loaded: LoadedState }> {
       const storage = await harness.open();
       open.push(storage);
-      const loaded = await storage.load();
+      const loaded = await storage.load(options);
       return { storage, loaded };
     }
 
     /** Closes `storage`, reopens the durable data and returns what it recovers. */
-    async function restart(storage: LogStorage): Promise<{ storage: LogStorage; loaded: LoadedState }> {
+    async function restart(
+      storage: LogStorage,
+      options?: LoadOptions,
+    ): Promise<{ storage: LogStorage; loaded: LoadedState }> {
       await storage.close();
       open.splice(open.indexOf(storage), 1);
-      return start();
+      return start(options);
     }
 
     it('loads an empty state from fresh storage, before and after a restart', async () => {
@@ -216,6 +224,25 @@ export function runStorageConformance(name: string, makeHarness: () => Promise<S
       await reopened.saveSnapshot(snapshot(30, 2, 'received'));
       const last = await restart(reopened);
       expect(plainSnapshot(last.loaded.snapshot)).toEqual(snapshot(30, 2, 'received'));
+    });
+
+    it('hands the newest snapshot out piece by piece when asked, or whole (load({ snapshotReader }))', async () => {
+      const { storage } = await start();
+      await storage.save({ entries: entries(1, 12, 1) });
+      const data = Uint8Array.from({ length: 100_000 }, (_, i) => (i * 37) & 0xff);
+      await storage.saveSnapshot({ metadata: snapshot(8, 1).metadata, data });
+      const { storage: reopened, loaded } = await restart(storage, { snapshotReader: true });
+      const metadata = plainSnapshot({
+        metadata: loaded.snapshot!.metadata,
+        data: new Uint8Array(0),
+      })!.metadata;
+      expect(metadata).toEqual(snapshot(8, 1).metadata);
+      expect(bytesEqual(loadedSnapshotData(loaded)!, data)).toBe(true);
+      expect(indexes(loaded.entries)).toEqual([9, 10, 11, 12]);
+      await reopened.save({ entries: [entry(13, 1)] });
+      const last = await restart(reopened);
+      expect(bytesEqual(last.loaded.snapshot!.data, data)).toBe(true);
+      expect(indexes(last.loaded.entries)).toEqual([9, 10, 11, 12, 13]);
     });
 
     it('keeps a snapshot saved piece by piece (saveSnapshotStream, where the storage has it)', async () => {

@@ -1,6 +1,6 @@
 // Maintenance.Defragment does real work for edgecd's storage: a snapshot at the applied index, after which the
 // file WAL drops the segments before it. The member restarts from what is left with every key intact.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RealClock } from '../../adapters/runtime/clock.ts';
@@ -62,5 +62,32 @@ describe('Defragment', () => {
     cleanups.push(() => node.close());
     const all = await node.range({ key: enc.encode('k'), rangeEnd: enc.encode('l'), countOnly: true });
     expect(all.count).toBe(300);
+  }, 60_000);
+
+  it('a restart refuses a snapshot file damaged where its keyspace is read, naming the damage (not the decoder)', async () => {
+    const tmp = await tempDir('edgecd-defrag-');
+    cleanups.push(tmp.remove);
+    const node = await member(tmp.dir);
+    // 6 MB: more than the restore's window reads at once (4 MiB), so that decoding meets the damage first.
+    for (let i = 0; i < 300; i++)
+      await node.put({ key: enc.encode(`k${i}`), value: new Uint8Array(20_000).fill(7) });
+    await createGateway(node)(
+      new Request('http://x/v3/maintenance/defragment', { method: 'POST', body: '{}' }),
+    );
+    await node.close();
+    const snap = (await readdir(join(tmp.dir, 'snap')))
+      .filter((f) => f.endsWith('.snap'))
+      .sort()
+      .at(-1)!;
+    const path = join(tmp.dir, 'snap', snap);
+    const bytes = await readFile(path);
+    // The length of key k10 (the u32 before its bytes) made huge: decoding stops there, long before the last byte.
+    const at = bytes.indexOf(Buffer.from('k10\x20\x4e', 'latin1'));
+    expect(at).toBeGreaterThan(0);
+    bytes.writeUInt32LE(0x7fff_0000, at - 4);
+    await writeFile(path, bytes);
+    await expect(member(tmp.dir)).rejects.toThrow(
+      new RegExp(`${snap} at byte offset 0: payload CRC mismatch`),
+    );
   }, 60_000);
 });

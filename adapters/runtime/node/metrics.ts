@@ -223,7 +223,7 @@ export class NodeMetrics implements MemberMetrics {
     return {
       open: async (path, mode) => timed(await fs.open(path, mode), mode === 'r+d'),
       readFile: (path) => fs.readFile(path),
-      ...(fs.readFileChunks ? { readFileChunks: fs.readFileChunks.bind(fs) } : {}),
+      ...(fs.openSequential ? { openSequential: fs.openSequential.bind(fs) } : {}),
       readdir: (path) => fs.readdir(path),
       mkdir: (path) => fs.mkdir(path),
       rename: (from, to) => fs.rename(from, to),

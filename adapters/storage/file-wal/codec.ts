@@ -2,7 +2,14 @@
 // payload whose CRC matched but whose shape is wrong is corruption (or a bug) and must not load.
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import type { Entry, EntryType, HardState, NodeId, Snapshot } from '../../../src/raft/types.ts';
+import type {
+  Entry,
+  EntryType,
+  HardState,
+  NodeId,
+  Snapshot,
+  SnapshotMetadata,
+} from '../../../src/raft/types.ts';
 import type { SnapshotSource } from '../../../src/storage.ts';
 
 export const FORMAT_VERSION = 1;
@@ -188,6 +195,53 @@ export function decodeSnapshot(payload: Uint8Array): Snapshot {
     // not copied a second time.
     data: bytes(data, 'snapshot data'),
   };
+}
+
+/**
+ * The metadata of an encoded snapshot from its first bytes (`head`), and where its data starts and how long it is:
+ * a large snapshot's data is then read piece by piece. Undefined when `head` does not hold all of the prefix as
+ * encodeSnapshotPrefix writes it (the caller reads the whole payload instead); throws when it is malformed.
+ */
+export function decodeSnapshotHead(
+  head: Uint8Array,
+): { metadata: SnapshotMetadata; dataOffset: number; dataLength: number } | undefined {
+  if (head[0] !== 0x95) fail('snapshot');
+  const values: unknown[] = [];
+  try {
+    for (const value of decoder.decodeMulti(head.subarray(1))) {
+      values.push(value);
+      if (values.length === 4) break;
+    }
+  } catch {
+    return undefined; // cut short by the end of `head`, or not what the prefix writer writes: decoded whole
+  }
+  if (values.length < 4) return undefined;
+  const [i, t, voters, learners] = values;
+  const metadata: SnapshotMetadata = {
+    index: index(i, 'snapshot index'),
+    term: index(t, 'snapshot term'),
+    confState: {
+      voters: arrayOf(voters, 'voters').map((v) => nodeId(v, 'voter')),
+      learners: arrayOf(learners, 'learners').map((v) => nodeId(v, 'learner')),
+    },
+  };
+  // The four values took exactly the bytes their encoding takes: the data's bin header follows them.
+  const encoded = encodeShared([
+    metadata.index,
+    metadata.term,
+    metadata.confState.voters,
+    metadata.confState.learners,
+  ]);
+  for (let k = 1; k < encoded.length; k++) if (head[k] !== encoded[k]) return undefined;
+  const at = encoded.length;
+  if (head.length <= at) return undefined;
+  const kind = head[at];
+  const size = kind === 0xc4 ? 1 : kind === 0xc5 ? 2 : kind === 0xc6 ? 4 : 0;
+  if (size === 0) fail('snapshot data');
+  if (head.length < at + 1 + size) return undefined;
+  let dataLength = 0;
+  for (let k = 1; k <= size; k++) dataLength = dataLength * 256 + head[at + k];
+  return { metadata, dataOffset: at + 1 + size, dataLength };
 }
 
 /** Why `entries` cannot be appended after index `last`, or undefined. */

@@ -2,13 +2,8 @@
 // in CrashableFs (crashable-fs.ts) and cut the power between any two operations. Errors carry Node's `code`
 // ('ENOENT', 'EEXIST', ...) so callers can tell a missing file from a failing disk.
 
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-
-/** readFileChunks' piece size. */
-const READ_CHUNK = 8 * 1024 * 1024;
-/** readFileChunks' pieces being read at once: a 275 MB snapshot file loads in ~800 ms with 2, ~1,000 with 1. */
-const READS_IN_FLIGHT = 2;
 
 /** An open file. Positions are absolute (pwrite/pread): the WAL tracks its own offsets. */
 export interface WalFile {
@@ -30,14 +25,22 @@ export interface WalFile {
  */
 export type OpenMode = 'r+' | 'w' | 'wx' | 'r+d';
 
+/** A file open for reading from its start (WalFs.openSequential). */
+export interface SequentialFile {
+  readonly size: number;
+  /** Reads the next bytes into `into` from its start; returns how many (0 at the end). */
+  read(into: Uint8Array): number;
+  close(): void;
+}
+
 export interface WalFs {
   open(path: string, mode: OpenMode): Promise<WalFile>;
   readFile(path: string): Promise<Uint8Array>;
   /**
-   * Optional: readFile in pieces, `onChunk` given each piece (its bytes and offset) as it arrives while the next
-   * is being read, so that a large file can be checked as it loads rather than after.
+   * Optional: a file read from start to end, synchronously — a snapshot of hundreds of MB read as it is restored,
+   * through the restorer's buffer, at start (nothing else is running yet).
    */
-  readFileChunks?(path: string, onChunk: (chunk: Uint8Array, offset: number) => void): Promise<Uint8Array>;
+  openSequential?(path: string): SequentialFile;
   /** Names in a directory (not paths), in no particular order. */
   readdir(path: string): Promise<string[]>;
   /** Creates a directory and its missing parents; no error if it exists. */
@@ -102,43 +105,18 @@ export const nodeFs: WalFs = {
     const buffer = await readFile(path);
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   },
-  async readFileChunks(path, onChunk) {
-    const handle = await open(path, constants.O_RDONLY);
+  openSequential(path) {
+    const fd = openSync(path, 'r');
     try {
-      const size = (await handle.stat()).size;
-      const out = new Uint8Array(size);
-      const readAt = async (offset: number): Promise<number> => {
-        const length = Math.min(READ_CHUNK, size - offset);
-        let done = 0;
-        while (done < length) {
-          const { bytesRead } = await handle.read(out, offset + done, length - done, offset + done);
-          if (bytesRead === 0) throw new Error(`${path}: shorter than its size while being read`);
-          done += bytesRead;
-        }
-        return length;
+      const size = fstatSync(fd).size;
+      return {
+        size,
+        read: (into) => readSync(fd, into, 0, into.length, null),
+        close: () => closeSync(fd),
       };
-      // Pieces read on in the thread pool while this one is looked at, READS_IN_FLIGHT at a time (copying into fresh
-      // pages is slow enough here that two threads reading beat one).
-      const reading: Promise<number>[] = [];
-      let requested = 0;
-      const readOn = () => {
-        while (reading.length < READS_IN_FLIGHT && requested < size) {
-          const read = readAt(requested);
-          read.catch(() => {}); // awaited in order below
-          reading.push(read);
-          requested += Math.min(READ_CHUNK, size - requested);
-        }
-      };
-      readOn();
-      for (let offset = 0; reading.length > 0; ) {
-        const length = await reading.shift()!;
-        readOn();
-        onChunk(out.subarray(offset, offset + length), offset);
-        offset += length;
-      }
-      return out;
-    } finally {
-      await handle.close();
+    } catch (e) {
+      closeSync(fd);
+      throw e;
     }
   },
   readdir(path) {
@@ -162,3 +140,35 @@ export const nodeFs: WalFs = {
     }
   },
 };
+
+/** Reads file i when asked for it, with the next `depth` files already being read. */
+export function readAhead(
+  fs: WalFs,
+  paths: readonly string[],
+  depth: number,
+): (i: number) => Promise<Uint8Array> {
+  const reads: Promise<Uint8Array>[] = [];
+  const start = (i: number) => {
+    if (i < paths.length && reads[i] === undefined) {
+      reads[i] = fs.readFile(paths[i]);
+      reads[i].catch(() => {}); // a read ahead that is never asked for (an earlier file failed) must not go unhandled
+    }
+  };
+  for (let i = 0; i < depth; i++) start(i);
+  return (i) => {
+    for (let j = i; j <= i + depth; j++) start(j);
+    const read = reads[i];
+    delete reads[i];
+    return read;
+  };
+}
+
+export async function exists(fs: WalFs, path: string): Promise<boolean> {
+  try {
+    await fs.readdir(path);
+    return true;
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+}

@@ -32,16 +32,23 @@
 //   snapshot        [index, term, voters, learners, data]: the only record of a .snap file (a streamed one's
 //                   header, which carries the CRC, is written last).
 //
-// Here: the storage and its saves (group commit). Beside it: segments.ts and snapshot-files.ts (the files),
-// record.ts and codec.ts (framing and payloads), write-queue.ts (one job at a time), recovery.ts (load, and its
-// rules), lock.ts, fs.ts (the file layer), crashable-fs.ts (one that loses power, for tests), and value-spill.ts
-// (a scratch file of keyspace values, values-*.spill, unlinked as soon as it is open).
+// Here: the storage and its saves (group commit). Beside it: options.ts, segments.ts and snapshot-files.ts (the
+// files; snapshot-reader.ts reads the newest as it is restored), record.ts and codec.ts (framing and payloads),
+// write-queue.ts (one job at a time), recovery.ts (load, and its rules), lock.ts, fs.ts (the file layer),
+// crashable-fs.ts (one that loses power, for tests), and value-spill.ts (a scratch file of keyspace values,
+// values-*.spill, unlinked as soon as it is open).
 
 import { join } from 'node:path';
 import { type Logger, silentLogger } from '../../../src/env.ts';
 import type { ValueSpill } from '../../../src/mvcc/value-store.ts';
 import { EMPTY_HARD_STATE, type HardState, type Snapshot } from '../../../src/raft/types.ts';
-import type { LoadedState, LogStorage, PersistBatch, SnapshotSource } from '../../../src/storage.ts';
+import type {
+  LoadedState,
+  LoadOptions,
+  LogStorage,
+  PersistBatch,
+  SnapshotSource,
+} from '../../../src/storage.ts';
 import { type BatchOp, checkAppend, encodeBatch, type SnapshotMarker } from './codec.ts';
 import { nodeFs, type WalFs } from './fs.ts';
 import {
@@ -52,6 +59,7 @@ import {
   type KernelLockFactory,
   releaseLock,
 } from './lock.ts';
+import { DEFAULT_SEGMENT_SIZE, type FileWalOptions } from './options.ts';
 import { RECORD_BATCH, RecordWriter } from './record.ts';
 import { recover } from './recovery.ts';
 import { SegmentFiles } from './segments.ts';
@@ -61,29 +69,7 @@ import { failedEarlier, type SaveJob, WriteQueue } from './write-queue.ts';
 
 export { CrashableFs, type PowerCutOptions } from './crashable-fs.ts';
 export { nodeFs, type OpenMode, type WalFile, type WalFs } from './fs.ts';
-
-export interface FileWalOptions {
-  /** The file layer; the real file system by default. */
-  readonly fs?: WalFs;
-  readonly logger?: Logger;
-  /** A new segment is cut once the current one reaches this many bytes. Default 64 MiB. */
-  readonly segmentSize?: number;
-  /** Snapshot files kept (the newest ones). Default 3, at least 1. */
-  readonly snapshotsToKeep?: number;
-  /** Written to the lock file. Default: this process. */
-  readonly pid?: number;
-  /** Whether a lock file's owner still runs (used without a kernel lock). Default: `process.kill(pid, 0)`. */
-  readonly isProcessAlive?: (pid: number) => boolean;
-  /**
-   * The kernel-released lock (lock.ts). Default: Linux's abstract-namespace socket when `fs` is the real file
-   * system; none (the LOCK file alone) with another file layer.
-   */
-  readonly kernelLock?: KernelLockFactory | false;
-  /** Offer a value spill in `dir` (LogStorage.valueSpill: value-spill.ts). Default: when `fs` is not given. */
-  readonly valueSpill?: boolean;
-}
-
-const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+export type { FileWalOptions } from './options.ts';
 
 export class FileWalStorage implements LogStorage {
   private readonly fs: WalFs;
@@ -146,11 +132,19 @@ export class FileWalStorage implements LogStorage {
     return storage;
   }
 
-  load(): Promise<LoadedState> {
+  load(options: LoadOptions = {}): Promise<LoadedState> {
     if (this.state !== 'new') return Promise.reject(new Error('FileWalStorage.load may be called only once'));
     this.state = 'loading';
     const { fs, logger, dir, segments, snapshots, writer } = this;
-    return recover({ fs, logger, dir, segments, snapshots, writer }).then(
+    return recover({
+      fs,
+      logger,
+      dir,
+      segments,
+      snapshots,
+      writer,
+      snapshotReader: options.snapshotReader,
+    }).then(
       (recovered) => {
         ({ logLast: this.logLast, hardState: this.hardState, marker: this.marker } = recovered);
         this.state = 'open';

@@ -72,13 +72,19 @@ export type ReadResult =
   | { readonly ok: true; readonly type: RecordType; readonly payload: Uint8Array; readonly next: number }
   | { readonly ok: false; readonly reason: string };
 
-/**
- * Reads the record at `offset`, or says why there is no valid one there. `payloadCrc`: the payload's CRC when the
- * caller computed it already (PayloadCrc, as the bytes were read).
- */
-export function readRecord(bytes: Uint8Array, offset: number, payloadCrc?: number): ReadResult {
-  const left = bytes.length - offset;
-  if (left < HEADER_SIZE) return { ok: false, reason: `incomplete header (${left} of ${HEADER_SIZE} bytes)` };
+/** A record's header read and checked (its payload not yet), or why it is not one. */
+export type HeaderResult =
+  | { readonly ok: true; readonly type: RecordType; readonly length: number; readonly payloadCrc: number }
+  | { readonly ok: false; readonly reason: string };
+
+/** Reads the header at `offset` of a record with `left` bytes from its start on (payload included). */
+export function readHeader(bytes: Uint8Array, offset: number, left: number): HeaderResult {
+  if (left < HEADER_SIZE || bytes.length - offset < HEADER_SIZE) {
+    return {
+      ok: false,
+      reason: `incomplete header (${Math.min(left, bytes.length - offset)} of ${HEADER_SIZE} bytes)`,
+    };
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, HEADER_SIZE);
   if (view.getUint32(12, true) !== crc32(bytes.subarray(offset, offset + 12))) {
     return { ok: false, reason: 'header CRC mismatch' };
@@ -89,39 +95,19 @@ export function readRecord(bytes: Uint8Array, offset: number, payloadCrc?: numbe
   if (length > left - HEADER_SIZE) {
     return { ok: false, reason: `incomplete payload (${left - HEADER_SIZE} of ${length} bytes)` };
   }
-  const payload = bytes.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + length);
-  if (view.getUint32(8, true) !== (payloadCrc ?? crc32(payload))) {
-    return { ok: false, reason: 'payload CRC mismatch' };
-  }
-  return { ok: true, type, payload, next: offset + HEADER_SIZE + length };
+  return { ok: true, type, length, payloadCrc: view.getUint32(8, true) };
 }
 
-/**
- * The CRC of the payload of the record at the start of a file, computed piece by piece as the file is read
- * (WalFs.readFileChunks); undefined when the header is not valid (readRecord then says why).
- */
-export class PayloadCrc {
-  private length = -1;
-  private crc = 0;
-
-  /** The next piece of the file, at `offset` (pieces come in order, the first holding the whole header). */
-  add(chunk: Uint8Array, offset: number): void {
-    if (offset === 0) {
-      if (chunk.length < HEADER_SIZE) return;
-      const view = new DataView(chunk.buffer, chunk.byteOffset, HEADER_SIZE);
-      if (view.getUint32(12, true) !== crc32(chunk.subarray(0, 12))) return;
-      this.length = view.getUint32(0, true);
-    }
-    if (this.length < 0) return;
-    const from = Math.max(HEADER_SIZE - offset, 0);
-    const to = Math.min(HEADER_SIZE + this.length - offset, chunk.length);
-    if (to > from) this.crc = crc32(chunk.subarray(from, to), this.crc);
-  }
-
-  get value(): number | undefined {
-    return this.length < 0 ? undefined : this.crc;
-  }
+/** Reads the record at `offset`, or says why there is no valid one there. */
+export function readRecord(bytes: Uint8Array, offset: number): ReadResult {
+  const header = readHeader(bytes, offset, bytes.length - offset);
+  if (!header.ok) return header;
+  const payload = bytes.subarray(offset + HEADER_SIZE, offset + HEADER_SIZE + header.length);
+  if (header.payloadCrc !== crc32(payload)) return { ok: false, reason: PAYLOAD_CRC_MISMATCH };
+  return { ok: true, type: header.type, payload, next: offset + HEADER_SIZE + header.length };
 }
+
+export const PAYLOAD_CRC_MISMATCH = 'payload CRC mismatch';
 
 /**
  * The offset of the first valid record starting after `from`, or -1. Every byte offset is tried; the header

@@ -14,12 +14,12 @@
 
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../../src/env.ts';
-import type { Entry, HardState } from '../../../src/raft/types.ts';
+import type { Entry, HardState, Snapshot } from '../../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../../src/raft/types.ts';
 import type { LoadedState } from '../../../src/storage.ts';
 import { ByteSlabs } from './byte-slabs.ts';
 import { decodeBatch, decodeSegmentHeader, encodeBatch, type SnapshotMarker } from './codec.ts';
-import { errorCode, type WalFs } from './fs.ts';
+import { exists, readAhead, type WalFs } from './fs.ts';
 import {
   corrupt,
   decodeOr,
@@ -29,7 +29,7 @@ import {
   type RecordWriter,
   readRecord,
 } from './record.ts';
-import type { Segment, SegmentFiles } from './segments.ts';
+import type { Segment, SegmentFiles, SegmentName } from './segments.ts';
 import type { SnapshotFiles } from './snapshot-files.ts';
 
 export interface RecoveryContext {
@@ -40,6 +40,8 @@ export interface RecoveryContext {
   readonly segments: SegmentFiles;
   readonly snapshots: SnapshotFiles;
   readonly writer: RecordWriter;
+  /** The snapshot's data left to read piece by piece (LoadOptions.snapshotReader). */
+  readonly snapshotReader?: boolean;
 }
 
 /** What was loaded, and the WAL's own view of it that later writes continue from. */
@@ -66,7 +68,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     await fs.fsyncDir(ctx.dir);
   }
   // The segments are read while the snapshot file is (the thread pool reads both; the event loop would wait).
-  const snapshotLoad = snapshots.load();
+  const snapshotLoad = snapshots.load(ctx.snapshotReader === true);
   snapshotLoad.catch(() => {}); // awaited below; a failing segment listing must not leave it unhandled
   const names = await segments.names();
   const segmentBytes = readAhead(
@@ -74,7 +76,27 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     names.map((n) => join(walDir, n.name)),
     2,
   );
-  const snapshot = await snapshotLoad;
+  const newest = await snapshotLoad;
+  try {
+    const recovered = await replay(ctx, names, segmentBytes, newest?.snapshot);
+    const reader = newest?.reader;
+    return reader ? { ...recovered, loaded: { ...recovered.loaded, snapshotReader: reader } } : recovered;
+  } catch (error) {
+    newest?.reader?.close();
+    throw error;
+  }
+}
+
+/** Replays the segments onto the newest snapshot (its metadata; the data may be left to read). */
+async function replay(
+  ctx: RecoveryContext,
+  names: readonly SegmentName[],
+  segmentBytes: (i: number) => Promise<Uint8Array>,
+  snapshot: Snapshot | undefined,
+): Promise<Recovered> {
+  const { logger, segments } = ctx;
+  const walDir = segments.dir;
+  const snapDir = ctx.snapshots.dir;
   if (names.length === 0) {
     if (snapshot) throw new Error(`file WAL: ${walDir} has no segments but snapshot files exist`);
     await segments.cut({ prevIndex: 0, hardState: EMPTY_HARD_STATE, marker: undefined });
@@ -256,34 +278,6 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     hardState,
     marker,
   };
-}
-
-/** Reads file i when asked for it, with the next `depth` files already being read. */
-function readAhead(fs: WalFs, paths: readonly string[], depth: number): (i: number) => Promise<Uint8Array> {
-  const reads: Promise<Uint8Array>[] = [];
-  const start = (i: number) => {
-    if (i < paths.length && reads[i] === undefined) {
-      reads[i] = fs.readFile(paths[i]);
-      reads[i].catch(() => {}); // a read ahead that is never asked for (an earlier file failed) must not go unhandled
-    }
-  };
-  for (let i = 0; i < depth; i++) start(i);
-  return (i) => {
-    for (let j = i; j <= i + depth; j++) start(j);
-    const read = reads[i];
-    delete reads[i];
-    return read;
-  };
-}
-
-async function exists(fs: WalFs, path: string): Promise<boolean> {
-  try {
-    await fs.readdir(path);
-    return true;
-  } catch (error) {
-    if (errorCode(error) === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 /** The offset after the last byte that is not zero (the zeros after it were allocated ahead, not written). */

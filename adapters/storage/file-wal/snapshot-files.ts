@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Snapshot, SnapshotMetadata } from '../../../src/raft/types.ts';
-import { type SnapshotSource, takePiece } from '../../../src/storage.ts';
+import { type SnapshotReader, type SnapshotSource, takePiece } from '../../../src/storage.ts';
 import { decodeSnapshot, encodeSnapshotPrefix, type SnapshotMarker } from './codec.ts';
 import type { WalFile, WalFs } from './fs.ts';
 import {
@@ -12,12 +12,12 @@ import {
   decodeOr,
   HEADER_SIZE,
   headerFor,
-  PayloadCrc,
   RECORD_SNAPSHOT,
   readRecord,
   recordHeader,
 } from './record.ts';
 import { hex16 } from './segments.ts';
+import { openSnapshotReader } from './snapshot-reader.ts';
 
 /**
  * Bytes of a streamed snapshot written at a time: ~1,000 records of 256-byte values, ~0.3 ms to encode once the
@@ -111,8 +111,12 @@ export class SnapshotFiles {
     if (newer.length > 0) await this.fs.fsyncDir(this.dir);
   }
 
-  /** Lists snapshot files (removing leftovers of unfinished writes) and reads the newest, which must be intact. */
-  async load(): Promise<Snapshot | undefined> {
+  /**
+   * Lists snapshot files (removing leftovers of unfinished writes) and reads the newest, which must be intact:
+   * with `asReader` (and a file system that reads in order), its data is left to read piece by piece (`reader`),
+   * checked as it is read.
+   */
+  async load(asReader = false): Promise<{ snapshot: Snapshot; reader?: SnapshotReader } | undefined> {
     const files: SnapshotFile[] = [];
     for (const name of await this.fs.readdir(this.dir)) {
       const match = SNAPSHOT_NAME.exec(name);
@@ -127,26 +131,30 @@ export class SnapshotFiles {
     const newest = files.at(-1);
     if (!newest) return undefined;
     const path = join(this.dir, newest.name);
-    // The CRC is computed as the file is read, where the file system can read in pieces.
-    const crc = new PayloadCrc();
-    const bytes = this.fs.readFileChunks
-      ? await this.fs.readFileChunks(path, (chunk, offset) => crc.add(chunk, offset))
-      : await this.fs.readFile(path);
-    const record = readRecord(bytes, 0, crc.value);
-    if (!record.ok) throw corrupt(path, 0, record.reason);
-    if (record.type !== RECORD_SNAPSHOT || record.next !== bytes.length) {
-      throw corrupt(path, record.ok ? record.next : 0, 'not a single snapshot record');
+    const opened =
+      asReader && this.fs.openSequential ? openSnapshotReader(this.fs.openSequential(path), path) : undefined;
+    const loaded = opened
+      ? { snapshot: { metadata: opened.metadata, data: NO_DATA }, reader: opened.reader }
+      : { snapshot: await readWhole(this.fs, path) };
+    const { index, term } = loaded.snapshot.metadata;
+    if (index !== newest.index || term !== newest.term) {
+      loaded.reader?.close();
+      throw corrupt(path, 0, `snapshot at ${index}/${term} under another name`);
     }
-    const snapshot = decodeOr(path, 0, () => decodeSnapshot(record.payload));
-    if (snapshot.metadata.index !== newest.index || snapshot.metadata.term !== newest.term) {
-      throw corrupt(
-        path,
-        0,
-        `snapshot at ${snapshot.metadata.index}/${snapshot.metadata.term} under another name`,
-      );
-    }
-    return snapshot;
+    return loaded;
   }
+}
+
+const NO_DATA = new Uint8Array(0);
+
+async function readWhole(fs: WalFs, path: string): Promise<Snapshot> {
+  const bytes = await fs.readFile(path);
+  const record = readRecord(bytes, 0);
+  if (!record.ok) throw corrupt(path, 0, record.reason);
+  if (record.type !== RECORD_SNAPSHOT || record.next !== bytes.length) {
+    throw corrupt(path, record.next, 'not a single snapshot record');
+  }
+  return decodeOr(path, 0, () => decodeSnapshot(record.payload));
 }
 
 /**
