@@ -13,6 +13,7 @@
 import type { KeyValue } from '../etcd/kv.ts';
 import type { ByteWindow } from './byte-reader.ts';
 import { EMPTY_BYTES, writeMapKey } from './bytes.ts';
+import { NO_LEASE } from './lease-keys.ts';
 import { KvRecord } from './record.ts';
 import type { SnapshotRecord } from './snapshot.ts';
 
@@ -302,7 +303,11 @@ function* readRecords(
     const tail = at + valueAt + valueLength;
     const createRevision = integer(view.getFloat64(tail, true), corrupt, 'create revision');
     const version = integer(view.getFloat64(tail + 8, true), corrupt, 'version');
-    const lease = view.getBigInt64(tail + 16, true);
+    // One shared 0n for the records without a lease: each BigInt read is an object of its own (16 bytes a record).
+    const lease =
+      view.getUint32(tail + 16, true) | view.getUint32(tail + 20, true)
+        ? view.getBigInt64(tail + 16, true)
+        : NO_LEASE;
     window.at = tail + 24;
     yield {
       main,
