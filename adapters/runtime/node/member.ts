@@ -21,7 +21,7 @@ import { directorySize } from './disk-usage.ts';
 import { prepareGrpcServer } from './grpc/server.ts';
 import { effectiveQuota } from './heap.ts';
 import { memberIdentity } from './identity.ts';
-import { startIdleCollection } from './idle-gc.ts';
+import { memberMayPause, startIdleCollection } from './idle-gc.ts';
 import { peerMembershipRoutes, promoteViaLeader, watchForRemoval } from './join.ts';
 import { NodeMetrics, serveMetricsUrl } from './metrics.ts';
 import { ignoredTlsWarnings, memberTls } from './tls.ts';
@@ -183,7 +183,7 @@ async function startBound(
     },
   });
   nodeRef = node;
-  startIdleCollection(() => node.serving().leader !== node.id); // a leader's pause would hold up heartbeats
+  startIdleCollection(memberMayPause(() => node.serving().leader === node.id, config.electionTimeoutMs));
   metrics.attach(node, transport);
   if (config.initialCorruptCheck) {
     // etcd runs it before serving clients; a member whose data differs from its peers' does not start.
