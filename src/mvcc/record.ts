@@ -4,41 +4,48 @@
 // key's own, where a Uint8Array view costs ~100 (at a million keys, the difference is ~80 MB of heap). Its value is
 // kept by the store's ValueStore (a segment, an offset and a length: ./value-store.ts), and read from there; what
 // reads and events hand out is a plain KeyValue made from the record (toKeyValue), never the record itself.
-// A tombstone (a delete) has version 0 and createRevision 0, as etcd stores it.
+// A tombstone (a delete) has version 0 and createRevision 0, as etcd stores it. Most records of a large keyspace are
+// keys' first versions: those leave out what they imply (kvRecord picks the class).
 
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES, mapKeyToBytes } from './bytes.ts';
+import { NO_LEASE } from './lease-keys.ts';
 import type { Revision } from './revision.ts';
 import type { ValueHolder, ValueSegment } from './value-store.ts';
 
+/**
+ * A key's first version, put without a lease as its write's first change (createRevision = modRevision, version 1,
+ * no lease, sub 0): what a load of new keys stores, in 64 bytes of heap. Subclasses hold what it leaves out.
+ */
 export class KvRecord implements KeyValue, Revision, ValueHolder {
   /** The key, one char per byte (bytesToMapKey). */
   readonly mapKey: string;
-  readonly createRevision: number;
   readonly modRevision: number;
-  readonly version: number;
-  readonly lease: bigint;
-  /** The change's place within its write (etcd's revision.sub). */
-  readonly sub: number;
   /** Where the value is (ValueStore.keep places it; relocate moves it). */
   valueSegment: ValueSegment | undefined = undefined;
   valueOffset = 0;
   valueLength = 0;
 
-  constructor(
-    mapKey: string,
-    createRevision: number,
-    modRevision: number,
-    version: number,
-    lease: bigint,
-    sub: number,
-  ) {
+  constructor(mapKey: string, modRevision: number) {
     this.mapKey = mapKey;
-    this.createRevision = createRevision;
     this.modRevision = modRevision;
-    this.version = version;
-    this.lease = lease;
-    this.sub = sub;
+  }
+
+  get createRevision(): number {
+    return this.modRevision;
+  }
+
+  get version(): number {
+    return 1;
+  }
+
+  get lease(): bigint {
+    return NO_LEASE;
+  }
+
+  /** The change's place within its write (etcd's revision.sub). */
+  get sub(): number {
+    return 0;
   }
 
   /** The key's bytes: a new array at each call. */
@@ -74,8 +81,74 @@ export class KvRecord implements KeyValue, Revision, ValueHolder {
   }
 }
 
+/** Any other version without a lease, its write's first change: 80 bytes. */
+class LaterRecord extends KvRecord {
+  readonly #createRevision: number;
+  readonly #version: number;
+
+  constructor(mapKey: string, createRevision: number, modRevision: number, version: number) {
+    super(mapKey, modRevision);
+    this.#createRevision = createRevision;
+    this.#version = version;
+  }
+
+  override get createRevision(): number {
+    return this.#createRevision;
+  }
+
+  override get version(): number {
+    return this.#version;
+  }
+}
+
+/** A version with a lease or at a write's later change (sub > 0), or a tombstone: 96 bytes. */
+class FullRecord extends LaterRecord {
+  readonly #lease: bigint;
+  readonly #sub: number;
+
+  constructor(
+    mapKey: string,
+    createRevision: number,
+    modRevision: number,
+    version: number,
+    lease: bigint,
+    sub: number,
+  ) {
+    super(mapKey, createRevision, modRevision, version);
+    this.#lease = lease === NO_LEASE ? NO_LEASE : lease; // a decoded 0n is an object of its own
+    this.#sub = sub;
+  }
+
+  override get lease(): bigint {
+    return this.#lease;
+  }
+
+  override get sub(): number {
+    return this.#sub;
+  }
+}
+
+/**
+ * A stored version, in the smallest class that holds it: most records of a large keyspace are keys' first versions
+ * or later versions, without a lease, each its write's only change.
+ */
+export function kvRecord(
+  mapKey: string,
+  createRevision: number,
+  modRevision: number,
+  version: number,
+  lease: bigint,
+  sub: number,
+): KvRecord {
+  if (sub !== 0 || lease !== NO_LEASE)
+    return new FullRecord(mapKey, createRevision, modRevision, version, lease, sub);
+  return version === 1 && createRevision === modRevision
+    ? new KvRecord(mapKey, modRevision)
+    : new LaterRecord(mapKey, createRevision, modRevision, version);
+}
+
 export function tombstoneRecord(mapKey: string, main: number, sub: number): KvRecord {
-  return new KvRecord(mapKey, 0, main, 0, 0n, sub);
+  return sub === 0 ? new LaterRecord(mapKey, 0, main, 0) : new FullRecord(mapKey, 0, main, 0, NO_LEASE, sub);
 }
 
 /**

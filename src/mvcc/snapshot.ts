@@ -9,7 +9,7 @@ import type { KeyValue } from '../etcd/kv.ts';
 import { type ByteReader, ByteWindow, readRest } from './byte-reader.ts';
 import { bytesToMapKey } from './bytes.ts';
 import { KvState } from './kv-state.ts';
-import { KvRecord, tombstoneRecord } from './record.ts';
+import { type KvRecord, kvRecord, tombstoneRecord } from './record.ts';
 import { assertRevision } from './revision.ts';
 import {
   decodeBinary,
@@ -165,7 +165,7 @@ export function decodeSnapshot(source: Uint8Array | ByteReader, values: ValueSto
     }
     if (version === 0) throw corrupt(`put at ${main} with version 0`);
     // Records of one key share the index's string of the key.
-    const kv = new KvRecord(last?.mapKey ?? mapKey, createRevision, main, version, lease, sub);
+    const kv = kvRecord(last?.mapKey ?? mapKey, createRevision, main, version, lease, sub);
     state.values.keepAdopted(value, kv);
     state.history.append(kv);
     state.index.put(kv);

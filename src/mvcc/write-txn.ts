@@ -6,7 +6,7 @@ import type { Event } from '../etcd/kv.ts';
 import { bytesToMapKey } from './bytes.ts';
 import type { KeyRange } from './key-range.ts';
 import type { KvState, RangeKeysOptions, RangeKeysResult, ReadView } from './kv-state.ts';
-import { KvRecord, toKeyValue, tombstoneRecord } from './record.ts';
+import { type KvRecord, kvRecord, toKeyValue, tombstoneRecord } from './record.ts';
 
 export class WriteTxn implements ReadView {
   readonly beginRev: number;
@@ -44,7 +44,7 @@ export class WriteTxn implements ReadView {
     // Read before anything changes: a value that cannot be read (SpillReadError) leaves the store as it was.
     const prevEvent = prevKv === undefined ? undefined : toKeyValue(prevKv);
     // The value is copied: the caller keeps its buffer, and the store's history must never change under it.
-    const kv = new KvRecord(
+    const kv = kvRecord(
       last?.mapKey ?? mapKey, // the key's records share one string
       prevKv === undefined ? main : prevKv.createRevision,
       main,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { KeyIndex } from '../../src/mvcc/key-index.ts';
-import { KvRecord, toKeyValue, tombstoneRecord } from '../../src/mvcc/record.ts';
+import { type KvRecord, kvRecord, toKeyValue, tombstoneRecord } from '../../src/mvcc/record.ts';
 import { ValueStore } from '../../src/mvcc/value-store.ts';
 import { b } from './helpers.ts';
 
 /** A put record of key `k` as the store makes it: its generation's create revision and its version. */
 const put = (main: number, sub: number, created: number, version: number) =>
-  new KvRecord('foo', created, main, version, 0n, sub);
+  kvRecord('foo', created, main, version, 0n, sub);
 const tomb = (main: number) => tombstoneRecord('foo', main, 0);
 
 /** etcd's key_index_test fixture: {2, 4, 6(t)} {8, 10, 12(t)} {14, 14.1, 16(t)} {} */
