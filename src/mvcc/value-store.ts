@@ -39,7 +39,7 @@ export class SpillReadError extends Error {
 export interface ValueStoreOptions {
   /** Where full segments go when more than `residentBytes` of them are in memory; none = all stay in memory. */
   readonly spill?: ValueSpill;
-  /** With a spill: the segments kept in memory (32 MiB). */
+  /** With a spill: the segments kept in memory (16 MiB). */
   readonly residentBytes?: number;
   /** Told of a spill read that failed (before SpillReadError is thrown): a read must stop the member too. */
   readonly onReadError?: (error: SpillReadError) => void;
@@ -95,7 +95,7 @@ export class ValueSegment {
 }
 
 const DEFAULT_SEGMENT = 64 * 1024;
-const DEFAULT_RESIDENT = 32 * 1024 * 1024;
+const DEFAULT_RESIDENT = 16 * 1024 * 1024;
 const SPARE_BUFFERS = 16;
 
 export class ValueStore {
