@@ -11,6 +11,8 @@
 //   npm run bench -- --rounds 1 --only put-1   one test
 //   npm run bench -- --endpoints h:p,h:p,h:p   measure a running cluster instead (no etcd, no restart)
 //   BENCH_SCALE=0.2 npm run bench              fewer requests per test
+//   npm run bench -- --load-keys 1000000       load-1m's puts over a million distinct keys (etcd's benchmark writes
+//                                              --key-space-size keys, 1 unless told: a million versions of one key)
 // Then, unless --only or --endpoints, puts/s in Chromium and on Durable Objects (./edge.ts, npm run bench:edge).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -28,6 +30,7 @@ const { values: opts } = parseArgs({
     endpoints: { type: 'string' },
     tool: { type: 'string', default: process.env.ETCD_BENCHMARK },
     verbose: { type: 'boolean', default: false },
+    'load-keys': { type: 'string', default: '1' },
   },
 });
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -85,6 +88,7 @@ const TESTS: Record<
       'put',
       '--key-size=16',
       '--sequential-keys',
+      `--key-space-size=${opts['load-keys']}`,
       `--total=${n(1_000_000)}`,
       '--val-size=256',
     ],
