@@ -235,43 +235,43 @@ export interface BinaryHeader {
   readonly count: number;
 }
 
-/** True when the window's next bytes start format 2 (it reads them in if need be). */
-export function startsBinary(window: ByteWindow): boolean {
-  return window.need(4) && MAGIC.every((b, i) => window.bytes[window.at + i] === b);
+/** True when the input's next bytes start format 2 (it reads them in if need be). */
+export function startsBinary(input: ByteWindow): boolean {
+  return input.need(4) && MAGIC.every((b, i) => input.bytes[input.at + i] === b);
 }
 
 /**
- * Reads format 2: the header, then each record. Keys and values are views of the window's buffer, right until the
+ * Reads format 2: the header, then each record. Keys and values are views of the input's buffer, right until the
  * next record is read: copy what is kept.
  */
 export function decodeBinary(
-  window: ByteWindow,
+  input: ByteWindow,
   corrupt: (detail: string) => Error,
 ): { header: BinaryHeader; records: Generator<SnapshotRecord> } {
-  if (!window.need(SNAPSHOT_HEADER_BYTES)) throw corrupt('truncated header');
-  const { view, at } = window;
+  if (!input.need(SNAPSHOT_HEADER_BYTES)) throw corrupt('truncated header');
+  const { view, at } = input;
   const header = {
     currentRev: integer(view.getFloat64(at + 4, true), corrupt, 'current revision'),
     compactRev: integer(view.getFloat64(at + 12, true) + 1, corrupt, 'compact revision') - 1, // -1: never compacted
     count: integer(view.getFloat64(at + 20, true), corrupt, 'record count'),
   };
-  window.at += SNAPSHOT_HEADER_BYTES;
-  if (header.count > window.left / MIN_RECORD) throw corrupt('record count past the end');
-  return { header, records: readRecords(window, header.count, corrupt) };
+  input.at += SNAPSHOT_HEADER_BYTES;
+  if (header.count > input.left / MIN_RECORD) throw corrupt('record count past the end');
+  return { header, records: readRecords(input, header.count, corrupt) };
 }
 
 function* readRecords(
-  window: ByteWindow,
+  input: ByteWindow,
   count: number,
   corrupt: (detail: string) => Error,
 ): Generator<SnapshotRecord> {
   // Each record is made available whole (need) from its start, `at`, before it is read.
   const need = (n: number) => {
-    if (!window.need(n)) throw corrupt('record past the end');
+    if (!input.need(n)) throw corrupt('record past the end');
   };
   for (let i = 0; i < count; i++) {
     need(RECORD_FIXED);
-    let { bytes, view, at } = window;
+    let { bytes, view, at } = input;
     const main = integer(view.getFloat64(at, true), corrupt, 'revision');
     const sub = view.getUint32(at + 8, true);
     const flags = bytes[at + 12];
@@ -279,9 +279,9 @@ function* readRecords(
     const keyLength = view.getUint32(at + 13, true);
     if (flags === 1) {
       need(RECORD_FIXED + keyLength);
-      ({ bytes, at } = window);
+      ({ bytes, at } = input);
       const key = bytes.subarray(at + RECORD_FIXED, at + RECORD_FIXED + keyLength);
-      window.at = at + RECORD_FIXED + keyLength;
+      input.at = at + RECORD_FIXED + keyLength;
       const kv: KeyValue = {
         key,
         value: EMPTY_BYTES,
@@ -295,9 +295,9 @@ function* readRecords(
     }
     const valueAt = RECORD_FIXED + keyLength + 4;
     need(valueAt);
-    const valueLength = window.view.getUint32(window.at + valueAt - 4, true);
+    const valueLength = input.view.getUint32(input.at + valueAt - 4, true);
     need(valueAt + valueLength + 24);
-    ({ bytes, view, at } = window);
+    ({ bytes, view, at } = input);
     const key = bytes.subarray(at + RECORD_FIXED, at + RECORD_FIXED + keyLength);
     const value = valueLength === 0 ? EMPTY_BYTES : bytes.subarray(at + valueAt, at + valueAt + valueLength);
     const tail = at + valueAt + valueLength;
@@ -308,7 +308,7 @@ function* readRecords(
       view.getUint32(tail + 16, true) | view.getUint32(tail + 20, true)
         ? view.getBigInt64(tail + 16, true)
         : NO_LEASE;
-    window.at = tail + 24;
+    input.at = tail + 24;
     yield {
       main,
       sub,
@@ -316,7 +316,7 @@ function* readRecords(
       tombstone: false,
     };
   }
-  if (window.left !== 0) throw corrupt('trailing bytes');
+  if (input.left !== 0) throw corrupt('trailing bytes');
 }
 
 function integer(x: number, corrupt: (detail: string) => Error, what: string): number {

@@ -104,19 +104,19 @@ export function decodeSnapshotRecords(bytes: Uint8Array): {
 }
 
 /** Either format: the revisions and the records, checked one by one as they are read. */
-function readSnapshot(window: ByteWindow): {
+function readSnapshot(input: ByteWindow): {
   currentRev: number;
   compactRev: number;
   records: Iterable<SnapshotRecord>;
 } {
-  if (startsBinary(window)) {
-    const { header, records } = decodeBinary(window, corrupt);
+  if (startsBinary(input)) {
+    const { header, records } = decodeBinary(input, corrupt);
     return { currentRev: header.currentRev, compactRev: header.compactRev, records };
   }
   // Format 1 is decoded whole.
-  const bytes = window.inMemory
-    ? window.bytes.subarray(window.at, window.end)
-    : readRest(window.rest(), window.left);
+  const bytes = input.inMemory
+    ? input.bytes.subarray(input.at, input.end)
+    : readRest(input.rest(), input.left);
   let root: unknown;
   try {
     root = decode(bytes, { useBigInt64: true });

@@ -109,19 +109,19 @@ function encodePrefix(parts: Omit<StateMachineParts, 'mvcc'>): Uint8Array {
  */
 export function readStateMachineSnapshot(data: Uint8Array | ByteReader): StateMachineParts {
   const whole = data instanceof Uint8Array;
-  const window = whole ? ByteWindow.whole(data) : ByteWindow.over(data, META_WINDOW_BYTES);
-  if (window.need(PREFIX_BYTES) && MAGIC.every((b, i) => window.bytes[i] === b)) {
-    const metaLength = window.view.getUint32(4, true);
-    if (!window.need(PREFIX_BYTES + metaLength))
+  const input = whole ? ByteWindow.whole(data) : ByteWindow.over(data, META_WINDOW_BYTES);
+  if (input.need(PREFIX_BYTES) && MAGIC.every((b, i) => input.bytes[i] === b)) {
+    const metaLength = input.view.getUint32(4, true);
+    if (!input.need(PREFIX_BYTES + metaLength))
       throw new Error('state machine snapshot: metadata past the end');
-    const meta = decode(window.bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + metaLength), {
+    const meta = decode(input.bytes.subarray(PREFIX_BYTES, PREFIX_BYTES + metaLength), {
       useBigInt64: true,
     });
-    window.at = PREFIX_BYTES + metaLength;
-    return checked({ ...(meta as object), mvcc: whole ? data.subarray(window.at) : window.rest() });
+    input.at = PREFIX_BYTES + metaLength;
+    return checked({ ...(meta as object), mvcc: whole ? data.subarray(input.at) : input.rest() });
   }
   // Format 1 is one msgpack map, decoded whole.
-  return checked(decode(whole ? data : readRest(window.rest(), window.left), { useBigInt64: true }));
+  return checked(decode(whole ? data : readRest(input.rest(), input.left), { useBigInt64: true }));
 }
 
 function checked(d: unknown): StateMachineParts {
