@@ -4,8 +4,9 @@
 // key's own, where a Uint8Array view costs ~100 (at a million keys, the difference is ~80 MB of heap). Its value is
 // kept by the store's ValueStore (a segment, an offset and a length: ./value-store.ts), and read from there; what
 // reads and events hand out is a plain KeyValue made from the record (toKeyValue), never the record itself.
-// A tombstone (a delete) has version 0 and createRevision 0, as etcd stores it. Most records of a large keyspace are
-// keys' first versions: those leave out what they imply (kvRecord picks the class).
+// A tombstone (a delete) has version 0 and createRevision 0, as etcd stores it. Most records of a large keyspace
+// have no lease and are their write's only change, and many are keys' first versions: the smaller classes leave
+// out what those imply (kvRecord picks the class).
 
 import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES, mapKeyToBytes } from './bytes.ts';
@@ -81,7 +82,7 @@ export class KvRecord implements KeyValue, Revision, ValueHolder {
   }
 }
 
-/** Any other version without a lease, its write's first change: 80 bytes. */
+/** Any other version without a lease, its write's first change (a tombstone at sub 0 too): 80 bytes. */
 class LaterRecord extends KvRecord {
   readonly #createRevision: number;
   readonly #version: number;
@@ -101,7 +102,7 @@ class LaterRecord extends KvRecord {
   }
 }
 
-/** A version with a lease or at a write's later change (sub > 0), or a tombstone: 96 bytes. */
+/** A version with a lease or at a write's later change (sub > 0), a tombstone included: 96 bytes. */
 class FullRecord extends LaterRecord {
   readonly #lease: bigint;
   readonly #sub: number;

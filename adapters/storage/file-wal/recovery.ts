@@ -67,7 +67,7 @@ export async function recover(ctx: RecoveryContext): Promise<Recovered> {
     await fs.mkdir(snapDir);
     await fs.fsyncDir(ctx.dir);
   }
-  // The segments are read while the snapshot file is (the thread pool reads both; the event loop would wait).
+  // The segments are read while the snapshot file is opened (or read whole, without `snapshotReader`).
   const snapshotLoad = snapshots.load(ctx.snapshotReader === true);
   snapshotLoad.catch(() => {}); // awaited below; a failing segment listing must not leave it unhandled
   const names = await segments.names();
