@@ -13,6 +13,9 @@
 //   BENCH_SCALE=0.2 npm run bench              fewer requests per test
 //   npm run bench -- --load-keys 1000000       load-1m's puts over a million distinct keys (etcd's benchmark writes
 //                                              --key-space-size keys, 1 unless told: a million versions of one key)
+//   npm run bench -- --warm                    each test run once unmeasured first, on the same cluster (not load-1m):
+//                                              a fresh Node process runs its first requests before V8 optimizes them,
+//                                              so this separates the steady state from the warm-up both systems see
 // Then, unless --only or --endpoints, puts/s in Chromium and on Durable Objects (./edge.ts, npm run bench:edge).
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -31,6 +34,7 @@ const { values: opts } = parseArgs({
     tool: { type: 'string', default: process.env.ETCD_BENCHMARK },
     verbose: { type: 'boolean', default: false },
     'load-keys': { type: 'string', default: '1' },
+    warm: { type: 'boolean', default: false },
   },
 });
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -40,7 +44,13 @@ const n = (x: number) => String(Math.max(1, Math.round(x * SCALE)));
 /** etcd's benchmark invocations of Step 10's table (global flags first, then the command). */
 const TESTS: Record<
   string,
-  { readonly args: string[]; readonly leader?: boolean; readonly terms?: boolean }
+  {
+    readonly args: string[];
+    readonly leader?: boolean;
+    readonly terms?: boolean;
+    /** Not run a first time with --warm (a million puts are their own warm-up). */
+    readonly once?: boolean;
+  }
 > = {
   'put-1': {
     args: [
@@ -93,6 +103,7 @@ const TESTS: Record<
       '--val-size=256',
     ],
     terms: true,
+    once: true,
   },
 };
 
@@ -303,7 +314,7 @@ async function main(): Promise<void> {
   const rss: Record<Kind, number[]> = { etcd: [], edgecd: [] };
   const restart: Record<Kind, number[]> = { etcd: [], edgecd: [] };
   console.log(
-    `bench: etcd's benchmark (${TOOL}), ${names.join(', ')}; ${rounds} round(s)${opts.endpoints ? ` against ${opts.endpoints}` : ', etcd and edgecd alternating'}`,
+    `bench: etcd's benchmark (${TOOL}), ${names.join(', ')}; ${rounds} round(s)${opts.endpoints ? ` against ${opts.endpoints}` : ', etcd and edgecd alternating'}${opts.warm ? '; each test run once unmeasured first' : ''}`,
   );
   for (let round = 1; round <= rounds; round++) {
     for (const kind of round % 2 === 1 ? kinds : [...kinds].reverse()) {
@@ -312,6 +323,7 @@ async function main(): Promise<void> {
         : await startCluster(kind);
       try {
         for (const name of names) {
+          if (opts.warm && !TESTS[name].once) runTool(cluster.endpoints, name);
           const termBefore = TESTS[name].terms ? raftTerm(cluster.endpoints) : undefined;
           const { run, output } = runTool(cluster.endpoints, name);
           const terms =
