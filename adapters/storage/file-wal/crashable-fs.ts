@@ -22,7 +22,7 @@ import {
   type PowerCutOptions,
   splitPath,
 } from './crashable-tree.ts';
-import type { OpenMode, WalFile, WalFs } from './fs.ts';
+import type { OpenMode, SequentialFile, WalFile, WalFs } from './fs.ts';
 
 export type { PowerCutOptions } from './crashable-tree.ts';
 
@@ -107,6 +107,22 @@ export class CrashableFs implements WalFs {
   async readFile(path: string): Promise<Uint8Array> {
     this.step();
     return this.file(path).volatile.snapshot();
+  }
+
+  openSequential(path: string): SequentialFile {
+    this.step();
+    const bytes = this.file(path).volatile.snapshot();
+    let at = 0;
+    return {
+      size: bytes.length,
+      read: (into) => {
+        const n = Math.min(into.length, bytes.length - at);
+        into.set(bytes.subarray(at, at + n));
+        at += n;
+        return n;
+      },
+      close: () => {},
+    };
   }
 
   async readdir(path: string): Promise<string[]> {

@@ -141,28 +141,6 @@ export const nodeFs: WalFs = {
   },
 };
 
-/** Reads file i when asked for it, with the next `depth` files already being read. */
-export function readAhead(
-  fs: WalFs,
-  paths: readonly string[],
-  depth: number,
-): (i: number) => Promise<Uint8Array> {
-  const reads: Promise<Uint8Array>[] = [];
-  const start = (i: number) => {
-    if (i < paths.length && reads[i] === undefined) {
-      reads[i] = fs.readFile(paths[i]);
-      reads[i].catch(() => {}); // a read ahead that is never asked for (an earlier file failed) must not go unhandled
-    }
-  };
-  for (let i = 0; i < depth; i++) start(i);
-  return (i) => {
-    for (let j = i; j <= i + depth; j++) start(j);
-    const read = reads[i];
-    delete reads[i];
-    return read;
-  };
-}
-
 export async function exists(fs: WalFs, path: string): Promise<boolean> {
   try {
     await fs.readdir(path);
