@@ -27,7 +27,6 @@ import {
   findValidRecord,
   RECORD_BATCH,
   RECORD_SEGMENT_HEADER,
-  type ReadResult,
   type RecordWriter,
   readRecord,
 } from './record.ts';
@@ -132,12 +131,11 @@ async function replay(
     const path = join(walDir, name);
     const records = await SegmentRecords.open(fs, path, window);
     try {
-      let head = records.at(0);
-      if (head === undefined || head === END_OF_DATA) {
-        await records.reread();
-        head = readRecord(records.bytes as Uint8Array, 0);
+      let first = records.at(0);
+      if (first === undefined || first === END_OF_DATA) {
+        await records.reread(0);
+        first = readRecord(records.bytes as Uint8Array, 0);
       }
-      const first = head;
       if (!first.ok || first.type !== RECORD_SEGMENT_HEADER) {
         throw corrupt(
           path,
@@ -171,11 +169,7 @@ async function replay(
       let offset = first.next;
       // Zeros to the end are space allocated ahead of the records, not a record (none has length 0 or type 0).
       for (;;) {
-        let record = records.at(offset);
-        if (record === undefined) {
-          await records.reread();
-          record = records.at(offset) as ReadResult | typeof END_OF_DATA;
-        }
+        const record = records.at(offset) ?? (await records.reread(offset));
         if (record === END_OF_DATA) break;
         if (!record.ok) {
           const bytes = records.bytes as Uint8Array;
@@ -192,8 +186,7 @@ async function replay(
         }
         if (record.type !== RECORD_BATCH)
           throw corrupt(path, offset, `unexpected record type ${record.type}`);
-        const payload = record.payload;
-        const ops = decodeOr(path, offset, () => decodeBatch(payload));
+        const ops = decodeOr(path, offset, () => decodeBatch(record.payload));
         for (const op of ops) {
           if (op.marker) {
             marker = op.marker;

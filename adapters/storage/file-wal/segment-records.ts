@@ -59,7 +59,7 @@ export class SegmentRecords {
 
   /**
    * The record at `offset`, the offset after the previous one (0 first): END_OF_DATA after the last; a failed
-   * result only once the file was read whole (call `reread` when this returns undefined, then ask again).
+   * result only once the file was read whole; undefined where the window gives up (then `reread(offset)`).
    */
   at(offset: number): ReadResult | typeof END_OF_DATA | undefined {
     if (this.whole) return offset >= this.dataEnd ? END_OF_DATA : readRecord(this.whole, offset);
@@ -79,10 +79,11 @@ export class SegmentRecords {
     return { ok: true, type: header.type, payload, next: this.pos };
   }
 
-  /** Reads the file whole: `at` answers from it from now on. */
-  async reread(): Promise<void> {
+  /** Reads the file whole (`at` answers from it from now on), and returns the record at `offset` from it. */
+  async reread(offset: number): Promise<ReadResult | typeof END_OF_DATA> {
     this.close();
     await this.readWhole();
+    return this.at(offset) as ReadResult | typeof END_OF_DATA;
   }
 
   close(): void {

@@ -55,11 +55,7 @@ async function readAll(path: string, window: Uint8Array) {
   let failed: ReadResult | undefined;
   try {
     for (;;) {
-      let r = records.at(offset);
-      if (r === undefined) {
-        await records.reread();
-        r = records.at(offset) as ReadResult | typeof END_OF_DATA;
-      }
+      const r = records.at(offset) ?? (await records.reread(offset));
       if (r === END_OF_DATA) break;
       if (!r.ok) {
         failed = r;
