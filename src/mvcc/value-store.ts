@@ -4,8 +4,10 @@
 // made only when a value is read.
 //
 // With a spill (a scratch file the host gives: ValueSpill), only the most recently used segments stay in memory
-// (`residentBytes`); the others are written to the spill once (a full segment never changes) and read back when
-// a value in them is read. Nothing there needs to survive the process: the Raft log and the snapshots are the
+// (`residentBytes`, 4 MiB by default); the others are written to the spill once (a full segment never changes).
+// A value of a spilled segment is read back alone (the page cache keeps the spill's recent pages, as it keeps
+// bbolt's), the whole segment only when a second value of it is read in a row (a range over keys written
+// together). Nothing there needs to survive the process: the Raft log and the snapshots are the
 // keyspace's durable copy, and a restarted member rebuilds its values from them. This is etcd's arrangement —
 // bbolt keeps the keyspace in a file and the page cache decides what is in memory — with the choice made here.
 //
@@ -19,7 +21,7 @@ import { EMPTY_BYTES } from './bytes.ts';
 /** A scratch file: positions are bytes from its start; what was written at a position is read back from it. */
 export interface ValueSpill {
   write(position: number, bytes: Uint8Array): void;
-  /** Fills `into` with the bytes written at `position`. */
+  /** Fills `into` with the bytes written at `position` (the start of a write or any place within it). */
   read(position: number, into: Uint8Array): void;
 }
 
@@ -39,7 +41,7 @@ export class SpillReadError extends Error {
 export interface ValueStoreOptions {
   /** Where full segments go when more than `residentBytes` of them are in memory; none = all stay in memory. */
   readonly spill?: ValueSpill;
-  /** With a spill: the segments kept in memory (16 MiB). */
+  /** With a spill: the segments kept in memory (4 MiB). */
   readonly residentBytes?: number;
   /** Told of a spill read that failed (before SpillReadError is thrown): a read must stop the member too. */
   readonly onReadError?: (error: SpillReadError) => void;
@@ -81,7 +83,8 @@ export class ValueSegment {
 
   /** The value at `offset`: a view that stays right for as long as it is held. */
   read(offset: number, length: number): Uint8Array {
-    const bytes = this.bytes ?? this.store.load(this);
+    const bytes = this.bytes;
+    if (bytes === undefined) return this.store.readSpilled(this, offset, length);
     this.store.touch(this);
     this.lent = true;
     return bytes.subarray(offset, offset + length);
@@ -95,7 +98,7 @@ export class ValueSegment {
 }
 
 const DEFAULT_SEGMENT = 64 * 1024;
-const DEFAULT_RESIDENT = 16 * 1024 * 1024;
+const DEFAULT_RESIDENT = 4 * 1024 * 1024;
 const SPARE_BUFFERS = 16;
 
 export class ValueStore {
@@ -120,6 +123,8 @@ export class ValueStore {
   private pendingPlaces: [size: number, position: number][] = [];
   private spillEnd = 0;
   private pins = 0;
+  /** The spilled segment whose value was read last (readSpilled). */
+  private missed: ValueSegment | undefined;
   /** The last segment a scan read from the spill, and its bytes. */
   private scanned: ValueSegment | undefined;
   private scanBytes: Uint8Array = EMPTY_BYTES;
@@ -245,14 +250,25 @@ export class ValueStore {
     this.touched = seg;
   }
 
-  /** @internal (ValueSegment) Brings a spilled segment back into memory. */
-  load(seg: ValueSegment): Uint8Array {
+  /**
+   * @internal (ValueSegment) A value of a spilled segment. Read alone, as a copy: a 256-byte value costs a read of
+   * 256 bytes from the page cache, not of the whole segment into fresh memory. A second value read from the same
+   * spilled segment in a row (a range in key order over keys written together) brings the segment back instead.
+   */
+  readSpilled(seg: ValueSegment, offset: number, length: number): Uint8Array {
+    if (this.missed !== seg) {
+      this.missed = seg;
+      const value = new Uint8Array(length);
+      this.readSpill(seg.position + offset, value);
+      return value;
+    }
+    this.missed = undefined;
     const bytes = (seg.capacity === this.segmentBytes && this.spare.pop()) || new Uint8Array(seg.capacity);
-    this.readSpill(seg, bytes);
+    this.readSpill(seg.position, bytes.subarray(0, seg.used));
     seg.bytes = bytes;
-    seg.lent = false;
+    seg.lent = true;
     this.enter(seg);
-    return bytes;
+    return bytes.subarray(offset, offset + length);
   }
 
   /** @internal (ValueSegment) A spilled segment's bytes for a scan, without bringing it into memory. */
@@ -260,17 +276,17 @@ export class ValueStore {
     if (this.scanned !== seg) {
       if (this.scanBytes.length < seg.used)
         this.scanBytes = new Uint8Array(Math.max(seg.used, this.segmentBytes));
-      this.readSpill(seg, this.scanBytes.subarray(0, seg.used));
+      this.readSpill(seg.position, this.scanBytes.subarray(0, seg.used));
       this.scanned = seg;
     }
     return this.scanBytes;
   }
 
-  private readSpill(seg: ValueSegment, into: Uint8Array): void {
+  private readSpill(position: number, into: Uint8Array): void {
     try {
-      (this.spill as ValueSpill).read(seg.position, into.subarray(0, seg.used));
+      (this.spill as ValueSpill).read(position, into);
     } catch (e) {
-      const error = new SpillReadError(seg.position, e);
+      const error = new SpillReadError(position, e);
       this.onReadError?.(error);
       throw error;
     }
@@ -327,6 +343,7 @@ export class ValueStore {
       if (this.pins > 0) this.pendingPlaces.push([size, seg.position]);
       else this.freePlace(size, seg.position);
       if (this.scanned === seg) this.scanned = undefined;
+      if (this.missed === seg) this.missed = undefined;
     }
   }
 

@@ -92,7 +92,7 @@ export interface NodeOptions {
   readonly snapshotStepRecords?: number;
   /**
    * With a storage that has a spill (LogStorage.valueSpill): the bytes of keyspace values kept in memory, the
-   * least recently read going to the spill beyond it. Default 16 MiB; 0 keeps every value in memory.
+   * least recently read going to the spill beyond it. Default 4 MiB; 0 keeps every value in memory.
    */
   readonly valueCacheBytes?: number;
   readonly requestTimeoutMs?: number;

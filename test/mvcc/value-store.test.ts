@@ -121,10 +121,8 @@ describe('values through a spill', () => {
 });
 
 describe('ValueStore', () => {
-  it('never spills the segment being filled and counts what is in memory', () => {
-    const spill = new MemorySpill();
-    const values = new ValueStore({ spill, residentBytes: 1024, segmentBytes: 256 });
-    const holders = Array.from({ length: 64 }, () => ({
+  const holders = (n: number) =>
+    Array.from({ length: n }, () => ({
       valueSegment: undefined as never,
       valueOffset: 0,
       valueLength: 0,
@@ -134,13 +132,44 @@ describe('ValueStore', () => {
         this.valueLength = l;
       },
     }));
-    for (const [i, h] of holders.entries()) values.keep(new Uint8Array(100).fill(i), h);
+  const read = (h: ReturnType<typeof holders>[number]) =>
+    (h.valueSegment as { read(offset: number, length: number): Uint8Array }).read(
+      h.valueOffset,
+      h.valueLength,
+    );
+
+  it('never spills the segment being filled and counts what is in memory', () => {
+    const spill = new MemorySpill();
+    const values = new ValueStore({ spill, residentBytes: 1024, segmentBytes: 256 });
+    const held = holders(64);
+    for (const [i, h] of held.entries()) values.keep(new Uint8Array(100).fill(i), h);
     expect(values.stats().residentBytes).toBeLessThanOrEqual(1024);
     expect(values.stats().spillBytes).toBeGreaterThan(0);
-    for (const [i, h] of holders.entries()) {
-      const segment = h.valueSegment as { read(offset: number, length: number): Uint8Array };
-      expect(segment.read(h.valueOffset, 100)).toEqual(new Uint8Array(100).fill(i));
-    }
+    for (const [i, h] of held.entries()) expect(read(h)).toEqual(new Uint8Array(100).fill(i));
+  });
+
+  it('reads a lone value of a spilled segment alone, and brings the segment back at a second value in a row', () => {
+    const spill = new MemorySpill();
+    const values = new ValueStore({ spill, residentBytes: 512, segmentBytes: 256 });
+    const held = holders(40);
+    for (const [i, h] of held.entries()) values.keep(new Uint8Array(100).fill(i), h);
+    // Values 0 and 1 share the first segment, long spilled; 2 and 3 the second.
+    const resident = values.stats().residentBytes;
+    const readBytes = () => spill.readBytes;
+    let before = readBytes();
+    expect(read(held[0])).toEqual(new Uint8Array(100).fill(0));
+    expect(readBytes() - before).toBe(100);
+    expect(values.stats().residentBytes).toBe(resident);
+    expect(read(held[2])).toEqual(new Uint8Array(100).fill(2));
+    before = readBytes();
+    expect(read(held[3])).toEqual(new Uint8Array(100).fill(3));
+    expect(readBytes() - before).toBe(200);
+    // Back in memory: its other value needs no read; the view handed out stays right after it leaves again.
+    const view = read(held[2]);
+    expect(readBytes() - before).toBe(200);
+    for (let i = 0; i < 10; i++) read(held[20 + 2 * i]), read(held[21 + 2 * i]);
+    expect(view).toEqual(new Uint8Array(100).fill(2));
+    expect(values.stats().residentBytes).toBeLessThanOrEqual(512);
   });
 });
 

@@ -202,7 +202,7 @@ export const FLAG_SPECS: Record<string, FlagSpec> = {
   'experimental-value-cache-bytes': f(
     'valueCacheBytes',
     'edgecd',
-    '16777216',
+    '4194304',
     'Bytes of key-space values kept in memory; beyond it the least recently read wait in a scratch file in the data directory (0: all in memory).',
     int,
   ),
