@@ -12,20 +12,19 @@ import type { KeyValue } from '../etcd/kv.ts';
 import { EMPTY_BYTES, mapKeyToBytes } from './bytes.ts';
 import { NO_LEASE } from './lease-keys.ts';
 import type { Revision } from './revision.ts';
-import type { ValueHolder, ValueSegment } from './value-store.ts';
+import { packPlace, placeLength, placeOffset, type ValueHolder, type ValueSegment } from './value-store.ts';
 
 /**
  * A key's first version, put without a lease as its write's first change (createRevision = modRevision, version 1,
- * no lease, sub 0): what a load of new keys stores, in 64 bytes of heap. Subclasses hold what it leaves out.
+ * no lease, sub 0): what a load of new keys stores, in 56 bytes of heap. Subclasses hold what it leaves out.
  */
 export class KvRecord implements KeyValue, Revision, ValueHolder {
   /** The key, one char per byte (bytesToMapKey). */
   readonly mapKey: string;
   readonly modRevision: number;
-  /** Where the value is (ValueStore.keep places it; relocate moves it). */
+  /** Where the value is (ValueStore.keep places it; relocate moves it): its segment, and packPlace's number. */
   valueSegment: ValueSegment | undefined = undefined;
-  valueOffset = 0;
-  valueLength = 0;
+  private valuePlace = 0;
 
   constructor(mapKey: string, modRevision: number) {
     this.mapKey = mapKey;
@@ -75,14 +74,21 @@ export class KvRecord implements KeyValue, Revision, ValueHolder {
     return this.version === 0;
   }
 
+  get valueOffset(): number {
+    return placeOffset(this.valuePlace);
+  }
+
+  get valueLength(): number {
+    return placeLength(this.valuePlace, this.valueSegment);
+  }
+
   placeValue(segment: ValueSegment | undefined, offset: number, length: number): void {
+    this.valuePlace = packPlace(segment, offset, length);
     this.valueSegment = segment;
-    this.valueOffset = offset;
-    this.valueLength = length;
   }
 }
 
-/** Any other version without a lease, its write's first change (a tombstone at sub 0 too): 80 bytes. */
+/** Any other version without a lease, its write's first change (a tombstone at sub 0 too): 72 bytes. */
 class LaterRecord extends KvRecord {
   readonly #createRevision: number;
   readonly #version: number;
@@ -102,7 +108,7 @@ class LaterRecord extends KvRecord {
   }
 }
 
-/** A version with a lease or at a write's later change (sub > 0), a tombstone included: 96 bytes. */
+/** A version with a lease or at a write's later change (sub > 0), a tombstone included: 88 bytes. */
 class FullRecord extends LaterRecord {
   readonly #lease: bigint;
   readonly #sub: number;

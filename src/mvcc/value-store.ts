@@ -1,7 +1,7 @@
 // Where the store keeps its values. A byte string in its own ArrayBuffer costs ~250 bytes beyond its bytes, and a
 // view of a shared buffer ~96: more than a 256-byte value's share of the keyspace's memory. So values are copied
-// into shared segments (64 KiB) and a record holds its segment, an offset and a length (./record.ts); a view is
-// made only when a value is read.
+// into shared segments (64 KiB) and a record holds its segment and one small integer for the offset and length
+// (packPlace; ./record.ts); a view is made only when a value is read.
 //
 // With a spill (a scratch file the host gives: ValueSpill), only the most recently used segments stay in memory
 // (`residentBytes`, 4 MiB by default); the others are written to the spill once (a full segment never changes).
@@ -49,6 +49,28 @@ export interface ValueStoreOptions {
   readonly segmentBytes?: number;
 }
 
+// A value's place in its segment as one number that V8 keeps unboxed in the record (a small integer, below 2^31):
+// offset × 4096 + length for a value in a shared segment (offsets below 2^18, lengths below 4096: larger values
+// take a segment of their own), and -1 for a value that is its segment's whole content.
+const LENGTH_SPAN = 4096;
+const MAX_SEGMENT = 1 << 18;
+const WHOLE_SEGMENT = -1;
+
+export function packPlace(segment: ValueSegment | undefined, offset: number, length: number): number {
+  if (length < LENGTH_SPAN && offset < MAX_SEGMENT) return offset * LENGTH_SPAN + length;
+  if (offset === 0 && segment !== undefined && length === segment.used && !segment.adopted)
+    return WHOLE_SEGMENT;
+  throw new Error(`value store: no place for ${length} bytes at ${offset}`);
+}
+
+export function placeOffset(place: number): number {
+  return place === WHOLE_SEGMENT ? 0 : Math.floor(place / LENGTH_SPAN);
+}
+
+export function placeLength(place: number, segment: ValueSegment | undefined): number {
+  return place === WHOLE_SEGMENT ? (segment as ValueSegment).used : place % LENGTH_SPAN;
+}
+
 /** What holds a value: the store places it (after keep()) and moves it (relocate()). */
 export interface ValueHolder {
   readonly valueSegment: ValueSegment | undefined;
@@ -70,11 +92,14 @@ export class ValueSegment {
   lent = false;
   /** Its size in memory and in the spill. */
   readonly capacity: number;
-  /** A buffer the store did not make (adopt): never spilled, never written; survivors move out when sparse. */
-  readonly adopted: boolean;
+  /**
+   * A window of a buffer the store did not make (adopt): never spilled, never written; survivors move out when
+   * the buffer as a whole (its windows together) is sparse.
+   */
+  readonly adopted: AdoptedBuffer | undefined;
   private readonly store: ValueStore;
 
-  constructor(store: ValueStore, bytes: Uint8Array, adopted: boolean) {
+  constructor(store: ValueStore, bytes: Uint8Array, adopted?: AdoptedBuffer) {
     this.store = store;
     this.bytes = bytes;
     this.capacity = bytes.length;
@@ -97,6 +122,13 @@ export class ValueSegment {
   }
 }
 
+/** An adopted buffer: the segments its values are placed in (windows of MAX_SEGMENT bytes) and what they hold. */
+class AdoptedBuffer {
+  readonly windows: (ValueSegment | undefined)[] = [];
+  used = 0;
+  live = 0;
+}
+
 const DEFAULT_SEGMENT = 64 * 1024;
 const DEFAULT_RESIDENT = 4 * 1024 * 1024;
 const SPARE_BUFFERS = 16;
@@ -115,8 +147,8 @@ export class ValueStore {
   /** The segment read last (touch() has nothing to do for it). */
   private touched: ValueSegment | undefined;
   private residentSize = 0;
-  /** Segments of adopted buffers, by buffer. */
-  private readonly adopted = new WeakMap<ArrayBuffer, ValueSegment>();
+  /** Adopted buffers. */
+  private readonly adopted = new WeakMap<ArrayBuffer, AdoptedBuffer>();
   /** Spill places free for reuse, by size. */
   private readonly freePlaces = new Map<number, number[]>();
   /** Places freed while pinned: reusable once no captured snapshot may read them. */
@@ -135,7 +167,7 @@ export class ValueStore {
     this.spill = options.spill;
     this.onReadError = options.onReadError;
     this.residentBytes = options.residentBytes ?? DEFAULT_RESIDENT;
-    this.segmentBytes = Math.max(options.segmentBytes ?? DEFAULT_SEGMENT, 64);
+    this.segmentBytes = Math.min(Math.max(options.segmentBytes ?? DEFAULT_SEGMENT, 64), MAX_SEGMENT);
     this.ownSegmentFrom = Math.min(this.segmentBytes / 2, 4096);
   }
 
@@ -149,7 +181,7 @@ export class ValueStore {
     const n = bytes.length;
     if (n === 0) return holder.placeValue(undefined, 0, 0);
     if (n >= this.ownSegmentFrom) {
-      const own = new ValueSegment(this, bytes.slice(), false);
+      const own = new ValueSegment(this, bytes.slice());
       own.used = own.live = n;
       this.full(own);
       return holder.placeValue(own, 0, n);
@@ -158,7 +190,7 @@ export class ValueStore {
     let filled: ValueSegment | undefined;
     if (seg === undefined || seg.used + n > this.segmentBytes) {
       filled = seg;
-      seg = new ValueSegment(this, this.spare.pop() ?? new Uint8Array(this.segmentBytes), false);
+      seg = new ValueSegment(this, this.spare.pop() ?? new Uint8Array(this.segmentBytes));
       this.current = seg;
     }
     const at = seg.used;
@@ -175,17 +207,31 @@ export class ValueStore {
    * snapshot's buffer is adopted when nothing spills. Nobody may change the buffer's bytes afterwards.
    */
   adopt(buffer: ArrayBuffer): void {
-    if (!this.adopted.has(buffer))
-      this.adopted.set(buffer, new ValueSegment(this, new Uint8Array(buffer), true));
+    if (!this.adopted.has(buffer)) this.adopted.set(buffer, new AdoptedBuffer());
   }
 
-  /** Places `bytes` itself when it is a view of an adopted buffer, otherwise a copy (keep()). */
+  /**
+   * Places `bytes` itself when it is a view of an adopted buffer and under 4 KiB (in the window of the buffer
+   * where it starts), otherwise a copy (keep()).
+   */
   keepAdopted(bytes: Uint8Array, holder: ValueHolder): void {
-    const seg = this.adopted.get(bytes.buffer as ArrayBuffer);
-    if (seg === undefined || bytes.length === 0) return this.keep(bytes, holder);
-    seg.used += bytes.length;
-    seg.live += bytes.length;
-    holder.placeValue(seg, bytes.byteOffset, bytes.length);
+    const n = bytes.length;
+    const buffer = bytes.buffer as ArrayBuffer;
+    const adopted = this.adopted.get(buffer);
+    if (adopted === undefined || n === 0 || n >= LENGTH_SPAN) return this.keep(bytes, holder);
+    const w = Math.floor(bytes.byteOffset / MAX_SEGMENT);
+    const start = w * MAX_SEGMENT;
+    let seg = adopted.windows[w];
+    if (seg === undefined) {
+      const length = Math.min(MAX_SEGMENT + LENGTH_SPAN, buffer.byteLength - start);
+      seg = new ValueSegment(this, new Uint8Array(buffer, start, length), adopted);
+      adopted.windows[w] = seg;
+    }
+    seg.used += n;
+    seg.live += n;
+    adopted.used += n;
+    adopted.live += n;
+    holder.placeValue(seg, bytes.byteOffset - start, n);
   }
 
   /** The holder no longer holds its value. */
@@ -193,7 +239,7 @@ export class ValueStore {
     const seg = holder.valueSegment;
     if (seg === undefined) return;
     const wasDense = !isSparse(seg);
-    seg.live -= holder.valueLength;
+    lessLive(seg, holder.valueLength);
     if (seg.live === 0 && seg !== this.current) this.drop(seg);
     else if (wasDense && isSparse(seg)) this.sparseSince++;
   }
@@ -210,7 +256,7 @@ export class ValueStore {
       if (seg === undefined || seg === this.current || !isSparse(seg)) continue;
       const length = holder.valueLength;
       this.keep(seg.peek(holder.valueOffset, length), holder);
-      seg.live -= length;
+      lessLive(seg, length);
       if (seg.live === 0) this.drop(seg);
     }
   }
@@ -369,6 +415,13 @@ export class ValueStore {
   }
 }
 
+/** Mostly empty: an adopted buffer's windows judged together. */
 function isSparse(seg: ValueSegment): boolean {
-  return seg.live * 2 < seg.used;
+  const held = seg.adopted ?? seg;
+  return held.live * 2 < held.used;
+}
+
+function lessLive(seg: ValueSegment, length: number): void {
+  seg.live -= length;
+  if (seg.adopted !== undefined) seg.adopted.live -= length;
 }

@@ -76,3 +76,32 @@ describe('a restored store', () => {
     expect(bytesEqual(MvccStore.restore(restored.snapshot()).snapshot(), restored.snapshot())).toBe(true);
   });
 });
+
+describe('a restored store larger than a segment', () => {
+  const key = (i: number) => b(`w/${String(i).padStart(5, '0')}`);
+  const all = { key: b('w/'), rangeEnd: prefixRangeEnd(b('w/')) };
+  // 3,000 values of 300 bytes (~900 KB: values land in several 256 KiB windows of the buffer), every 500th of 5,000.
+  const sized = (i: number) => value(i, i % 500 === 0 ? 5000 : 300);
+
+  it('keeps small values in the snapshot buffer wherever they lie, copies large ones, and moves survivors out once the buffer as a whole is mostly unused', () => {
+    const store = new MvccStore();
+    for (let i = 0; i < 3000; i++) store.put({ key: key(i), value: sized(i) });
+    const snapshot = store.snapshot();
+    const restored = MvccStore.restore(snapshot);
+    const read = () => restored.range(all).kvs;
+    read().forEach((kv, i) => {
+      expect(bytesEqual(kv.value, sized(i))).toBe(true);
+      if (i % 500 === 0) expect(kv.value.buffer).not.toBe(snapshot.buffer);
+      else expect(kv.value.buffer).toBe(snapshot.buffer);
+    });
+    // Overwrite the last 2,000 keys: the first 1,000 (the buffer's first windows, each still full) survive, but
+    // the buffer as a whole is mostly unused, so they move out too.
+    for (let i = 1000; i < 3000; i++) restored.put({ key: key(i), value: value(i + 1) });
+    restored.compact(restored.revision);
+    read().forEach((kv, i) => {
+      expect(kv.value.buffer).not.toBe(snapshot.buffer);
+      expect(bytesEqual(kv.value, i < 1000 ? sized(i) : value(i + 1))).toBe(true);
+    });
+    expect(bytesEqual(MvccStore.restore(restored.snapshot()).snapshot(), restored.snapshot())).toBe(true);
+  });
+});
