@@ -60,7 +60,7 @@ export function captureSnapshot(state: KvState): {
   };
 }
 
-function* capturedRecords(records: readonly KvRecord[], done: () => void): Generator<SnapshotRecord> {
+function* capturedRecords(records: Iterable<KvRecord>, done: () => void): Generator<SnapshotRecord> {
   try {
     for (const kv of records) yield { main: kv.main, sub: kv.sub, kv, tombstone: kv.tombstone };
   } finally {
