@@ -7,7 +7,7 @@
 // the modules above. What the bundled code finds beside itself (import.meta.url) is copied beside the bundle: the
 // .proto files, the launcher.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -39,4 +39,14 @@ await esbuild.build({
   },
   logLevel: 'warning',
 });
+// esbuild escapes most of what is not ASCII (its default charset), but the comments it keeps (JSDoc) have a few
+// dashes and arrows: one character above U+00FF makes V8 keep the whole 2.5 MB source, which it holds for lazy
+// compilation, as two bytes per character. Each UTF-16 unit written as \uXXXX (the same character in a string, a
+// regular expression with or without the u flag, an identifier; text in a comment), the bundle stays one byte per
+// character: ~2.6 MB less per member, and read faster at start.
+const bundle = readFileSync('dist/bin/cli.bundle.js', 'utf8');
+writeFileSync(
+  'dist/bin/cli.bundle.js',
+  bundle.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+);
 cpSync('adapters/runtime/node/grpc/proto', 'dist/bin/proto', { recursive: true });
