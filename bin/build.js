@@ -47,6 +47,6 @@ await esbuild.build({
 const bundle = readFileSync('dist/bin/cli.bundle.js', 'utf8');
 writeFileSync(
   'dist/bin/cli.bundle.js',
-  bundle.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  bundle.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
 );
 cpSync('adapters/runtime/node/grpc/proto', 'dist/bin/proto', { recursive: true });

@@ -167,7 +167,10 @@ describe('ValueStore', () => {
     // Back in memory: its other value needs no read; the view handed out stays right after it leaves again.
     const view = read(held[2]);
     expect(readBytes() - before).toBe(200);
-    for (let i = 0; i < 10; i++) read(held[20 + 2 * i]), read(held[21 + 2 * i]);
+    for (let i = 0; i < 10; i++) {
+      read(held[20 + 2 * i]);
+      read(held[21 + 2 * i]);
+    }
     expect(view).toEqual(new Uint8Array(100).fill(2));
     expect(values.stats().residentBytes).toBeLessThanOrEqual(512);
   });
