@@ -114,11 +114,16 @@ export class KeyIndex {
     return i < 0 ? undefined : this.older[i];
   }
 
-  /** Index in `older` of the newest record with main ≤ atRev, or -1. */
+  /** Index in `older` of the newest record with main ≤ atRev, or -1 (a binary search: a hot key has many). */
   private olderAt(atRev: number): number {
     const older = this.older;
-    let i = older.length - 1;
-    while (i >= 0 && older[i].modRevision > atRev) i--;
-    return i;
+    let lo = 0;
+    let hi = older.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (older[mid].modRevision <= atRev) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
   }
 }
