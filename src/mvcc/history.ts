@@ -37,6 +37,7 @@ export class History {
     if (this.count > 0 && compareRevision(this.at(this.count - 1), record) >= 0)
       throw new Error('mvcc: history append out of order');
     this.push(record);
+    this.recordBytes += recordSize(record, record.tombstone);
   }
 
   /** The records with from ≤ main ≤ to, in revision order. */
@@ -68,19 +69,20 @@ export class History {
     let i = 0;
     for (const r of this.entries()) {
       if (i++ >= end || keep.has(r)) kept.push(r);
-      else dropped(r);
+      else {
+        this.recordBytes -= recordSize(r, r.tombstone);
+        dropped(r);
+      }
     }
     this.chunks = kept.chunks;
     this.count = kept.count;
-    this.recordBytes = kept.recordBytes;
   }
 
-  /** Appends a record known to be in order (compaction's survivors). */
+  /** Adds a record after the last one (its order and size are the caller's). */
   private push(record: KvRecord): void {
     if ((this.count & (CHUNK - 1)) === 0) this.chunks.push([record]);
     else this.chunks[this.chunks.length - 1].push(record);
     this.count++;
-    this.recordBytes += recordSize(record, record.tombstone);
   }
 
   private at(i: number): KvRecord {
